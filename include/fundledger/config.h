@@ -1,0 +1,65 @@
+/* config: service settings from built-in defaults, a `key = value` file and FUNDLEDGER_* environment overrides. */
+#ifndef FUNDLEDGER_CONFIG_H
+#define FUNDLEDGER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Every setting, named as its key in the file (FUNDLEDGER_<KEY> upper-cased in the
+ * environment). Defaults and bounds are in the one key table in src/core/config.c and in
+ * config/fundledger.conf.example. Strings are NUL-terminated and always fit their arrays. */
+struct config {
+    char listen[128];                      /* "127.0.0.1:8080": host:port, port 1..65535 */
+    char database_url[1024];               /* libpq conninfo or URI; "" = private cluster under data_dir */
+    char data_dir[512];                    /* "var" */
+    char migrations_dir[512];              /* "migrations" */
+    char reports_dir[512];                 /* "reports" */
+    unsigned http_threads;                 /* 4, 1..64 */
+    unsigned http_connections_max;         /* 256, 1..10000 */
+    unsigned http_connection_memory_bytes; /* 65536, 4096..16777216 */
+    unsigned http_timeout_s;               /* 30, 1..3600 */
+    unsigned http_body_bytes_max;          /* 1048576, 1024..67108864 */
+    unsigned db_tx_retries_max;            /* 8, 0..100 */
+    unsigned ledger_batch_entries_max;     /* 512, 1..10000 */
+    unsigned ledger_seal_interval_ms;      /* 1000, 10..3600000 */
+    char iati_schema_dir[512];             /* "../shared/iati/schemas" */
+    char iati_codelist_dir[512];           /* "../shared/iati/codelists" */
+    char iati_reporting_org_ref[128];      /* "CO-RUE-9001234567": IATI org identifier of the fund manager */
+    char log_level[16];                    /* "info": one of error, warn, info, debug */
+};
+
+/* Longest line accepted in a configuration file, newline included. */
+#define CONFIG_LINE_BYTES_MAX 4096
+/* Most lines read from a configuration file; a longer file is refused. */
+#define CONFIG_FILE_LINES_MAX 10000
+
+/* Fills *c with the built-in defaults. Cannot fail. */
+void config_defaults(struct config *c);
+
+/* Loads the defaults, then the file at `path` if path is non-NULL, then the environment
+ * (FUNDLEDGER_<KEY> for each known key; other FUNDLEDGER_* variables are ignored), each
+ * layer overriding the one before. A missing file is an error only when required is true;
+ * a file that exists but cannot be read always is.
+ *
+ * File grammar: one `key = value` per line; blank lines and lines whose first non-blank
+ * character is '#' are skipped; blanks around key and value are trimmed; '#' after a value
+ * is part of the value (no trailing comments). Environment values are taken as they are.
+ *
+ * Returns true with *c fully set, or false with *c untouched and a one-line message in err
+ * (truncated to err_cap; err may be NULL only when err_cap is 0) naming the key and, for
+ * the file, the line: "config/fundledger.conf:7: http_threads: must be an integer from 1
+ * to 64". Errors: unknown key, key set twice in the file, line without '=', line too long,
+ * too many lines, value out of bounds or too long, unreadable file. */
+bool config_load(struct config *c, const char *path, bool required, char *err, size_t err_cap);
+
+/* One row of the key table, for documentation and tests. */
+struct config_key_doc {
+    const char *key;          /* name in the file, e.g. "http_threads" */
+    const char *default_text; /* default as written in the file, e.g. "4" */
+    const char *doc;          /* one line: what it sets, its unit and its bounds */
+};
+
+/* The key table in file order; *n receives its length. Static storage, never freed. */
+const struct config_key_doc *config_key_docs(size_t *n);
+
+#endif

@@ -1,0 +1,91 @@
+/* db: one libpq connection with every named statement prepared, and the transaction runner. */
+#ifndef FUNDLEDGER_DB_H
+#define FUNDLEDGER_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fundledger/error.h"
+
+struct db;
+
+/* A named statement: its name is that of the C function that runs it. */
+struct db_statement {
+    const char *name;
+    const char *sql;
+};
+
+/* The static table of every statement, prepared when a connection opens (statements.c). */
+extern const struct db_statement db_statements[];
+extern const unsigned db_statements_count;
+
+/* Connects with a libpq connection string or URI and, when prepare is true, prepares every
+ * statement of the table (false for a database not migrated yet). On success *out owns the
+ * connection (free with db_close). Errors: FLE_DB_UNAVAILABLE (cannot connect), FLE_INTERNAL
+ * (a statement fails to prepare: the schema is not what the code expects). */
+enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
+                    struct fl_error *err);
+void db_close(struct db *db);
+PGconn *db_pg(struct db *db);
+
+/* Runs a prepared statement with n text parameters (a NULL pointer is SQL NULL). Returns the
+ * result, owned by the caller (PQclear), or NULL with *err set: FLE_DUPLICATE (23505),
+ * FLE_RULE (a CHECK or trigger refused: 23514, 23503, P0001), FLE_DB_UNAVAILABLE (connection
+ * lost), FLE_INTERNAL (anything else; the server message is logged, not returned). */
+PGresult *db_exec(struct db *db, const char *stmt, int n, const char *const *params,
+                  struct fl_error *err);
+
+/* Runs one SQL text outside the statement table (migrations, administration). Same
+ * ownership and errors as db_exec. */
+PGresult *db_exec_sql(struct db *db, const char *sql, struct fl_error *err);
+
+/* Same as db_exec but only succeeds when the statement affected or returned exactly `rows` rows;
+ * otherwise FLE_NOT_FOUND when 0 rows, FLE_INTERNAL for more. Returns the result (caller clears). */
+PGresult *db_exec_rows(struct db *db, const char *stmt, int n, const char *const *params, int rows,
+                       struct fl_error *err);
+
+/* The SQLSTATE of the last failed call ("" after a success). */
+const char *db_last_sqlstate(const struct db *db);
+
+/* One transaction: BEGIN, fn, COMMIT. fn returns FLE_OK to commit; anything else rolls back and
+ * is returned with *err as fn set it. A serialization failure or deadlock (40001, 40P01),
+ * in fn or at COMMIT, rolls back and runs fn again, up to the retry bound; fn must therefore
+ * reset its outputs at its start. A constraint that fires at COMMIT (a deferred check) gives
+ * FLE_RULE. */
+typedef enum fl_err (*db_tx_fn)(struct db *db, void *arg, struct fl_error *err);
+enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err);
+
+/* true while a transaction is open on this connection. */
+bool db_in_tx(const struct db *db);
+
+/* Readers of text results. db_i64 returns 0 for NULL; db_str returns "" for NULL. */
+int64_t db_i64(const PGresult *r, int row, int col);
+const char *db_str(const PGresult *r, int row, int col);
+bool db_null(const PGresult *r, int row, int col);
+bool db_bool(const PGresult *r, int row, int col);
+
+/* Formats an int64 into buf (at least 21 bytes) and returns buf, for statement parameters. */
+const char *db_i64_text(int64_t v, char buf[21]);
+
+#endif
+
+#ifndef FUNDLEDGER_DB_ARRAY
+#define FUNDLEDGER_DB_ARRAY
+/* A PostgreSQL array literal built in text form ("{1,2}", "{\"a\",NULL}") for one parameter
+ * that carries a whole batch. Heap buffer owned by the struct: db_array_free. Appends report
+ * false on allocation failure, after which the array stays failed. */
+struct db_array {
+    char *buf;
+    size_t len, cap;
+    size_t n;
+    bool failed;
+};
+void db_array_init(struct db_array *a);
+bool db_array_i64(struct db_array *a, int64_t v);
+bool db_array_text(struct db_array *a, const char *s);
+bool db_array_null(struct db_array *a);
+/* The literal, NUL-terminated, valid until the next append or free; NULL if an append failed. */
+const char *db_array_str(struct db_array *a);
+void db_array_free(struct db_array *a);
+#endif

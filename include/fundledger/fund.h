@@ -1,0 +1,36 @@
+/* fund: funds and their chart of accounts. */
+#ifndef FUNDLEDGER_FUND_H
+#define FUNDLEDGER_FUND_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "fundledger/auth.h"
+#include "fundledger/db.h"
+
+/* Account types of the chart. */
+bool fund_account_type_valid(const char *type);
+
+/* Creates a fund with the standard chart of accounts in its base currency (1000 cash,
+ * 1100 loans receivable, 1150 interest receivable, 2100 distributions payable, 3000 paid-in
+ * capital, 3900 retained results, 4000 interest income, 4100 fee income, 5000 fund expenses,
+ * 5100 credit losses), inside the caller's transaction, with an audit record. Returns the fund
+ * as JSON (caller owns). Errors: FLE_BAD_FIELD (code, name, base_currency), FLE_DUPLICATE (code). */
+json_t *fund_create(struct db *db, const struct principal *actor, const char *code, const char *name,
+                    const char *base_currency, struct fl_error *err);
+json_t *fund_get(struct db *db, int64_t fund_id, struct fl_error *err);
+json_t *fund_list(struct db *db, struct fl_error *err);
+/* FLE_NOT_FOUND when there is no such fund; *base_currency (4 bytes) filled when not NULL. */
+enum fl_err fund_exists(struct db *db, int64_t fund_id, char *base_currency, struct fl_error *err);
+
+/* Adds an account (inside the caller's transaction, audited). Errors name the field. */
+json_t *fund_account_create(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
+                            const char *name, const char *type, const char *currency, struct fl_error *err);
+/* Accounts of a fund with balances now or as of a date (NULL): debit-positive signed balance
+ * as "balance" with "side" debit/credit. */
+json_t *fund_accounts_list(struct db *db, int64_t fund_id, const char *as_of, struct fl_error *err);
+json_t *fund_account_get(struct db *db, int64_t account_id, const char *as_of, struct fl_error *err);
+/* The id of a fund's account by code, FLE_NOT_FOUND when absent. */
+enum fl_err fund_account_by_code(struct db *db, int64_t fund_id, const char *code, int64_t *id, struct fl_error *err);
+
+#endif

@@ -1,0 +1,120 @@
+/* http: the JSON API over libmicrohttpd: server, routing, roles, request and reply helpers. */
+#ifndef FUNDLEDGER_HTTP_H
+#define FUNDLEDGER_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fundledger/auth.h"
+#include "fundledger/config.h"
+#include "fundledger/db.h"
+#include "fundledger/error.h"
+#include "fundledger/idempotency.h"
+#include "fundledger/limits.h"
+
+struct MHD_Connection;
+struct http_server;
+
+/* One request as a handler sees it. Handlers parse and authorise, call one domain function,
+ * and reply; they hold no SQL. */
+struct http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    const struct http_route *route;
+    const char *params[HTTP_PATH_PARAMS_MAX]; /* path parameters in pattern order */
+    unsigned n_params;
+    struct principal who; /* valid when the route is not public */
+    struct db *db;        /* this worker thread's connection */
+    json_t *body;         /* the parsed body of POST/PUT ({} when empty), else NULL */
+    const char *raw_body;
+    size_t raw_len;
+    const struct config *cfg;
+};
+
+/* What a handler answers: a status and either JSON (owned, freed after sending) or text
+ * (malloc'd, owned) with its content type. */
+struct http_reply {
+    unsigned status;
+    json_t *json;
+    char *text;
+    const char *content_type;
+    bool replayed; /* an idempotent replay: the Idempotent-Replayed header is sent */
+};
+
+typedef void (*http_handler)(struct http_req *r, struct http_reply *out);
+
+struct http_route {
+    const char *method;  /* GET, POST, PUT, DELETE */
+    const char *pattern; /* "/v1/funds/{fund_id}/accounts" */
+    unsigned roles;      /* ROLE_BIT mask; 0 = public, no token needed */
+    bool write;          /* needs an Idempotency-Key and runs through idem_run */
+    http_handler handler;
+    const char *summary;
+};
+
+/* The route table (routes.c), for the server and for the OpenAPI consistency test. */
+const struct http_route *http_routes(unsigned *n);
+
+/* Starts serving cfg->listen with cfg's thread pool and limits; port 0 picks a free port
+ * (see http_server_port). Each worker thread opens its own database connection to conninfo on
+ * first use. A background thread seals the journal every cfg->ledger_seal_interval_ms. */
+enum fl_err http_server_start(const struct config *cfg, const char *conninfo, struct http_server **out,
+                              struct fl_error *err);
+uint16_t http_server_port(const struct http_server *s);
+/* Stops accepting, finishes requests in flight, closes every connection, frees. */
+void http_server_stop(struct http_server *s);
+
+/* Reply helpers. json is stolen. */
+void http_reply_json(struct http_reply *out, unsigned status, json_t *json);
+void http_reply_error(struct http_reply *out, const struct fl_error *err);
+void http_reply_fail(struct http_reply *out, enum fl_err code, const char *field, const char *message);
+/* json ? 200-style reply : error reply from err. */
+void http_reply_result(struct http_reply *out, unsigned status, json_t *json, const struct fl_error *err);
+
+/* Path parameter i as a positive id; false after replying 400 naming the parameter. */
+bool http_param_id(struct http_req *r, unsigned i, int64_t *out, struct http_reply *reply);
+/* A query argument or NULL. */
+const char *http_query(struct http_req *r, const char *name);
+/* Optional query arguments with checks; false after replying 400 naming the argument. */
+bool http_query_date(struct http_req *r, const char *name, const char **out, struct http_reply *reply);
+bool http_query_id(struct http_req *r, const char *name, int64_t *out, struct http_reply *reply);
+/* after (default 0) and limit (default PAGE_SIZE_DEFAULT, at most PAGE_SIZE_MAX). */
+bool http_query_page(struct http_req *r, int64_t *after, unsigned *limit, struct http_reply *reply);
+
+/* Runs a write once per Idempotency-Key (see idem_run) and replies with its stored result. */
+void http_write(struct http_req *r, struct http_reply *out, idem_fn fn, void *arg);
+
+/* Handlers, one file per resource family (h_*.c). */
+void h_healthz(struct http_req *r, struct http_reply *out);
+void h_readyz(struct http_req *r, struct http_reply *out);
+void h_me(struct http_req *r, struct http_reply *out);
+void h_funds_list(struct http_req *r, struct http_reply *out);
+void h_funds_create(struct http_req *r, struct http_reply *out);
+void h_funds_get(struct http_req *r, struct http_reply *out);
+void h_accounts_list(struct http_req *r, struct http_reply *out);
+void h_accounts_create(struct http_req *r, struct http_reply *out);
+void h_accounts_get(struct http_req *r, struct http_reply *out);
+void h_trial_balance(struct http_req *r, struct http_reply *out);
+void h_entries_list(struct http_req *r, struct http_reply *out);
+void h_entries_propose(struct http_req *r, struct http_reply *out);
+void h_entries_get(struct http_req *r, struct http_reply *out);
+void h_entries_reverse(struct http_req *r, struct http_reply *out);
+void h_approvals_list(struct http_req *r, struct http_reply *out);
+void h_approvals_get(struct http_req *r, struct http_reply *out);
+void h_approvals_approve(struct http_req *r, struct http_reply *out);
+void h_approvals_reject(struct http_req *r, struct http_reply *out);
+void h_audit_list(struct http_req *r, struct http_reply *out);
+void h_users_list(struct http_req *r, struct http_reply *out);
+void h_users_create(struct http_req *r, struct http_reply *out);
+void h_tokens_create(struct http_req *r, struct http_reply *out);
+void h_tokens_revoke(struct http_req *r, struct http_reply *out);
+void h_limits_set(struct http_req *r, struct http_reply *out);
+void h_orgs_list(struct http_req *r, struct http_reply *out);
+void h_orgs_create(struct http_req *r, struct http_reply *out);
+
+/* The number of migrations the running code expects (set by the server at start). */
+extern int http_expected_migration;
+
+#endif

@@ -1,0 +1,47 @@
+/* jsonv: declarative checks of JSON request bodies: unknown, missing and mistyped fields are
+ * errors naming the field. */
+#ifndef FUNDLEDGER_JSONV_H
+#define FUNDLEDGER_JSONV_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fundledger/error.h"
+
+enum jv_type {
+    JV_STRING, /* a string of 1..max_len bytes (0 = no bound beyond the body limit) */
+    JV_TEXT,   /* a string of 0..max_len bytes */
+    JV_AMOUNT, /* a decimal string, parsed later in its currency */
+    JV_DATE,   /* "YYYY-MM-DD", a real date */
+    JV_ID,     /* an integer >= 1 */
+    JV_UINT,   /* an integer >= 0 */
+    JV_BOOL,
+    JV_ARRAY,  /* an array of 1..max_len elements */
+    JV_OBJECT,
+};
+
+struct jv_field {
+    const char *name;
+    enum jv_type type;
+    bool required;
+    size_t max_len;
+};
+
+/* Checks that obj is an object whose members all appear in spec, with the declared types, and
+ * that every required member is present (a null counts as absent). prefix ("" or "lines[2]")
+ * is put before field names in errors. Errors: FLE_BAD_JSON (not an object), FLE_UNKNOWN_FIELD,
+ * FLE_MISSING_FIELD, FLE_BAD_FIELD. */
+enum fl_err jv_check(const json_t *obj, const struct jv_field *spec, size_t n, const char *prefix,
+                     struct fl_error *err);
+
+/* Parses a request body: UTF-8 JSON, no duplicate keys, nesting at most JSON_DEPTH_MAX
+ * (checked before parsing, without recursion). Returns a new reference or NULL with
+ * FLE_BAD_JSON naming the position. */
+json_t *jv_parse(const char *body, size_t len, struct fl_error *err);
+
+/* Member accessors that return NULL/0 when absent or null. */
+const char *jv_str(const json_t *obj, const char *name);
+long long jv_int(const json_t *obj, const char *name);
+
+#endif

@@ -1,0 +1,50 @@
+/* limits: every bound of fundledger in one place, each with its reason. */
+#ifndef FUNDLEDGER_LIMITS_H
+#define FUNDLEDGER_LIMITS_H
+
+/* Journal: a real entry (a disbursement split over a handful of tranches) needs a dozen lines;
+ * 64 leaves room for a waterfall step over many tranches and matches the CHECK in 0001_core.sql. */
+#define LEDGER_LINES_MAX 64
+/* Memo and references: short human text; the database CHECKs the same lengths. */
+#define LEDGER_MEMO_BYTES_MAX 500
+#define LEDGER_EVENT_REF_BYTES_MAX 200
+#define LEDGER_EVENT_TYPE_BYTES_MAX 64
+/* Group commit: at most this many entries in one database transaction (also a config key). */
+#define LEDGER_BATCH_ENTRIES_MAX 10000
+/* Sealing reads this many entries per round: bounded memory whatever the journal size. */
+#define LEDGER_SEAL_CHUNK 1000
+
+/* Names and codes, matching the CHECKs in the migrations. */
+#define NAME_BYTES_MAX 200
+#define CODE_BYTES_MAX 64
+#define USER_NAME_BYTES_MAX 64
+#define REASON_BYTES_MAX 500
+#define IDEMPOTENCY_KEY_BYTES_MAX 200
+#define CURRENCY_CODE_BYTES 4 /* three letters and NUL */
+#define DATE_TEXT_BYTES 11    /* YYYY-MM-DD and NUL */
+
+/* HTTP: path and query are short by design; JSON nesting is shallow in every body we take. */
+#define HTTP_PATH_BYTES_MAX 512
+#define HTTP_PATH_PARAMS_MAX 4
+#define JSON_DEPTH_MAX 8
+/* Paged lists: default and largest page. */
+#define PAGE_SIZE_DEFAULT 50
+#define PAGE_SIZE_MAX 500
+
+/* Tokens: 256 random bits, shown once as "fl_" + 64 hex digits. */
+#define TOKEN_RANDOM_BYTES 32
+#define TOKEN_TEXT_BYTES (3 + 2 * TOKEN_RANDOM_BYTES + 1)
+
+/* Error messages are one line; fields are JSON member names or header names. */
+#define ERROR_MESSAGE_BYTES 256
+#define ERROR_FIELD_BYTES 64
+
+/* Transaction retries on serialization failure or deadlock (also a config key). */
+#define DB_TX_RETRIES_MAX 100
+
+_Static_assert(LEDGER_LINES_MAX >= 2, "an entry needs two lines");
+_Static_assert(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX, "default page within the maximum");
+_Static_assert(TOKEN_RANDOM_BYTES * 8 == 256, "tokens carry 256 random bits");
+_Static_assert(LEDGER_SEAL_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "seal rounds are batches");
+
+#endif

@@ -1,0 +1,408 @@
+/* main: the fundledger command line: serve, migrate, verify, users, tokens, demo, database. */
+#include <errno.h>
+#include <pthread.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fundledger/auth.h"
+#include "fundledger/cluster.h"
+#include "fundledger/config.h"
+#include "fundledger/db.h"
+#include "fundledger/demo.h"
+#include "fundledger/http.h"
+#include "fundledger/ledger.h"
+#include "fundledger/log.h"
+#include "fundledger/migrate.h"
+#include "fundledger/money.h"
+
+static const char usage[] =
+    "usage: fundledger [--config FILE] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  serve [--demo-if-empty]        migrate, optionally load the demo fund, serve HTTP\n"
+    "  migrate                        apply pending migrations\n"
+    "  verify                         recompute the hash chain and every balance from the journal\n"
+    "  seal                           seal committed journal entries into the hash chain now\n"
+    "  user add NAME --role ROLE [--org ID]\n"
+    "                                 create a user (roles: admin, fund_manager, approver,\n"
+    "                                 investor, transparency_officer, auditor)\n"
+    "  user limit NAME CURRENCY AMOUNT  set an approver's approval limit\n"
+    "  token create --user NAME [--label TEXT] [--expires-days N]\n"
+    "                                 create an API token; it is printed once\n"
+    "  token revoke ID                revoke a token\n"
+    "  demo load                      load the demo fund (writes var/demo-credentials.json)\n"
+    "  db start | stop | url          the private PostgreSQL cluster under data_dir\n"
+    "  help                           this text\n"
+    "\n"
+    "Settings: config/fundledger.conf (if present; --config or FUNDLEDGER_CONFIG to choose\n"
+    "another), overridden by FUNDLEDGER_<KEY> environment variables. With no database_url the\n"
+    "commands use the private cluster under data_dir, starting it when needed.\n";
+
+static struct config cfg;
+
+static int fail(const char *what, const struct fl_error *err)
+{
+    fprintf(stderr, "fundledger: %s: %s%s%s\n", what, err->message[0] ? err->message : fl_err_hint(err->code),
+            err->field[0] ? " (" : "", err->field[0] ? err->field : "");
+    if (err->field[0]) {
+        fputs(")\n", stderr);
+    }
+    return 1;
+}
+
+static int bad_usage(const char *msg)
+{
+    fprintf(stderr, "fundledger: %s (see fundledger help)\n", msg);
+    return 2;
+}
+
+/* Connects (starting the private cluster if needed) and applies migrations when asked. */
+static struct db *connect_db(bool migrate, char *conninfo, size_t cap)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (cluster_conninfo(&cfg, true, conninfo, cap, &err) != FLE_OK) {
+        fail("database", &err);
+        return NULL;
+    }
+    struct db *db = NULL;
+    if (db_open(conninfo, false, cfg.db_tx_retries_max, &db, &err) != FLE_OK) {
+        fail("database", &err);
+        return NULL;
+    }
+    if (migrate) {
+        unsigned applied = 0;
+        if (migrate_apply(db, cfg.migrations_dir, &applied, &err) != FLE_OK) {
+            fail("migrate", &err);
+            db_close(db);
+            return NULL;
+        }
+        if (applied) {
+            log_info("migrate: %u migration(s) applied", applied);
+        }
+    }
+    /* Reopen with the statements prepared against the migrated schema. */
+    db_close(db);
+    db = NULL;
+    if (db_open(conninfo, true, cfg.db_tx_retries_max, &db, &err) != FLE_OK) {
+        fail("database", &err);
+        return NULL;
+    }
+    return db;
+}
+
+static void credentials_path(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/demo-credentials.json", cfg.data_dir);
+}
+
+static int cmd_demo_load(struct db *db)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    char path[1024];
+    credentials_path(path, sizeof path);
+    if (!demo_database_empty(db, &err)) {
+        if (err.code != FLE_OK) {
+            return fail("demo load", &err);
+        }
+        fprintf(stderr, "fundledger: demo load: the database already holds a fund; nothing loaded\n");
+        return 1;
+    }
+    if (demo_load(db, path, &err) != FLE_OK) {
+        return fail("demo load", &err);
+    }
+    printf("demo fund loaded; one API token per role in %s (mode 0600)\n", path);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    bool demo = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--demo-if-empty") == 0) {
+            demo = true;
+        } else {
+            return bad_usage("serve takes only --demo-if-empty");
+        }
+    }
+    char conninfo[CONNINFO_BYTES_MAX];
+    struct db *db = connect_db(true, conninfo, sizeof conninfo);
+    if (db == NULL) {
+        return 1;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    char path[1024];
+    credentials_path(path, sizeof path);
+    if (demo && demo_database_empty(db, &err)) {
+        if (demo_load(db, path, &err) != FLE_OK) {
+            db_close(db);
+            return fail("demo load", &err);
+        }
+        printf("demo fund loaded\n");
+    }
+    db_close(db);
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    struct http_server *srv = NULL;
+    if (http_server_start(&cfg, conninfo, &srv, &err) != FLE_OK) {
+        return fail("serve", &err);
+    }
+    printf("fundledger serving on http://%s/ (threads %u)\n", cfg.listen, cfg.http_threads);
+    if (access(path, R_OK) == 0) {
+        printf("demo tokens: %s; for example:\n"
+               "  TOKEN=$(python3 -c 'import json;print(json.load(open(\"%s\"))[\"tokens\"][\"manager\"])')\n"
+               "  curl -H \"Authorization: Bearer $TOKEN\" http://%s/v1/funds\n",
+               path, path, cfg.listen);
+    }
+    printf("stop with Ctrl-C; `make stop` stops the private database\n");
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("serve: signal %d, stopping", sig);
+    http_server_stop(srv);
+    return 0;
+}
+
+static int cmd_verify(struct db *db)
+{
+    struct ledger_verify_report rep;
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (ledger_verify(db, &rep, &err) != FLE_OK) {
+        return fail("verify", &err);
+    }
+    printf("verify: %" PRId64 " sealed entries checked, %" PRId64 " not sealed yet, %" PRId64 " accounts checked\n",
+           rep.entries_checked, rep.entries_unsealed, rep.accounts_checked);
+    if (!rep.ok) {
+        printf("verify: MISMATCH: %s\n", rep.problem);
+        return 1;
+    }
+    printf("verify: ok\n");
+    return 0;
+}
+
+static int cmd_seal(struct db *db)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    unsigned total = 0, sealed = LEDGER_SEAL_CHUNK;
+    for (int round = 0; sealed == LEDGER_SEAL_CHUNK && round < 1000000; round++) {
+        if (ledger_seal(db, LEDGER_SEAL_CHUNK, &sealed, &err) != FLE_OK) {
+            return fail("seal", &err);
+        }
+        total += sealed;
+    }
+    printf("seal: %u entries sealed\n", total);
+    return 0;
+}
+
+static const char *opt(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+/* Every argument is either a known option with its value or a positional at a known place. */
+static bool only_options(int argc, char **argv, int first, const char *const *names)
+{
+    for (int i = first; i < argc; i += 2) {
+        bool known = false;
+        for (int k = 0; names[k] && !known; k++) {
+            known = strcmp(argv[i], names[k]) == 0;
+        }
+        if (!known || i + 1 >= argc) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int cmd_user(struct db *db, int argc, char **argv)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (argc >= 2 && strcmp(argv[0], "add") == 0) {
+        static const char *const names[] = {"--role", "--org", NULL};
+        const char *role_name = opt(argc, argv, "--role");
+        enum role role;
+        if (!only_options(argc, argv, 2, names) || role_name == NULL) {
+            return bad_usage("user add NAME --role ROLE [--org ID]");
+        }
+        if (!auth_role_parse(role_name, &role) || role == ROLE_SYSTEM) {
+            return bad_usage("unknown role");
+        }
+        const char *org = opt(argc, argv, "--org");
+        int64_t org_id = org ? strtoll(org, NULL, 10) : 0;
+        int64_t id = 0;
+        if (auth_user_add(db, argv[1], role, org_id, &id, &err) != FLE_OK) {
+            return fail("user add", &err);
+        }
+        printf("user %s (%s) created with id %" PRId64 "\n", argv[1], role_name, id);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[0], "limit") == 0) {
+        int64_t id = 0, limit = 0;
+        int exp = money_currency_exponent(argv[2]);
+        if (exp < 0) {
+            return bad_usage("unknown currency");
+        }
+        if (money_parse(argv[3], exp, false, &limit) != MONEY_OK) {
+            return bad_usage("the amount is a decimal such as 1000000.00");
+        }
+        if (auth_user_find(db, argv[1], &id, &err) != FLE_OK || auth_limit_set(db, id, argv[2], limit, &err) != FLE_OK) {
+            return fail("user limit", &err);
+        }
+        printf("approval limit of %s set to %s %s\n", argv[1], argv[3], argv[2]);
+        return 0;
+    }
+    return bad_usage("user add NAME --role ROLE [--org ID] | user limit NAME CURRENCY AMOUNT");
+}
+
+static int cmd_token(struct db *db, int argc, char **argv)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (argc >= 1 && strcmp(argv[0], "create") == 0) {
+        static const char *const names[] = {"--user", "--label", "--expires-days", NULL};
+        const char *user = opt(argc, argv, "--user");
+        if (!only_options(argc, argv, 1, names) || user == NULL) {
+            return bad_usage("token create --user NAME [--label TEXT] [--expires-days N]");
+        }
+        const char *days = opt(argc, argv, "--expires-days");
+        long d = days ? strtol(days, NULL, 10) : 0;
+        if (d < 0 || d > 3650) {
+            return bad_usage("--expires-days is 0 to 3650");
+        }
+        int64_t uid = 0, tid = 0;
+        char token[TOKEN_TEXT_BYTES];
+        if (auth_user_find(db, user, &uid, &err) != FLE_OK ||
+            auth_token_create(db, uid, opt(argc, argv, "--label"), (unsigned)d, token, &tid, &err) != FLE_OK) {
+            return fail("token create", &err);
+        }
+        printf("%s\n", token);
+        fprintf(stderr, "token %" PRId64 " for %s: store it now, it is shown once\n", tid, user);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
+        int64_t id = strtoll(argv[1], NULL, 10);
+        if (id <= 0) {
+            return bad_usage("token revoke ID");
+        }
+        if (auth_token_revoke(db, id, &err) != FLE_OK) {
+            return fail("token revoke", &err);
+        }
+        printf("token %" PRId64 " revoked\n", id);
+        return 0;
+    }
+    return bad_usage("token create --user NAME | token revoke ID");
+}
+
+static int cmd_db(int argc, char **argv)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    char conninfo[CONNINFO_BYTES_MAX];
+    if (argc == 1 && (strcmp(argv[0], "start") == 0 || strcmp(argv[0], "url") == 0)) {
+        if (cluster_conninfo(&cfg, true, conninfo, sizeof conninfo, &err) != FLE_OK) {
+            return fail("db", &err);
+        }
+        printf("%s\n", conninfo);
+        return 0;
+    }
+    if (argc == 1 && strcmp(argv[0], "stop") == 0) {
+        bool stopped = false;
+        if (cluster_stop(&cfg, &stopped, &err) != FLE_OK) {
+            return fail("db stop", &err);
+        }
+        printf("%s\n", stopped ? "private database stopped" : "private database was not running");
+        return 0;
+    }
+    return bad_usage("db start | stop | url");
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    const char *config_path = getenv("FUNDLEDGER_CONFIG");
+    bool required = config_path != NULL;
+    if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
+        config_path = argv[i + 1];
+        required = true;
+        i += 2;
+    }
+    if (i >= argc || strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        fputs(usage, i >= argc ? stderr : stdout);
+        return i >= argc ? 2 : 0;
+    }
+    char err[512];
+    if (!config_load(&cfg, config_path ? config_path : "config/fundledger.conf", required, err, sizeof err)) {
+        fprintf(stderr, "fundledger: %s\n", err);
+        return 1;
+    }
+    if (!log_set_level_name(cfg.log_level)) {
+        fprintf(stderr, "fundledger: log_level: one of error, warn, info, debug\n");
+        return 1;
+    }
+    const char *cmd = argv[i];
+    int rest = argc - i - 1;
+    char **args = argv + i + 1;
+    if (strcmp(cmd, "serve") == 0) {
+        return cmd_serve(rest, args);
+    }
+    if (strcmp(cmd, "db") == 0) {
+        return cmd_db(rest, args);
+    }
+    static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof db_commands / sizeof db_commands[0]; k++) {
+        known = known || strcmp(cmd, db_commands[k]) == 0;
+    }
+    if (!known) {
+        fprintf(stderr, "fundledger: unknown command '%s' (see fundledger help)\n", cmd);
+        return 2;
+    }
+    if ((strcmp(cmd, "migrate") == 0 || strcmp(cmd, "verify") == 0 || strcmp(cmd, "seal") == 0) && rest != 0) {
+        return bad_usage("this command takes no arguments");
+    }
+    if (strcmp(cmd, "demo") == 0 && !(rest == 1 && strcmp(args[0], "load") == 0)) {
+        return bad_usage("demo load");
+    }
+    char conninfo[CONNINFO_BYTES_MAX];
+    /* Every command first brings the schema up to date, so none meets an old schema. */
+    struct db *db = connect_db(true, conninfo, sizeof conninfo);
+    if (db == NULL) {
+        return 1;
+    }
+    int rc = 0;
+    if (strcmp(cmd, "migrate") == 0) {
+        struct fl_error e2;
+        fl_error_clear(&e2);
+        printf("migrate: database at migration %d\n", migrate_current(db, &e2));
+    } else if (strcmp(cmd, "verify") == 0) {
+        rc = cmd_verify(db);
+    } else if (strcmp(cmd, "seal") == 0) {
+        rc = cmd_seal(db);
+    } else if (strcmp(cmd, "user") == 0) {
+        rc = cmd_user(db, rest, args);
+    } else if (strcmp(cmd, "token") == 0) {
+        rc = cmd_token(db, rest, args);
+    } else {
+        rc = cmd_demo_load(db);
+    }
+    db_close(db);
+    return rc;
+}

@@ -1,0 +1,176 @@
+/* jsonv: request body parsing with a depth bound, and field specs. */
+#include "fundledger/jsonv.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fundledger/ledger.h"
+#include "fundledger/limits.h"
+
+static bool depth_ok(const char *s, size_t n)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > JSON_DEPTH_MAX) {
+                return false;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return true;
+}
+
+json_t *jv_parse(const char *body, size_t len, struct fl_error *err)
+{
+    if (body == NULL || len == 0) {
+        fl_error_set(err, FLE_BAD_JSON, "", "the body is empty; a JSON object is expected");
+        return NULL;
+    }
+    if (!depth_ok(body, len)) {
+        fl_error_set(err, FLE_BAD_JSON, "", "JSON nested deeper than %d levels", JSON_DEPTH_MAX);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL) {
+        fl_error_set(err, FLE_BAD_JSON, "", "line %d column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        fl_error_set(err, FLE_BAD_JSON, "", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+static void name_field(char *out, size_t cap, const char *prefix, const char *name)
+{
+    if (prefix && prefix[0]) {
+        snprintf(out, cap, "%s.%s", prefix, name);
+    } else {
+        snprintf(out, cap, "%s", name);
+    }
+}
+
+static bool decimal_shape(const char *s)
+{
+    /* Only the shape; money_parse decides exactness in the currency later. */
+    size_t n = strlen(s);
+    return n > 0 && n <= 40 && strspn(s, "-0123456789.") == n;
+}
+
+enum fl_err jv_check(const json_t *obj, const struct jv_field *spec, size_t n, const char *prefix,
+                     struct fl_error *err)
+{
+    char field[ERROR_FIELD_BYTES];
+    if (!json_is_object(obj)) {
+        return fl_error_set(err, prefix && prefix[0] ? FLE_BAD_FIELD : FLE_BAD_JSON, prefix ? prefix : "",
+                            "a JSON object is expected");
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++) {
+            known = strcmp(spec[i].name, key) == 0;
+        }
+        if (!known) {
+            name_field(field, sizeof field, prefix, key);
+            return fl_error_set(err, FLE_UNKNOWN_FIELD, field, "this field is not taken here");
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct jv_field *f = &spec[i];
+        json_t *v = json_object_get(obj, f->name);
+        name_field(field, sizeof field, prefix, f->name);
+        if (v == NULL || json_is_null(v)) {
+            if (f->required) {
+                return fl_error_set(err, FLE_MISSING_FIELD, field, "required");
+            }
+            continue;
+        }
+        const char *s = json_string_value(v);
+        size_t len = s ? json_string_length(v) : 0;
+        switch (f->type) {
+        case JV_STRING:
+        case JV_TEXT:
+            if (s == NULL) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "a string is expected");
+            }
+            if (strlen(s) != len) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "a NUL character is not allowed");
+            }
+            if (f->type == JV_STRING && len == 0) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "must not be empty");
+            }
+            if (f->max_len && len > f->max_len) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "at most %zu bytes", f->max_len);
+            }
+            break;
+        case JV_AMOUNT:
+            if (s == NULL) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "an amount is a decimal string such as \"1234.50\"");
+            }
+            if (!decimal_shape(s)) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "not a decimal amount");
+            }
+            break;
+        case JV_DATE:
+            if (s == NULL || !ledger_date_valid(s)) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "a date YYYY-MM-DD is expected");
+            }
+            break;
+        case JV_ID:
+        case JV_UINT:
+            if (!json_is_integer(v) || json_integer_value(v) < (f->type == JV_ID ? 1 : 0)) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, f->type == JV_ID ? "a positive integer id"
+                                                                                : "a non-negative integer");
+            }
+            if (f->max_len && (size_t)json_integer_value(v) > f->max_len) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "at most %zu", f->max_len);
+            }
+            break;
+        case JV_BOOL:
+            if (!json_is_boolean(v)) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "true or false");
+            }
+            break;
+        case JV_ARRAY:
+            if (!json_is_array(v) || json_array_size(v) == 0 || (f->max_len && json_array_size(v) > f->max_len)) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "an array of 1 to %zu elements", f->max_len);
+            }
+            break;
+        case JV_OBJECT:
+            if (!json_is_object(v)) {
+                return fl_error_set(err, FLE_BAD_FIELD, field, "an object is expected");
+            }
+            break;
+        }
+    }
+    return FLE_OK;
+}
+
+const char *jv_str(const json_t *obj, const char *name)
+{
+    return json_string_value(json_object_get(obj, name));
+}
+
+long long jv_int(const json_t *obj, const char *name)
+{
+    return json_integer_value(json_object_get(obj, name));
+}

@@ -1,0 +1,110 @@
+/* array: PostgreSQL array literals in text form, for batch statements with unnest(). */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/db.h"
+
+void db_array_init(struct db_array *a)
+{
+    memset(a, 0, sizeof *a);
+}
+
+static bool reserve(struct db_array *a, size_t more)
+{
+    if (a->failed) {
+        return false;
+    }
+    if (a->len + more + 2 <= a->cap) {
+        return true;
+    }
+    size_t cap = a->cap ? a->cap : 256;
+    while (cap < a->len + more + 2) {
+        if (cap > SIZE_MAX / 2) {
+            a->failed = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *b = realloc(a->buf, cap);
+    if (b == NULL) {
+        a->failed = true;
+        return false;
+    }
+    a->buf = b;
+    a->cap = cap;
+    return true;
+}
+
+static bool sep(struct db_array *a)
+{
+    if (!reserve(a, 1)) {
+        return false;
+    }
+    a->buf[a->len++] = a->n++ == 0 ? '{' : ',';
+    return true;
+}
+
+bool db_array_i64(struct db_array *a, int64_t v)
+{
+    char t[24];
+    int k = snprintf(t, sizeof t, "%" PRId64, v);
+    if (!sep(a) || !reserve(a, (size_t)k)) {
+        return false;
+    }
+    memcpy(a->buf + a->len, t, (size_t)k);
+    a->len += (size_t)k;
+    return true;
+}
+
+bool db_array_text(struct db_array *a, const char *s)
+{
+    assert(s != NULL);
+    size_t n = strlen(s);
+    if (!sep(a) || !reserve(a, 2 * n + 2)) {
+        return false;
+    }
+    a->buf[a->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            a->buf[a->len++] = '\\';
+        }
+        a->buf[a->len++] = s[i];
+    }
+    a->buf[a->len++] = '"';
+    return true;
+}
+
+bool db_array_null(struct db_array *a)
+{
+    if (!sep(a) || !reserve(a, 4)) {
+        return false;
+    }
+    memcpy(a->buf + a->len, "NULL", 4);
+    a->len += 4;
+    return true;
+}
+
+const char *db_array_str(struct db_array *a)
+{
+    if (!reserve(a, 2)) {
+        return NULL;
+    }
+    if (a->n == 0) {
+        a->buf[a->len] = '{';
+        a->buf[a->len + 1] = '}';
+        a->buf[a->len + 2] = '\0';
+        return a->buf;
+    }
+    a->buf[a->len] = '}';
+    a->buf[a->len + 1] = '\0';
+    return a->buf;
+}
+
+void db_array_free(struct db_array *a)
+{
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}

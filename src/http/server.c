@@ -1,0 +1,587 @@
+/* server: libmicrohttpd in thread-pool mode, the request life cycle, routing and replies. */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "fundledger/hash.h"
+#include "fundledger/http.h"
+#include "fundledger/jsonv.h"
+#include "fundledger/ledger.h"
+#include "fundledger/log.h"
+#include "fundledger/migrate.h"
+
+/* Worker connections are registered here so stop can close them after the workers end. */
+#define DB_REGISTRY_MAX 256
+
+int http_expected_migration;
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct config *cfg;
+    char conninfo[1200];
+    pthread_mutex_t mu;
+    struct db *dbs[DB_REGISTRY_MAX];
+    unsigned n_dbs;
+    pthread_t sealer;
+    bool sealer_running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
+};
+
+/* Per request, from the first call of the access handler to the completion callback. */
+struct ctx {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    struct timespec started;
+};
+
+static _Thread_local struct db *worker_db;
+static _Thread_local struct http_server *worker_server;
+
+static struct db *thread_db(struct http_server *s, struct fl_error *err)
+{
+    if (worker_db != NULL) {
+        return worker_db;
+    }
+    struct db *db = NULL;
+    if (db_open(s->conninfo, true, s->cfg->db_tx_retries_max, &db, err) != FLE_OK) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool room = s->n_dbs < DB_REGISTRY_MAX;
+    if (room) {
+        s->dbs[s->n_dbs++] = db;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!room) {
+        db_close(db);
+        fl_error_set(err, FLE_INTERNAL, NULL, "too many worker connections");
+        return NULL;
+    }
+    worker_db = db;
+    worker_server = s;
+    return db;
+}
+
+void http_reply_json(struct http_reply *out, unsigned status, json_t *json)
+{
+    assert(json != NULL);
+    out->status = status;
+    json_decref(out->json);
+    out->json = json;
+}
+
+void http_reply_fail(struct http_reply *out, enum fl_err code, const char *field, const char *message)
+{
+    json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message",
+                          message && message[0] ? message : fl_err_hint(code), "field", field ? field : "");
+    http_reply_json(out, fl_err_status(code), e);
+}
+
+void http_reply_error(struct http_reply *out, const struct fl_error *err)
+{
+    enum fl_err code = err->code == FLE_OK ? FLE_INTERNAL : err->code;
+    http_reply_fail(out, code, err->field, err->message);
+}
+
+void http_reply_result(struct http_reply *out, unsigned status, json_t *json, const struct fl_error *err)
+{
+    if (json != NULL) {
+        http_reply_json(out, status, json);
+    } else {
+        http_reply_error(out, err);
+    }
+}
+
+const char *http_query(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static bool parse_id(const char *s, int64_t *out)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s)) {
+        return false;
+    }
+    *out = strtoll(s, NULL, 10);
+    return *out > 0;
+}
+
+bool http_param_id(struct http_req *r, unsigned i, int64_t *out, struct http_reply *reply)
+{
+    assert(i < r->n_params);
+    if (!parse_id(r->params[i], out)) {
+        /* The pattern names the parameter: find the i-th {name}. */
+        char name[ERROR_FIELD_BYTES] = "id";
+        const char *p = r->route->pattern;
+        for (unsigned k = 0; k <= i && p; k++) {
+            p = strchr(p, '{');
+            if (p && k < i) {
+                p++;
+            }
+        }
+        if (p) {
+            const char *end = strchr(p, '}');
+            snprintf(name, sizeof name, "%.*s", end ? (int)(end - p - 1) : 0, p + 1);
+        }
+        http_reply_fail(reply, FLE_BAD_PARAM, name, "a positive integer id is expected");
+        return false;
+    }
+    return true;
+}
+
+bool http_query_date(struct http_req *r, const char *name, const char **out, struct http_reply *reply)
+{
+    *out = http_query(r, name);
+    if (*out != NULL && !ledger_date_valid(*out)) {
+        http_reply_fail(reply, FLE_BAD_PARAM, name, "a date YYYY-MM-DD is expected");
+        return false;
+    }
+    return true;
+}
+
+bool http_query_id(struct http_req *r, const char *name, int64_t *out, struct http_reply *reply)
+{
+    const char *v = http_query(r, name);
+    *out = 0;
+    if (v != NULL && !parse_id(v, out)) {
+        http_reply_fail(reply, FLE_BAD_PARAM, name, "a positive integer id is expected");
+        return false;
+    }
+    return true;
+}
+
+bool http_query_page(struct http_req *r, int64_t *after, unsigned *limit, struct http_reply *reply)
+{
+    const char *a = http_query(r, "after");
+    const char *l = http_query(r, "limit");
+    *after = 0;
+    *limit = PAGE_SIZE_DEFAULT;
+    if (a != NULL && strcmp(a, "0") != 0 && !parse_id(a, after)) {
+        http_reply_fail(reply, FLE_BAD_PARAM, "after", "an id from next_after is expected");
+        return false;
+    }
+    if (l != NULL) {
+        int64_t v = 0;
+        if (!parse_id(l, &v) || v > PAGE_SIZE_MAX) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "an integer from 1 to %d", PAGE_SIZE_MAX);
+            http_reply_fail(reply, FLE_BAD_PARAM, "limit", msg);
+            return false;
+        }
+        *limit = (unsigned)v;
+    }
+    return true;
+}
+
+void http_write(struct http_req *r, struct http_reply *out, idem_fn fn, void *arg)
+{
+    const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    assert(key != NULL); /* the dispatcher refused writes without one */
+    /* The request's identity: method, path and body. */
+    uint8_t h[HASH_BYTES];
+    struct hash_ctx *c = hash_begin();
+    bool ok = c && hash_update(c, r->method, strlen(r->method) + 1) && hash_update(c, r->url, strlen(r->url) + 1) &&
+              hash_update(c, r->raw_body ? r->raw_body : "", r->raw_len);
+    if (c == NULL || !hash_end(c, h) || !ok) {
+        http_reply_fail(out, FLE_INTERNAL, NULL, NULL);
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    unsigned status = 0;
+    char *text = NULL;
+    bool replayed = false;
+    enum fl_err e = idem_run(r->db, r->who.user_id, key, h, fn, arg, &status, &text, &replayed, &err);
+    if (e != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    out->status = status;
+    out->text = text;
+    out->content_type = "application/json";
+    out->replayed = replayed;
+}
+
+/* Matches url against pattern segment by segment; {name} segments capture one non-empty
+ * segment. On a match params point into buf (a copy of url with the captures cut out). */
+static bool match(const char *pattern, const char *url, char *buf, size_t cap, const char **params, unsigned *n)
+{
+    size_t ul = strlen(url);
+    if (ul + 1 > cap) {
+        return false;
+    }
+    memcpy(buf, url, ul + 1);
+    *n = 0;
+    const char *p = pattern;
+    char *u = buf;
+    char *ends[HTTP_PATH_PARAMS_MAX];
+    while (*p != '\0' || *u != '\0') {
+        if (*p != '/' || *u != '/') {
+            return false;
+        }
+        p++;
+        u++;
+        size_t plen = strcspn(p, "/");
+        size_t ulen = strcspn(u, "/");
+        if (p[0] == '{') {
+            if (ulen == 0 || *n == HTTP_PATH_PARAMS_MAX) {
+                return false;
+            }
+            ends[*n] = u + ulen;
+            params[(*n)++] = u;
+        } else if (plen != ulen || strncmp(p, u, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        u += ulen;
+    }
+    for (unsigned i = 0; i < *n; i++) {
+        *ends[i] = '\0';
+    }
+    return true;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply *out)
+{
+    char *text = out->text;
+    size_t len = 0;
+    if (text == NULL) {
+        if (out->json == NULL) {
+            out->status = 500;
+            out->json = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "internal_error", "message", "no reply",
+                                  "field", "");
+        }
+        text = json_dumps(out->json, JSON_COMPACT);
+        if (text == NULL) {
+            return MHD_NO;
+        }
+        out->content_type = "application/json";
+    }
+    len = strlen(text);
+    out->text = NULL;
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, text, free);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            out->content_type ? out->content_type : "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (out->replayed) {
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    }
+    enum MHD_Result rc = MHD_queue_response(conn, out->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static bool has_json_content_type(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';');
+}
+
+/* Chooses the route and runs it: authentication, role, idempotency key, body. */
+static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, struct http_reply *out)
+{
+    unsigned n_routes = 0;
+    const struct http_route *routes = http_routes(&n_routes);
+    char buf[HTTP_PATH_BYTES_MAX];
+    bool path_known = false;
+    for (unsigned i = 0; i < n_routes; i++) {
+        const char *params[HTTP_PATH_PARAMS_MAX] = {0};
+        unsigned n = 0;
+        if (!match(routes[i].pattern, r->url, buf, sizeof buf, params, &n)) {
+            continue;
+        }
+        path_known = true;
+        if (strcmp(routes[i].method, r->method) != 0) {
+            continue;
+        }
+        r->route = &routes[i];
+        memcpy(r->params, params, sizeof params);
+        r->n_params = n;
+        break;
+    }
+    if (r->route == NULL) {
+        http_reply_fail(out, path_known ? FLE_METHOD_NOT_ALLOWED : FLE_NOT_FOUND, "", NULL);
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (c->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the body is over %u bytes", s->cfg->http_body_bytes_max);
+        http_reply_fail(out, FLE_TOO_LARGE, "", msg);
+        return;
+    }
+    if (r->route->roles != 0 || strcmp(r->route->pattern, "/readyz") == 0) {
+        r->db = thread_db(s, &err);
+        if (r->db == NULL) {
+            http_reply_error(out, &err);
+            return;
+        }
+    }
+    if (r->route->roles != 0) {
+        const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (auth_authenticate(r->db, authz, &r->who, &err) != FLE_OK) {
+            http_reply_error(out, &err);
+            return;
+        }
+        if ((r->route->roles & ROLE_BIT(r->who.role)) == 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "the role %s may not %s %s", auth_role_name(r->who.role), r->method,
+                     r->route->pattern);
+            http_reply_fail(out, FLE_FORBIDDEN, "", msg);
+            return;
+        }
+    }
+    if (r->route->write) {
+        const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+        if (key == NULL || key[0] == '\0') {
+            http_reply_fail(out, FLE_IDEMPOTENCY_KEY_MISSING, "Idempotency-Key", NULL);
+            return;
+        }
+        if (strlen(key) > IDEMPOTENCY_KEY_BYTES_MAX) {
+            http_reply_fail(out, FLE_BAD_PARAM, "Idempotency-Key", "at most 200 characters");
+            return;
+        }
+    }
+    if (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0) {
+        r->raw_body = c->body;
+        r->raw_len = c->len;
+        if (c->len == 0) {
+            r->body = json_object();
+        } else if (!has_json_content_type(r->conn)) {
+            http_reply_fail(out, FLE_UNSUPPORTED_MEDIA, "Content-Type", NULL);
+            return;
+        } else if ((r->body = jv_parse(c->body, c->len, &err)) == NULL) {
+            http_reply_error(out, &err);
+            return;
+        }
+    }
+    r->route->handler(r, out);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                      const char *version, const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)version;
+    struct http_server *s = cls;
+    struct ctx *c = *con_cls;
+    if (c == NULL) {
+        c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            return MHD_NO;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &c->started);
+        *con_cls = c;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (c->too_large || c->len + n > s->cfg->http_body_bytes_max) {
+            /* Keep reading (and dropping) so the client gets a 413, not a reset. */
+            c->too_large = true;
+            free(c->body);
+            c->body = NULL;
+            c->len = c->cap = 0;
+            return MHD_YES;
+        }
+        if (c->len + n + 1 > c->cap) {
+            size_t cap = c->cap ? c->cap : 1024;
+            while (cap < c->len + n + 1) {
+                cap *= 2;
+            }
+            char *b = realloc(c->body, cap);
+            if (b == NULL) {
+                return MHD_NO;
+            }
+            c->body = b;
+            c->cap = cap;
+        }
+        memcpy(c->body + c->len, upload_data, n);
+        c->len += n;
+        c->body[c->len] = '\0';
+        return MHD_YES;
+    }
+    struct http_req r = {.conn = conn, .method = method, .url = url, .cfg = s->cfg};
+    struct http_reply out = {0};
+    if (strlen(url) >= HTTP_PATH_BYTES_MAX) {
+        http_reply_fail(&out, FLE_NOT_FOUND, "", "the path is too long");
+    } else {
+        dispatch(s, &r, c, &out);
+    }
+    enum MHD_Result rc = send_reply(conn, &out);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long us = (now.tv_sec - c->started.tv_sec) * 1000000L + (now.tv_nsec - c->started.tv_nsec) / 1000;
+    /* Route pattern, not the URL: ids and query strings stay out of the log. */
+    log_info("http %s %s %u %ldus user=%" PRId64, method, r.route ? r.route->pattern : "-", out.status, us,
+             r.who.user_id);
+    json_decref(out.json);
+    free(out.text);
+    json_decref(r.body);
+    return rc;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct ctx *c = *con_cls;
+    if (c != NULL) {
+        free(c->body);
+        free(c);
+        *con_cls = NULL;
+    }
+}
+
+static void *sealer(void *arg)
+{
+    struct http_server *s = arg;
+    struct db *db = NULL;
+    struct fl_error err;
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ms = (long)s->cfg->ledger_seal_interval_ms;
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+        if (s->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&s->stop_mu);
+        fl_error_clear(&err);
+        if (db == NULL && db_open(s->conninfo, true, s->cfg->db_tx_retries_max, &db, &err) != FLE_OK) {
+            db = NULL;
+        }
+        /* Seal everything committed so far, a chunk per transaction. */
+        unsigned sealed = LEDGER_SEAL_CHUNK;
+        for (int round = 0; db != NULL && sealed == LEDGER_SEAL_CHUNK && round < 1000; round++) {
+            if (ledger_seal(db, LEDGER_SEAL_CHUNK, &sealed, &err) != FLE_OK) {
+                log_warn("sealer: %s", err.message);
+                break;
+            }
+        }
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    db_close(db);
+    return NULL;
+}
+
+static bool parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof host) {
+        return false;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    long port = strtol(colon + 1, NULL, 10);
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0) {
+        snprintf(host, sizeof host, "127.0.0.1");
+    }
+    return port >= 0 && port <= 65535 && inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
+enum fl_err http_server_start(const struct config *cfg, const char *conninfo, struct http_server **out,
+                              struct fl_error *err)
+{
+    assert(cfg != NULL && conninfo != NULL && out != NULL);
+    *out = NULL;
+    struct sockaddr_in sa;
+    if (!parse_listen(cfg->listen, &sa)) {
+        return fl_error_set(err, FLE_INTERNAL, "listen", "listen must be IPv4-address:port, not %s", cfg->listen);
+    }
+    int expected = migrate_count(cfg->migrations_dir, err);
+    if (expected < 0) {
+        return err->code;
+    }
+    http_expected_migration = expected;
+    struct http_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    s->cfg = cfg;
+    snprintf(s->conninfo, sizeof s->conninfo, "%s", conninfo);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
+    /* Jansson's hash seed must be set before threads use it. */
+    json_object_seed(0);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_handler, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_connections_max, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->http_connection_memory_bytes, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->stop_mu);
+        pthread_cond_destroy(&s->stop_cv);
+        free(s);
+        return fl_error_set(err, FLE_INTERNAL, "listen", "cannot listen on %s: %s", cfg->listen, strerror(errno));
+    }
+    if (pthread_create(&s->sealer, NULL, sealer, s) == 0) {
+        s->sealer_running = true;
+    } else {
+        log_warn("server: the sealer thread did not start; run `fundledger verify` to seal");
+    }
+    *out = s;
+    return FLE_OK;
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    MHD_stop_daemon(s->daemon);
+    pthread_mutex_lock(&s->stop_mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->stop_cv);
+    pthread_mutex_unlock(&s->stop_mu);
+    if (s->sealer_running) {
+        pthread_join(s->sealer, NULL);
+    }
+    for (unsigned i = 0; i < s->n_dbs; i++) {
+        db_close(s->dbs[i]);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
+    free(s);
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test program against a throwaway PostgreSQL cluster made here and removed after.
+# The cluster runs as the system user postgres when we are root (initdb refuses root), listens
+# only on a unix socket in its temp directory, and holds a migrated template database that each
+# test program clones (CREATE DATABASE ... TEMPLATE), so tests are isolated and fast.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v pg_ctl)")
+
+tmp=$(mktemp -d /tmp/fundledger-test.XXXXXX)
+chmod 755 "$tmp"
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$tmp"
+  as_pg=(runuser -u postgres --)
+fi
+cleanup() {
+  "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+"${as_pg[@]}" "$PGBIN/initdb" -D "$tmp/data" -U fundledger -A trust -E UTF8 --no-locale --no-sync \
+  >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; echo "tests: initdb failed"; exit 1; }
+# Durability off only here, for speed: these clusters are thrown away.
+"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -o \
+  "-k $tmp -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+  start >/dev/null || { cat "$tmp/server.log"; echo "tests: postgres did not start"; exit 1; }
+
+export PGHOST=$tmp
+"$PGBIN/createdb" -h "$tmp" -U fundledger fl_template || exit 1
+FUNDLEDGER_DATABASE_URL="host=$tmp dbname=fl_template user=fundledger" FUNDLEDGER_LOG_LEVEL=warn \
+  "./$BUILD/fundledger" migrate >/dev/null || { echo "tests: migrate failed"; exit 1; }
+
+export FUNDLEDGER_TEST_PGHOST=$tmp
+export FUNDLEDGER_TEST_TEMPLATE=fl_template
+export FUNDLEDGER_SHARED_DIR=${FUNDLEDGER_SHARED_DIR:-../shared}
+export FUNDLEDGER_BIN="$PWD/$BUILD/fundledger"
+# Test programs log only warnings unless asked.
+export FUNDLEDGER_LOG_LEVEL=${FUNDLEDGER_LOG_LEVEL:-warn}
+
+runner=()
+if [ "${VALGRIND:-0}" = 1 ]; then
+  runner=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+fi
+
+passed=0 failed=0 failed_programs=""
+for t in $(ls "$BUILD"/tests/unit/test_* "$BUILD"/tests/db/test_* "$BUILD"/tests/http/test_* 2>/dev/null | grep -v '\.d$'); do
+  [ -x "$t" ] || continue
+  out=$("${runner[@]}" "$t" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  # cmocka's summary: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
+  p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{s+=$1} END {print s+0}')
+  f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed.*/\1/p' | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    failed=$((failed + 1))
+  fi
+  [ "$rc" = 0 ] || failed_programs="$failed_programs $(basename "$t")"
+done
+echo
+[ -z "$failed_programs" ] || echo "failing programs:$failed_programs"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" = 0 ] && [ -z "$failed_programs" ]

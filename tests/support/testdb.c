@@ -1,0 +1,76 @@
+/* testdb: per-program test databases cloned from the migrated template. */
+#include "testdb.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char conninfo[1024];
+
+const char *testdb_create(const char *name)
+{
+    const char *host = getenv("FUNDLEDGER_TEST_PGHOST");
+    const char *tpl = getenv("FUNDLEDGER_TEST_TEMPLATE");
+    if (host == NULL || tpl == NULL) {
+        fprintf(stderr, "testdb: run through tests/run.sh (make check): no test cluster\n");
+        exit(2);
+    }
+    char admin[600];
+    snprintf(admin, sizeof admin, "host=%s dbname=postgres user=fundledger", host);
+    PGconn *c = PQconnectdb(admin);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "testdb: %s", PQerrorMessage(c));
+        exit(2);
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS t_%s", name);
+    PQclear(PQexec(c, sql));
+    snprintf(sql, sizeof sql, "CREATE DATABASE t_%s TEMPLATE %s", name, tpl);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "testdb: %s", PQerrorMessage(c));
+        exit(2);
+    }
+    PQclear(r);
+    PQfinish(c);
+    snprintf(conninfo, sizeof conninfo, "host=%s dbname=t_%s user=fundledger", host, name);
+    return conninfo;
+}
+
+struct db *testdb_open(const char *ci)
+{
+    struct db *db = NULL;
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (db_open(ci, true, 8, &db, &err) != FLE_OK) {
+        fprintf(stderr, "testdb: open: %s\n", err.message);
+        exit(2);
+    }
+    return db;
+}
+
+char *testdb_scalar(const char *ci, const char *sql)
+{
+    PGconn *c = PQconnectdb(ci);
+    char *out = NULL;
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+        out = strdup(PQgetvalue(r, 0, 0));
+    } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "testdb: %s", PQerrorMessage(c));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+bool testdb_exec(const char *ci, const char *sql)
+{
+    PGconn *c = PQconnectdb(ci);
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    PQfinish(c);
+    return ok;
+}
