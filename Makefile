@@ -2,7 +2,7 @@
 # both install missing Debian packages first (.ci/deps.sh), then build.
 
 PKGS      := libpq libcrypto libxml-2.0 jansson libmicrohttpd gmp mpfr
-TEST_PKGS := cmocka
+TEST_PKGS := cmocka libcurl
 
 CC      ?= gcc
 OPT     ?= -O2
@@ -73,7 +73,7 @@ $(BUILD)/obj/src/%.o: src/%.c
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	@echo "  CC $<"; $(CC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(TEST_CFLAGS) -Itests -c -o $@ $<
+	@echo "  CC $<"; $(CC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(TEST_CFLAGS) -Itests/support -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJ) $(BUILD)/libfundledger.a
 	@mkdir -p $(@D)

@@ -23,6 +23,7 @@ const char *testdb_create(const char *name)
         fprintf(stderr, "testdb: %s", PQerrorMessage(c));
         exit(2);
     }
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
     char sql[512];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS t_%s", name);
     PQclear(PQexec(c, sql));

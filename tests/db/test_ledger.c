@@ -1,0 +1,660 @@
+/* test_ledger: the journal against a real PostgreSQL: balance and append-only enforcement by
+ * the database, reversals, idempotency, four-eyes races, sealing and verify, group commit. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/approval.h"
+#include "fundledger/auth.h"
+#include "fundledger/fund.h"
+#include "fundledger/idempotency.h"
+#include "fundledger/ledger.h"
+#include "fundledger/money.h"
+#include "testdb.h"
+
+static const char *ci;
+static struct db *db;
+static struct principal manager, approver, approver2, small_approver;
+static int64_t fund_id, cash, capital, expense;
+
+static struct principal make_user(const char *name, enum role role)
+{
+    struct principal p = {.role = role};
+    struct fl_error err;
+    assert_int_equal(auth_user_add(db, name, role, 0, &p.user_id, &err), FLE_OK);
+    snprintf(p.name, sizeof p.name, "%s", name);
+    return p;
+}
+
+struct fund_args {
+    int64_t id;
+};
+
+static enum fl_err make_fund_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct fund_args *a = arg;
+    json_t *f = fund_create(d, &manager, "TEST", "Test fund", "COP", err);
+    if (f == NULL) {
+        return err->code;
+    }
+    a->id = json_integer_value(json_object_get(f, "id"));
+    json_decref(f);
+    return FLE_OK;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ci = testdb_create("ledger");
+    db = testdb_open(ci);
+    manager = make_user("manager", ROLE_FUND_MANAGER);
+    approver = make_user("approver", ROLE_APPROVER);
+    approver2 = make_user("approver2", ROLE_APPROVER);
+    small_approver = make_user("small", ROLE_APPROVER);
+    struct fl_error err;
+    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 100000000, &err), FLE_OK);     /* 1,000,000.00 */
+    assert_int_equal(auth_limit_set(db, approver2.user_id, "COP", 100000000, &err), FLE_OK);    /* 1,000,000.00 */
+    assert_int_equal(auth_limit_set(db, small_approver.user_id, "COP", 5000000, &err), FLE_OK); /* 50,000.00 */
+    struct fund_args fa;
+    assert_int_equal(db_tx(db, make_fund_tx, &fa, &err), FLE_OK);
+    fund_id = fa.id;
+    assert_int_equal(fund_account_by_code(db, fund_id, "1000", &cash, &err), FLE_OK);
+    assert_int_equal(fund_account_by_code(db, fund_id, "3000", &capital, &err), FLE_OK);
+    assert_int_equal(fund_account_by_code(db, fund_id, "5000", &expense, &err), FLE_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    db_close(db);
+    return 0;
+}
+
+static struct ledger_entry pair(const char *date, int64_t debit_acc, int64_t credit_acc, int64_t amount)
+{
+    struct ledger_entry e;
+    memset(&e, 0, sizeof e);
+    e.fund_id = fund_id;
+    snprintf(e.effective_date, sizeof e.effective_date, "%s", date);
+    e.posted_by = manager.user_id;
+    snprintf(e.memo, sizeof e.memo, "test");
+    snprintf(e.event_type, sizeof e.event_type, "test");
+    e.n_lines = 2;
+    e.lines[0] = (struct ledger_line){debit_acc, "COP", amount};
+    e.lines[1] = (struct ledger_line){credit_acc, "COP", -amount};
+    return e;
+}
+
+struct post_args {
+    const struct ledger_entry *e;
+    int64_t id;
+};
+
+static enum fl_err post_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct post_args *a = arg;
+    return ledger_post(d, &a->e, 1, &a->id, err);
+}
+
+static int64_t post(const struct ledger_entry *e, enum fl_err expect)
+{
+    struct post_args a = {e, 0};
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(db_tx(db, post_tx, &a, &err), expect);
+    return a.id;
+}
+
+static int64_t balance(int64_t account, const char *as_of)
+{
+    int64_t b = 0;
+    struct fl_error err;
+    assert_int_equal(ledger_balance(db, account, as_of, &b, &err), FLE_OK);
+    return b;
+}
+
+static int64_t scalar_i64(const char *sql)
+{
+    char *v = testdb_scalar(ci, sql);
+    assert_non_null(v);
+    int64_t x = strtoll(v, NULL, 10);
+    free(v);
+    return x;
+}
+
+static void test_post_moves_balances_exactly(void **state)
+{
+    (void)state;
+    int64_t c0 = balance(cash, NULL), k0 = balance(capital, NULL);
+    struct ledger_entry e = pair("2026-01-15", cash, capital, 123456789);
+    int64_t id = post(&e, FLE_OK);
+    assert_true(id > 0);
+    assert_int_equal(balance(cash, NULL) - c0, 123456789);
+    assert_int_equal(balance(capital, NULL) - k0, -123456789);
+    /* As of the day before, the entry does not count; on its date it does. */
+    assert_int_equal(balance(cash, "2026-01-14"), c0);
+    assert_int_equal(balance(cash, "2026-01-15"), c0 + 123456789);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+}
+
+static void test_c_refuses_unbalanced_and_bad_entries(void **state)
+{
+    (void)state;
+    struct ledger_entry e = pair("2026-01-15", cash, capital, 100);
+    e.lines[1].amount_minor = -99;
+    struct fl_error err;
+    assert_int_equal(ledger_check(&e, &err), FLE_UNBALANCED);
+    assert_string_equal(err.field, "lines");
+    e = pair("2026-02-30", cash, capital, 100);
+    assert_int_equal(ledger_check(&e, &err), FLE_BAD_FIELD);
+    assert_string_equal(err.field, "effective_date");
+    e = pair("2026-01-15", cash, capital, 100);
+    e.n_lines = 1;
+    assert_int_equal(ledger_check(&e, &err), FLE_BAD_FIELD);
+    e = pair("2026-01-15", cash, capital, 100);
+    e.lines[1].account_id = 999999;
+    int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
+    post(&e, FLE_BAD_FIELD);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
+    e = pair("2026-01-15", cash, capital, 100);
+    snprintf(e.lines[0].currency, 4, "USD"); /* balanced in USD, but the accounts are in COP */
+    snprintf(e.lines[1].currency, 4, "USD");
+    post(&e, FLE_BAD_FIELD);
+    snprintf(e.lines[1].currency, 4, "COP"); /* one side in each currency: unbalanced in both */
+    assert_int_equal(ledger_check(&e, &err), FLE_UNBALANCED);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
+}
+
+/* The database itself refuses what a buggy C caller might write. */
+static void test_database_refuses_unbalanced(void **state)
+{
+    (void)state;
+    int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "BEGIN; INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
+             "VALUES (900001, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'); "
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
+             "(900001, 1, %" PRId64 ", 'COP', 100, '2026-01-01'), (900001, 2, %" PRId64 ", 'COP', -99, '2026-01-01'); "
+             "COMMIT;",
+             fund_id, manager.user_id, cash, capital);
+    assert_false(testdb_exec(ci, sql));
+    /* A single line, even of zero sum, is refused too. */
+    snprintf(sql, sizeof sql,
+             "BEGIN; INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
+             "VALUES (900002, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'); COMMIT;",
+             fund_id, manager.user_id);
+    assert_false(testdb_exec(ci, sql));
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+}
+
+static void test_database_refuses_changes_to_history(void **state)
+{
+    (void)state;
+    struct ledger_entry e = pair("2026-01-20", cash, capital, 5000);
+    int64_t id = post(&e, FLE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE journal_line SET amount_minor = 6000 WHERE entry_id = %" PRId64, id);
+    assert_false(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql, "DELETE FROM journal_line WHERE entry_id = %" PRId64, id);
+    assert_false(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql, "UPDATE journal_entry SET memo = 'changed' WHERE id = %" PRId64, id);
+    assert_false(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql, "DELETE FROM journal_entry WHERE id = %" PRId64, id);
+    assert_false(testdb_exec(ci, sql));
+    assert_false(testdb_exec(ci, "TRUNCATE journal_line CASCADE"));
+    snprintf(sql, sizeof sql, "UPDATE account SET balance_minor = balance_minor + 1 WHERE id = %" PRId64, cash);
+    assert_false(testdb_exec(ci, sql));
+    assert_false(testdb_exec(ci, "UPDATE audit_log SET action = 'x'"));
+    /* No line may be added to an entry of an earlier transaction. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) "
+             "VALUES (%" PRId64 ", 3, %" PRId64 ", 'COP', 1, '2026-01-20')",
+             id, cash);
+    assert_false(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql, "SELECT amount_minor FROM journal_line WHERE entry_id = %" PRId64 " AND line_no = 1", id);
+    assert_int_equal(scalar_i64(sql), 5000);
+}
+
+struct rev_args {
+    int64_t original;
+    int64_t id;
+};
+
+static enum fl_err reverse_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct rev_args *a = arg;
+    static struct ledger_entry r;
+    enum fl_err e = ledger_reversal_build(d, a->original, approver.user_id, "mistake", NULL, &r, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    const struct ledger_entry *one = &r;
+    return ledger_post(d, &one, 1, &a->id, err);
+}
+
+static void test_reversal_once(void **state)
+{
+    (void)state;
+    int64_t c0 = balance(cash, NULL);
+    struct ledger_entry e = pair("2026-02-01", cash, capital, 777);
+    int64_t id = post(&e, FLE_OK);
+    struct rev_args a = {id, 0};
+    struct fl_error err;
+    assert_int_equal(db_tx(db, reverse_tx, &a, &err), FLE_OK);
+    assert_int_equal(balance(cash, NULL), c0);
+    assert_int_equal(db_tx(db, reverse_tx, &a, &err), FLE_ALREADY_REVERSED);
+    struct rev_args b = {a.id, 0}; /* the reversal itself */
+    assert_int_equal(db_tx(db, reverse_tx, &b, &err), FLE_RULE);
+    /* The database refuses a second reversal and a reversal that does not negate. */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "BEGIN; INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, reverses_entry_id) "
+             "VALUES (900010, %" PRId64 ", '2026-02-01', %" PRId64 ", 'reversal', %" PRId64 "); "
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
+             "(900010, 1, %" PRId64 ", 'COP', -777, '2026-02-01'), (900010, 2, %" PRId64 ", 'COP', 777, '2026-02-01'); "
+             "COMMIT;",
+             fund_id, manager.user_id, id, cash, capital);
+    assert_false(testdb_exec(ci, sql));
+    struct ledger_entry f = pair("2026-02-02", cash, capital, 500);
+    int64_t id2 = post(&f, FLE_OK);
+    snprintf(sql, sizeof sql,
+             "BEGIN; INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, reverses_entry_id) "
+             "VALUES (900011, %" PRId64 ", '2026-02-02', %" PRId64 ", 'reversal', %" PRId64 "); "
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
+             "(900011, 1, %" PRId64 ", 'COP', -400, '2026-02-02'), (900011, 2, %" PRId64 ", 'COP', 400, '2026-02-02'); "
+             "COMMIT;",
+             fund_id, manager.user_id, id2, cash, capital);
+    assert_false(testdb_exec(ci, sql));
+}
+
+static int idem_calls;
+
+static enum fl_err idem_op(struct db *d, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    (void)arg;
+    idem_calls++;
+    struct ledger_entry e = pair("2026-03-01", cash, capital, 42);
+    const struct ledger_entry *one = &e;
+    int64_t id = 0;
+    enum fl_err rc = ledger_post(d, &one, 1, &id, err);
+    *status = 201;
+    *reply = json_pack("{s:I}", "entry_id", (json_int_t)id);
+    return rc;
+}
+
+static void test_idempotency(void **state)
+{
+    (void)state;
+    uint8_t h1[HASH_BYTES] = {1}, h2[HASH_BYTES] = {2};
+    unsigned status = 0;
+    char *text1 = NULL, *text2 = NULL, *text3 = NULL;
+    bool replayed = true;
+    struct fl_error err;
+    int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
+    idem_calls = 0;
+    assert_int_equal(idem_run(db, manager.user_id, "key-1", h1, idem_op, NULL, &status, &text1, &replayed, &err),
+                     FLE_OK);
+    assert_false(replayed);
+    assert_int_equal(status, 201);
+    assert_int_equal(idem_run(db, manager.user_id, "key-1", h1, idem_op, NULL, &status, &text2, &replayed, &err),
+                     FLE_OK);
+    assert_true(replayed);
+    assert_int_equal(status, 201);
+    assert_string_equal(text1, text2);
+    assert_int_equal(idem_calls, 1);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before + 1);
+    assert_int_equal(idem_run(db, manager.user_id, "key-1", h2, idem_op, NULL, &status, &text3, &replayed, &err),
+                     FLE_IDEMPOTENCY_MISMATCH);
+    assert_null(text3);
+    /* Another user's key space is separate. */
+    assert_int_equal(idem_run(db, approver.user_id, "key-1", h2, idem_op, NULL, &status, &text3, &replayed, &err),
+                     FLE_OK);
+    assert_int_equal(idem_calls, 2);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before + 2);
+    /* Keys are unique in the database too. */
+    assert_false(testdb_exec(ci, "INSERT INTO idempotency_key (user_id, key, request_hash, status_code, response) "
+                                 "SELECT user_id, key, request_hash, 200, '{}' FROM idempotency_key LIMIT 1"));
+    free(text1);
+    free(text2);
+    free(text3);
+}
+
+struct propose_args {
+    const char *amount;
+    const struct principal *maker;
+    int64_t id;
+};
+
+static enum fl_err propose_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct propose_args *a = arg;
+    struct journal_line_input lines[2] = {{cash, a->amount, NULL}, {capital, NULL, a->amount}};
+    json_t *p = journal_propose(d, a->maker, fund_id, "2026-04-01", "four eyes", lines, 2, err);
+    if (p == NULL) {
+        return err->code;
+    }
+    a->id = json_integer_value(json_object_get(p, "id"));
+    json_decref(p);
+    return FLE_OK;
+}
+
+static int64_t propose(const char *amount)
+{
+    struct propose_args a = {amount, &manager, 0};
+    struct fl_error err;
+    assert_int_equal(db_tx(db, propose_tx, &a, &err), FLE_OK);
+    return a.id;
+}
+
+struct decide_args {
+    struct db *d;
+    const struct principal *who;
+    int64_t id;
+    bool approve;
+    const char *reason;
+    enum fl_err rc;
+    char status[16];
+};
+
+static enum fl_err decide_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct decide_args *a = arg;
+    json_t *p = approval_decide(d, a->who, a->id, a->approve, a->reason, err);
+    if (p == NULL) {
+        return err->code;
+    }
+    snprintf(a->status, sizeof a->status, "%s", json_string_value(json_object_get(p, "status")));
+    json_decref(p);
+    return FLE_OK;
+}
+
+static enum fl_err decide(const struct principal *who, int64_t id, bool approve, const char *reason, char *status)
+{
+    struct decide_args a = {db, who, id, approve, reason, FLE_OK, ""};
+    struct fl_error err;
+    enum fl_err rc = db_tx(db, decide_tx, &a, &err);
+    if (status) {
+        snprintf(status, 16, "%s", a.status);
+    }
+    return rc;
+}
+
+static void test_four_eyes_rules(void **state)
+{
+    (void)state;
+    char status[16];
+    int64_t c0 = balance(cash, NULL);
+    int64_t id = propose("1000.00");
+    assert_int_equal(balance(cash, NULL), c0); /* nothing posted while pending */
+    /* The maker cannot decide, even when given approver powers. */
+    struct principal maker_as_approver = manager;
+    maker_as_approver.role = ROLE_APPROVER;
+    assert_int_equal(decide(&maker_as_approver, id, true, NULL, NULL), FLE_SELF_APPROVAL);
+    assert_int_equal(decide(&approver, id, false, NULL, NULL), FLE_MISSING_FIELD);
+    assert_int_equal(decide(&approver, id, true, NULL, status), FLE_OK);
+    assert_string_equal(status, "approved");
+    assert_int_equal(balance(cash, NULL), c0 + 100000);
+    assert_int_equal(decide(&approver2, id, true, NULL, NULL), FLE_ALREADY_DECIDED);
+    /* Rejection posts nothing and records the reason. */
+    int64_t r = propose("5.00");
+    assert_int_equal(decide(&approver, r, false, "no supporting document", status), FLE_OK);
+    assert_string_equal(status, "rejected");
+    assert_int_equal(balance(cash, NULL), c0 + 100000);
+    /* The database refuses a maker's decision row even without C. */
+    int64_t q = propose("6.00");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO proposal_decision (proposal_id, user_id, decision, limit_minor) VALUES (%" PRId64
+             ", %" PRId64 ", 'approve', 0)",
+             q, manager.user_id);
+    assert_false(testdb_exec(ci, sql));
+}
+
+static void test_limits_and_second_approver(void **state)
+{
+    (void)state;
+    char status[16];
+    int64_t c0 = balance(cash, NULL);
+    /* 60,000.00 is over small's 50,000.00: first approval recorded, still pending. */
+    int64_t id = propose("60000.00");
+    assert_int_equal(decide(&small_approver, id, true, NULL, status), FLE_OK);
+    assert_string_equal(status, "pending");
+    assert_int_equal(balance(cash, NULL), c0);
+    assert_int_equal(decide(&small_approver, id, true, NULL, NULL), FLE_ALREADY_DECIDED);
+    assert_int_equal(decide(&approver, id, true, NULL, status), FLE_OK);
+    assert_string_equal(status, "approved");
+    assert_int_equal(balance(cash, NULL), c0 + 6000000);
+    /* 2,000,000.00 is over approver's 1,000,000.00 and over both limits together (1,050,000.00). */
+    int64_t big = propose("2000000.00");
+    assert_int_equal(decide(&small_approver, big, true, NULL, status), FLE_OK);
+    assert_string_equal(status, "pending");
+    assert_int_equal(decide(&approver, big, true, NULL, NULL), FLE_OVER_LIMIT);
+    /* The refused approval left nothing behind: two approvers of 1,000,000.00 also fall short
+     * with small's 50,000.00 recorded; approver2 alone cannot finish either. */
+    assert_int_equal(decide(&approver2, big, true, NULL, NULL), FLE_OVER_LIMIT);
+    assert_int_equal(balance(cash, NULL), c0 + 6000000);
+    /* A user with no limit in the currency has no authority. */
+    struct principal nolimit = make_user("nolimit", ROLE_APPROVER);
+    assert_int_equal(decide(&nolimit, propose("1.00"), true, NULL, NULL), FLE_OVER_LIMIT);
+}
+
+#define RACERS 16
+
+struct racer {
+    const char *ci;
+    struct principal who;
+    int64_t proposal;
+    enum fl_err rc;
+    pthread_barrier_t *go;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct db *d = testdb_open(r->ci);
+    struct decide_args a = {d, &r->who, r->proposal, true, NULL, FLE_OK, ""};
+    struct fl_error err;
+    pthread_barrier_wait(r->go);
+    r->rc = db_tx(d, decide_tx, &a, &err);
+    db_close(d);
+    return NULL;
+}
+
+static void test_racing_approvers_post_once(void **state)
+{
+    (void)state;
+    struct racer rs[RACERS];
+    pthread_t th[RACERS];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    int64_t c0 = balance(cash, NULL);
+    int64_t id = propose("250.00");
+    for (int i = 0; i < RACERS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "racer%d", i);
+        rs[i] = (struct racer){ci, make_user(name, ROLE_APPROVER), id, FLE_INTERNAL, &go};
+        struct fl_error err;
+        assert_int_equal(auth_limit_set(db, rs[i].who.user_id, "COP", 100000000, &err), FLE_OK);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, race, &rs[i]), 0);
+    }
+    int ok = 0, decided = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        ok += rs[i].rc == FLE_OK;
+        decided += rs[i].rc == FLE_ALREADY_DECIDED;
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(ok, 1);
+    assert_int_equal(decided, RACERS - 1);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM journal_entry WHERE event_ref = 'proposal:%" PRId64 "'", id);
+    assert_int_equal(scalar_i64(sql), 1);
+    assert_int_equal(balance(cash, NULL), c0 + 25000);
+}
+
+static void test_seal_and_verify_detects_tampering(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    unsigned sealed = 0;
+    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
+    assert_true(sealed > 0);
+    struct ledger_verify_report rep;
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+    assert_int_equal(rep.entries_unsealed, 0);
+    assert_int_equal(rep.entries_checked, scalar_i64("SELECT count(*) FROM journal_entry"));
+    /* Sealing again seals nothing; new entries extend the chain. */
+    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
+    assert_int_equal(sealed, 0);
+    struct ledger_entry e = pair("2026-05-01", expense, cash, 31415);
+    int64_t id = post(&e, FLE_OK);
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+    assert_int_equal(rep.entries_unsealed, 1);
+    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
+    assert_int_equal(sealed, 1);
+    /* Alter a sealed line with the triggers switched off, as an intruder with superuser could. */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SET session_replication_role = replica; UPDATE journal_line SET amount_minor = 31416 "
+             "WHERE entry_id = %" PRId64 " AND line_no = 1; UPDATE journal_line SET amount_minor = -31416 "
+             "WHERE entry_id = %" PRId64 " AND line_no = 2;",
+             id, id);
+    assert_true(testdb_exec(ci, sql));
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_false(rep.ok);
+    assert_int_equal(rep.first_bad_entry, id);
+    assert_non_null(strstr(rep.problem, "does not match its hash"));
+    /* Put it back: the chain is whole again. */
+    snprintf(sql, sizeof sql,
+             "SET session_replication_role = replica; UPDATE journal_line SET amount_minor = 31415 "
+             "WHERE entry_id = %" PRId64 " AND line_no = 1; UPDATE journal_line SET amount_minor = -31415 "
+             "WHERE entry_id = %" PRId64 " AND line_no = 2;",
+             id, id);
+    assert_true(testdb_exec(ci, sql));
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+    /* A stored balance changed behind the journal's back is found too. */
+    snprintf(sql, sizeof sql,
+             "SET session_replication_role = replica; UPDATE account SET balance_minor = balance_minor + 1 "
+             "WHERE id = %" PRId64,
+             expense);
+    assert_true(testdb_exec(ci, sql));
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_false(rep.ok);
+    assert_int_equal(rep.first_bad_account, expense);
+    snprintf(sql, sizeof sql,
+             "SET session_replication_role = replica; UPDATE account SET balance_minor = balance_minor - 1 "
+             "WHERE id = %" PRId64,
+             expense);
+    assert_true(testdb_exec(ci, sql));
+}
+
+#define WRITERS 8
+#define POSTS_EACH 150
+
+struct writer {
+    struct ledger_batcher *b;
+    int n;
+    int64_t ids[POSTS_EACH];
+    int ok;
+};
+
+static void *write_many(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < POSTS_EACH; i++) {
+        struct ledger_entry e = pair("2026-06-01", cash, capital, 100 + w->n);
+        struct fl_error err;
+        if (ledger_batcher_post(w->b, &e, &w->ids[i], &err) == FLE_OK) {
+            w->ok++;
+        }
+    }
+    return NULL;
+}
+
+static void test_batcher_group_commit(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    struct ledger_batcher *b = NULL;
+    assert_int_equal(ledger_batcher_start(ci, 64, 8, &b, &err), FLE_OK);
+    int64_t c0 = balance(cash, NULL);
+    int64_t n0 = scalar_i64("SELECT count(*) FROM journal_entry");
+    struct writer ws[WRITERS];
+    pthread_t th[WRITERS];
+    int64_t expected = 0;
+    for (int i = 0; i < WRITERS; i++) {
+        ws[i] = (struct writer){.b = b, .n = i};
+        expected += (int64_t)POSTS_EACH * (100 + i);
+        assert_int_equal(pthread_create(&th[i], NULL, write_many, &ws[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(ws[i].ok, POSTS_EACH);
+    }
+    /* One bad entry in the queue does not sink the others. */
+    struct ledger_entry bad = pair("2026-06-01", cash, 999999, 1);
+    int64_t bad_id = 0;
+    assert_int_equal(ledger_batcher_post(b, &bad, &bad_id, &err), FLE_BAD_FIELD);
+    ledger_batcher_stop(b);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry") - n0, WRITERS * POSTS_EACH);
+    assert_int_equal(balance(cash, NULL) - c0, expected);
+    assert_int_equal(scalar_i64("SELECT count(DISTINCT id) FROM journal_entry WHERE effective_date = '2026-06-01'"),
+                     WRITERS * POSTS_EACH);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+}
+
+static void test_trial_balance_sums_to_zero(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    json_t *tb = ledger_trial_balance(db, fund_id, NULL, &err);
+    assert_non_null(tb);
+    json_t *totals = json_object_get(tb, "totals");
+    assert_int_equal(json_array_size(totals), 1);
+    json_t *cop = json_array_get(totals, 0);
+    assert_string_equal(json_string_value(json_object_get(cop, "currency")), "COP");
+    assert_string_equal(json_string_value(json_object_get(cop, "difference")), "0.00");
+    assert_string_equal(json_string_value(json_object_get(cop, "debit")),
+                        json_string_value(json_object_get(cop, "credit")));
+    json_decref(tb);
+    tb = ledger_trial_balance(db, fund_id, "2026-01-14", &err);
+    assert_non_null(tb);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(tb, "totals"), 0), "debit")),
+                        "0.00");
+    json_decref(tb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_post_moves_balances_exactly),
+        cmocka_unit_test(test_c_refuses_unbalanced_and_bad_entries),
+        cmocka_unit_test(test_database_refuses_unbalanced),
+        cmocka_unit_test(test_database_refuses_changes_to_history),
+        cmocka_unit_test(test_reversal_once),
+        cmocka_unit_test(test_idempotency),
+        cmocka_unit_test(test_four_eyes_rules),
+        cmocka_unit_test(test_limits_and_second_approver),
+        cmocka_unit_test(test_racing_approvers_post_once),
+        cmocka_unit_test(test_seal_and_verify_detects_tampering),
+        cmocka_unit_test(test_batcher_group_commit),
+        cmocka_unit_test(test_trial_balance_sums_to_zero),
+    };
+    return cmocka_run_group_tests_name("ledger (database)", tests, setup, teardown);
+}
