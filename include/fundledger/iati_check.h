@@ -1,0 +1,129 @@
+/* iati_check: checks any IATI 2.03 file against the schema, the codelists and the standard rulesets. */
+#ifndef FUNDLEDGER_IATI_CHECK_H
+#define FUNDLEDGER_IATI_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---------------------------------------------------------------- limits (with their reasons) */
+
+/* Problems kept per check: enough to fix a file by; the rest are only counted (dropped). */
+#define IATI_PROBLEMS_MAX 1000
+/* A rule id: "11.2.1", "FL-CODE-WITHDRAWN". */
+#define IATI_RULE_ID_BYTES 24
+/* Location: an XPath-like path; deeper or longer paths are cut with "...". */
+#define IATI_LOCATION_BYTES 320
+/* One English line; longer messages are cut. */
+#define IATI_MESSAGE_BYTES 512
+/* Elements in one activity or organisation record, and their depth: bounds the tree walks. */
+#define IATI_CHECK_NODES_MAX 2000000
+#define IATI_CHECK_DEPTH_MAX 64
+/* Codes in one codelist file and mappings in mapping.xml (the largest list has ~550 codes). */
+#define IATI_CODELIST_CODES_MAX 20000
+#define IATI_CODELIST_MAPPINGS_MAX 1000
+
+/* ---------------------------------------------------------------- problems */
+
+enum iati_severity {
+    IATI_SEVERITY_ERROR = 0,
+    IATI_SEVERITY_WARNING, /* as standard.json grades it; the fund still refuses to publish it */
+};
+
+/* One problem found in a file.
+ * rule_id: the id in standard.json / standard-rules-table.tsv ("11.2.1"), or one of ours:
+ *   FL-XML             not well-formed XML, or a DOCTYPE
+ *   FL-XSD             invalid against the 2.03 schema
+ *   FL-ROOT            the root element is not the one the kind asks for
+ *   FL-CODE-UNKNOWN    a coded value not in its codelist (mapping.xml)
+ *   FL-CODE-WITHDRAWN  a coded value whose codelist item is status="withdrawn"
+ *   FL-NO-COORDINATES  a location/point (only with refuse_coordinates; domain.md §10)
+ *   FL-LIMIT           a record too large or too deep to walk (IATI_CHECK_*_MAX)
+ *   FL-CONFIG          schema, codelists or "today" missing or unusable (the check did not run)
+ *   FL-IO              the file could not be opened
+ * location: "/iati-activities/iati-activity[3]/transaction[2]/transaction-date/@iso-date". An index
+ *   is shown for iati-activity / iati-organisation always, elsewhere when siblings share the name.
+ * line: the line in the file, 0 when unknown. */
+struct iati_problem {
+    char rule_id[IATI_RULE_ID_BYTES];
+    enum iati_severity severity;
+    long line;
+    char location[IATI_LOCATION_BYTES];
+    char message[IATI_MESSAGE_BYTES];
+};
+
+/* A bounded list: at most IATI_PROBLEMS_MAX kept in order found, `dropped` counts the rest. */
+struct iati_problems {
+    struct iati_problem *items;
+    size_t count;
+    size_t capacity;
+    size_t dropped;
+};
+
+/* Makes p an empty list. Nothing is allocated until a problem is added. */
+void iati_problems_init(struct iati_problems *p);
+
+/* Frees the items and makes p empty again. p may be reused afterwards. */
+void iati_problems_free(struct iati_problems *p);
+
+/* The first kept problem with this rule id, or NULL. Borrowed from p. */
+const struct iati_problem *iati_problems_find(const struct iati_problems *p, const char *rule_id);
+
+/* Writes the problems one per line ("rule_id severity location line N: message") to fp. */
+void iati_problems_print(const struct iati_problems *p, FILE *fp);
+
+/* ---------------------------------------------------------------- codelists */
+
+/* The codelists of a directory holding embedded/, non-embedded/ and mapping.xml, loaded once. */
+struct iati_codelists;
+
+/* Loads every codelist mapping.xml names (looked up in embedded/ then non-embedded/, as
+ * tools/check_codelists.py does) and OrganisationRegistrationAgency (for rules 1.14.8 / 1.18.8).
+ * On success returns a handle the caller frees with iati_codelists_free. On failure returns NULL
+ * and appends an FL-CONFIG problem to problems saying which file and why (missing list, unknown
+ * condition syntax, unreadable XML). Never touches the network. */
+struct iati_codelists *iati_codelists_load(const char *dir, struct iati_problems *problems);
+
+/* Frees a handle from iati_codelists_load. NULL is fine. */
+void iati_codelists_free(struct iati_codelists *cl);
+
+/* ---------------------------------------------------------------- checking a file */
+
+enum iati_kind {
+    IATI_KIND_ACTIVITIES = 0,
+    IATI_KIND_ORGANISATIONS,
+};
+
+struct iati_check_config {
+    /* Directory with iati-activities-schema.xsd, iati-organisations-schema.xsd, iati-common.xsd
+     * and xml.xsd. Required: a missing or unreadable schema is an error, never a skipped check. */
+    const char *schema_dir;
+    /* Codelists loaded beforehand (borrowed), or NULL to load them from codelist_dir for this
+     * call. One of the two is required. */
+    const struct iati_codelists *codelists;
+    const char *codelist_dir;
+    /* "YYYY-MM-DD": dates after it are in the future (11.1.1, 11.1.4, 11.1.5, 11.2.1, 11.2.2,
+     * 11.4.1). NULL means the current UTC date. Passed in so tests are deterministic. */
+    const char *today;
+    /* The fund's own policy on top of IATI (domain.md §10): refuse any location <point>. */
+    bool refuse_coordinates;
+};
+
+enum iati_check_result {
+    IATI_CHECK_OK = 0, /* no problem at all */
+    IATI_CHECK_FAILED, /* problems were found and appended to out */
+    IATI_CHECK_ERROR,  /* the check could not run (FL-CONFIG, FL-IO, out of memory): see out */
+};
+
+/* Checks the file at path, read as a stream: one activity (or organisation) at a time is held in
+ * memory, validated against the XSD as it is parsed (structured errors with line numbers), then
+ * its coded values are looked up in the codelists and the rules of standard.json are applied.
+ * Every problem found is appended to out (up to IATI_PROBLEMS_MAX, then counted as dropped);
+ * nothing stops at the first one, except XML that is not well-formed, after which nothing can be
+ * read. The parser never touches the network (XML_PARSE_NONET, no-network entity loader) and does
+ * not load DTDs or substitute entities. The caller owns out (iati_problems_init beforehand,
+ * iati_problems_free afterwards); problems are appended, never cleared. */
+enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, const struct iati_check_config *cfg,
+                                       struct iati_problems *out);
+
+#endif

@@ -1,0 +1,581 @@
+/* Unit tests for the IATI checker: shared examples pass, broken fixtures fail with the right rule id,
+ * problems are all collected with locations, and configuration errors are never silent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+
+#include "fundledger/iati_check.h"
+
+#define TODAY "2025-10-01"
+#define FIXTURES "tests/fixtures/iati"
+
+static char shared_dir[1024];
+static char schema_dir[1100];
+static char codelist_dir[1100];
+static char examples_dir[1100];
+static char tmp_dir[64];
+static struct iati_codelists *codelists;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *env = getenv("FUNDLEDGER_SHARED_DIR");
+    (void)snprintf(shared_dir, sizeof shared_dir, "%s", env != NULL && env[0] != '\0' ? env : "../shared");
+    (void)snprintf(schema_dir, sizeof schema_dir, "%s/iati/schemas", shared_dir);
+    (void)snprintf(codelist_dir, sizeof codelist_dir, "%s/iati/codelists", shared_dir);
+    (void)snprintf(examples_dir, sizeof examples_dir, "%s/iati/examples", shared_dir);
+    (void)snprintf(tmp_dir, sizeof tmp_dir, "/tmp/fl-iati-check-XXXXXX");
+    if (mkdtemp(tmp_dir) == NULL) {
+        return -1;
+    }
+    xmlInitParser();
+    struct iati_problems p;
+    iati_problems_init(&p);
+    codelists = iati_codelists_load(codelist_dir, &p); /* once for the whole group */
+    if (codelists == NULL) {
+        iati_problems_print(&p, stderr);
+    }
+    iati_problems_free(&p);
+    return codelists != NULL ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"broken.xml", "many.xml", "second-bad.xml", "doctype.xml"};
+    char path[256];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", tmp_dir, files[i]);
+        (void)unlink(path);
+    }
+    (void)rmdir(tmp_dir);
+    iati_codelists_free(codelists);
+    xmlCleanupParser();
+    return 0;
+}
+
+static struct iati_check_config config(void)
+{
+    struct iati_check_config cfg = {
+        .schema_dir = schema_dir, .codelists = codelists, .codelist_dir = NULL, .today = TODAY};
+    return cfg;
+}
+
+static enum iati_check_result run(const char *path, enum iati_kind kind, const struct iati_check_config *cfg,
+                                  struct iati_problems *p)
+{
+    iati_problems_init(p);
+    return iati_check_file(path, kind, cfg, p);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* ---------------------------------------------------------------- the shared examples */
+
+static void test_example_activities_pass(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-activities.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    enum iati_check_result r = run(path, IATI_KIND_ACTIVITIES, &cfg, &p);
+    iati_problems_print(&p, stderr);
+    assert_int_equal(r, IATI_CHECK_OK);
+    assert_int_equal(p.count, 0);
+    iati_problems_free(&p);
+}
+
+static void test_example_organisation_passes(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-organisation.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    enum iati_check_result r = run(path, IATI_KIND_ORGANISATIONS, &cfg, &p);
+    iati_problems_print(&p, stderr);
+    assert_int_equal(r, IATI_CHECK_OK);
+    iati_problems_free(&p);
+}
+
+static void test_codelists_loaded_per_call_from_dir(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-activities.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    cfg.codelists = NULL;
+    cfg.codelist_dir = codelist_dir;
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_OK);
+    iati_problems_free(&p);
+}
+
+static void test_invalid_example_fails_schema(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/invalid-activity.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    const struct iati_problem *q = iati_problems_find(&p, "FL-XSD");
+    assert_non_null(q);
+    assert_int_equal(q->line, 7);
+    assert_int_equal(q->severity, IATI_SEVERITY_ERROR);
+    assert_non_null(strstr(q->message, "Element 'description': This element is not expected"));
+    assert_string_equal(q->location, "/iati-activities/iati-activity[1]");
+    iati_problems_free(&p);
+}
+
+/* Our own policy (domain.md §10): the example's loan carries a <point>, refused on request. */
+static void test_coordinates_refused_on_request(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-activities.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    cfg.refuse_coordinates = true;
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    assert_int_equal(p.count, 1);
+    assert_string_equal(p.items[0].rule_id, "FL-NO-COORDINATES");
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/location/point");
+    iati_problems_free(&p);
+}
+
+/* ---------------------------------------------------------------- broken fixtures, one rule each */
+
+/* The fixture fails, every problem carries rule_id, and the first is at location (if given). */
+static void expect_only(const char *fixture, const char *rule_id, enum iati_severity severity, const char *location)
+{
+    char path[512];
+    (void)snprintf(path, sizeof path, "%s/%s", FIXTURES, fixture);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    enum iati_check_result r = run(path, IATI_KIND_ACTIVITIES, &cfg, &p);
+    if (r != IATI_CHECK_FAILED || p.count == 0) {
+        iati_problems_print(&p, stderr);
+        fail_msg("%s: expected a failure with %s", fixture, rule_id);
+    }
+    for (size_t i = 0; i < p.count; i++) {
+        if (strcmp(p.items[i].rule_id, rule_id) != 0) {
+            iati_problems_print(&p, stderr);
+            fail_msg("%s: unexpected rule %s", fixture, p.items[i].rule_id);
+        }
+    }
+    assert_int_equal(p.items[0].severity, severity);
+    assert_true(p.items[0].line > 0);
+    if (location != NULL) {
+        assert_string_equal(p.items[0].location, location);
+    }
+    iati_problems_free(&p);
+}
+
+static void test_fixture_valid_loan_passes(void **state)
+{
+    (void)state;
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    enum iati_check_result r = run(FIXTURES "/valid-loan.xml", IATI_KIND_ACTIVITIES, &cfg, &p);
+    iati_problems_print(&p, stderr);
+    assert_int_equal(r, IATI_CHECK_OK);
+    iati_problems_free(&p);
+}
+
+static void test_fixture_future_transaction_date(void **state)
+{
+    (void)state;
+    expect_only("future-transaction-date.xml", "11.2.1", IATI_SEVERITY_ERROR,
+                "/iati-activities/iati-activity[1]/transaction[2]/transaction-date/@iso-date");
+}
+
+static void test_fixture_bad_activity_status(void **state)
+{
+    (void)state;
+    expect_only("bad-activity-status.xml", "FL-CODE-UNKNOWN", IATI_SEVERITY_ERROR,
+                "/iati-activities/iati-activity[1]/activity-status/@code");
+}
+
+static void test_fixture_withdrawn_finance_type(void **state)
+{
+    (void)state;
+    expect_only("withdrawn-finance-type.xml", "FL-CODE-WITHDRAWN", IATI_SEVERITY_ERROR,
+                "/iati-activities/iati-activity[1]/transaction[2]/finance-type/@code");
+}
+
+static void test_fixture_sector_sum_90(void **state)
+{
+    (void)state;
+    expect_only("sector-sum-90.xml", "2.1.2", IATI_SEVERITY_ERROR, NULL);
+}
+
+static void test_fixture_budget_over_a_year(void **state)
+{
+    (void)state;
+    expect_only("budget-over-a-year.xml", "7.5.3", IATI_SEVERITY_ERROR,
+                "/iati-activities/iati-activity[1]/budget/period-end/@iso-date");
+}
+
+static void test_fixture_planned_end_before_start(void **state)
+{
+    (void)state;
+    expect_only("planned-end-before-start.xml", "11.1.2", IATI_SEVERITY_ERROR, NULL);
+}
+
+static void test_fixture_budget_end_before_start(void **state)
+{
+    (void)state;
+    expect_only("budget-end-before-start.xml", "8.6.3", IATI_SEVERITY_ERROR, NULL);
+}
+
+static void test_fixture_identifier_without_prefix(void **state)
+{
+    (void)state;
+    expect_only("identifier-without-prefix.xml", "1.1.21", IATI_SEVERITY_WARNING,
+                "/iati-activities/iati-activity[1]/iati-identifier");
+}
+
+/* One file breaking many rules: all are reported, none stops the others. */
+static void test_many_rules_all_collected(void **state)
+{
+    (void)state;
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(FIXTURES "/many-rules.xml", IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    static const char *const expected[] = {"1.1.3", "1.1.21", "1.7.1",   "6.11.1", "11.1.5", "6.6.2", "3.1.2",
+                                           "4.1.1", "7.8.1",  "107.1.1", "6.10.1", "6.14.1", "8.8.1", "8.6.1",
+                                           "8.9.2", "11.1.1", "11.1.4",  "6.2.2",  "3.7.1"};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        if (iati_problems_find(&p, expected[i]) == NULL) {
+            iati_problems_print(&p, stderr);
+            fail_msg("rule %s not reported", expected[i]);
+        }
+    }
+    assert_int_equal(p.count, sizeof expected / sizeof expected[0]);
+    const struct iati_problem *q = iati_problems_find(&p, "11.1.1");
+    assert_string_equal(q->location, "/iati-activities/iati-activity[2]/@last-updated-datetime");
+    iati_problems_free(&p);
+}
+
+/* Every rule id in expected (with repeats) is reported, and nothing else. */
+static void expect_exactly(const char *fixture, enum iati_kind kind, const char *const *expected, size_t n)
+{
+    char path[512];
+    (void)snprintf(path, sizeof path, "%s/%s", FIXTURES, fixture);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, kind, &cfg, &p), IATI_CHECK_FAILED);
+    bool used[64] = {false};
+    assert_true(p.count <= 64);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < p.count && (used[j] || strcmp(p.items[j].rule_id, expected[i]) != 0)) {
+            j++;
+        }
+        if (j == p.count) {
+            iati_problems_print(&p, stderr);
+            fail_msg("%s: rule %s not reported", fixture, expected[i]);
+        }
+        used[j] = true;
+    }
+    if (p.count != n) {
+        iati_problems_print(&p, stderr);
+        fail_msg("%s: %zu problems, %zu expected", fixture, p.count, n);
+    }
+    iati_problems_free(&p);
+}
+
+static void test_more_rules_all_collected(void **state)
+{
+    (void)state;
+    static const char *const expected[] = {
+        "4.3.1", "1.3.13",  "6.8.1",   "11.1.3",  "11.2.2",  "2.1.1",  "2.1.2", "2.1.4", "2.2.1",  "12.1.1", "3.4.2",
+        "3.6.2", "107.1.2", "107.1.2", "107.2.2", "107.2.1", "12.2.1", "7.9.2", "1.8.1", "1.9.1",  "1.8.13", "1.10.13",
+        "1.4.1", "6.9.2",   "1.5.1",   "8.6.3",   "6.13.1",  "8.11.1", "8.8.3", "8.9.3", "8.10.3", "8.9.1",  "8.10.2"};
+    expect_exactly("more-rules.xml", IATI_KIND_ACTIVITIES, expected, sizeof expected / sizeof expected[0]);
+}
+
+static void test_organisation_rules_all_collected(void **state)
+{
+    (void)state;
+    static const char *const expected[] = {"1.12.1", "1.12.13", "1.18.8", "1.18.13", "1.18.1", "1.17.1",
+                                           "11.4.1", "4.5.1",   "7.8.2",  "7.5.3",   "8.6.3",  "11.3.1"};
+    expect_exactly("org-more-rules.xml", IATI_KIND_ORGANISATIONS, expected, sizeof expected / sizeof expected[0]);
+}
+
+/* ---------------------------------------------------------------- streaming, limits, errors */
+
+/* The valid fixture's head and its one activity, read once for building multi-activity files. */
+static void fixture_parts(char *buf, size_t cap, const char **head_end, const char **act, size_t *act_len)
+{
+    FILE *fp = fopen(FIXTURES "/valid-loan.xml", "rb");
+    assert_non_null(fp);
+    size_t n = fread(buf, 1, cap - 1, fp);
+    (void)fclose(fp);
+    buf[n] = '\0';
+    const char *start = strstr(buf, "  <iati-activity ");
+    const char *end = strstr(buf, "</iati-activity>");
+    assert_non_null(start);
+    assert_non_null(end);
+    *head_end = start;
+    *act = start;
+    *act_len = (size_t)(end + strlen("</iati-activity>\n") - start);
+}
+
+/* Schema errors arrive from the stream with a line only: each is placed in its activity, whether
+ * it is found inside the activity (a bad date) or at its end tag (a missing child). */
+static void test_schema_errors_located_in_their_activity(void **state)
+{
+    (void)state;
+    static char buf[16384];
+    const char *head_end;
+    const char *act;
+    size_t act_len;
+    fixture_parts(buf, sizeof buf, &head_end, &act, &act_len);
+    size_t head_len = (size_t)(head_end - buf);
+    const char *cut = strstr(act, "    <activity-date type=\"1\"");
+    assert_non_null(cut);
+    size_t cut_len = (size_t)(cut - act);
+    static const char tail[] = "</iati-activities>\n";
+    static const char close_act[] = "  </iati-activity>\n";
+
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/second-bad.xml", tmp_dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, head_len, fp), head_len);
+    for (int i = 0; i < 5; i++) {
+        if (i == 1 || i == 4) {
+            /* activities 2 and 5 stop after activity-status: "Missing child element(s)" at </iati-activity> */
+            assert_int_equal(fwrite(act, 1, cut_len, fp), cut_len);
+            assert_int_equal(fputs(close_act, fp) >= 0, 1);
+            continue;
+        }
+        char one[8192];
+        assert_true(act_len < sizeof one);
+        memcpy(one, act, act_len);
+        one[act_len] = '\0';
+        if (i == 2) {
+            char *d = strstr(one, "iso-date=\"2024-04-15\"");
+            assert_non_null(d);
+            memcpy(d, "iso-date=\"2024-13-45\"", strlen("iso-date=\"2024-13-45\""));
+        }
+        assert_int_equal(fwrite(one, 1, act_len, fp), act_len);
+    }
+    assert_int_equal(fputs(tail, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    static const char *const where[] = {"/iati-activities/iati-activity[2]", "/iati-activities/iati-activity[3]",
+                                        "/iati-activities/iati-activity[5]"};
+    size_t found = 0;
+    for (size_t i = 0; i < p.count; i++) {
+        if (strcmp(p.items[i].rule_id, "FL-XSD") != 0) {
+            continue;
+        }
+        assert_true(found < 3);
+        assert_string_equal(p.items[i].location, where[found]);
+        found++;
+    }
+    assert_int_equal(found, 3);
+    const struct iati_problem *q = iati_problems_find(&p, "FL-XSD");
+    assert_non_null(strstr(q->message, "Missing child element(s)"));
+    iati_problems_free(&p);
+}
+
+static void test_not_well_formed(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/broken.xml", tmp_dir);
+    write_file(path, "<?xml version=\"1.0\"?>\n<iati-activities version=\"2.03\">\n  <iati-activity>\n"
+                     "</iati-activities>\n");
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    const struct iati_problem *q = iati_problems_find(&p, "FL-XML");
+    assert_non_null(q);
+    assert_true(q->line > 0);
+    iati_problems_free(&p);
+}
+
+static void test_doctype_refused(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/doctype.xml", tmp_dir);
+    write_file(path, "<?xml version=\"1.0\"?>\n<!DOCTYPE iati-activities [<!ENTITY x SYSTEM \"/etc/passwd\">]>\n"
+                     "<iati-activities version=\"2.03\"><iati-activity><iati-identifier>&x;</iati-identifier>"
+                     "</iati-activity></iati-activities>\n");
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    assert_non_null(iati_problems_find(&p, "FL-XML"));
+    for (size_t i = 0; i < p.count; i++) {
+        assert_null(strstr(p.items[i].message, "root:")); /* nothing of /etc/passwd came in */
+    }
+    iati_problems_free(&p);
+}
+
+static void test_wrong_kind(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-organisation.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    const struct iati_problem *q = iati_problems_find(&p, "FL-ROOT");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-organisations");
+    assert_non_null(iati_problems_find(&p, "FL-XSD"));
+    iati_problems_free(&p);
+}
+
+/* 1200 activities with an unknown status: 1000 problems kept, the rest counted. */
+static void test_problem_list_is_bounded(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/many.xml", tmp_dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    (void)fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\">\n");
+    for (int i = 0; i < 1200; i++) {
+        (void)fprintf(fp,
+                      "<iati-activity xml:lang=\"es\" default-currency=\"COP\"><iati-identifier>CO-RUE-000000000-A%d"
+                      "</iati-identifier><reporting-org ref=\"CO-RUE-000000000\" type=\"72\"><narrative>F"
+                      "</narrative></reporting-org><title><narrative>T</narrative></title><description><narrative>D"
+                      "</narrative></description><participating-org ref=\"CO-RUE-000000000\" role=\"3\"/>"
+                      "<activity-status code=\"ZZ\"/><activity-date type=\"2\" iso-date=\"2024-01-01\"/>"
+                      "<recipient-country code=\"CO\"/><sector code=\"31162\"/></iati-activity>\n",
+                      i);
+    }
+    (void)fprintf(fp, "</iati-activities>\n");
+    assert_int_equal(fclose(fp), 0);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    assert_int_equal(p.count, IATI_PROBLEMS_MAX);
+    assert_int_equal(p.dropped, 200);
+    assert_string_equal(p.items[999].location, "/iati-activities/iati-activity[1000]/activity-status/@code");
+    iati_problems_free(&p);
+}
+
+static void test_missing_schema_dir_is_an_error(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-activities.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    cfg.schema_dir = "/nonexistent/iati/schemas";
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_ERROR);
+    assert_int_equal(p.count, 1);
+    assert_string_equal(p.items[0].rule_id, "FL-CONFIG");
+    assert_non_null(strstr(p.items[0].message, "schema file not readable"));
+    assert_non_null(strstr(p.items[0].message, "/nonexistent/iati/schemas/iati-activities-schema.xsd"));
+    assert_non_null(strstr(p.items[0].message, "No such file or directory"));
+    iati_problems_free(&p);
+
+    cfg.schema_dir = NULL;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_ERROR);
+    assert_non_null(iati_problems_find(&p, "FL-CONFIG"));
+    iati_problems_free(&p);
+}
+
+static void test_missing_codelists_is_an_error(void **state)
+{
+    (void)state;
+    struct iati_problems p;
+    iati_problems_init(&p);
+    assert_null(iati_codelists_load("/nonexistent/codelists", &p));
+    assert_int_equal(p.count, 1);
+    assert_string_equal(p.items[0].rule_id, "FL-CONFIG");
+    assert_non_null(strstr(p.items[0].message, "mapping.xml"));
+    iati_problems_free(&p);
+
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/fund-activities.xml", examples_dir);
+    struct iati_check_config cfg = config();
+    cfg.codelists = NULL;
+    cfg.codelist_dir = NULL;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_ERROR);
+    assert_non_null(iati_problems_find(&p, "FL-CONFIG"));
+    iati_problems_free(&p);
+}
+
+static void test_missing_file_and_bad_today(void **state)
+{
+    (void)state;
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run("/nonexistent/file.xml", IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_ERROR);
+    assert_non_null(iati_problems_find(&p, "FL-IO"));
+    iati_problems_free(&p);
+
+    cfg.today = "2025-13-01";
+    assert_int_equal(run(FIXTURES "/valid-loan.xml", IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_ERROR);
+    assert_non_null(iati_problems_find(&p, "FL-CONFIG"));
+    iati_problems_free(&p);
+
+    /* a "today" before the loan's dates makes them future: the check uses the date given */
+    cfg.today = "2024-04-12";
+    assert_int_equal(run(FIXTURES "/valid-loan.xml", IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    assert_non_null(iati_problems_find(&p, "11.2.1"));
+    assert_non_null(iati_problems_find(&p, "11.1.1"));
+    iati_problems_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_activities_pass),
+        cmocka_unit_test(test_example_organisation_passes),
+        cmocka_unit_test(test_codelists_loaded_per_call_from_dir),
+        cmocka_unit_test(test_invalid_example_fails_schema),
+        cmocka_unit_test(test_coordinates_refused_on_request),
+        cmocka_unit_test(test_fixture_valid_loan_passes),
+        cmocka_unit_test(test_fixture_future_transaction_date),
+        cmocka_unit_test(test_fixture_bad_activity_status),
+        cmocka_unit_test(test_fixture_withdrawn_finance_type),
+        cmocka_unit_test(test_fixture_sector_sum_90),
+        cmocka_unit_test(test_fixture_budget_over_a_year),
+        cmocka_unit_test(test_fixture_planned_end_before_start),
+        cmocka_unit_test(test_fixture_budget_end_before_start),
+        cmocka_unit_test(test_fixture_identifier_without_prefix),
+        cmocka_unit_test(test_many_rules_all_collected),
+        cmocka_unit_test(test_more_rules_all_collected),
+        cmocka_unit_test(test_organisation_rules_all_collected),
+        cmocka_unit_test(test_schema_errors_located_in_their_activity),
+        cmocka_unit_test(test_not_well_formed),
+        cmocka_unit_test(test_doctype_refused),
+        cmocka_unit_test(test_wrong_kind),
+        cmocka_unit_test(test_problem_list_is_bounded),
+        cmocka_unit_test(test_missing_schema_dir_is_an_error),
+        cmocka_unit_test(test_missing_codelists_is_an_error),
+        cmocka_unit_test(test_missing_file_and_bad_today),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
