@@ -27,6 +27,10 @@ struct proposal {
 typedef enum fl_err (*approval_execute_fn)(struct db *db, const struct proposal *p, const struct principal *approver,
                                            int64_t *entry_id, struct fl_error *err);
 
+/* What a rejection does besides recording it (e.g. a proposed loan becomes rejected). */
+typedef enum fl_err (*approval_reject_fn)(struct db *db, const struct proposal *p, const struct principal *approver,
+                                          struct fl_error *err);
+
 /* Records a pending proposal (inside the caller's transaction, audited). payload is stolen.
  * Returns the proposal as JSON (caller owns). kind must be registered. */
 json_t *approval_propose(struct db *db, const struct principal *maker, int64_t fund_id, const char *kind,

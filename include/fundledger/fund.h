@@ -11,10 +11,9 @@
 /* Account types of the chart. */
 bool fund_account_type_valid(const char *type);
 
-/* Creates a fund with the standard chart of accounts in its base currency (1000 cash,
- * 1100 loans receivable, 1150 interest receivable, 2100 distributions payable, 3000 paid-in
- * capital, 3900 retained results, 4000 interest income, 4100 fee income, 5000 fund expenses,
- * 5100 credit losses), inside the caller's transaction, with an audit record. Returns the fund
+/* Creates a fund with the standard chart of accounts in its base currency (see
+ * docs/fund-operations.md: cash, collections, reserve, loans, payables, capital, income,
+ * expenses, loan-commitment memo accounts), inside the caller's transaction, audited. Returns the fund
  * as JSON (caller owns). Errors: FLE_BAD_FIELD (code, name, base_currency), FLE_DUPLICATE (code). */
 json_t *fund_create(struct db *db, const struct principal *actor, const char *code, const char *name,
                     const char *base_currency, struct fl_error *err);

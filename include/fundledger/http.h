@@ -113,6 +113,29 @@ void h_tokens_revoke(struct http_req *r, struct http_reply *out);
 void h_limits_set(struct http_req *r, struct http_reply *out);
 void h_orgs_list(struct http_req *r, struct http_reply *out);
 void h_orgs_create(struct http_req *r, struct http_reply *out);
+void h_tranches_list(struct http_req *r, struct http_reply *out);
+void h_tranches_get(struct http_req *r, struct http_reply *out);
+void h_tranches_propose(struct http_req *r, struct http_reply *out);
+void h_tranches_change(struct http_req *r, struct http_reply *out);
+void h_tranches_call(struct http_req *r, struct http_reply *out);
+void h_tranches_contribute(struct http_req *r, struct http_reply *out);
+void h_tranches_cancel(struct http_req *r, struct http_reply *out);
+void h_loans_propose(struct http_req *r, struct http_reply *out);
+void h_loans_list(struct http_req *r, struct http_reply *out);
+void h_loans_get(struct http_req *r, struct http_reply *out);
+void h_loans_condition(struct http_req *r, struct http_reply *out);
+void h_loans_disburse(struct http_req *r, struct http_reply *out);
+void h_entrepreneurs_create(struct http_req *r, struct http_reply *out);
+void h_entrepreneurs_list(struct http_req *r, struct http_reply *out);
+void h_entrepreneurs_get(struct http_req *r, struct http_reply *out);
+void h_entrepreneurs_move(struct http_req *r, struct http_reply *out);
+void h_funnel(struct http_req *r, struct http_reply *out);
+void h_hs_measures_create(struct http_req *r, struct http_reply *out);
+void h_hs_measures_approve(struct http_req *r, struct http_reply *out);
+void h_hs_measures_list(struct http_req *r, struct http_reply *out);
+void h_municipalities_list(struct http_req *r, struct http_reply *out);
+void h_value_chains_list(struct http_req *r, struct http_reply *out);
+/* @handlers@ */
 
 /* The number of migrations the running code expects (set by the server at start). */
 extern int http_expected_migration;

@@ -23,6 +23,15 @@
 #define CURRENCY_CODE_BYTES 4 /* three letters and NUL */
 #define DATE_TEXT_BYTES 11    /* YYYY-MM-DD and NUL */
 
+/* Pipeline (0002_pipeline.sql CHECKs the same): a cooperative has at most tens of thousands of
+ * members; a purpose is a paragraph; human-security rounds are yearly-ish follow-ups. */
+#define PIPELINE_NAME_BYTES_MAX NAME_BYTES_MAX
+#define PIPELINE_MEMBERS_MAX 100000
+#define PIPELINE_PURPOSE_BYTES_MAX 1000
+#define PIPELINE_ROUND_MAX 100
+#define PIPELINE_INDICATOR_BYTES_MAX 200
+#define PIPELINE_METHOD_BYTES_MAX 500
+
 /* HTTP: path and query are short by design; JSON nesting is shallow in every body we take. */
 #define HTTP_PATH_BYTES_MAX 512
 #define HTTP_PATH_PARAMS_MAX 4

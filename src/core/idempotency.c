@@ -116,9 +116,24 @@ enum fl_err idem_run(struct db *db, int64_t user_id, const char *key, const uint
             return FLE_OK;
         }
         free(a.text);
-        if (!(e == FLE_DUPLICATE && a.at_insert)) {
-            return e;
+        if (e == FLE_DUPLICATE && a.at_insert) {
+            continue; /* the twin committed first: its stored reply is ours */
         }
+        /* The write failed. A concurrent twin with this key may have committed meanwhile (we
+         * waited on its locks, then found its work done): then its stored reply is the answer. */
+        struct fl_error again;
+        fl_error_clear(&again);
+        unsigned twin_status = 0;
+        char *twin_text = NULL;
+        if (e != FLE_DB_UNAVAILABLE &&
+            lookup(db, user_id, key, hex, &found, &twin_status, &twin_text, &again) == FLE_OK && found) {
+            *status = twin_status;
+            *reply_text = twin_text;
+            *replayed = true;
+            return FLE_OK;
+        }
+        free(twin_text);
+        return e;
     }
     return fl_error_set(err, FLE_CONFLICT, "Idempotency-Key", "concurrent requests with this key; retry");
 }

@@ -107,8 +107,11 @@ static PGresult *fail(struct db *db, PGresult *r, const char *what, struct fl_er
     if (msg == NULL) {
         msg = PQerrorMessage(db->pg);
     }
-    if (PQstatus(db->pg) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
-        (state && strncmp(state, "57P", 3) == 0)) {
+    /* Class 08 is a lost or refused connection, except 08P01, a protocol violation (a bug). */
+    bool lost = PQstatus(db->pg) != CONNECTION_OK ||
+                (state && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
+                (state && strncmp(state, "57P", 3) == 0);
+    if (lost) {
         log_error("db: %s: connection lost: %s", what, msg);
         fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the database connection was lost");
     } else if (state && strcmp(state, "23505") == 0) {

@@ -154,14 +154,18 @@ const struct db_statement db_statements[] = {
     {"approval_propose",
      "INSERT INTO proposal (fund_id, kind, payload, amount_minor, currency, proposed_by) "
      "VALUES ($1, $2, $3::jsonb, $4, $5, $6) RETURNING id"},
+    /* The lock first; the prior decisions in a second statement, whose fresh snapshot (READ
+     * COMMITTED) sees what a racing approver committed while this one waited for the lock. */
     {"approval_decide_lock",
-     "SELECT p.id, p.fund_id, p.kind, p.payload::text, p.amount_minor, p.currency, p.status, p.proposed_by, "
-     "(SELECT l.limit_minor FROM approval_limit l WHERE l.user_id = $2 AND l.currency = p.currency), "
+     "SELECT p.id, p.fund_id, p.kind, p.payload::text, p.amount_minor, p.currency, p.status, p.proposed_by "
+     "FROM proposal p WHERE p.id = $1 FOR UPDATE OF p"},
+    {"approval_decide_prior",
+     "SELECT (SELECT l.limit_minor FROM approval_limit l WHERE l.user_id = $2 AND l.currency = p.currency), "
      "(SELECT count(*) FROM proposal_decision d WHERE d.proposal_id = p.id AND d.decision = 'approve'), "
      "(SELECT coalesce(sum(d.limit_minor), 0) FROM proposal_decision d WHERE d.proposal_id = p.id "
      "AND d.decision = 'approve'), "
      "EXISTS (SELECT 1 FROM proposal_decision d WHERE d.proposal_id = p.id AND d.user_id = $2) "
-     "FROM proposal p WHERE p.id = $1 FOR UPDATE OF p"},
+     "FROM proposal p WHERE p.id = $1"},
     {"approval_record_decision",
      "INSERT INTO proposal_decision (proposal_id, user_id, decision, reason, limit_minor) VALUES ($1, $2, $3, $4, $5)"},
     {"approval_finish",
@@ -174,6 +178,170 @@ const struct db_statement db_statements[] = {
     {"org_list",
      "SELECT id, name, kind, iati_ref, iati_type FROM organisation WHERE $1::text IS NULL OR kind = $1 ORDER BY id"},
     {"org_get", "SELECT id, name, kind, iati_ref, iati_type FROM organisation WHERE id = $1"},
+    /* tranche */
+#define TRANCHE_COLS                                                                                   \
+    "t.id, t.fund_id, t.investor_id, t.name, t.kind, t.rank, t.currency, t.commitment_minor, t.return_rate, " \
+    "t.fee_rate, t.eligibility::text, t.signed_date, t.provider_activity_id, t.status, o.name"
+    {"tranche_municipality_exists", "SELECT 1 FROM municipality WHERE code = $1"},
+    {"tranche_value_chain_exists", "SELECT 1 FROM value_chain WHERE code = $1"},
+    {"tranche_name_taken", "SELECT 1 FROM tranche WHERE fund_id = $1 AND name = $2"},
+    {"tranche_insert",
+     "INSERT INTO tranche (fund_id, investor_id, name, kind, rank, currency, commitment_minor, return_rate, fee_rate, "
+     "eligibility, signed_date, provider_activity_id, proposal_id) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13) RETURNING id"},
+    {"tranche_load",
+     "SELECT " TRANCHE_COLS " FROM tranche t JOIN organisation o ON o.id = t.investor_id WHERE t.id = $1"},
+    {"tranche_load_for_update",
+     "SELECT " TRANCHE_COLS " FROM tranche t JOIN organisation o ON o.id = t.investor_id WHERE t.id = $1 "
+     "FOR UPDATE OF t"},
+    {"tranche_list",
+     "SELECT " TRANCHE_COLS " FROM tranche t JOIN organisation o ON o.id = t.investor_id WHERE t.fund_id = $1 "
+     "AND ($2::bigint IS NULL OR t.investor_id = $2) ORDER BY t.rank, t.id"},
+    {"tranche_balances",
+     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), CASE WHEN $3::date IS NULL THEN a.balance_minor "
+     "ELSE coalesce((SELECT sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id "
+     "AND l.effective_date <= $3::date), 0)::bigint END FROM account a "
+     "WHERE a.fund_id = $1 AND a.code LIKE 'T' || $2::text || '.%'"},
+    {"tranche_update",
+     "UPDATE tranche SET commitment_minor = $2, return_rate = $3, fee_rate = $4, eligibility = $5::jsonb, "
+     "status = $6 WHERE id = $1"},
+    {"tranche_change_record",
+     "INSERT INTO tranche_change (tranche_id, proposal_id, before, after) VALUES ($1, $2, $3::jsonb, $4::jsonb)"},
+    {"tranche_call",
+     "INSERT INTO capital_call (tranche_id, call_no, amount_minor, call_date, due_date, created_by) "
+     "SELECT $1, coalesce(max(call_no), 0) + 1, $2, $3, $4, $5 FROM capital_call WHERE tranche_id = $1 "
+     "RETURNING id, call_no"},
+    {"tranche_contribute",
+     "INSERT INTO contribution (tranche_id, capital_call_id, amount_minor, received_date, reference, entry_id, "
+     "created_by) SELECT $1, $2::bigint, $3, $4, $5, $6, $7 WHERE $2::bigint IS NULL OR EXISTS "
+     "(SELECT 1 FROM capital_call c WHERE c.id = $2 AND c.tranche_id = $1) RETURNING id"},
+    {"tranche_cancel",
+     "INSERT INTO commitment_cancellation (tranche_id, amount_minor, cancel_date, reason, entry_id, created_by) "
+     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"},
+    /* loan */
+#define LOAN_ROW "id, fund_id, entrepreneur_id, currency, principal_minor, annual_rate, status, drawn_minor, modality, approved_on"
+    {"loan_usury_check",
+     "SELECT rate FROM usury_rate WHERE modality = $1 AND $2::date BETWEEN valid_from AND valid_to "
+     "ORDER BY valid_from DESC LIMIT 1"},
+    {"loan_borrower",
+     "SELECT fund_id, stage, women_led, municipality_code, value_chain FROM entrepreneur WHERE id = $1"},
+    {"loan_candidates",
+     "SELECT t.id, t.eligibility::text, a.balance_minor FROM tranche t JOIN account a ON a.fund_id = t.fund_id "
+     "AND a.code = 'T' || t.id || '.CASH' WHERE t.fund_id = $1 AND t.currency = $2 AND t.status = 'active' "
+     "ORDER BY t.rank, t.id"},
+    {"loan_insert",
+     "INSERT INTO loan (fund_id, entrepreneur_id, currency, principal_minor, annual_rate, day_count, "
+     "payments_per_year, term_count, first_due_date, grace_principal, grace_interest, amortisation, modality, "
+     "purpose, proposal_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+     "$16) RETURNING id"},
+    {"loan_by_proposal_for_update", "SELECT " LOAN_ROW " FROM loan WHERE proposal_id = $1 FOR UPDATE"},
+    {"loan_by_id", "SELECT " LOAN_ROW " FROM loan WHERE id = $1"},
+    {"loan_by_id_for_update", "SELECT " LOAN_ROW " FROM loan WHERE id = $1 FOR UPDATE"},
+    {"loan_store_schedule",
+     "INSERT INTO loan_schedule (loan_id, no, due_date, principal_minor, interest_minor) "
+     "SELECT $1, * FROM unnest($2::int[], $3::date[], $4::bigint[], $5::bigint[])"},
+    {"loan_store_funding",
+     "INSERT INTO loan_funding (loan_id, tranche_id, position, weight_minor) "
+     "SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::bigint[])"},
+    {"loan_approve",
+     "UPDATE loan SET status = 'approved', approved_on = $2 WHERE id = $1 AND status = 'proposed'"},
+    {"loan_reject", "UPDATE loan SET status = 'rejected' WHERE proposal_id = $1 AND status = 'proposed'"},
+    {"loan_condition_tick",
+     "INSERT INTO loan_condition (loan_id, item, done_on, done_by, note) VALUES ($1, $2, $3, $4, $5)"},
+    {"loan_conditions_met", "SELECT item FROM loan_condition WHERE loan_id = $1 AND done_on <= $2::date"},
+    {"loan_funding",
+     "SELECT tranche_id, weight_minor FROM loan_funding WHERE loan_id = $1 ORDER BY position"},
+    {"loan_tranche_cash",
+     "SELECT a.balance_minor, t.eligibility::text, t.status FROM tranche t JOIN account a ON a.fund_id = t.fund_id "
+     "AND a.code = 'T' || t.id || '.CASH' WHERE t.id = $1 AND $2::date IS NOT NULL"},
+    {"loan_disburse",
+     "WITH d AS (INSERT INTO disbursement (loan_id, amount_minor, value_date, proposal_id, entry_id) "
+     "VALUES ($1, $2, $3, $4, $5) RETURNING id) UPDATE loan SET drawn_minor = drawn_minor + $2, status = 'active' "
+     "WHERE id = $1 RETURNING (SELECT id FROM d)"},
+    {"loan_get",
+     "SELECT id, fund_id, entrepreneur_id, currency, principal_minor, annual_rate, day_count, payments_per_year, "
+     "term_count, first_due_date, grace_principal, grace_interest, amortisation, modality, purpose, status, "
+     "approved_on, drawn_minor, written_off_minor, proposal_id FROM loan WHERE id = $1"},
+    {"loan_get_schedule",
+     "SELECT no, due_date, principal_minor, interest_minor FROM loan_schedule WHERE loan_id = $1 ORDER BY no"},
+    {"loan_get_funding",
+     "SELECT f.tranche_id, t.name, f.position, f.weight_minor FROM loan_funding f JOIN tranche t ON t.id = f.tranche_id "
+     "WHERE f.loan_id = $1 ORDER BY f.position"},
+    {"loan_get_conditions",
+     "SELECT item, done_on, done_by, note FROM loan_condition WHERE loan_id = $1 ORDER BY item"},
+    {"loan_get_disbursements",
+     "SELECT id, amount_minor, value_date, proposal_id, entry_id FROM disbursement WHERE loan_id = $1 ORDER BY id"},
+    {"loan_list",
+     "SELECT id, entrepreneur_id, principal_minor, currency, drawn_minor, status, approved_on FROM loan "
+     "WHERE fund_id = $1 AND ($2::text IS NULL OR status = $2) AND id > $3 ORDER BY id LIMIT $4"},
+    /* pipeline */
+#define ENTREPRENEUR_COLS                                                                                   \
+    "e.id, e.fund_id, e.kind, e.organisation_id, o.iati_ref, e.name, e.tax_id, e.municipality_code, m.name, " \
+    "m.department_code, m.department_name, e.value_chain, e.women_led, e.youth_led, e.conflict_victim, "     \
+    "e.members, e.requested_minor, e.currency, e.purpose, e.stage, "                                        \
+    "to_char(e.stage_changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "                  \
+    "to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), e.created_by "           \
+    "FROM entrepreneur e JOIN municipality m ON m.code = e.municipality_code "                              \
+    "LEFT JOIN organisation o ON o.id = e.organisation_id "
+#define MEASURE_COLS                                                                                        \
+    "h.id, h.fund_id, h.municipality_code, h.entrepreneur_id, h.round, h.dimension, h.indicator, "           \
+    "h.raw_value::text, h.score::text, h.method, h.measured_on, h.recorded_by, ru.name, "                   \
+    "to_char(h.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), h.approved_by, au.name, " \
+    "to_char(h.approved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "                        \
+    "FROM hs_measure h JOIN app_user ru ON ru.id = h.recorded_by LEFT JOIN app_user au ON au.id = h.approved_by "
+    {"pipeline_entrepreneur_create_refs",
+     "SELECT EXISTS (SELECT 1 FROM municipality WHERE code = $1), EXISTS (SELECT 1 FROM value_chain WHERE code = $2)"},
+    {"pipeline_entrepreneur_create_org_find", "SELECT id, kind FROM organisation WHERE iati_ref = $1"},
+    {"pipeline_entrepreneur_create",
+     "INSERT INTO entrepreneur (fund_id, kind, organisation_id, name, tax_id, municipality_code, value_chain, "
+     "women_led, youth_led, conflict_victim, members, requested_minor, currency, purpose, created_by) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id"},
+    {"pipeline_entrepreneur_create_stage",
+     "INSERT INTO entrepreneur_stage (entrepreneur_id, from_stage, to_stage, user_id) "
+     "VALUES ($1, NULL, 'sourced', $2) RETURNING id"},
+    {"pipeline_move_lock", "SELECT id, fund_id, stage FROM entrepreneur WHERE id = $1 FOR UPDATE"},
+    {"pipeline_move",
+     "INSERT INTO entrepreneur_stage (entrepreneur_id, from_stage, to_stage, user_id, reason) "
+     "VALUES ($1, $2, $3, $4, $5) RETURNING id"},
+    {"pipeline_entrepreneur_get", "SELECT " ENTREPRENEUR_COLS "WHERE e.id = $1"},
+    {"pipeline_entrepreneur_get_stages",
+     "SELECT s.id, s.from_stage, s.to_stage, to_char(s.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+     "s.user_id, u.name, s.reason FROM entrepreneur_stage s JOIN app_user u ON u.id = s.user_id "
+     "WHERE s.entrepreneur_id = $1 ORDER BY s.id"},
+    {"pipeline_entrepreneur_get_measures",
+     "SELECT DISTINCT ON (h.dimension, h.indicator) " MEASURE_COLS "WHERE h.entrepreneur_id = $1 "
+     "ORDER BY h.dimension, h.indicator, h.round DESC, h.measured_on DESC, h.id DESC"},
+    {"pipeline_entrepreneurs_list",
+     "SELECT " ENTREPRENEUR_COLS "WHERE e.fund_id = $1 AND ($2::text IS NULL OR e.stage = $2) "
+     "AND ($3::text IS NULL OR e.municipality_code = $3) AND ($4::text IS NULL OR e.value_chain = $4) "
+     "AND ($5::boolean IS NULL OR e.women_led = $5) AND ($6::boolean IS NULL OR e.youth_led = $6) "
+     "AND ($7::boolean IS NULL OR e.conflict_victim = $7) AND e.id > $8 ORDER BY e.id LIMIT $9"},
+    {"pipeline_funnel",
+     "SELECT s.stage, count(e.id), coalesce(sum(e.requested_minor), 0)::text "
+     "FROM unnest($2::text[]) WITH ORDINALITY AS s(stage, n) "
+     "LEFT JOIN entrepreneur e ON e.fund_id = $1 AND e.stage = s.stage "
+     "GROUP BY GROUPING SETS ((s.n, s.stage), ()) ORDER BY s.n NULLS LAST"},
+    {"pipeline_municipalities_list",
+     "SELECT code, name, department_code, department_name FROM municipality ORDER BY code"},
+    {"pipeline_value_chains_list", "SELECT code, name_es, name_en, dac_sector FROM value_chain ORDER BY code"},
+    {"pipeline_measure_record_check",
+     "SELECT EXISTS (SELECT 1 FROM municipality WHERE code = $1), "
+     "(SELECT fund_id FROM entrepreneur WHERE id = $2::bigint), "
+     "(SELECT municipality_code FROM entrepreneur WHERE id = $2::bigint), $3::date <= current_date"},
+    {"pipeline_measure_record",
+     "INSERT INTO hs_measure (fund_id, municipality_code, entrepreneur_id, round, dimension, indicator, raw_value, "
+     "score, method, measured_on, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, "
+     "$10, $11) RETURNING id"},
+    {"pipeline_measure_get", "SELECT " MEASURE_COLS "WHERE h.id = $1"},
+    {"pipeline_measure_approve_lock",
+     "SELECT id, fund_id, recorded_by, approved_by FROM hs_measure WHERE id = $1 FOR UPDATE"},
+    {"pipeline_measure_approve",
+     "UPDATE hs_measure SET approved_by = $2, approved_at = now() WHERE id = $1 AND approved_by IS NULL"},
+    {"pipeline_measures_list",
+     "SELECT " MEASURE_COLS "WHERE h.fund_id = $1 AND ($2::text IS NULL OR h.municipality_code = $2) "
+     "AND ($3::int IS NULL OR h.round = $3) AND ($4::text IS NULL OR h.dimension = $4) "
+     "AND (NOT $5::boolean OR (h.approved_by IS NOT NULL AND h.entrepreneur_id IS NULL)) "
+     "AND h.id > $6 ORDER BY h.id LIMIT $7"},
     /* @more@ */
 };
 

@@ -14,20 +14,25 @@ static const struct {
     const char *code, *name, *type;
 } chart[] = {
     {"1000", "Cash at bank", "asset"},
+    {"1050", "Collections (undistributed)", "asset"},
+    {"1060", "Reserve cash", "asset"},
     {"1100", "Loans receivable", "asset"},
     {"1150", "Interest receivable", "asset"},
     {"2100", "Distributions payable to investors", "liability"},
+    {"2300", "Expenses payable", "liability"},
     {"3000", "Paid-in capital", "equity"},
     {"3900", "Retained results", "equity"},
     {"4000", "Interest income", "income"},
     {"4100", "Fee income", "income"},
     {"5000", "Fund expenses", "expense"},
     {"5100", "Credit losses", "expense"},
+    {"8500", "Loan commitments undrawn", "memo"},
+    {"8590", "Loan commitments (contra)", "memo"},
 };
 
 bool fund_account_type_valid(const char *t)
 {
-    static const char *const types[] = {"asset", "liability", "equity", "income", "expense"};
+    static const char *const types[] = {"asset", "liability", "equity", "income", "expense", "memo"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (t != NULL && strcmp(t, types[i]) == 0) {
             return true;
@@ -173,7 +178,7 @@ json_t *fund_account_create(struct db *db, const struct principal *actor, int64_
         return NULL;
     }
     if (!fund_account_type_valid(type)) {
-        fl_error_set(err, FLE_BAD_FIELD, "type", "one of asset, liability, equity, income, expense");
+        fl_error_set(err, FLE_BAD_FIELD, "type", "one of asset, liability, equity, income, expense, memo");
         return NULL;
     }
     if (!money_currency_valid(currency)) {

@@ -116,3 +116,16 @@ json_t *org_get(struct db *db, int64_t id, struct fl_error *err)
     PQclear(r);
     return o;
 }
+
+json_t *org_get_kind(struct db *db, int64_t id, const char *kind, const char *field, struct fl_error *err)
+{
+    json_t *o = id > 0 ? org_get(db, id, err) : NULL;
+    if (o == NULL || strcmp(json_string_value(json_object_get(o, "kind")), kind) != 0) {
+        json_decref(o);
+        if (err == NULL || err->code != FLE_DB_UNAVAILABLE) {
+            fl_error_set(err, FLE_BAD_FIELD, field, "no %s organisation %" PRId64, kind, id);
+        }
+        return NULL;
+    }
+    return o;
+}

@@ -9,23 +9,37 @@
 
 #include "fundledger/audit.h"
 #include "fundledger/money.h"
+#include "fundledger/loan.h"
+#include "fundledger/tranche.h"
 
 static const struct {
     const char *name;
     approval_execute_fn execute;
+    approval_reject_fn reject; /* NULL when a rejection changes nothing else */
 } kinds[] = {
-    {"journal_entry", journal_execute},
-    {"reversal", journal_reversal_execute},
+    {"journal_entry", journal_execute, NULL},
+    {"reversal", journal_reversal_execute, NULL},
+    {"tranche", tranche_execute, NULL},
+    {"tranche_change", tranche_change_execute, NULL},
+    {"loan", loan_execute, loan_reject},
+    {"disbursement", disbursement_execute, NULL},
+    /* @kinds@ */
 };
 
-static approval_execute_fn kind_execute(const char *name)
+static int kind_index(const char *name)
 {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strcmp(kinds[i].name, name) == 0) {
-            return kinds[i].execute;
+            return (int)i;
         }
     }
-    return NULL;
+    return -1;
+}
+
+static approval_execute_fn kind_execute(const char *name)
+{
+    int i = kind_index(name);
+    return i < 0 ? NULL : kinds[i].execute;
 }
 
 static json_t *amount_json(int64_t minor, const char *currency)
@@ -181,7 +195,7 @@ json_t *approval_decide(struct db *db, const struct principal *approver, int64_t
     char pb[21], ub[21];
     const char *p[2] = {db_i64_text(proposal_id, pb), db_i64_text(approver->user_id, ub)};
     /* Locks the proposal: a racing approver waits here and then sees the decision. */
-    PGresult *r = db_exec(db, "approval_decide_lock", 2, p, err);
+    PGresult *r = db_exec(db, "approval_decide_lock", 1, p, err);
     if (r == NULL) {
         return NULL;
     }
@@ -195,12 +209,18 @@ json_t *approval_decide(struct db *db, const struct principal *approver, int64_t
     snprintf(prop.kind, sizeof prop.kind, "%s", db_str(r, 0, 2));
     snprintf(prop.currency, sizeof prop.currency, "%s", db_str(r, 0, 5));
     bool pending = strcmp(db_str(r, 0, 6), "pending") == 0;
-    bool has_limit = !db_null(r, 0, 8);
-    int64_t limit = db_i64(r, 0, 8);
-    int64_t prior_n = db_i64(r, 0, 9), prior_sum = db_i64(r, 0, 10);
-    bool mine_before = db_bool(r, 0, 11);
     json_error_t je;
     prop.payload = json_loads(db_str(r, 0, 3), 0, &je);
+    PQclear(r);
+    r = db_exec(db, "approval_decide_prior", 2, p, err);
+    if (r == NULL) {
+        json_decref(prop.payload);
+        return NULL;
+    }
+    bool has_limit = !db_null(r, 0, 0);
+    int64_t limit = db_i64(r, 0, 0);
+    int64_t prior_n = db_i64(r, 0, 1), prior_sum = db_i64(r, 0, 2);
+    bool mine_before = db_bool(r, 0, 3);
     PQclear(r);
 
     enum fl_err e = FLE_OK;
@@ -214,7 +234,11 @@ json_t *approval_decide(struct db *db, const struct principal *approver, int64_t
     } else if (mine_before) {
         e = fl_error_set(err, FLE_ALREADY_DECIDED, "proposal_id", "you already approved this proposal");
     } else if (!approve) {
-        e = record(db, approver, &prop, "reject", reason, has_limit ? limit : 0, "rejected", 0, err);
+        int k = kind_index(prop.kind);
+        e = k >= 0 && kinds[k].reject ? kinds[k].reject(db, &prop, approver, err) : FLE_OK;
+        if (e == FLE_OK) {
+            e = record(db, approver, &prop, "reject", reason, has_limit ? limit : 0, "rejected", 0, err);
+        }
     } else if (!has_limit || limit == 0) {
         e = fl_error_set(err, FLE_OVER_LIMIT, "proposal_id", "you have no approval authority in %s", prop.currency);
     } else {

@@ -117,8 +117,9 @@ json_t *journal_propose(struct db *db, const struct principal *maker, int64_t fu
     }
     int64_t debits = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (e.lines[i].amount_minor > 0) {
-            debits += e.lines[i].amount_minor; /* cannot overflow: ledger_check summed them */
+        if (e.lines[i].amount_minor > 0 && !money_add(debits, e.lines[i].amount_minor, &debits)) {
+            fl_error_set(err, FLE_BAD_FIELD, "lines", "the debits add up to more than can be recorded");
+            return NULL;
         }
     }
     return approval_propose(db, maker, fund_id, "journal_entry", entry_payload(&e), debits, e.lines[0].currency,
@@ -160,8 +161,10 @@ json_t *journal_reversal_propose(struct db *db, const struct principal *maker, i
     }
     int64_t debits = 0;
     for (unsigned i = 0; i < e.n_lines; i++) {
-        if (e.lines[i].amount_minor > 0 && strcmp(e.lines[i].currency, e.lines[0].currency) == 0) {
-            debits += e.lines[i].amount_minor;
+        if (e.lines[i].amount_minor > 0 && strcmp(e.lines[i].currency, e.lines[0].currency) == 0 &&
+            !money_add(debits, e.lines[i].amount_minor, &debits)) {
+            fl_error_set(err, FLE_RULE, "entry_id", "the entry's debits cannot be totalled");
+            return NULL;
         }
     }
     json_t *payload = json_pack("{s:I, s:s, s:s}", "entry_id", (json_int_t)entry_id, "memo", memo, "effective_date",
