@@ -41,6 +41,7 @@ struct http_reply {
     char *text;
     const char *content_type;
     bool replayed; /* an idempotent replay: the Idempotent-Replayed header is sent */
+    char allow[64]; /* for 405: the methods the path takes, sent as the Allow header */
 };
 
 typedef void (*http_handler)(struct http_req *r, struct http_reply *out);

@@ -10,7 +10,10 @@ enum fl_err audit_record(struct db *db, const struct principal *actor, const cha
                          const char *object_id, int64_t fund_id, json_t *detail, struct fl_error *err)
 {
     assert(db != NULL && action != NULL);
-    char *text = json_dumps(detail ? detail : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    if (detail == NULL) {
+        detail = json_object();
+    }
+    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(detail);
     if (text == NULL) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "fundledger/approval.h"
+#include "fundledger/fund.h"
 #include "fundledger/http.h"
 #include "fundledger/jsonv.h"
 #include "fundledger/ledger.h"
@@ -29,6 +30,10 @@ void h_entries_list(struct http_req *r, struct http_reply *out)
     }
     struct fl_error err;
     fl_error_clear(&err);
+    if (fund_exists(r->db, fund_id, NULL, &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
     http_reply_result(out, 200, ledger_entries_list(r->db, fund_id, account_id, from, to, after, limit, &err), &err);
 }
 

@@ -283,6 +283,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply
     if (out->replayed) {
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     }
+    if (out->status == 405 && out->allow[0]) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
+    }
     enum MHD_Result rc = MHD_queue_response(conn, out->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -309,6 +312,8 @@ static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, s
         }
         path_known = true;
         if (strcmp(routes[i].method, r->method) != 0) {
+            size_t len = strlen(out->allow);
+            snprintf(out->allow + len, sizeof out->allow - len, "%s%s", len ? ", " : "", routes[i].method);
             continue;
         }
         r->route = &routes[i];
