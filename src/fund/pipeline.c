@@ -28,15 +28,12 @@ static const struct {
     const char *from, *to;
     bool reason;
 } moves[] = {
-    {"sourced", "screening", false},       {"sourced", "declined", true},
-    {"sourced", "withdrawn", true},        {"screening", "due_diligence", false},
-    {"screening", "declined", true},       {"screening", "withdrawn", true},
-    {"due_diligence", "committee", false}, {"due_diligence", "declined", true},
-    {"due_diligence", "withdrawn", true},  {"committee", "approved", false},
-    {"committee", "due_diligence", true},  {"committee", "declined", true},
-    {"committee", "withdrawn", true},      {"approved", "active", false},
-    {"approved", "withdrawn", true},       {"active", "repaid", false},
-    {"active", "written_off", true},
+    {"sourced", "screening", false},       {"sourced", "declined", true},        {"sourced", "withdrawn", true},
+    {"screening", "due_diligence", false}, {"screening", "declined", true},      {"screening", "withdrawn", true},
+    {"due_diligence", "committee", false}, {"due_diligence", "declined", true},  {"due_diligence", "withdrawn", true},
+    {"committee", "approved", false},      {"committee", "due_diligence", true}, {"committee", "declined", true},
+    {"committee", "withdrawn", true},      {"approved", "active", false},        {"approved", "withdrawn", true},
+    {"active", "repaid", false},           {"active", "written_off", true},
 };
 #define MOVE_COUNT (sizeof moves / sizeof moves[0])
 
@@ -87,7 +84,8 @@ const char *pipeline_moves_text(const char *from, char *buf, size_t cap)
         }
         int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", moves[i].to);
         if (n < 0 || (size_t)n >= cap - len) {
-            break; /* cut: buf stays NUL-terminated */
+            buf[len] = '\0'; /* cut after the last move that fits whole */
+            break;
         }
         len += (size_t)n;
     }
@@ -250,14 +248,14 @@ static json_t *entrepreneur_json(const PGresult *r, int i)
     json_t *o = json_pack("{s:I, s:I, s:s, s:o, s:o, s:s, s:o}", "id", (json_int_t)db_i64(r, i, 0), "fund_id",
                           (json_int_t)db_i64(r, i, 1), "kind", db_str(r, i, 2), "organisation_id", opt_int(r, i, 3),
                           "iati_ref", opt_str(r, i, 4), "name", db_str(r, i, 5), "tax_id", opt_str(r, i, 6));
-    json_t *rest = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:I}",
-                             "municipality_code", db_str(r, i, 7), "municipality_name", db_str(r, i, 8),
-                             "department_code", db_str(r, i, 9), "department_name", db_str(r, i, 10), "value_chain",
-                             db_str(r, i, 11), "women_led", db_bool(r, i, 12), "youth_led", db_bool(r, i, 13),
-                             "conflict_victim", db_bool(r, i, 14), "members", (json_int_t)db_i64(r, i, 15),
-                             "requested", amount_json(db_i64(r, i, 16), cur), "currency", cur, "purpose",
-                             db_str(r, i, 18), "stage", db_str(r, i, 19), "stage_changed_at", db_str(r, i, 20),
-                             "created_at", db_str(r, i, 21), "created_by", (json_int_t)db_i64(r, i, 22));
+    json_t *rest =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:I}",
+                  "municipality_code", db_str(r, i, 7), "municipality_name", db_str(r, i, 8), "department_code",
+                  db_str(r, i, 9), "department_name", db_str(r, i, 10), "value_chain", db_str(r, i, 11), "women_led",
+                  db_bool(r, i, 12), "youth_led", db_bool(r, i, 13), "conflict_victim", db_bool(r, i, 14), "members",
+                  (json_int_t)db_i64(r, i, 15), "requested", amount_json(db_i64(r, i, 16), cur), "currency", cur,
+                  "purpose", db_str(r, i, 18), "stage", db_str(r, i, 19), "stage_changed_at", db_str(r, i, 20),
+                  "created_at", db_str(r, i, 21), "created_by", (json_int_t)db_i64(r, i, 22));
     if (o == NULL || rest == NULL || json_object_update(o, rest) != 0) {
         json_decref(o);
         json_decref(rest);
@@ -272,16 +270,16 @@ static json_t *entrepreneur_json(const PGresult *r, int i)
  * recorded_at, approved_by, approver name, approved_at. */
 static json_t *measure_json(const PGresult *r, int i)
 {
-    json_t *approved = db_null(r, i, 14) ? json_null()
-                                         : json_pack("{s:I, s:s}", "id", (json_int_t)db_i64(r, i, 14), "name",
-                                                     db_str(r, i, 15));
+    json_t *approved = db_null(r, i, 14)
+                           ? json_null()
+                           : json_pack("{s:I, s:s}", "id", (json_int_t)db_i64(r, i, 14), "name", db_str(r, i, 15));
     return json_pack("{s:I, s:I, s:s, s:o, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}, s:s, s:o, s:o}", "id",
                      (json_int_t)db_i64(r, i, 0), "fund_id", (json_int_t)db_i64(r, i, 1), "municipality_code",
                      db_str(r, i, 2), "entrepreneur_id", opt_int(r, i, 3), "round", (json_int_t)db_i64(r, i, 4),
-                     "dimension", db_str(r, i, 5), "indicator", db_str(r, i, 6), "raw_value", db_str(r, i, 7),
-                     "score", db_str(r, i, 8), "method", db_str(r, i, 9), "measured_on", db_str(r, i, 10),
-                     "recorded_by", "id", (json_int_t)db_i64(r, i, 11), "name", db_str(r, i, 12), "recorded_at",
-                     db_str(r, i, 13), "approved_by", approved, "approved_at", opt_str(r, i, 16));
+                     "dimension", db_str(r, i, 5), "indicator", db_str(r, i, 6), "raw_value", db_str(r, i, 7), "score",
+                     db_str(r, i, 8), "method", db_str(r, i, 9), "measured_on", db_str(r, i, 10), "recorded_by", "id",
+                     (json_int_t)db_i64(r, i, 11), "name", db_str(r, i, 12), "recorded_at", db_str(r, i, 13),
+                     "approved_by", approved, "approved_at", opt_str(r, i, 16));
 }
 
 /* Checks every field that needs no database; errors name the field. */
@@ -344,8 +342,7 @@ static enum fl_err references_check(struct db *db, const char *municipality_code
                             municipality_code);
     }
     if (value_chain && !chain) {
-        return fl_error_set(err, FLE_BAD_FIELD, "value_chain", "no value chain %s (see /v1/value-chains)",
-                            value_chain);
+        return fl_error_set(err, FLE_BAD_FIELD, "value_chain", "no value chain %s (see /v1/value-chains)", value_chain);
     }
     return FLE_OK;
 }
@@ -372,8 +369,8 @@ static enum fl_err entrepreneur_org(struct db *db, const struct principal *actor
         *org_id = found ? db_i64(r, 0, 0) : 0;
         PQclear(r);
         if (found && !is_entrepreneur) {
-            return fl_error_set(err, FLE_DUPLICATE, "tax_id", "the organisation %s is registered, not as an entrepreneur",
-                                iati_ref);
+            return fl_error_set(err, FLE_DUPLICATE, "tax_id",
+                                "the organisation %s is registered, not as an entrepreneur", iati_ref);
         }
         if (found) {
             return FLE_OK;
@@ -450,9 +447,9 @@ json_t *pipeline_entrepreneur_create(struct db *db, const struct principal *acto
     }
     PQclear(r);
     /* Never the name or tax id: for a person they are personal data. */
-    json_t *detail = json_pack("{s:s, s:s, s:s, s:o}", "kind", in->kind, "municipality_code", in->municipality_code,
-                               "value_chain", in->value_chain, "organisation_id",
-                               person ? json_null() : json_integer(org_id));
+    json_t *detail =
+        json_pack("{s:s, s:s, s:s, s:o}", "kind", in->kind, "municipality_code", in->municipality_code, "value_chain",
+                  in->value_chain, "organisation_id", person ? json_null() : json_integer(org_id));
     if (audit_record(db, actor, "entrepreneur.create", "entrepreneur", ib, fund_id, detail, err) != FLE_OK) {
         return NULL;
     }
@@ -502,8 +499,7 @@ static enum fl_err move(struct db *db, const struct principal *actor, int64_t en
         return fl_error_set(err, FLE_CONFLICT, "to", "from %s the allowed moves are: %s", from, allowed);
     }
     if (pipeline_move_needs_reason(from, to) && (reason == NULL || reason[0] == '\0')) {
-        return fl_error_set(err, FLE_MISSING_FIELD, "reason", "say why the entrepreneur moves from %s to %s", from,
-                            to);
+        return fl_error_set(err, FLE_MISSING_FIELD, "reason", "say why the entrepreneur moves from %s to %s", from, to);
     }
     char ub[21];
     const char *pm[5] = {ib, from, to, db_i64_text(actor->user_id, ub), reason ? reason : ""};
@@ -564,11 +560,10 @@ json_t *pipeline_entrepreneur_get(struct db *db, int64_t entrepreneur_id, struct
     }
     json_t *history = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(history, json_pack("{s:I, s:o, s:s, s:s, s:{s:I, s:s}, s:s}", "id",
-                                                 (json_int_t)db_i64(r, i, 0), "from", opt_str(r, i, 1), "to",
-                                                 db_str(r, i, 2), "at", db_str(r, i, 3), "user", "id",
-                                                 (json_int_t)db_i64(r, i, 4), "name", db_str(r, i, 5), "reason",
-                                                 db_str(r, i, 6)));
+        json_array_append_new(
+            history, json_pack("{s:I, s:o, s:s, s:s, s:{s:I, s:s}, s:s}", "id", (json_int_t)db_i64(r, i, 0), "from",
+                               opt_str(r, i, 1), "to", db_str(r, i, 2), "at", db_str(r, i, 3), "user", "id",
+                               (json_int_t)db_i64(r, i, 4), "name", db_str(r, i, 5), "reason", db_str(r, i, 6)));
     }
     PQclear(r);
     json_object_set_new(o, "history", history);
@@ -607,8 +602,15 @@ json_t *pipeline_entrepreneurs_list(struct db *db, int64_t fund_id, const struct
     }
     char fb[21], ab[21], lb[21];
     const bool *flags[3] = {f->women_led, f->youth_led, f->conflict_victim};
-    const char *p[9] = {db_i64_text(fund_id, fb), f->stage, f->municipality_code, f->value_chain, NULL, NULL, NULL,
-                        db_i64_text(after_id, ab), db_i64_text((int64_t)limit + 1, lb)};
+    const char *p[9] = {db_i64_text(fund_id, fb),
+                        f->stage,
+                        f->municipality_code,
+                        f->value_chain,
+                        NULL,
+                        NULL,
+                        NULL,
+                        db_i64_text(after_id, ab),
+                        db_i64_text((int64_t)limit + 1, lb)};
     for (int k = 0; k < 3; k++) {
         p[4 + k] = flags[k] == NULL ? NULL : *flags[k] ? "true" : "false";
     }
@@ -693,8 +695,7 @@ json_t *pipeline_municipalities_list(struct db *db, struct fl_error *err)
     json_t *a = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "code", db_str(r, i, 0), "name", db_str(r, i, 1),
-                                           "department_code", db_str(r, i, 2), "department_name",
-                                           db_str(r, i, 3)));
+                                           "department_code", db_str(r, i, 2), "department_name", db_str(r, i, 3)));
     }
     PQclear(r);
     return json_pack("{s:o}", "municipalities", a);
@@ -708,9 +709,8 @@ json_t *pipeline_value_chains_list(struct db *db, struct fl_error *err)
     }
     json_t *a = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "code", db_str(r, i, 0), "name_es",
-                                           db_str(r, i, 1), "name_en", db_str(r, i, 2), "dac_sector",
-                                           db_str(r, i, 3)));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "code", db_str(r, i, 0), "name_es", db_str(r, i, 1),
+                                           "name_en", db_str(r, i, 2), "dac_sector", db_str(r, i, 3)));
     }
     PQclear(r);
     return json_pack("{s:o}", "value_chains", a);
@@ -826,9 +826,17 @@ json_t *pipeline_measure_record(struct db *db, const struct principal *actor, in
         return NULL;
     }
     char rb[21], ub[21];
-    const char *p[11] = {db_i64_text(fund_id, fb), in->municipality_code, eid, db_i64_text(in->round, rb),
-                         in->dimension, in->indicator, in->raw_value, in->score, in->method ? in->method : "",
-                         in->measured_on, db_i64_text(actor->user_id, ub)};
+    const char *p[11] = {db_i64_text(fund_id, fb),
+                         in->municipality_code,
+                         eid,
+                         db_i64_text(in->round, rb),
+                         in->dimension,
+                         in->indicator,
+                         in->raw_value,
+                         in->score,
+                         in->method ? in->method : "",
+                         in->measured_on,
+                         db_i64_text(actor->user_id, ub)};
     r = db_exec_rows(db, "pipeline_measure_record", 11, p, 1, err);
     if (r == NULL) {
         return NULL;
@@ -836,9 +844,9 @@ json_t *pipeline_measure_record(struct db *db, const struct principal *actor, in
     int64_t id = db_i64(r, 0, 0);
     PQclear(r);
     char ib[21];
-    json_t *detail = json_pack("{s:s, s:I, s:s, s:o}", "municipality_code", in->municipality_code, "round",
-                               (json_int_t)in->round, "dimension", in->dimension, "entrepreneur_id",
-                               eid ? json_integer(in->entrepreneur_id) : json_null());
+    json_t *detail =
+        json_pack("{s:s, s:I, s:s, s:o}", "municipality_code", in->municipality_code, "round", (json_int_t)in->round,
+                  "dimension", in->dimension, "entrepreneur_id", eid ? json_integer(in->entrepreneur_id) : json_null());
     if (audit_record(db, actor, "hs_measure.record", "hs_measure", db_i64_text(id, ib), fund_id, detail, err) !=
         FLE_OK) {
         return NULL;
@@ -846,8 +854,7 @@ json_t *pipeline_measure_record(struct db *db, const struct principal *actor, in
     return measure_get(db, id, err);
 }
 
-json_t *pipeline_measure_approve(struct db *db, const struct principal *actor, int64_t measure_id,
-                                 struct fl_error *err)
+json_t *pipeline_measure_approve(struct db *db, const struct principal *actor, int64_t measure_id, struct fl_error *err)
 {
     assert(db_in_tx(db) && actor != NULL && err != NULL);
     char ib[21], ub[21];
@@ -905,8 +912,12 @@ json_t *pipeline_measures_list(struct db *db, int64_t fund_id, const char *munic
         return NULL;
     }
     char fb[21], rb[21], ab[21], lb[21];
-    const char *p[7] = {db_i64_text(fund_id, fb),   municipality_code,         round >= 0 ? db_i64_text(round, rb) : NULL,
-                        dimension,                  public_only ? "true" : "false", db_i64_text(after_id, ab),
+    const char *p[7] = {db_i64_text(fund_id, fb),
+                        municipality_code,
+                        round >= 0 ? db_i64_text(round, rb) : NULL,
+                        dimension,
+                        public_only ? "true" : "false",
+                        db_i64_text(after_id, ab),
                         db_i64_text((int64_t)limit + 1, lb)};
     PGresult *r = db_exec(db, "pipeline_measures_list", 7, p, err);
     if (r == NULL) {
