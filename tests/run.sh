@@ -49,6 +49,8 @@ fi
 passed=0 failed=0 failed_programs=""
 for t in $(ls "$BUILD"/tests/unit/test_* "$BUILD"/tests/db/test_* "$BUILD"/tests/http/test_* 2>/dev/null | grep -v '\.d$'); do
   [ -x "$t" ] || continue
+  # TESTS=pattern runs only the programs whose name matches (e.g. TESTS=fund_life).
+  case "$(basename "$t")" in *${TESTS:-}*) ;; *) continue ;; esac
   out=$("${runner[@]}" "$t" 2>&1)
   rc=$?
   printf '%s\n' "$out"

@@ -136,6 +136,30 @@ void h_hs_measures_approve(struct http_req *r, struct http_reply *out);
 void h_hs_measures_list(struct http_req *r, struct http_reply *out);
 void h_municipalities_list(struct http_req *r, struct http_reply *out);
 void h_value_chains_list(struct http_req *r, struct http_reply *out);
+/* h_repayments.c: repayments, bank-statement import (text/csv), arrears, write-offs, recoveries,
+ * waterfall runs, portfolio quality, the fund's waterfall settings. */
+void h_repayments_create(struct http_req *r, struct http_reply *out);
+void h_repayments_import(struct http_req *r, struct http_reply *out);
+void h_loan_arrears(struct http_req *r, struct http_reply *out);
+void h_writeoff_propose(struct http_req *r, struct http_reply *out);
+void h_recoveries_create(struct http_req *r, struct http_reply *out);
+void h_waterfall_runs_create(struct http_req *r, struct http_reply *out);
+void h_waterfall_runs_list(struct http_req *r, struct http_reply *out);
+void h_waterfall_run_get(struct http_req *r, struct http_reply *out);
+void h_waterfall_run_replay(struct http_req *r, struct http_reply *out);
+void h_portfolio(struct http_req *r, struct http_reply *out);
+void h_portfolio_arrears(struct http_req *r, struct http_reply *out);
+void h_fund_settings_propose(struct http_req *r, struct http_reply *out);
+/* true for a route whose body is text/csv rather than JSON (routes.c): the dispatcher then checks
+ * the Content-Type, leaves body NULL, and the handler reads raw_body. */
+bool http_route_takes_csv(const struct http_route *route);
+void h_statements_get(struct http_req *r, struct http_reply *out);
+void h_publications_create(struct http_req *r, struct http_reply *out);
+void h_publications_list(struct http_req *r, struct http_reply *out);
+void h_publication_activities(struct http_req *r, struct http_reply *out);
+void h_publication_organisation(struct http_req *r, struct http_reply *out);
+void h_publication_changes(struct http_req *r, struct http_reply *out);
+void h_iati_policy(struct http_req *r, struct http_reply *out);
 /* @handlers@ */
 
 /* The number of migrations the running code expects (set by the server at start). */

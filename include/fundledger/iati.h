@@ -26,6 +26,8 @@
 /* Items in any one list of a record (transactions, budgets, locations...). A loan has a few
  * hundred transactions over its life; this bounds a runaway caller, not real data. */
 #define IATI_LIST_MAX 100000
+/* Items one streamed list may produce (related_next): bounds the loop, far beyond any fund. */
+#define IATI_STREAM_ITEMS_MAX 100000000u
 /* Bytes in one string of the model (a narrative, an identifier, a URL). */
 #define IATI_TEXT_BYTES_MAX 65536
 /* Finest administrative level the writer publishes: 0 country, 1 department, 2 municipality. */
@@ -279,6 +281,14 @@ struct iati_activity {
     size_t document_link_count;
     const struct iati_related_activity *related_activities;
     size_t related_activity_count;
+    /* More related activities than a caller should hold (a parent's children, one per loan): when
+     * related_next is not NULL it is called after the array is written, until it returns 0. A call
+     * returning 1 has filled *out (its strings borrowed until the next call); -1 means the source
+     * failed. These are checked as they are written, so an invalid one or a failed source breaks the
+     * writer half-way through the record (IATI_ERR_INVALID / IATI_ERR_IO, then IATI_ERR_STATE) and
+     * close removes the temporary file. At most IATI_STREAM_ITEMS_MAX calls. */
+    int (*related_next)(void *ctx, struct iati_related_activity *out);
+    void *related_ctx;
     const struct iati_result *results;
     size_t result_count;
     const struct iati_crs_add *crs_add; /* NULL to omit */

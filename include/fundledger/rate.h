@@ -58,6 +58,10 @@ typedef enum rate_status {
 /* A short English phrase for a status, for error messages. Static storage. */
 const char *rate_status_text(rate_status st);
 
+/* Releases the calling thread's MPFR caches (constants MPFR computes once per thread). Call when
+ * a thread that computed rates ends; the HTTP server does it for its worker threads. */
+void rate_thread_end(void);
+
 /* Parses a non-negative decimal fraction: digits, optionally '.' and 1..8 digits
  * ("0.245" -> 24500000, "0" -> 0, "1.5" -> 150000000). Percent signs, signs, spaces,
  * exponents, a leading or trailing '.' are refused; a value above RATE_MAX is RATE_ERR_RANGE.

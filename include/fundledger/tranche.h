@@ -59,6 +59,26 @@ json_t *tranche_cancel(struct db *db, const struct principal *actor, int64_t tra
 enum fl_err tranche_account(struct db *db, int64_t fund_id, int64_t tranche_id, const char *suffix, int64_t *id,
                             struct fl_error *err);
 
+/* A tranche's accounts in the order tranche_balances fills them. */
+enum tranche_acc {
+    TRANCHE_CASH = 0,
+    TRANCHE_LOANS,
+    TRANCHE_CONTRIB,
+    TRANCHE_RETURNED,
+    TRANCHE_DIST_INCOME,
+    TRANCHE_LOSS,
+    TRANCHE_UNFUNDED,
+    TRANCHE_COMMITMENT,
+    TRANCHE_ACCOUNTS /* count */
+};
+/* Signed balances (debit > 0) of the tranche's accounts now (as_of NULL: the maintained
+ * balance) or as of the end of a date (sum of lines with effective_date <= as_of): the one way
+ * tranche figures are read, shared by tranche_get and statements. Absent accounts read 0. */
+enum fl_err tranche_balances(struct db *db, int64_t fund_id, int64_t tranche_id, const char *as_of,
+                             int64_t out[TRANCHE_ACCOUNTS], struct fl_error *err);
+/* Capital (NAV) of a tranche from its balances: -(CONTRIB + RETURNED + LOSS). */
+int64_t tranche_capital(const int64_t b[TRANCHE_ACCOUNTS]);
+
 /* Today's date (UTC) as YYYY-MM-DD; dates after it are "in the future". */
 void tranche_today(char out[11]);
 

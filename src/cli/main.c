@@ -14,6 +14,7 @@
 #include "fundledger/db.h"
 #include "fundledger/demo.h"
 #include "fundledger/http.h"
+#include "fundledger/iati_export.h"
 #include "fundledger/ledger.h"
 #include "fundledger/log.h"
 #include "fundledger/migrate.h"
@@ -35,6 +36,13 @@ static const char usage[] =
     "                                 create an API token; it is printed once\n"
     "  token revoke ID                revoke a token\n"
     "  demo load                      load the demo fund (writes var/demo-credentials.json)\n"
+    "  iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]\n"
+    "                                 write DIR/activities.xml and DIR/organisation.xml for a\n"
+    "                                 fund after every check (schema, codelists, rules, privacy,\n"
+    "                                 ledger totals); the problems and exit 1 otherwise\n"
+    "  iati check FILE [--kind activities|organisation]\n"
+    "                                 check any IATI file (schema, codelists, rules, no\n"
+    "                                 coordinates); kind from the root element by default\n"
     "  db start | stop | url          the private PostgreSQL cluster under data_dir\n"
     "  help                           this text\n"
     "\n"
@@ -311,6 +319,110 @@ static int cmd_token(struct db *db, int argc, char **argv)
     return bad_usage("token create --user NAME | token revoke ID");
 }
 
+/* iati check FILE [--kind K]: needs no database. */
+static int cmd_iati_check(int argc, char **argv)
+{
+    static const char *const names[] = {"--kind", NULL};
+    if (argc < 2 || strcmp(argv[0], "check") != 0 || !only_options(argc, argv, 2, names)) {
+        return bad_usage("iati check FILE [--kind activities|organisation] | iati export --fund ID --out DIR");
+    }
+    const char *path = argv[1], *kind_name = opt(argc, argv, "--kind");
+    enum iati_kind kind;
+    if (kind_name != NULL && strcmp(kind_name, "activities") == 0) {
+        kind = IATI_KIND_ACTIVITIES;
+    } else if (kind_name != NULL && strcmp(kind_name, "organisation") == 0) {
+        kind = IATI_KIND_ORGANISATIONS;
+    } else if (kind_name != NULL) {
+        return bad_usage("--kind is activities or organisation");
+    } else if (!iati_file_kind(path, &kind)) {
+        fprintf(stderr,
+                "fundledger: iati check: %s: not readable, or its root is neither iati-activities nor "
+                "iati-organisations (use --kind)\n",
+                path);
+        return 1;
+    }
+    struct iati_check_config c = {
+        .schema_dir = cfg.iati_schema_dir, .codelist_dir = cfg.iati_codelist_dir, .refuse_coordinates = true};
+    struct iati_problems problems;
+    iati_problems_init(&problems);
+    enum iati_check_result res = iati_check_file(path, kind, &c, &problems);
+    iati_problems_print(&problems, stderr);
+    size_t n = problems.count + problems.dropped;
+    iati_problems_free(&problems);
+    if (res == IATI_CHECK_OK) {
+        printf("iati check: %s: ok\n", path);
+        return 0;
+    }
+    fprintf(stderr, "iati check: %s: %zu problem(s)%s\n", path, n, res == IATI_CHECK_ERROR ? ", check not run" : "");
+    return 1;
+}
+
+struct iati_export_run {
+    struct iati_export_options o;
+    struct iati_export_summary sum;
+    struct iati_problems problems;
+};
+
+static enum fl_err iati_export_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct iati_export_run *x = arg;
+    iati_problems_free(&x->problems); /* a retry starts over */
+    if (iati_export_snapshot(db, err) != FLE_OK) {
+        return err->code;
+    }
+    return iati_export_publish(db, &x->o, &x->sum, &x->problems, err);
+}
+
+static const char *const iati_export_names[] = {"--fund", "--out", "--today", "--policy-url", NULL};
+
+static bool iati_export_args_ok(int argc, char **argv)
+{
+    const char *fund = opt(argc, argv, "--fund");
+    return argc >= 5 && only_options(argc, argv, 1, iati_export_names) && fund != NULL && strtoll(fund, NULL, 10) > 0 &&
+           opt(argc, argv, "--out") != NULL;
+}
+
+/* iati export --fund ID --out DIR: both files after every check, or the problems and exit 1. */
+static int cmd_iati_export(struct db *db, int argc, char **argv)
+{
+    struct iati_export_run x;
+    memset(&x, 0, sizeof x);
+    char policy[256];
+    const char *given = opt(argc, argv, "--policy-url");
+    snprintf(policy, sizeof policy, "%s", given ? given : "");
+    if (given == NULL) {
+        snprintf(policy, sizeof policy, "http://%s/v1/iati/exclusions-policy", cfg.listen);
+    }
+    x.o = (struct iati_export_options){.fund_id = strtoll(opt(argc, argv, "--fund"), NULL, 10),
+                                       .out_dir = opt(argc, argv, "--out"),
+                                       .reporting_org_ref = cfg.iati_reporting_org_ref,
+                                       .schema_dir = cfg.iati_schema_dir,
+                                       .codelist_dir = cfg.iati_codelist_dir,
+                                       .today = opt(argc, argv, "--today"),
+                                       .policy_url = policy};
+    iati_problems_init(&x.problems);
+    struct fl_error err;
+    fl_error_clear(&err);
+    enum fl_err e = db_tx(db, iati_export_tx, &x, &err);
+    iati_problems_print(&x.problems, stderr);
+    iati_problems_free(&x.problems);
+    if (e != FLE_OK) {
+        return fail("iati export", &err);
+    }
+    printf("iati export: %s/activities.xml (%llu activities of %s) and %s/organisation.xml\n", x.o.out_dir,
+           (unsigned long long)x.sum.activity_count, x.sum.fund_identifier, x.o.out_dir);
+    for (int t = 0; t < IATI_TX_COUNT_; t++) {
+        char amount[MONEY_TEXT_MAX];
+        if (x.sum.written.count[t] == 0 ||
+            money_format(x.sum.written.total_minor[t], x.sum.written.exponent, amount, sizeof amount) == 0) {
+            continue;
+        }
+        printf("  transaction type %-2s %6llu  %s %s (equal to the ledger)\n", iati_tx_code((enum iati_tx)t),
+               (unsigned long long)x.sum.written.count[t], amount, x.sum.written.currency);
+    }
+    return 0;
+}
+
 static int cmd_db(int argc, char **argv)
 {
     struct fl_error err;
@@ -366,7 +478,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "db") == 0) {
         return cmd_db(rest, args);
     }
-    static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo"};
+    if (strcmp(cmd, "iati") == 0 && (rest < 1 || strcmp(args[0], "export") != 0)) {
+        return cmd_iati_check(rest, args);
+    }
+    if (strcmp(cmd, "iati") == 0 && !iati_export_args_ok(rest, args)) {
+        return bad_usage("iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]");
+    }
+    static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo", "iati"};
     bool known = false;
     for (size_t k = 0; k < sizeof db_commands / sizeof db_commands[0]; k++) {
         known = known || strcmp(cmd, db_commands[k]) == 0;
@@ -400,6 +518,8 @@ int main(int argc, char **argv)
         rc = cmd_user(db, rest, args);
     } else if (strcmp(cmd, "token") == 0) {
         rc = cmd_token(db, rest, args);
+    } else if (strcmp(cmd, "iati") == 0) {
+        rc = cmd_iati_export(db, rest, args);
     } else {
         rc = cmd_demo_load(db);
     }

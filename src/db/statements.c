@@ -252,8 +252,9 @@ const struct db_statement db_statements[] = {
     {"loan_funding",
      "SELECT tranche_id, weight_minor FROM loan_funding WHERE loan_id = $1 ORDER BY position"},
     {"loan_tranche_cash",
-     "SELECT a.balance_minor, t.eligibility::text, t.status FROM tranche t JOIN account a ON a.fund_id = t.fund_id "
-     "AND a.code = 'T' || t.id || '.CASH' WHERE t.id = $1 AND $2::date IS NOT NULL"},
+     "SELECT least(a.balance_minor, coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
+     "WHERE l.account_id = a.id AND l.effective_date <= $2::date), 0)::bigint), t.eligibility::text, t.status "
+     "FROM tranche t JOIN account a ON a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.CASH' WHERE t.id = $1"},
     {"loan_disburse",
      "WITH d AS (INSERT INTO disbursement (loan_id, amount_minor, value_date, proposal_id, entry_id) "
      "VALUES ($1, $2, $3, $4, $5) RETURNING id) UPDATE loan SET drawn_minor = drawn_minor + $2, status = 'active' "
@@ -342,6 +343,382 @@ const struct db_statement db_statements[] = {
      "AND ($3::int IS NULL OR h.round = $3) AND ($4::text IS NULL OR h.dimension = $4) "
      "AND (NOT $5::boolean OR (h.approved_by IS NOT NULL AND h.entrepreneur_id IS NULL)) "
      "AND h.id > $6 ORDER BY h.id LIMIT $7"},
+    /* statement */
+#define STATEMENT_LOANS_OUT                                                                                  \
+    "WITH o AS (SELECT substr(e.event_ref, 6)::bigint AS loan_id, sum(l.amount_minor)::bigint AS outstanding " \
+    "FROM account a JOIN journal_line l ON l.account_id = a.id AND l.effective_date <= $2::date "             \
+    "JOIN journal_entry e ON e.id = l.entry_id WHERE a.fund_id = $1 AND a.code ~ '^T[0-9]+[.]LOANS$' "        \
+    "AND e.event_ref ~ '^loan:[0-9]{1,18}$' GROUP BY 1 HAVING sum(l.amount_minor) > 0), "                    \
+    "b AS (SELECT o.loan_id, o.outstanding, n.id AS entrepreneur_id, n.kind, n.women_led, n.members, "          \
+    "n.municipality_code, n.value_chain FROM o JOIN loan ln ON ln.id = o.loan_id AND ln.fund_id = $1 "         \
+    "JOIN entrepreneur n ON n.id = ln.entrepreneur_id) "
+    {"statement_cutoff", "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"},
+    {"statement_investor", "SELECT id, name FROM organisation WHERE id = $1 AND kind = 'investor'"},
+    {"statement_tranche_owner", "SELECT fund_id, investor_id, signed_date FROM tranche WHERE id = $1"},
+    {"statement_tranches",
+     "SELECT id, investor_id, name, kind, rank, currency, return_rate, fee_rate, signed_date, status FROM tranche "
+     "WHERE fund_id = $1 AND signed_date <= $2::date ORDER BY rank, id LIMIT $3"},
+    {"statement_cash_flows",
+     "SELECT l.effective_date, sum(l.amount_minor)::bigint FROM account a JOIN journal_line l "
+     "ON l.account_id = a.id AND l.effective_date <= $3::date WHERE a.fund_id = $1 "
+     "AND a.code IN ('T' || $2::text || '.CONTRIB', 'T' || $2::text || '.RETURNED', 'T' || $2::text || '.DIST_INCOME') "
+     "GROUP BY l.effective_date HAVING sum(l.amount_minor) <> 0 ORDER BY l.effective_date LIMIT $4"},
+    {"statement_interest_unpaid",
+     "SELECT r.run_date, s.due_minor - s.amount_minor FROM waterfall_step s JOIN waterfall_run r ON r.id = s.run_id "
+     "WHERE s.tranche_id = $1 AND s.kind = 'interest' AND r.run_date <= $2::date "
+     "ORDER BY r.run_date DESC, r.id DESC, s.step_no DESC LIMIT 1"},
+    {"statement_waterfall_runs",
+     "SELECT id, run_date, mode, interest_minor, fee_minor, principal_minor FROM waterfall_run "
+     "WHERE fund_id = $1 AND run_date BETWEEN $2::date AND $3::date ORDER BY run_date, id LIMIT $4"},
+    {"statement_waterfall_steps",
+     "SELECT s.run_id, s.step_no, s.kind, s.due_minor, s.amount_minor FROM waterfall_step s "
+     "WHERE s.run_id = ANY($1::bigint[]) AND s.tranche_id = $2 ORDER BY s.run_id, s.step_no LIMIT $3"},
+    {"statement_loans_outstanding",
+     STATEMENT_LOANS_OUT "SELECT count(*), coalesce(sum(outstanding), 0)::bigint, count(DISTINCT entrepreneur_id), "
+     "count(DISTINCT entrepreneur_id) FILTER (WHERE women_led), "
+     "coalesce((SELECT sum(d.members) FROM (SELECT DISTINCT entrepreneur_id, members FROM b) d), 0)::bigint, "
+     "count(DISTINCT entrepreneur_id) FILTER (WHERE kind = 'person') FROM b"},
+    /* repayment, write-off, recovery, arrears, portfolio, distribution (repayment.c, portfolio.c,
+     * distribution.c) */
+    {"repayment_load_loans",
+     "SELECT l.id, l.fund_id, l.entrepreneur_id, l.currency, l.principal_minor, l.drawn_minor, l.written_off_minor, "
+     "l.status, (SELECT min(d.value_date) FROM disbursement d WHERE d.loan_id = l.id), "
+     "(SELECT coalesce(sum(r.overdue_principal_minor + r.current_principal_minor + r.prepayment_minor), 0) "
+     "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id) "
+     "FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
+    {"repayment_load_schedule",
+     "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
+     "FROM loan_schedule s LEFT JOIN (SELECT loan_id, instalment_no, "
+     "sum(amount_minor) FILTER (WHERE component = 'principal') AS pp, "
+     "sum(amount_minor) FILTER (WHERE component = 'interest') AS pi FROM repayment_allocation "
+     "WHERE loan_id = ANY($1::bigint[]) GROUP BY loan_id, instalment_no) p "
+     "ON p.loan_id = s.loan_id AND p.instalment_no = s.no WHERE s.loan_id = ANY($1::bigint[]) "
+     "ORDER BY s.loan_id, s.no"},
+    {"repayment_load_schedule_range",
+     "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
+     "FROM loan_schedule s LEFT JOIN (SELECT loan_id, instalment_no, "
+     "sum(amount_minor) FILTER (WHERE component = 'principal') AS pp, "
+     "sum(amount_minor) FILTER (WHERE component = 'interest') AS pi FROM repayment_allocation "
+     "WHERE loan_id BETWEEN $1 AND $2 GROUP BY loan_id, instalment_no) p "
+     "ON p.loan_id = s.loan_id AND p.instalment_no = s.no WHERE s.loan_id BETWEEN $1 AND $2 "
+     "ORDER BY s.loan_id, s.no"},
+    {"repayment_load_funding",
+     "SELECT f.loan_id, f.tranche_id, f.weight_minor, a.id FROM loan_funding f JOIN loan l ON l.id = f.loan_id "
+     "JOIN account a ON a.fund_id = l.fund_id AND a.code = 'T' || f.tranche_id || '.LOANS' "
+     "WHERE f.loan_id = ANY($1::bigint[]) ORDER BY f.loan_id, f.position"},
+    {"repayment_load_refs",
+     "SELECT DISTINCT r.loan_id, r.reference FROM repayment r "
+     "JOIN unnest($1::bigint[], $2::text[]) AS u(loan_id, reference) "
+     "ON r.loan_id = u.loan_id AND r.reference = u.reference"},
+    {"repayment_ids", "SELECT nextval('repayment_id_seq') FROM generate_series(1, $1::int)"},
+    {"repayment_insert",
+     "INSERT INTO repayment (id, loan_id, amount_minor, value_date, reference, fees_minor, overdue_interest_minor, "
+     "overdue_principal_minor, current_interest_minor, current_principal_minor, prepayment_minor, entry_id, "
+     "created_by) SELECT u.*, $13::bigint FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::date[], "
+     "$5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], "
+     "$12::bigint[]) AS u"},
+    {"repayment_insert_allocations",
+     "INSERT INTO repayment_allocation (repayment_id, loan_id, instalment_no, component, amount_minor) "
+     "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[])"},
+    {"repayment_mark_repaid",
+     "UPDATE loan SET status = 'repaid' WHERE id = ANY($1::bigint[]) AND status = 'active' "
+     "RETURNING id, entrepreneur_id"},
+    {"repayment_lock_tranches", "SELECT id FROM tranche WHERE fund_id = $1 ORDER BY id FOR UPDATE"},
+    {"repayment_tranches",
+     "SELECT t.id, t.rank, t.status, coalesce(sum(a.balance_minor) FILTER (WHERE a.code IN ('T' || t.id || "
+     "'.CONTRIB', 'T' || t.id || '.RETURNED', 'T' || t.id || '.LOSS')), 0)::bigint, "
+     "coalesce(sum(a.balance_minor) FILTER (WHERE a.code = 'T' || t.id || '.LOSS'), 0)::bigint, "
+     "coalesce(max(a.id) FILTER (WHERE a.code = 'T' || t.id || '.LOSS'), 0) FROM tranche t "
+     "JOIN account a ON a.fund_id = t.fund_id AND a.code LIKE 'T' || t.id || '.%' "
+     "WHERE t.fund_id = $1 AND t.currency = $2 GROUP BY t.id, t.rank, t.status ORDER BY t.rank, t.id"},
+    {"writeoff_insert",
+     "INSERT INTO write_off (loan_id, amount_minor, value_date, proposal_id, entry_id) VALUES ($1, $2, $3, $4, $5) "
+     "RETURNING id"},
+    {"writeoff_loan_update",
+     "UPDATE loan SET written_off_minor = written_off_minor + $2, "
+     "status = CASE WHEN $3::boolean THEN 'written_off' ELSE status END WHERE id = $1"},
+    {"recovery_insert",
+     "INSERT INTO recovery (loan_id, amount_minor, value_date, reference, entry_id, created_by) "
+     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"},
+#define ARREARS_WITH(MAT, LN)                                                                                  \
+    "WITH ln AS " MAT " (" LN "), "                                                                               \
+    "paid AS (SELECT a.loan_id, a.instalment_no, "                                                        \
+    "sum(a.amount_minor) FILTER (WHERE a.component = 'principal') AS pp, "                                \
+    "sum(a.amount_minor) FILTER (WHERE a.component = 'interest') AS pi FROM repayment_allocation a "      \
+    "JOIN repayment r ON r.id = a.repayment_id WHERE r.value_date <= $2::date "                           \
+    "AND a.loan_id IN (SELECT id FROM ln) GROUP BY a.loan_id, a.instalment_no), "                         \
+    "due AS (SELECT s.loan_id, min(s.due_date) FILTER (WHERE s.principal_minor + s.interest_minor > "     \
+    "coalesce(p.pp, 0) + coalesce(p.pi, 0)) AS oldest, sum(s.principal_minor - coalesce(p.pp, 0)) AS pr, " \
+    "sum(s.interest_minor - coalesce(p.pi, 0)) AS it FROM loan_schedule s LEFT JOIN paid p "              \
+    "ON p.loan_id = s.loan_id AND p.instalment_no = s.no WHERE s.due_date < $2::date "                    \
+    "AND s.loan_id IN (SELECT id FROM ln) GROUP BY s.loan_id), "                                          \
+    "dis AS (SELECT loan_id, sum(amount_minor) AS s FROM disbursement WHERE value_date <= $2::date "      \
+    "AND loan_id IN (SELECT id FROM ln) GROUP BY loan_id), "                                              \
+    "rep AS (SELECT loan_id, sum(overdue_principal_minor + current_principal_minor + prepayment_minor) "  \
+    "AS s FROM repayment WHERE value_date <= $2::date AND loan_id IN (SELECT id FROM ln) GROUP BY loan_id), " \
+    "wo AS (SELECT loan_id, sum(amount_minor) AS s FROM write_off WHERE value_date <= $2::date "          \
+    "AND loan_id IN (SELECT id FROM ln) GROUP BY loan_id), "                                              \
+    "ar AS (SELECT ln.id, ln.entrepreneur_id, ln.currency, "                                              \
+    "(coalesce(dis.s, 0) - coalesce(rep.s, 0) - coalesce(wo.s, 0))::bigint AS outstanding, due.oldest, "  \
+    "coalesce(due.pr, 0)::bigint AS pr, coalesce(due.it, 0)::bigint AS it FROM ln "                       \
+    "LEFT JOIN dis ON dis.loan_id = ln.id LEFT JOIN rep ON rep.loan_id = ln.id "                          \
+    "LEFT JOIN wo ON wo.loan_id = ln.id LEFT JOIN due ON due.loan_id = ln.id), "                          \
+    "x AS (SELECT id, entrepreneur_id, currency, outstanding, "                                           \
+    "CASE WHEN outstanding <= 0 OR oldest IS NULL THEN 0 ELSE $2::date - oldest END AS dpd, "             \
+    "CASE WHEN outstanding <= 0 THEN NULL ELSE oldest END AS oldest, "                                    \
+    "CASE WHEN outstanding <= 0 THEN 0 ELSE least(pr, outstanding) END AS pr, "                           \
+    "CASE WHEN outstanding <= 0 THEN 0 ELSE it END AS it FROM ar) "
+    {"loan_arrears",
+     ARREARS_WITH("MATERIALIZED", "SELECT id, entrepreneur_id, currency FROM loan WHERE id = $1")
+     "SELECT id, currency, outstanding, dpd, oldest, pr, it FROM x"},
+    {"portfolio_arrears_list",
+     ARREARS_WITH("MATERIALIZED", "SELECT id, entrepreneur_id, currency FROM loan WHERE fund_id = $1 AND id > $3 "
+                  "AND status IN ('active', 'repaid', 'written_off') ORDER BY id LIMIT $4")
+     "SELECT x.id, x.currency, x.outstanding, x.dpd, x.oldest, x.pr, x.it, x.entrepreneur_id, "
+     "e.municipality_code, e.value_chain FROM x JOIN entrepreneur e ON e.id = x.entrepreneur_id ORDER BY x.id"},
+    {"portfolio_quality",
+     ARREARS_WITH("NOT MATERIALIZED", "SELECT l.id, l.entrepreneur_id, l.currency FROM loan l JOIN fund f ON f.id = l.fund_id "
+                  "WHERE l.fund_id = $1 AND l.currency = f.base_currency "
+                  "AND l.status IN ('active', 'repaid', 'written_off')")
+     "SELECT GROUPING(e.value_chain), GROUPING(e.municipality_code), e.value_chain, e.municipality_code, "
+     "min(m.name), min(m.department_name), count(*) FILTER (WHERE x.outstanding > 0), "
+     "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0), 0), "
+     "count(*) FILTER (WHERE x.outstanding > 0 AND x.dpd > 30), "
+     "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0 AND x.dpd > 30), 0), "
+     "count(*) FILTER (WHERE x.outstanding > 0 AND x.dpd > 90), "
+     "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0 AND x.dpd > 90), 0), "
+     "coalesce(sum(x.pr), 0), coalesce(sum(x.it), 0) FROM x JOIN entrepreneur e ON e.id = x.entrepreneur_id "
+     "JOIN municipality m ON m.code = e.municipality_code "
+     "GROUP BY GROUPING SETS ((), (e.value_chain), (e.municipality_code)) ORDER BY 1 DESC, 2 DESC, 3, 4"},
+    {"portfolio_losses",
+     "SELECT (SELECT count(*) FROM write_off w JOIN loan l ON l.id = w.loan_id WHERE l.fund_id = $1 "
+     "AND w.value_date BETWEEN $2 AND $3), (SELECT coalesce(sum(w.amount_minor), 0) FROM write_off w "
+     "JOIN loan l ON l.id = w.loan_id WHERE l.fund_id = $1 AND w.value_date BETWEEN $2 AND $3), "
+     "(SELECT count(*) FROM recovery r JOIN loan l ON l.id = r.loan_id WHERE l.fund_id = $1 "
+     "AND r.value_date BETWEEN $2 AND $3), (SELECT coalesce(sum(r.amount_minor), 0) FROM recovery r "
+     "JOIN loan l ON l.id = r.loan_id WHERE l.fund_id = $1 AND r.value_date BETWEEN $2 AND $3)"},
+    {"distribution_lock_fund",
+     "SELECT waterfall_mode, reserve_target_minor, base_currency FROM fund WHERE id = $1 FOR UPDATE"},
+    {"distribution_cutoff", "SELECT coalesce(max(id), 0) FROM journal_entry"},
+    {"distribution_previous",
+     "SELECT id, run_date FROM waterfall_run WHERE fund_id = $1 AND id < $2 ORDER BY id DESC LIMIT 1"},
+    {"distribution_previous_principal",
+     "SELECT coalesce(sum(principal_minor), 0)::bigint FROM waterfall_run WHERE fund_id = $1 AND id < $2"},
+    {"distribution_previous_unpaid",
+     "SELECT tranche_id, due_minor - amount_minor FROM waterfall_step WHERE run_id = $1 AND kind = 'interest'"},
+    {"distribution_balance",
+     "SELECT coalesce(sum(l.amount_minor), 0)::bigint FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = $1 AND a.code = $2 AND l.effective_date <= $3::date AND l.entry_id <= $4"},
+    {"distribution_principal_collected",
+     "SELECT coalesce(sum(-l.amount_minor), 0)::bigint FROM journal_entry e JOIN journal_line l ON l.entry_id = e.id "
+     "JOIN account a ON a.id = l.account_id WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
+     "AND ((e.event_type = 'repayment' AND a.code LIKE 'T%.LOANS') "
+     "OR (e.event_type = 'recovery' AND a.code LIKE 'T%.LOSS'))"},
+    {"distribution_tranches",
+     "SELECT t.id, t.rank, t.return_rate, (SELECT min(c.received_date) FROM contribution c "
+     "WHERE c.tranche_id = t.id AND c.received_date <= $2::date AND c.entry_id <= $3), "
+     "(SELECT -coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = t.fund_id AND a.code IN ('T' || t.id || '.CONTRIB', 'T' || t.id || '.RETURNED', "
+     "'T' || t.id || '.LOSS') AND l.effective_date <= $2::date AND l.entry_id <= $3)::bigint "
+     "FROM tranche t WHERE t.fund_id = $1 AND t.currency = $4 ORDER BY t.rank, t.id"},
+    {"distribution_insert_run",
+     "INSERT INTO waterfall_run (fund_id, run_date, mode, interest_minor, fee_minor, principal_minor, created_by) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"},
+    {"distribution_insert_steps",
+     "INSERT INTO waterfall_step (run_id, step_no, kind, tranche_id, due_minor, amount_minor, entry_id) "
+     "SELECT $1, * FROM unnest($2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"},
+    {"distribution_get",
+     "SELECT r.id, r.fund_id, r.run_date, r.mode, r.interest_minor, r.fee_minor, r.principal_minor, r.created_by, "
+     "to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), f.base_currency "
+     "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.id = $1"},
+    {"distribution_get_steps",
+     "SELECT s.step_no, s.kind, s.tranche_id, t.name, s.due_minor, s.amount_minor, s.entry_id FROM waterfall_step s "
+     "LEFT JOIN tranche t ON t.id = s.tranche_id WHERE s.run_id = $1 ORDER BY s.step_no"},
+    {"distribution_list",
+     "SELECT r.id, r.run_date, r.mode, r.interest_minor + r.fee_minor + r.principal_minor, f.base_currency "
+     "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.fund_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"},
+    {"distribution_replay_detail",
+     "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint FROM audit_log "
+     "WHERE action = 'waterfall.run' AND object_type = 'waterfall_run' AND object_id = $1 ORDER BY id LIMIT 1"},
+    {"fund_settings_update",
+     "UPDATE fund SET waterfall_mode = coalesce($2, waterfall_mode), "
+     "reserve_target_minor = coalesce($3::bigint, reserve_target_minor) WHERE id = $1 "
+     "RETURNING waterfall_mode, reserve_target_minor"},
+    /* iati (src/iati/export.c, src/iati/publish.c) */
+#define IATI_LOANS_RE "'^T[0-9]+[.]LOANS$'"
+    {"iati_export_fund",
+     "SELECT id, code, name, base_currency, iati_activity_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
+     "FROM fund WHERE id = $1"},
+    {"iati_export_reporting_org",
+     "SELECT id, name, iati_ref, iati_type FROM organisation WHERE kind = 'fund_manager' "
+     "ORDER BY (iati_ref IS NOT DISTINCT FROM $1) DESC, id LIMIT 1"},
+    {"iati_export_investors",
+     "SELECT DISTINCT o.id, o.name, o.iati_ref, o.iati_type FROM tranche t JOIN organisation o ON o.id = t.investor_id "
+     "WHERE t.fund_id = $1 ORDER BY o.id"},
+    {"iati_export_fund_dates",
+     "SELECT (SELECT min(c.received_date) FROM contribution c JOIN tranche t ON t.id = c.tranche_id "
+     "WHERE t.fund_id = $1), (SELECT min(signed_date) FROM tranche WHERE fund_id = $1), "
+     "(SELECT max(s.due_date) FROM loan l JOIN loan_schedule s ON s.loan_id = l.id WHERE l.fund_id = $1 "
+     "AND l.approved_on IS NOT NULL AND l.status <> 'rejected'), "
+     "(SELECT count(DISTINCT m.department_code) FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
+     "JOIN municipality m ON m.code = en.municipality_code WHERE l.fund_id = $1 AND l.approved_on IS NOT NULL "
+     "AND l.status <> 'rejected'), "
+     "(SELECT count(DISTINCT en.municipality_code) FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
+     "WHERE l.fund_id = $1 AND l.approved_on IS NOT NULL AND l.status <> 'rejected')"},
+    /* Portfolio figures of the fund's results: outstanding (ledger), loans active, women-led borrowers,
+     * members reached, principal written off (ledger). */
+    {"iati_export_fund_results",
+     "SELECT (SELECT coalesce(sum(a.balance_minor), 0)::bigint FROM account a WHERE a.fund_id = $1 "
+     "AND a.code ~ " IATI_LOANS_RE "), (SELECT count(*) FROM loan WHERE fund_id = $1 AND status = 'active'), "
+     "(SELECT count(DISTINCT l.entrepreneur_id) FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
+     "WHERE l.fund_id = $1 AND l.drawn_minor > 0 AND en.women_led), "
+     "(SELECT coalesce(sum(en.members), 0)::bigint FROM entrepreneur en WHERE en.fund_id = $1 AND EXISTS "
+     "(SELECT 1 FROM loan l WHERE l.entrepreneur_id = en.id AND l.drawn_minor > 0)), "
+     "(SELECT coalesce(-sum(jl.amount_minor), 0)::bigint FROM journal_entry e JOIN journal_line jl "
+     "ON jl.entry_id = e.id JOIN account a ON a.id = jl.account_id WHERE e.fund_id = $1 "
+     "AND e.event_type = 'write_off' AND a.code ~ " IATI_LOANS_RE ")"},
+    /* Human security per dimension: municipal, approved measures; the baseline (round 0) and the
+     * latest round, as averages of the scores (numeric, exact to 2 decimals). */
+    {"iati_export_hs",
+     "WITH m AS (SELECT dimension, round, score, measured_on FROM hs_measure WHERE fund_id = $1 "
+     "AND approved_by IS NOT NULL AND entrepreneur_id IS NULL), "
+     "b AS (SELECT dimension, round(avg(score), 2)::text AS v, min(measured_on) AS d FROM m WHERE round = 0 "
+     "GROUP BY dimension), lr AS (SELECT dimension, max(round) AS r FROM m GROUP BY dimension), "
+     "l AS (SELECT m.dimension, lr.r, round(avg(m.score), 2)::text AS v, max(m.measured_on) AS d FROM m "
+     "JOIN lr ON lr.dimension = m.dimension AND lr.r = m.round GROUP BY m.dimension, lr.r) "
+     "SELECT b.dimension, b.v, b.d, coalesce(l.r, 0), l.v, l.d FROM b LEFT JOIN l ON l.dimension = b.dimension "
+     "ORDER BY b.dimension"},
+    /* DAC sector weights of published loans (all, or persons of one department): disbursed principal
+     * from the ledger (reversals included) and, as a fallback, committed principal. */
+    {"iati_export_sectors",
+     "WITH ln AS (SELECT l.id, l.principal_minor, vc.dac_sector AS dac FROM loan l "
+     "JOIN entrepreneur en ON en.id = l.entrepreneur_id JOIN municipality m ON m.code = en.municipality_code "
+     "JOIN value_chain vc ON vc.code = en.value_chain WHERE l.fund_id = $1 AND l.approved_on IS NOT NULL "
+     "AND l.status <> 'rejected' AND ($2::text IS NULL OR (en.kind = 'person' AND m.department_code = $2))), "
+     "de AS (SELECT ln.dac, d.entry_id FROM ln JOIN disbursement d ON d.loan_id = ln.id), "
+     "ee AS (SELECT dac, entry_id FROM de UNION ALL SELECT de.dac, r.id FROM de JOIN journal_entry r "
+     "ON r.reverses_entry_id = de.entry_id), "
+     "dis AS (SELECT ee.dac, sum(jl.amount_minor) AS s FROM ee JOIN journal_line jl ON jl.entry_id = ee.entry_id "
+     "JOIN account a ON a.id = jl.account_id WHERE a.code ~ " IATI_LOANS_RE " GROUP BY ee.dac), "
+     "com AS (SELECT dac, sum(principal_minor) AS s FROM ln GROUP BY dac) "
+     "SELECT com.dac, coalesce(dis.s, 0)::bigint, com.s::bigint FROM com LEFT JOIN dis ON dis.dac = com.dac "
+     "ORDER BY com.dac"},
+    /* Departments with published loans to persons. */
+    {"iati_export_departments",
+     "SELECT m.department_code, m.department_name, count(*) FROM loan l JOIN entrepreneur en "
+     "ON en.id = l.entrepreneur_id JOIN municipality m ON m.code = en.municipality_code WHERE l.fund_id = $1 "
+     "AND l.approved_on IS NOT NULL AND l.status <> 'rejected' AND en.kind = 'person' GROUP BY 1, 2 ORDER BY 1"},
+    /* The ids of published loans to organisations, in keyset pages (the fund's related activities). */
+    {"iati_export_loan_ids",
+     "SELECT l.id FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id WHERE l.fund_id = $1 AND l.id > $2 "
+     "AND l.approved_on IS NOT NULL AND l.status <> 'rejected' AND en.kind <> 'person' ORDER BY l.id LIMIT $3"},
+    /* One keyset page of published loans (of fund $1, ids after $2, at most $3): to organisations ($5
+     * NULL) or to persons of department $5 (no name or identifier of a person is selected); with
+     * their schedule due before $4 and what repayments on or before $4 allocated to those
+     * instalments (the arrears), and one row per journal entry of each loan, found through its
+     * business rows (approval, drawdowns, repayments, write-offs, recoveries, which name the event)
+     * and the entries reversing them, with its date and the sums of its lines on the accounts IATI
+     * reads. Rows in loan order; a loan without an entry has one row with NULL entry columns. */
+    {"iati_export_page",
+     "WITH pg AS MATERIALIZED (SELECT l.id, l.status, l.approved_on, l.principal_minor, l.annual_rate, "
+     "l.payments_per_year, l.amortisation, l.currency, o.name AS org_name, o.iati_ref, o.iati_type, "
+     "en.municipality_code, m.name AS mun_name, m.department_code, m.department_name, vc.dac_sector, vc.name_es, "
+     "vc.name_en, en.women_led, s.first_due, s.final_due, s.p_due, s.i_due, al.p_paid, al.i_paid "
+     "FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
+     "LEFT JOIN organisation o ON o.id = en.organisation_id JOIN municipality m ON m.code = en.municipality_code "
+     "JOIN value_chain vc ON vc.code = en.value_chain "
+     "CROSS JOIN LATERAL (SELECT min(due_date) AS first_due, max(due_date) AS final_due, "
+     "coalesce(sum(principal_minor) FILTER (WHERE due_date < $4::date), 0)::bigint AS p_due, "
+     "coalesce(sum(interest_minor) FILTER (WHERE due_date < $4::date), 0)::bigint AS i_due "
+     "FROM loan_schedule WHERE loan_id = l.id) s "
+     "CROSS JOIN LATERAL (SELECT coalesce(sum(a.amount_minor) FILTER (WHERE a.component = 'principal'), 0)::bigint "
+     "AS p_paid, coalesce(sum(a.amount_minor) FILTER (WHERE a.component = 'interest'), 0)::bigint AS i_paid "
+     "FROM repayment_allocation a JOIN repayment r ON r.id = a.repayment_id JOIN loan_schedule s2 "
+     "ON s2.loan_id = a.loan_id AND s2.no = a.instalment_no WHERE a.loan_id = l.id AND s2.due_date < $4::date "
+     "AND r.value_date <= $4::date) al "
+     "WHERE l.fund_id = $1 AND l.id > $2 AND l.approved_on IS NOT NULL AND l.status <> 'rejected' "
+     "AND (($5::text IS NULL AND en.kind <> 'person') OR (en.kind = 'person' AND m.department_code = $5::text)) "
+     "ORDER BY l.id LIMIT $3), "
+     "ids AS (SELECT ARRAY(SELECT id FROM pg) AS a), "
+     "x AS MATERIALIZED (SELECT l.id AS loan_id, p.result_entry_id AS entry_id, 'loan_commitment' AS cls "
+     "FROM loan l JOIN proposal p ON p.id = l.proposal_id WHERE l.id = ANY((SELECT a FROM ids)::bigint[]) "
+     "AND p.result_entry_id IS NOT NULL "
+     "UNION ALL SELECT loan_id, entry_id, 'disbursement' FROM disbursement WHERE loan_id = ANY((SELECT a FROM ids)::bigint[]) "
+     "UNION ALL SELECT loan_id, entry_id, 'repayment' FROM repayment WHERE loan_id = ANY((SELECT a FROM ids)::bigint[]) "
+     "UNION ALL SELECT loan_id, entry_id, 'write_off' FROM write_off WHERE loan_id = ANY((SELECT a FROM ids)::bigint[]) "
+     "UNION ALL SELECT loan_id, entry_id, 'recovery' FROM recovery WHERE loan_id = ANY((SELECT a FROM ids)::bigint[])), "
+     "y AS MATERIALIZED (SELECT loan_id, entry_id, cls, false AS reversal FROM x UNION ALL "
+     "SELECT x.loan_id, r.id, x.cls, true FROM journal_entry r JOIN x ON x.entry_id = r.reverses_entry_id "
+     "WHERE r.reverses_entry_id = ANY(ARRAY(SELECT entry_id FROM x))), "
+     "acc AS MATERIALIZED (SELECT id, CASE WHEN code = '8500' THEN 1 WHEN code ~ " IATI_LOANS_RE " THEN 2 "
+     "WHEN code ~ '^T[0-9]+[.]LOSS$' THEN 3 WHEN code = '4000' THEN 4 ELSE 0 END AS k FROM account "
+     "WHERE fund_id = $1), "
+     "sm AS MATERIALIZED (SELECT jl.entry_id, min(jl.effective_date) AS d, min(jl.currency) AS c1, "
+     "max(jl.currency) AS c2, coalesce(sum(jl.amount_minor) FILTER (WHERE acc.k = 1), 0)::bigint AS s8500, "
+     "coalesce(sum(jl.amount_minor) FILTER (WHERE acc.k = 2), 0)::bigint AS sloans, "
+     "coalesce(sum(jl.amount_minor) FILTER (WHERE acc.k = 3), 0)::bigint AS sloss, "
+     "coalesce(sum(jl.amount_minor) FILTER (WHERE acc.k = 4), 0)::bigint AS s4000 "
+     "FROM journal_line jl JOIN acc ON acc.id = jl.account_id "
+     "WHERE jl.entry_id = ANY(ARRAY(SELECT entry_id FROM y)) GROUP BY jl.entry_id) "
+     "SELECT pg.*, e.entry_id, e.d, e.cls, e.reversal, e.c1, e.c2, e.s8500, e.sloans, e.sloss, e.s4000 FROM pg "
+     "LEFT JOIN (SELECT y.loan_id, y.entry_id, y.cls, y.reversal, sm.d, sm.c1, sm.c2, sm.s8500, sm.sloans, "
+     "sm.sloss, sm.s4000 FROM y JOIN sm ON sm.entry_id = y.entry_id) e ON e.loan_id = pg.id "
+     "ORDER BY pg.id, e.d, e.entry_id"},
+    /* Fund-level entries in keyset pages: tranche agreements and cancellations, contributions, the
+     * reversals of anything, and every entry on 5000; with the tranche and investor they concern. */
+    {"iati_export_fund_entries",
+     "WITH c AS ((SELECT e.id FROM journal_entry e WHERE e.fund_id = $1 AND e.id > $2 AND e.event_type IN "
+     "('tranche_signed', 'commitment_cancellation', 'contribution', 'reversal')) UNION (SELECT l.entry_id "
+     "FROM journal_line l JOIN account a ON a.id = l.account_id WHERE a.fund_id = $1 AND a.code = '5000' "
+     "AND l.entry_id > $2) ORDER BY 1 LIMIT $3) "
+     "SELECT e.id, e.effective_date, coalesce(o.event_type, e.event_type), e.reverses_entry_id IS NOT NULL, "
+     "min(jl.currency), max(jl.currency), "
+     "coalesce(-sum(jl.amount_minor) FILTER (WHERE a.code ~ '^T[0-9]+[.]COMMITMENT$'), 0)::bigint, "
+     "coalesce(-sum(jl.amount_minor) FILTER (WHERE a.code ~ '^T[0-9]+[.]CONTRIB$'), 0)::bigint, "
+     "coalesce(sum(jl.amount_minor) FILTER (WHERE a.code = '5000'), 0)::bigint, "
+     "t.provider_activity_id, io.name, io.iati_ref, io.iati_type "
+     "FROM c JOIN journal_entry e ON e.id = c.id LEFT JOIN journal_entry o ON o.id = e.reverses_entry_id "
+     "JOIN journal_line jl ON jl.entry_id = e.id JOIN account a ON a.id = jl.account_id "
+     "LEFT JOIN tranche t ON t.fund_id = $1 AND 'tranche:' || t.id = coalesce(o.event_ref, e.event_ref) "
+     "LEFT JOIN organisation io ON io.id = t.investor_id GROUP BY e.id, o.id, t.id, io.id ORDER BY e.id"},
+    /* The ledger's totals per IATI transaction type, by event type and account only (independent of
+     * the export's own queries; see iati_export_totals). */
+    {"iati_export_totals",
+     "WITH ln AS (SELECT coalesce(o.event_type, e.event_type) AS cls, a.code, jl.amount_minor AS amt, jl.currency "
+     "FROM journal_entry e LEFT JOIN journal_entry o ON o.id = e.reverses_entry_id JOIN journal_line jl "
+     "ON jl.entry_id = e.id JOIN account a ON a.id = jl.account_id WHERE e.fund_id = $1) "
+     "SELECT t.type, sum(t.amount)::bigint, min(ln.currency), max(ln.currency) FROM ln CROSS JOIN LATERAL (VALUES "
+     "('11', CASE WHEN cls IN ('tranche_signed', 'commitment_cancellation') AND code ~ '^T[0-9]+[.]COMMITMENT$' "
+     "THEN -amt END), ('1', CASE WHEN cls = 'contribution' AND code ~ '^T[0-9]+[.]CONTRIB$' THEN -amt END), "
+     "('2', CASE WHEN cls = 'loan_commitment' AND code = '8500' THEN amt END), "
+     "('3', CASE WHEN cls = 'disbursement' AND code ~ " IATI_LOANS_RE " THEN amt END), "
+     "('4', CASE WHEN code = '5000' THEN amt END), "
+     "('5', CASE WHEN cls IN ('repayment', 'recovery') AND code = '4000' THEN -amt END), "
+     "('6', CASE WHEN (cls = 'repayment' AND code ~ " IATI_LOANS_RE ") "
+     "OR (cls = 'recovery' AND code ~ '^T[0-9]+[.]LOSS$') THEN -amt END)) AS t(type, amount) "
+     "WHERE t.amount IS NOT NULL GROUP BY t.type ORDER BY t.type"},
+    {"iati_privacy_names",
+     "SELECT id, name FROM entrepreneur WHERE kind = 'person' AND id > $1 ORDER BY id LIMIT $2"},
+    {"iati_publication_insert",
+     "INSERT INTO publication (fund_id, version, created_by, fund_identifier, currency, activity_count, transactions, "
+     "activities_sha256, organisation_sha256, activities_xml, organisation_xml) "
+     "SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6::jsonb, decode($7, 'hex'), decode($8, 'hex'), $9, "
+     "$10 FROM publication WHERE fund_id = $1 "
+     "RETURNING version, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"},
+#define IATI_PUBLICATION_COLS                                                                                \
+    "version, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), created_by, "        \
+    "fund_identifier, currency, activity_count, transactions::text, encode(activities_sha256, 'hex'), "      \
+    "encode(organisation_sha256, 'hex'), octet_length(activities_xml), octet_length(organisation_xml)"
+    {"iati_publication_list",
+     "SELECT " IATI_PUBLICATION_COLS " FROM publication WHERE fund_id = $1 ORDER BY version DESC"},
+    {"iati_publication_file",
+     "SELECT CASE WHEN $3::boolean THEN organisation_xml ELSE activities_xml END FROM publication "
+     "WHERE fund_id = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1"},
+    /* A version (NULL: the latest) and the one before it, newest first. */
+    {"iati_publication_pair",
+     "SELECT version, transactions::text, currency, activities_xml FROM publication WHERE fund_id = $1 "
+     "AND version <= coalesce($2::int, (SELECT max(version) FROM publication WHERE fund_id = $1)) "
+     "ORDER BY version DESC LIMIT 2"},
     /* @more@ */
 };
 

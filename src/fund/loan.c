@@ -855,7 +855,8 @@ json_t *loan_get(struct db *db, int64_t loan_id, struct fl_error *err)
         fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
         return NULL;
     }
-    const char *cur = db_str(r, 0, 3);
+    char cur[CURRENCY_CODE_BYTES]; /* copied: the result is cleared before the parts are read */
+    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
     char rate[32];
     rate_format(db_i64(r, 0, 5), rate, sizeof rate);
     json_t *o = json_pack(

@@ -673,3 +673,8 @@ rate_status rate_annuity_payment(int64_t principal_minor, int64_t ea, int paymen
     };
     return job_round(&j, payment_minor);
 }
+
+void rate_thread_end(void)
+{
+    mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
+}

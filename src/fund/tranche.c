@@ -320,6 +320,21 @@ static enum fl_err balances(struct db *db, int64_t fund_id, int64_t tranche_id, 
     return FLE_OK;
 }
 
+_Static_assert(TRANCHE_ACCOUNTS == SUFFIXES && TRANCHE_CONTRIB == 2 && TRANCHE_RETURNED == 3 && TRANCHE_LOSS == 5 &&
+                   TRANCHE_UNFUNDED == 6,
+               "tranche_acc follows the suffix table");
+
+enum fl_err tranche_balances(struct db *db, int64_t fund_id, int64_t tranche_id, const char *as_of,
+                             int64_t out[TRANCHE_ACCOUNTS], struct fl_error *err)
+{
+    return balances(db, fund_id, tranche_id, as_of, out, err);
+}
+
+int64_t tranche_capital(const int64_t b[TRANCHE_ACCOUNTS])
+{
+    return -(b[TRANCHE_CONTRIB] + b[TRANCHE_RETURNED] + b[TRANCHE_LOSS]);
+}
+
 static json_t *tranche_json(struct db *db, const PGresult *r, int i, const char *as_of, struct fl_error *err)
 {
     int64_t id = db_i64(r, i, 0), fund_id = db_i64(r, i, 1);
@@ -331,7 +346,7 @@ static json_t *tranche_json(struct db *db, const PGresult *r, int i, const char 
     json_error_t je;
     json_t *elig = json_loads(db_str(r, i, 10), 0, &je);
     /* Credit balances are negative: contributions and capital read as positive figures. */
-    int64_t capital = -(b[2] + b[3] + b[5]);
+    int64_t capital = tranche_capital(b);
     json_t *figures = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "commitment",
                                 amount_json(db_i64(r, i, 7), cur), "paid_in", amount_json(-b[2], cur), "unfunded",
                                 amount_json(b[6], cur), "capital", amount_json(capital, cur), "cash_available",

@@ -69,6 +69,35 @@ static const struct http_route routes[] = {
      "human-security measures"},
     {"GET", "/v1/municipalities", ANY_USER, false, h_municipalities_list, "DIVIPOLA municipalities"},
     {"GET", "/v1/value-chains", ANY_USER, false, h_value_chains_list, "value chains"},
+    {"POST", "/v1/loans/{loan_id}/repayments", R(FUND_MANAGER), true, h_repayments_create, "record a repayment"},
+    {"POST", "/v1/funds/{fund_id}/repayments/import", R(FUND_MANAGER), true, h_repayments_import,
+     "import a bank statement of repayments (text/csv)"},
+    {"GET", "/v1/loans/{loan_id}/arrears", STAFF, false, h_loan_arrears, "days past due and arrears as of a date"},
+    {"POST", "/v1/loans/{loan_id}/write-off", R(FUND_MANAGER), true, h_writeoff_propose, "propose a write-off"},
+    {"POST", "/v1/loans/{loan_id}/recoveries", R(FUND_MANAGER), true, h_recoveries_create,
+     "record a recovery on a written-off loan"},
+    {"POST", "/v1/funds/{fund_id}/waterfall-runs", R(FUND_MANAGER), true, h_waterfall_runs_create,
+     "run the waterfall"},
+    {"GET", "/v1/funds/{fund_id}/waterfall-runs", STAFF, false, h_waterfall_runs_list, "waterfall runs, paged"},
+    {"GET", "/v1/waterfall-runs/{run_id}", STAFF, false, h_waterfall_run_get, "one waterfall run with its steps"},
+    {"GET", "/v1/waterfall-runs/{run_id}/replay", STAFF, false, h_waterfall_run_replay,
+     "replay a waterfall run from the journal"},
+    {"GET", "/v1/funds/{fund_id}/portfolio", STAFF, false, h_portfolio, "portfolio quality (PAR30, PAR90)"},
+    {"GET", "/v1/funds/{fund_id}/arrears", STAFF, false, h_portfolio_arrears, "arrears per loan, paged"},
+    {"POST", "/v1/funds/{fund_id}/settings", R(FUND_MANAGER), true, h_fund_settings_propose,
+     "propose waterfall settings (mode, reserve target)"},
+    {"GET", "/v1/funds/{fund_id}/statements", STAFF | R(INVESTOR), false, h_statements_get,
+     "investor statement (an investor reads its own)"},
+    {"POST", "/v1/funds/{fund_id}/publications", R(TRANSPARENCY_OFFICER), true, h_publications_create,
+     "publish the fund's IATI files (all checks first)"},
+    {"GET", "/v1/funds/{fund_id}/publications", 0, false, h_publications_list, "IATI publications (public)"},
+    {"GET", "/v1/funds/{fund_id}/publications/{version}/activities.xml", 0, false, h_publication_activities,
+     "a published activity file (public; version or latest)"},
+    {"GET", "/v1/funds/{fund_id}/publications/{version}/organisation.xml", 0, false, h_publication_organisation,
+     "a published organisation file (public; version or latest)"},
+    {"GET", "/v1/funds/{fund_id}/publications/{version}/changes", 0, false, h_publication_changes,
+     "what changed since the previous publication (public)"},
+    {"GET", "/v1/iati/exclusions-policy", 0, false, h_iati_policy, "the IATI exclusions policy (public)"},
     /* @routes@ */
 };
 
@@ -76,4 +105,9 @@ const struct http_route *http_routes(unsigned *n)
 {
     *n = sizeof routes / sizeof routes[0];
     return routes;
+}
+
+bool http_route_takes_csv(const struct http_route *route)
+{
+    return route != NULL && route->handler == h_repayments_import;
 }

@@ -18,6 +18,7 @@
 #include "fundledger/ledger.h"
 #include "fundledger/log.h"
 #include "fundledger/migrate.h"
+#include "fundledger/rate.h"
 
 /* Worker connections are registered here so stop can close them after the workers end. */
 #define DB_REGISTRY_MAX 256
@@ -49,6 +50,24 @@ struct ctx {
 static _Thread_local struct db *worker_db;
 static _Thread_local struct http_server *worker_server;
 
+/* When a worker thread ends, what it holds per thread goes with it (its database connection is
+ * closed by http_server_stop from the registry). */
+static pthread_key_t worker_key;
+static pthread_once_t worker_key_once = PTHREAD_ONCE_INIT;
+
+static void worker_end(void *unused)
+{
+    (void)unused;
+    rate_thread_end();
+}
+
+static void worker_key_make(void)
+{
+    if (pthread_key_create(&worker_key, worker_end) != 0) {
+        log_warn("server: no thread-exit hook; per-thread caches are kept until exit");
+    }
+}
+
 static struct db *thread_db(struct http_server *s, struct fl_error *err)
 {
     if (worker_db != NULL) {
@@ -71,6 +90,8 @@ static struct db *thread_db(struct http_server *s, struct fl_error *err)
     }
     worker_db = db;
     worker_server = s;
+    pthread_once(&worker_key_once, worker_key_make);
+    pthread_setspecific(worker_key, (void *)1);
     return db;
 }
 
@@ -297,6 +318,12 @@ static bool has_json_content_type(struct MHD_Connection *conn)
     return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';');
 }
 
+static bool has_csv_content_type(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return ct != NULL && strncasecmp(ct, "text/csv", 8) == 0 && (ct[8] == '\0' || ct[8] == ';');
+}
+
 /* Chooses the route and runs it: authentication, role, idempotency key, body. */
 static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, struct http_reply *out)
 {
@@ -333,7 +360,8 @@ static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, s
         http_reply_fail(out, FLE_TOO_LARGE, "", msg);
         return;
     }
-    if (r->route->roles != 0 || strcmp(r->route->pattern, "/readyz") == 0) {
+    /* Every route but /healthz reads the database (public ones too: published IATI files). */
+    if (strcmp(r->route->pattern, "/healthz") != 0) {
         r->db = thread_db(s, &err);
         if (r->db == NULL) {
             http_reply_error(out, &err);
@@ -368,7 +396,13 @@ static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, s
     if (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0) {
         r->raw_body = c->body;
         r->raw_len = c->len;
-        if (c->len == 0) {
+        if (http_route_takes_csv(r->route)) {
+            /* A CSV body: the handler reads raw_body, r->body stays NULL. */
+            if (!has_csv_content_type(r->conn)) {
+                http_reply_fail(out, FLE_UNSUPPORTED_MEDIA, "Content-Type", "send Content-Type: text/csv");
+                return;
+            }
+        } else if (c->len == 0) {
             r->body = json_object();
         } else if (!has_json_content_type(r->conn)) {
             http_reply_fail(out, FLE_UNSUPPORTED_MEDIA, "Content-Type", NULL);

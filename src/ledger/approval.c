@@ -11,6 +11,8 @@
 #include "fundledger/money.h"
 #include "fundledger/loan.h"
 #include "fundledger/tranche.h"
+#include "fundledger/repayment.h"
+#include "fundledger/distribution.h"
 
 static const struct {
     const char *name;
@@ -23,6 +25,8 @@ static const struct {
     {"tranche_change", tranche_change_execute, NULL},
     {"loan", loan_execute, loan_reject},
     {"disbursement", disbursement_execute, NULL},
+    {"write_off", writeoff_execute, NULL},
+    {"fund_settings", fund_settings_execute, NULL},
     /* @kinds@ */
 };
 

@@ -147,7 +147,8 @@ static void *writer_main(void *arg)
     struct shared *s = w->s;
     const struct opts *o = s->o;
     struct db *db = NULL;
-    if (o->direct && db_open(o->conninfo, true, DB_TX_RETRIES_MAX, &db, &w->first_err) != FLE_OK) {
+    /* 8 retries: the service default (db_tx_retries_max). */
+    if (o->direct && db_open(o->conninfo, true, 8, &db, &w->first_err) != FLE_OK) {
         w->failed++;
         atomic_store(&s->stop, true);
         return NULL;

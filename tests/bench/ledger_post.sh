@@ -8,6 +8,8 @@
 # Environment: BUILD (build), SECONDS_PER_RUN (20), WRITERS ("1 4 16"), PGBENCH_SCALE (10),
 # ACCOUNTS (1000), HOT (1: also the one-hot-account variant), CRASH_TEST (1: kill the server
 # with an immediate stop during a run and check every acknowledged posting survived),
+# DIRECT (0; 1: also post without the batcher, a connection and a transaction per posting, as a
+# request handler does; each such run is cut off after SECONDS_PER_RUN + 30 s),
 # PG_OPTS (extra server options, e.g. "-c shared_buffers=2GB"; never durability off).
 set -u
 cd "$(dirname "$0")/../.."
@@ -18,6 +20,7 @@ PGBENCH_SCALE=${PGBENCH_SCALE:-10}
 ACCOUNTS=${ACCOUNTS:-1000}
 HOT=${HOT:-1}
 CRASH_TEST=${CRASH_TEST:-1}
+DIRECT=${DIRECT:-0}
 PG_OPTS=${PG_OPTS:-}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v pg_ctl)")
@@ -58,10 +61,41 @@ start_server || { cat "$tmp/server.log"; echo "bench: postgres did not start"; e
 pg_started=1
 
 psql_q() { "$PGBIN/psql" -h "$tmp" -U fundledger -X -A -t -q "$@"; }
-"$PGBIN/createdb" -h "$tmp" -U fundledger fundledger || exit 1
+
+# Other work on the machine skews every figure. CPU ticks used by everything, and by this
+# benchmark (the cluster: postmaster, its live children and its reaped backends; this script's
+# reaped children: pgbench, ledger_post), so each run can say how much CPU others took.
+ticks_all() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+ticks_ours() {
+  local pm t=0 c
+  pm=$(head -n 1 "$tmp/data/postmaster.pid" 2>/dev/null)
+  [ -n "$pm" ] && t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat" 2>/dev/null || echo 0)
+  for c in $(pgrep -P "${pm:-0}" 2>/dev/null); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  echo $((t + $(awk '{print $16 + $17}' /proc/$$/stat)))
+}
+other_start() { OTHER_A=$(ticks_all); OTHER_O=$(ticks_ours); OTHER_T=$(date +%s.%N); }
+# Prints the CPU others used since other_start, in % of one CPU.
+other_pct() {
+  local a o
+  a=$(ticks_all)
+  o=$(ticks_ours)
+  awk -v a=$((a - OTHER_A)) -v o=$((o - OTHER_O)) -v t0="$OTHER_T" -v t1="$(date +%s.%N)" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { x = (a - o) / hz / (t1 - t0) * 100; printf "%.0f%%", x < 0 ? 0 : x }'
+}
+"$PGBIN/createdb" -h "$tmp" -U fundledger fl_template || exit 1
 "$PGBIN/createdb" -h "$tmp" -U fundledger pgbench || exit 1
-export FUNDLEDGER_DATABASE_URL="host=$tmp dbname=fundledger user=fundledger"
-FUNDLEDGER_LOG_LEVEL=warn "./$BUILD/fundledger" migrate >/dev/null || { echo "bench: migrate failed"; exit 1; }
+FUNDLEDGER_DATABASE_URL="host=$tmp dbname=fl_template user=fundledger" FUNDLEDGER_LOG_LEVEL=warn \
+  "./$BUILD/fundledger" migrate >/dev/null || { echo "bench: migrate failed"; exit 1; }
+# Each ledger run gets a fresh clone of the migrated database, so no run inherits the accounts
+# and journal of the runs before it (every run creates its own fund and accounts).
+run_no=0
+fresh_db() {
+  run_no=$((run_no + 1))
+  "$PGBIN/createdb" -h "$tmp" -U fundledger -T fl_template "fl_run$run_no" || exit 1
+  export FUNDLEDGER_DATABASE_URL="host=$tmp dbname=fl_run$run_no user=fundledger"
+}
 
 echo "== fundledger ledger_post benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "host: $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), " \
@@ -73,7 +107,7 @@ for s in fsync synchronous_commit full_page_writes wal_sync_method wal_level sha
 done
 if [ -x "$PGBIN/pg_test_fsync" ]; then
   # One short fdatasync probe on the cluster's own disk: the cost every durable commit pays.
-  probe=$("$PGBIN/pg_test_fsync" -s 1 -f "$tmp/fsync.probe" 2>/dev/null |
+  probe=$(timeout 7 "$PGBIN/pg_test_fsync" -s 1 -f "$tmp/fsync.probe" 2>/dev/null |
     awk '/^ +(open_datasync|fdatasync) / && /ops\/sec/ {print $1": "$(NF-3)" ops/s, "$(NF-1)" usecs/op"}' | head -2)
   rm -f "$tmp/fsync.probe"
   [ -n "$probe" ] && echo "$probe" | sed 's/^/  pg_test_fsync (1 s, one 8 kB write + sync) /'
@@ -84,14 +118,16 @@ echo
 echo "== pgbench -i -s $PGBENCH_SCALE"
 "$PGBIN/pgbench" -h "$tmp" -U fundledger -i -q -s "$PGBENCH_SCALE" pgbench >"$tmp/pgbench-init.log" 2>&1 ||
   { cat "$tmp/pgbench-init.log"; echo "bench: pgbench -i failed"; exit 1; }
-declare -A PGB PGB_LAT FL FL_P50 FL_P99 FL_BATCH HOT_PPS HOT_BATCH HOT_P99
+declare -A PGB PGB_LAT PGB_OTHER FL FL_P50 FL_P99 FL_BATCH FL_OTHER HOT_PPS HOT_BATCH HOT_P99 DIR_PPS
 for n in $WRITERS; do
   psql_q -d postgres -c CHECKPOINT
+  other_start
   out=$("$PGBIN/pgbench" -h "$tmp" -U fundledger -c "$n" -j "$n" -T "$SECONDS_PER_RUN" -b tpcb-like pgbench 2>&1)
+  PGB_OTHER[$n]=$(other_pct)
   PGB[$n]=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
   PGB_LAT[$n]=$(printf '%s\n' "$out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' | head -1)
-  printf 'pgbench tpcb-like -c %-2s -j %-2s -T %s: %s TPS, latency avg %s ms\n' "$n" "$n" "$SECONDS_PER_RUN" \
-    "${PGB[$n]:-?}" "${PGB_LAT[$n]:-?}"
+  printf 'pgbench tpcb-like -c %-2s -j %-2s -T %s: %s TPS, latency avg %s ms (other work on the machine: %s of a CPU)\n' \
+    "$n" "$n" "$SECONDS_PER_RUN" "${PGB[$n]:-?}" "${PGB_LAT[$n]:-?}" "${PGB_OTHER[$n]}"
   [ -n "${PGB[$n]}" ] || printf '%s\n' "$out"
 done
 echo
@@ -101,12 +137,22 @@ failed=0
 run_ledger() { # writers, extra args...
   local n=$1
   shift
+  fresh_db
   psql_q -d postgres -c CHECKPOINT
   local out
-  out=$("$BENCH" --writers "$n" --seconds "$SECONDS_PER_RUN" --accounts "$ACCOUNTS" "$@" 2>&1)
+  other_start
+  out=$(timeout -s INT $((SECONDS_PER_RUN + 30)) \
+    "$BENCH" --writers "$n" --seconds "$SECONDS_PER_RUN" --accounts "$ACCOUNTS" "$@" 2>&1)
   local rc=$?
+  LAST_OTHER=$(other_pct)
   printf '%s\n' "$out" | grep -v '^RESULT'
-  [ "$rc" = 0 ] || { echo "bench: ledger_post exited $rc (checks failed)"; failed=1; }
+  echo "  other work on the machine during this run: $LAST_OTHER of a CPU (set-up and checks included)"
+  if [ "$rc" = 124 ]; then
+    echo "bench: ledger_post $* cut off after $((SECONDS_PER_RUN + 30)) s (no figure)"
+  elif [ "$rc" != 0 ]; then
+    echo "bench: ledger_post exited $rc (checks failed)"
+    failed=1
+  fi
   LAST=$out
 }
 echo "== ledger_post: balanced two-line entries via ledger_batcher_post, uniform over $ACCOUNTS accounts"
@@ -116,6 +162,7 @@ for n in $WRITERS; do
   FL_P50[$n]=$(field "$LAST" p50_ms)
   FL_P99[$n]=$(field "$LAST" p99_ms)
   FL_BATCH[$n]=$(field "$LAST" avg_batch)
+  FL_OTHER[$n]=$LAST_OTHER
 done
 echo
 if [ "$HOT" = 1 ]; then
@@ -129,10 +176,20 @@ if [ "$HOT" = 1 ]; then
   echo
 fi
 
+if [ "$DIRECT" = 1 ]; then
+  echo "== ledger_post --direct: no batcher; each writer its own connection, one transaction a posting"
+  for n in $WRITERS; do
+    run_ledger "$n" --direct
+    DIR_PPS[$n]=$(field "$LAST" pps)
+  done
+  echo
+fi
+
 crash_line=""
 if [ "$CRASH_TEST" = 1 ]; then
   echo "== crash test: 16 writers for 8 s; the server is killed (pg_ctl stop -m immediate) at 3 s and"
   echo "   restarted at 4 s; afterwards every acknowledged posting must be in the journal"
+  fresh_db
   "$BENCH" --writers 16 --seconds 8 --accounts "$ACCOUNTS" --crash-test --label crash >"$tmp/crash.out" 2>&1 &
   bpid=$!
   sleep 3
@@ -155,13 +212,19 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.2fx", a / b; else print "-" }'; }
 echo "== summary (durable: fsync=on, synchronous_commit=on; ${SECONDS_PER_RUN}s per run)"
-printf '%-8s %12s %16s %7s %14s %12s %16s %7s\n' writers "pgbench TPS" "fundledger p/s" ratio \
-  "p50/p99 ms" "avg batch" "hot-acct p/s" ratio
+printf '%-8s %12s %16s %7s %14s %10s %14s %7s %12s\n' writers "pgbench TPS" "fundledger p/s" ratio \
+  "p50/p99 ms" "avg batch" "hot-acct p/s" ratio "other load"
 for n in $WRITERS; do
-  printf '%-8s %12.0f %16.0f %7s %14s %12s %16s %7s\n' "$n" "${PGB[$n]:-0}" "${FL[$n]:-0}" \
+  printf '%-8s %12.0f %16.0f %7s %14s %10s %14s %7s %12s\n' "$n" "${PGB[$n]:-0}" "${FL[$n]:-0}" \
     "$(ratio "${FL[$n]:-}" "${PGB[$n]:-0}")" "${FL_P50[$n]:-?}/${FL_P99[$n]:-?}" "${FL_BATCH[$n]:-?}" \
-    "${HOT_PPS[$n]:--}" "$(ratio "${HOT_PPS[$n]:-}" "${PGB[$n]:-0}")"
+    "${HOT_PPS[$n]:--}" "$(ratio "${HOT_PPS[$n]:-}" "${PGB[$n]:-0}")" "${PGB_OTHER[$n]}/${FL_OTHER[$n]:-?}"
 done
+echo "(other load: CPU used by other work on the machine during the pgbench / fundledger run, % of one CPU)"
+if [ "$DIRECT" = 1 ]; then
+  for n in $WRITERS; do
+    printf 'direct (no batcher), %s writer(s): %s postings/s\n' "$n" "${DIR_PPS[$n]:-(cut off)}"
+  done
+fi
 [ -n "$crash_line" ] && echo "$crash_line"
 last=$(echo "$WRITERS" | awk '{print $NF}')
 echo "target: fundledger >= 3x pgbench tpcb-like at $last writers: $(ratio "${FL[$last]:-}" "${PGB[$last]:-0}")" \

@@ -1,0 +1,147 @@
+/* repayment: cash received on loans (one by one or a bank statement in CSV), its allocation
+ * inside the loan, days past due and arrears, write-offs (four eyes) and recoveries. */
+#ifndef FUNDLEDGER_REPAYMENT_H
+#define FUNDLEDGER_REPAYMENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fundledger/approval.h"
+#include "fundledger/auth.h"
+#include "fundledger/db.h"
+#include "fundledger/schedule.h"
+#include "fundledger/waterfall.h"
+
+/* Limits of the CSV import. A bank statement of the fund's whole portfolio for a month is a
+ * few tens of thousands of lines; 200000 leaves room and bounds the report. A line is four
+ * short fields; 1024 bytes refuses binary garbage early. */
+#define REPAYMENT_IMPORT_LINES_MAX 200000
+#define REPAYMENT_IMPORT_LINE_BYTES_MAX 1024
+/* Lines computed and written together (one savepoint, one statement per table): large enough
+ * that round trips vanish, small enough that a chunk's entries (about 2.4 kB each) stay a few MB. */
+#define REPAYMENT_IMPORT_CHUNK 4000
+_Static_assert(REPAYMENT_IMPORT_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "one ledger_post per chunk");
+/* A reference is what the bank statement says; the table CHECKs the same length. */
+#define REPAYMENT_REFERENCE_BYTES_MAX 200
+
+/* ---- pure allocation (no database), exported for the unit tests ---- */
+
+/* One instalment of a stored schedule with what was paid on it so far. */
+struct repayment_instalment {
+    int no;
+    int64_t due_days;             /* due date as days since 1970-01-01 (rate_date_to_days) */
+    int64_t principal_minor;      /* scheduled */
+    int64_t interest_minor;       /* scheduled */
+    int64_t principal_paid_minor; /* sum of repayment_allocation so far */
+    int64_t interest_paid_minor;
+};
+
+/* Where a payment went: per bucket (waterfall.h order: fees, overdue interest, overdue
+ * principal, current interest, current principal), the prepayment, and per instalment and
+ * component (overdue oldest first, then the current instalment, then the prepayment from the
+ * last instalment backwards). */
+struct repayment_allocation {
+    int64_t bucket_minor[WATERFALL_BUCKETS];
+    int64_t prepayment_minor;
+    int64_t principal_minor; /* overdue + current principal + prepayment */
+    int64_t interest_minor;  /* overdue + current interest */
+    unsigned n;
+    struct {
+        int no;
+        bool principal; /* false: interest */
+        int64_t amount_minor;
+    } parts[2 * SCHEDULE_INSTALMENTS_MAX];
+};
+
+typedef enum repayment_alloc_status {
+    REPAYMENT_ALLOC_OK = 0,
+    REPAYMENT_ALLOC_INVALID,  /* amount <= 0, a negative figure, instalments out of order or too many */
+    REPAYMENT_ALLOC_OVERPAID, /* the payment is more than everything owed (*owed_max says how much) */
+} repayment_alloc_status;
+
+/* Allocates amount_minor paid on value_days (days since 1970) over the instalments inst[0..n)
+ * (in instalment order) of a loan whose principal outstanding (drawn - repaid - written off) is
+ * principal_outstanding_minor (domain §6):
+ *   overdue   = instalments with due date < value date: their unpaid interest, then principal;
+ *   current   = the one instalment with the earliest due date >= value date;
+ *   fees      = 0 (the fund charges no loan fees yet; the bucket is kept);
+ *   excess    = prepayment of principal, last instalments first, never more than the principal
+ *               outstanding; a payment above everything owed is REPAYMENT_ALLOC_OVERPAID.
+ * Principal taken in the buckets is capped by the principal outstanding (a partly drawn or
+ * partly written-off loan owes less principal than its schedule). No penalty interest on late
+ * instalments is charged beyond the schedule. On success the instalments' paid figures are
+ * updated (so calls chain), *out filled; on error nothing changes. *owed_max (may be NULL) gets
+ * the largest payment the loan accepts on that date. */
+repayment_alloc_status repayment_allocate(int64_t amount_minor, int64_t value_days, int64_t principal_outstanding_minor,
+                                          struct repayment_instalment *inst, size_t n, struct repayment_allocation *out,
+                                          int64_t *owed_max);
+
+/* ---- repayments ---- */
+
+/* Records cash received on a loan, inside the caller's transaction: the loan must be active
+ * (disbursed); amount a positive decimal in the loan currency; value_date not in the future
+ * and not before the first disbursement; reference unique per loan. The payment is allocated
+ * by repayment_allocate, stored (repayment + repayment_allocation rows) and posted as ONE entry
+ * (docs/fund-operations.md): Dr 1050 amount; Cr T<id>.LOANS per funding tranche, the principal
+ * part split by the stored shares (largest remainder in position order, as loan_split);
+ * Cr 4000 the interest part. event "repayment", ref "loan:<id>". When all the drawn principal
+ * is repaid and the loan is fully drawn, the loan becomes repaid and its entrepreneur moves to
+ * the repaid stage. Returns the repayment with its allocation (caller owns). Errors:
+ * FLE_NOT_FOUND loan_id, FLE_CONFLICT loan_id (not active), FLE_BAD_FIELD / FLE_MISSING_FIELD
+ * amount, value_date, reference, FLE_DUPLICATE reference, FLE_RULE amount (overpayment). */
+json_t *repayment_record(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
+                         const char *value_date, const char *reference, struct fl_error *err);
+
+/* Imports a bank statement: CSV text with the exact header "loan_id,amount,value_date,reference"
+ * and one repayment per line (plain comma-separated fields: no quotes, no commas inside a field;
+ * CRLF accepted), at most REPAYMENT_IMPORT_LINES_MAX lines. Inside the caller's transaction.
+ * Each line is checked and allocated exactly as repayment_record does, and the loans must be of
+ * fund_id. A refused line changes nothing and the others still apply: lines are computed in C
+ * against the loans' state (locked), then written in chunks, each inside a SAVEPOINT; should the
+ * database refuse a chunk, it is rolled back and its lines are redone one by one, each in its own
+ * SAVEPOINT. *report (caller owns) gets {"lines", "applied", "refused", "amount_applied",
+ * "currency", "results": [{"line", "status": "applied", "repayment_id"} | {"line", "status":
+ * "refused", "error": {"code", "field", "message"}}]} with line numbers of the file (the header
+ * is line 1). Errors of the whole import (nothing written): FLE_NOT_FOUND fund_id,
+ * FLE_BAD_FIELD "header" (missing or not exact), FLE_BAD_FIELD "csv" (too many lines), database
+ * failures. */
+enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, int64_t fund_id, const char *csv,
+                                 size_t len, json_t **report, struct fl_error *err);
+
+/* Days past due and arrears of a loan as of a date (payments count when their value date is
+ * on or before it): {"loan_id", "as_of", "currency", "days_past_due" (as_of minus the oldest due
+ * date, before as_of, of an instalment with something unpaid; 0 when none or when nothing is
+ * outstanding), "oldest_unpaid_due_date", "principal_in_arrears", "interest_in_arrears",
+ * "principal_outstanding" (drawn - principal repaid - written off, each as of the date)}.
+ * as_of NULL = today. Caller owns. FLE_NOT_FOUND loan_id, FLE_BAD_PARAM as_of. */
+json_t *loan_arrears(struct db *db, int64_t loan_id, const char *as_of, struct fl_error *err);
+
+/* ---- losses ---- */
+
+/* Proposes a write-off (four eyes, kind "write_off") of amount (NULL = all the principal
+ * outstanding) of an active loan on value_date (not in the future, not before the first
+ * disbursement), with a reason. Inside the caller's transaction. Returns the proposal (caller
+ * owns). Errors name the field: amount (above the principal outstanding: FLE_RULE), value_date,
+ * reason; FLE_CONFLICT loan_id when the loan is not active. */
+json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t loan_id, const char *amount,
+                         const char *value_date, const char *reason, struct fl_error *err);
+/* Approval hook: re-checks, then posts ONE entry: Cr T.LOANS per funding share (loan_split of
+ * the amount); Dr T.LOSS bottom-up over all the fund's active tranches in the loan currency by
+ * their capital (waterfall_allocate_loss, most junior first); what exceeds all capital Dr 5100.
+ * Stores the write_off row, adds to loan.written_off_minor, and when nothing is left outstanding
+ * marks the loan written_off and moves the entrepreneur to written_off. */
+enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const struct principal *approver,
+                             int64_t *entry_id, struct fl_error *err);
+
+/* Records cash recovered on a written-off loan, inside the caller's transaction: Dr 1050 amount;
+ * Cr T.LOSS top-down (waterfall_allocate_recovery over what each tranche of the fund in the loan
+ * currency has absorbed and not had restored: the debit balance of its LOSS account, most senior
+ * first); what is left Cr 4000. Stores the recovery row. value_date not in the future and not
+ * before the loan's first write-off; reference unique per loan (FLE_DUPLICATE reference).
+ * Returns the recovery (caller owns). */
+json_t *recovery_record(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
+                        const char *value_date, const char *reference, struct fl_error *err);
+
+#endif

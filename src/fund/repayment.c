@@ -1,0 +1,1637 @@
+/* repayment: cash received on loans, its allocation inside the loan, bank-statement import,
+ * arrears, write-offs and recoveries. Postings follow docs/fund-operations.md. */
+#include "fundledger/repayment.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/audit.h"
+#include "fundledger/fund.h"
+#include "fundledger/ledger.h"
+#include "fundledger/loan.h"
+#include "fundledger/money.h"
+#include "fundledger/pipeline.h"
+#include "fundledger/rate.h"
+#include "fundledger/tranche.h"
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static json_t *amount_json(int64_t minor, const char *currency)
+{
+    char buf[MONEY_TEXT_MAX];
+    int exp = money_currency_exponent(currency);
+    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
+    return json_string(buf);
+}
+
+/* "YYYY-MM-DD" (a real date) to days since 1970. */
+static bool date_days(const char *text, int64_t *days)
+{
+    if (text == NULL || !ledger_date_valid(text)) {
+        return false;
+    }
+    rate_date d = {atoi(text), atoi(text + 5), atoi(text + 8)};
+    if (!rate_date_valid(d)) {
+        return false;
+    }
+    *days = rate_date_to_days(d);
+    return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pure allocation                                                                             */
+
+repayment_alloc_status repayment_allocate(int64_t amount, int64_t value_days, int64_t outstanding,
+                                          struct repayment_instalment *inst, size_t n, struct repayment_allocation *out,
+                                          int64_t *owed_max)
+{
+    assert(out != NULL);
+    if (amount <= 0 || outstanding < 0 || n > SCHEDULE_INSTALMENTS_MAX || (n > 0 && inst == NULL)) {
+        return REPAYMENT_ALLOC_INVALID;
+    }
+    /* Overdue sums, the current instalment, and the principal of the instalments after it. */
+    int64_t od_i = 0, od_p = 0, later_p = 0;
+    long cur = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct repayment_instalment *x = &inst[i];
+        int64_t up = x->principal_minor - x->principal_paid_minor;
+        int64_t ui = x->interest_minor - x->interest_paid_minor;
+        if (x->principal_paid_minor < 0 || x->interest_paid_minor < 0 || up < 0 || ui < 0 ||
+            (i > 0 && (x->no <= inst[i - 1].no || x->due_days < inst[i - 1].due_days))) {
+            return REPAYMENT_ALLOC_INVALID;
+        }
+        bool ok = true;
+        if (x->due_days < value_days) {
+            ok = money_add(od_i, ui, &od_i) && money_add(od_p, up, &od_p);
+        } else if (cur < 0) {
+            cur = (long)i;
+        } else {
+            ok = money_add(later_p, up, &later_p);
+        }
+        if (!ok) {
+            return REPAYMENT_ALLOC_INVALID;
+        }
+    }
+    /* Principal is owed up to what is outstanding, overdue first. */
+    int64_t cap = outstanding;
+    waterfall_loan_due due = {{0}};
+    due.due_minor[WATERFALL_BUCKET_FEES] = 0; /* no loan fees yet */
+    due.due_minor[WATERFALL_BUCKET_OVERDUE_INTEREST] = od_i;
+    due.due_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL] = min64(od_p, cap);
+    cap -= due.due_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL];
+    if (cur >= 0) {
+        due.due_minor[WATERFALL_BUCKET_CURRENT_INTEREST] = inst[cur].interest_minor - inst[cur].interest_paid_minor;
+        due.due_minor[WATERFALL_BUCKET_CURRENT_PRINCIPAL] =
+            min64(inst[cur].principal_minor - inst[cur].principal_paid_minor, cap);
+        cap -= due.due_minor[WATERFALL_BUCKET_CURRENT_PRINCIPAL];
+    }
+    int64_t prepay_max = min64(later_p, cap);
+    int64_t owed = prepay_max;
+    for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+        if (!money_add(owed, due.due_minor[b], &owed)) {
+            return REPAYMENT_ALLOC_INVALID;
+        }
+    }
+    if (owed_max != NULL) {
+        *owed_max = owed;
+    }
+    if (amount > owed) {
+        return REPAYMENT_ALLOC_OVERPAID;
+    }
+    waterfall_loan_applied applied;
+    if (waterfall_allocate_payment(amount, &due, &applied) != WATERFALL_OK) {
+        return REPAYMENT_ALLOC_INVALID;
+    }
+    assert(applied.excess_minor <= prepay_max);
+
+    memset(out, 0, sizeof *out);
+    for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+        out->bucket_minor[b] = applied.applied_minor[b];
+    }
+    out->prepayment_minor = applied.excess_minor;
+    /* Per instalment: overdue interest oldest first, overdue principal oldest first, current
+     * interest and principal, prepayment from the last instalment backwards. */
+    int64_t left_oi = applied.applied_minor[WATERFALL_BUCKET_OVERDUE_INTEREST];
+    int64_t left_op = applied.applied_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL];
+    for (size_t i = 0; i < n && inst[i].due_days < value_days; i++) {
+        int64_t a = min64(left_oi, inst[i].interest_minor - inst[i].interest_paid_minor);
+        if (a > 0) {
+            out->parts[out->n].no = inst[i].no;
+            out->parts[out->n].principal = false;
+            out->parts[out->n++].amount_minor = a;
+            left_oi -= a;
+        }
+    }
+    for (size_t i = 0; i < n && inst[i].due_days < value_days; i++) {
+        int64_t a = min64(left_op, inst[i].principal_minor - inst[i].principal_paid_minor);
+        if (a > 0) {
+            out->parts[out->n].no = inst[i].no;
+            out->parts[out->n].principal = true;
+            out->parts[out->n++].amount_minor = a;
+            left_op -= a;
+        }
+    }
+    assert(left_oi == 0 && left_op == 0);
+    if (cur >= 0) {
+        int64_t ci = applied.applied_minor[WATERFALL_BUCKET_CURRENT_INTEREST];
+        int64_t cp = applied.applied_minor[WATERFALL_BUCKET_CURRENT_PRINCIPAL];
+        if (ci > 0) {
+            out->parts[out->n].no = inst[cur].no;
+            out->parts[out->n].principal = false;
+            out->parts[out->n++].amount_minor = ci;
+        }
+        if (cp > 0) {
+            out->parts[out->n].no = inst[cur].no;
+            out->parts[out->n].principal = true;
+            out->parts[out->n++].amount_minor = cp;
+        }
+        int64_t left_pre = applied.excess_minor;
+        for (size_t k = n; k > (size_t)cur + 1 && left_pre > 0; k--) {
+            size_t i = k - 1;
+            int64_t a = min64(left_pre, inst[i].principal_minor - inst[i].principal_paid_minor);
+            if (a > 0) {
+                out->parts[out->n].no = inst[i].no;
+                out->parts[out->n].principal = true;
+                out->parts[out->n++].amount_minor = a;
+                left_pre -= a;
+            }
+        }
+        assert(left_pre == 0);
+    } else {
+        assert(applied.excess_minor == 0);
+    }
+    assert(out->n <= 2 * SCHEDULE_INSTALMENTS_MAX);
+    /* Apply to the instalments so the next payment sees them paid. */
+    for (unsigned k = 0; k < out->n; k++) {
+        for (size_t i = 0; i < n; i++) {
+            if (inst[i].no == out->parts[k].no) {
+                if (out->parts[k].principal) {
+                    inst[i].principal_paid_minor += out->parts[k].amount_minor;
+                } else {
+                    inst[i].interest_paid_minor += out->parts[k].amount_minor;
+                }
+                break;
+            }
+        }
+    }
+    out->interest_minor =
+        out->bucket_minor[WATERFALL_BUCKET_OVERDUE_INTEREST] + out->bucket_minor[WATERFALL_BUCKET_CURRENT_INTEREST];
+    out->principal_minor = out->bucket_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL] +
+                           out->bucket_minor[WATERFALL_BUCKET_CURRENT_PRINCIPAL] + out->prepayment_minor;
+    assert(out->interest_minor + out->principal_minor + out->bucket_minor[WATERFALL_BUCKET_FEES] == amount);
+    return REPAYMENT_ALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loan state for a batch of lines                                                            */
+
+struct rp_loan {
+    int64_t id, fund_id, entrepreneur_id;
+    char currency[CURRENCY_CODE_BYTES];
+    int exponent;
+    char status[16];
+    int64_t principal, drawn, written_off, repaid;
+    char first_disbursement[DATE_TEXT_BYTES]; /* "" when none */
+    char first_write_off[DATE_TEXT_BYTES];    /* "" when none */
+    size_t inst_at, inst_n;
+    unsigned n_funding;
+    int64_t tranche_id[LOAN_FUNDING_MAX], weight[LOAN_FUNDING_MAX], loans_account[LOAN_FUNDING_MAX];
+    bool repaid_now;
+};
+
+/* A set of (loan, reference): references already used. Open addressing; keys borrowed. */
+struct ref_set {
+    struct {
+        int64_t loan_id;
+        const char *ref;
+    } * slot;
+    size_t cap; /* a power of two */
+    size_t n;
+};
+
+static uint64_t ref_hash(int64_t loan_id, const char *ref)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)loan_id;
+    for (size_t i = 0; i < REPAYMENT_REFERENCE_BYTES_MAX + 1 && ref[i] != '\0'; i++) {
+        h = (h ^ (unsigned char)ref[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static bool ref_set_init(struct ref_set *s, size_t expected)
+{
+    s->cap = 64;
+    while (s->cap < 2 * expected + 2) {
+        s->cap *= 2;
+    }
+    s->n = 0;
+    s->slot = calloc(s->cap, sizeof *s->slot);
+    return s->slot != NULL;
+}
+
+/* true when present; with add, inserts when absent (the set never fills: cap >= 2 * expected). */
+static bool ref_set_check(struct ref_set *s, int64_t loan_id, const char *ref, bool add)
+{
+    size_t mask = s->cap - 1;
+    size_t i = (size_t)ref_hash(loan_id, ref) & mask;
+    for (size_t probe = 0; probe < s->cap; probe++, i = (i + 1) & mask) {
+        if (s->slot[i].ref == NULL) {
+            if (add) {
+                assert(s->n + 1 < s->cap);
+                s->slot[i].loan_id = loan_id;
+                s->slot[i].ref = ref;
+                s->n++;
+            }
+            return false;
+        }
+        if (s->slot[i].loan_id == loan_id && strcmp(s->slot[i].ref, ref) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One line to record: its text fields (borrowed), and what became of it. */
+struct rp_line {
+    unsigned line_no;
+    int64_t loan_id; /* 0 when the field did not parse */
+    const char *amount, *value_date, *reference;
+    bool done; /* refused or applied */
+    bool applied;
+    struct fl_error err;
+    int64_t amount_minor;
+    int64_t repayment_id, entry_id;
+    struct rp_loan *loan; /* during its chunk */
+    int64_t bucket[WATERFALL_BUCKETS], prepayment, principal, interest;
+    size_t alloc_at, alloc_n; /* in the chunk's allocation list */
+};
+
+struct rp_alloc {
+    int no;
+    bool principal;
+    int64_t amount_minor;
+};
+
+/* The fund accounts a repayment entry posts to. */
+struct rp_fund {
+    int64_t fund_id, collections, interest_income;
+};
+#define RP_FUNDS_MAX 8
+
+/* Everything one chunk needs; reset per chunk. */
+struct rp_chunk {
+    struct rp_loan *loans;
+    size_t n_loans;
+    struct repayment_instalment *inst;
+    size_t n_inst;
+    struct ref_set refs;
+    char **owned_refs;
+    size_t n_owned_refs;
+    struct rp_alloc *alloc;
+    size_t n_alloc, cap_alloc;
+    struct rp_fund funds[RP_FUNDS_MAX];
+    unsigned n_funds;
+};
+
+static void chunk_free(struct rp_chunk *c)
+{
+    free(c->loans);
+    free(c->inst);
+    free(c->refs.slot);
+    for (size_t i = 0; i < c->n_owned_refs; i++) {
+        free(c->owned_refs[i]);
+    }
+    free(c->owned_refs);
+    free(c->alloc);
+    memset(c, 0, sizeof *c);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static struct rp_loan *find_loan(struct rp_chunk *c, int64_t id)
+{
+    size_t lo = 0, hi = c->n_loans;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->loans[mid].id == id) {
+            return &c->loans[mid];
+        }
+        if (c->loans[mid].id < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+static enum fl_err oom(struct fl_error *err)
+{
+    return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+}
+
+/* Loads and locks (in id order) the loans of lines[0..n) with their schedule, paid amounts,
+ * funding shares and the references already used among the lines'. */
+static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, struct fl_error *err)
+{
+    memset(c, 0, sizeof *c);
+    int64_t *ids = malloc(sizeof(int64_t) * (n ? n : 1));
+    if (ids == NULL) {
+        return oom(err);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!lines[i].done) {
+            ids[k++] = lines[i].loan_id;
+        }
+    }
+    qsort(ids, k, sizeof *ids, cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (u == 0 || ids[u - 1] != ids[i]) {
+            ids[u++] = ids[i];
+        }
+    }
+    struct db_array a;
+    db_array_init(&a);
+    for (size_t i = 0; i < u; i++) {
+        db_array_i64(&a, ids[i]);
+    }
+    /* Loans close together (an import sorts its lines by loan) load their schedules with one range
+     * scan; the rows of loans in the range but not in the chunk are skipped. */
+    int64_t lo = u ? ids[0] : 0, hi = u ? ids[u - 1] : 0;
+    bool dense = u > 0 && (uint64_t)(hi - lo) <= 2 * (uint64_t)u + 64;
+    free(ids);
+    if (u == 0) {
+        db_array_free(&a);
+        return ref_set_init(&c->refs, 1) ? FLE_OK : oom(err);
+    }
+    const char *p[1] = {db_array_str(&a)};
+    if (p[0] == NULL) {
+        db_array_free(&a);
+        return oom(err);
+    }
+    enum fl_err e = FLE_OK;
+    PGresult *r = db_exec(db, "repayment_load_loans", 1, p, err);
+    if (r == NULL) {
+        e = err->code;
+        goto done;
+    }
+    c->n_loans = (size_t)PQntuples(r);
+    c->loans = calloc(c->n_loans ? c->n_loans : 1, sizeof *c->loans);
+    if (c->loans == NULL) {
+        PQclear(r);
+        e = oom(err);
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_loans; i++) {
+        struct rp_loan *l = &c->loans[i];
+        int row = (int)i;
+        l->id = db_i64(r, row, 0);
+        l->fund_id = db_i64(r, row, 1);
+        l->entrepreneur_id = db_i64(r, row, 2);
+        snprintf(l->currency, sizeof l->currency, "%s", db_str(r, row, 3));
+        l->exponent = money_currency_exponent(l->currency);
+        l->principal = db_i64(r, row, 4);
+        l->drawn = db_i64(r, row, 5);
+        l->written_off = db_i64(r, row, 6);
+        snprintf(l->status, sizeof l->status, "%s", db_str(r, row, 7));
+        snprintf(l->first_disbursement, sizeof l->first_disbursement, "%s", db_str(r, row, 8));
+        l->repaid = db_i64(r, row, 9);
+        snprintf(l->first_write_off, sizeof l->first_write_off, "%s", db_str(r, row, 10));
+    }
+    PQclear(r);
+
+    char lob[21], hib[21];
+    const char *pr_range[2] = {db_i64_text(lo, lob), db_i64_text(hi, hib)};
+    r = dense ? db_exec(db, "repayment_load_schedule_range", 2, pr_range, err)
+              : db_exec(db, "repayment_load_schedule", 1, p, err);
+    if (r == NULL) {
+        e = err->code;
+        goto done;
+    }
+    c->n_inst = (size_t)PQntuples(r);
+    c->inst = calloc(c->n_inst ? c->n_inst : 1, sizeof *c->inst);
+    if (c->inst == NULL) {
+        PQclear(r);
+        e = oom(err);
+        goto done;
+    }
+    size_t rows_sched = c->n_inst;
+    c->n_inst = 0;
+    for (size_t row_i = 0; row_i < rows_sched; row_i++) {
+        int row = (int)row_i;
+        struct rp_loan *l = find_loan(c, db_i64(r, row, 0));
+        if (l == NULL) {
+            continue; /* in the range, not in the chunk */
+        }
+        size_t i = c->n_inst++;
+        struct repayment_instalment *x = &c->inst[i];
+        x->no = (int)db_i64(r, row, 1);
+        if (!date_days(db_str(r, row, 2), &x->due_days)) {
+            PQclear(r);
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "bad due date in a schedule");
+            goto done;
+        }
+        x->principal_minor = db_i64(r, row, 3);
+        x->interest_minor = db_i64(r, row, 4);
+        x->principal_paid_minor = db_i64(r, row, 5);
+        x->interest_paid_minor = db_i64(r, row, 6);
+        if (l->inst_n == 0) {
+            l->inst_at = i;
+        }
+        l->inst_n++;
+    }
+    PQclear(r);
+
+    r = db_exec(db, "repayment_load_funding", 1, p, err);
+    if (r == NULL) {
+        e = err->code;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct rp_loan *l = find_loan(c, db_i64(r, i, 0));
+        if (l == NULL || l->n_funding == LOAN_FUNDING_MAX) {
+            PQclear(r);
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "funding row of an unknown loan");
+            goto done;
+        }
+        l->tranche_id[l->n_funding] = db_i64(r, i, 1);
+        l->weight[l->n_funding] = db_i64(r, i, 2);
+        l->loans_account[l->n_funding] = db_i64(r, i, 3);
+        l->n_funding++;
+    }
+    PQclear(r);
+
+    /* References already used, among those the lines carry. */
+    struct db_array rl, rr;
+    db_array_init(&rl);
+    db_array_init(&rr);
+    size_t n_refs = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!lines[i].done && lines[i].reference != NULL) {
+            db_array_i64(&rl, lines[i].loan_id);
+            db_array_text(&rr, lines[i].reference);
+            n_refs++;
+        }
+    }
+    if (!ref_set_init(&c->refs, n + n_refs)) {
+        db_array_free(&rl);
+        db_array_free(&rr);
+        e = oom(err);
+        goto done;
+    }
+    if (n_refs > 0) {
+        const char *pr[2] = {db_array_str(&rl), db_array_str(&rr)};
+        r = pr[0] && pr[1] ? db_exec(db, "repayment_load_refs", 2, pr, err) : NULL;
+        db_array_free(&rl);
+        db_array_free(&rr);
+        if (r == NULL) {
+            e = pr[0] && pr[1] ? err->code : oom(err);
+            goto done;
+        }
+        int rows = PQntuples(r);
+        c->owned_refs = calloc((size_t)rows + 1, sizeof *c->owned_refs);
+        if (c->owned_refs == NULL) {
+            PQclear(r);
+            e = oom(err);
+            goto done;
+        }
+        for (int i = 0; i < rows; i++) {
+            char *s = strdup(db_str(r, i, 1));
+            if (s == NULL) {
+                PQclear(r);
+                e = oom(err);
+                goto done;
+            }
+            c->owned_refs[c->n_owned_refs++] = s;
+            ref_set_check(&c->refs, db_i64(r, i, 0), s, true);
+        }
+        PQclear(r);
+    } else {
+        db_array_free(&rl);
+        db_array_free(&rr);
+    }
+done:
+    db_array_free(&a);
+    return e;
+}
+
+static enum fl_err fund_accounts(struct db *db, struct rp_chunk *c, int64_t fund_id, const struct rp_fund **out,
+                                 struct fl_error *err)
+{
+    for (unsigned i = 0; i < c->n_funds; i++) {
+        if (c->funds[i].fund_id == fund_id) {
+            *out = &c->funds[i];
+            return FLE_OK;
+        }
+    }
+    if (c->n_funds == RP_FUNDS_MAX) {
+        c->n_funds = 0; /* a cache: start over */
+    }
+    struct rp_fund *f = &c->funds[c->n_funds];
+    f->fund_id = fund_id;
+    enum fl_err e;
+    if ((e = fund_account_by_code(db, fund_id, "1050", &f->collections, err)) != FLE_OK ||
+        (e = fund_account_by_code(db, fund_id, "4000", &f->interest_income, err)) != FLE_OK) {
+        return e;
+    }
+    c->n_funds++;
+    *out = f;
+    return FLE_OK;
+}
+
+static bool alloc_push(struct rp_chunk *c, const struct repayment_allocation *a)
+{
+    if (c->n_alloc + a->n > c->cap_alloc) {
+        size_t cap = c->cap_alloc ? c->cap_alloc : 1024;
+        while (cap < c->n_alloc + a->n) {
+            cap *= 2;
+        }
+        struct rp_alloc *x = realloc(c->alloc, cap * sizeof *x);
+        if (x == NULL) {
+            return false;
+        }
+        c->alloc = x;
+        c->cap_alloc = cap;
+    }
+    for (unsigned k = 0; k < a->n; k++) {
+        c->alloc[c->n_alloc++] = (struct rp_alloc){a->parts[k].no, a->parts[k].principal, a->parts[k].amount_minor};
+    }
+    return true;
+}
+
+/* Context of a run of lines: who, which fund (0 = any), today. */
+struct rp_ctx {
+    const struct principal *actor;
+    int64_t fund_id;
+    char today[DATE_TEXT_BYTES];
+};
+
+/* Checks and allocates one line against the chunk's state. Refusals go to line->err (and
+ * line->done); only FLE_INTERNAL-class failures are returned. */
+static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct rp_line *ln, struct fl_error *err)
+{
+    static _Thread_local struct repayment_allocation a;
+    struct fl_error *le = &ln->err;
+    ln->done = true;
+    struct rp_loan *l = find_loan(c, ln->loan_id);
+    if (l == NULL) {
+        fl_error_set(le, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, ln->loan_id);
+        return FLE_OK;
+    }
+    if (ctx->fund_id != 0 && l->fund_id != ctx->fund_id) {
+        fl_error_set(le, FLE_BAD_FIELD, "loan_id", "loan %" PRId64 " is not a loan of fund %" PRId64, l->id,
+                     ctx->fund_id);
+        return FLE_OK;
+    }
+    if (strcmp(l->status, "active") != 0) {
+        fl_error_set(le, FLE_CONFLICT, "loan_id",
+                     "repayments are recorded on an active (disbursed) loan; loan %" PRId64 " is %s", l->id, l->status);
+        return FLE_OK;
+    }
+    if (ln->amount == NULL || ln->amount[0] == '\0') {
+        fl_error_set(le, FLE_MISSING_FIELD, "amount", "required");
+        return FLE_OK;
+    }
+    money_status ms = money_parse(ln->amount, l->exponent, false, &ln->amount_minor);
+    if (ms != MONEY_OK || ln->amount_minor == 0) {
+        fl_error_set(le, FLE_BAD_FIELD, "amount", "a positive decimal in %s: %s", l->currency,
+                     ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
+        return FLE_OK;
+    }
+    int64_t vdays = 0;
+    if (ln->value_date == NULL || ln->value_date[0] == '\0') {
+        fl_error_set(le, FLE_MISSING_FIELD, "value_date", "required");
+        return FLE_OK;
+    }
+    if (!date_days(ln->value_date, &vdays) || strcmp(ln->value_date, ctx->today) > 0) {
+        fl_error_set(le, FLE_BAD_FIELD, "value_date", "a date YYYY-MM-DD, not in the future");
+        return FLE_OK;
+    }
+    if (l->first_disbursement[0] == '\0' || strcmp(ln->value_date, l->first_disbursement) < 0) {
+        fl_error_set(le, FLE_BAD_FIELD, "value_date", "before the loan's first disbursement (%s)",
+                     l->first_disbursement[0] ? l->first_disbursement : "none");
+        return FLE_OK;
+    }
+    size_t rlen = ln->reference ? strlen(ln->reference) : 0;
+    if (rlen == 0) {
+        fl_error_set(le, FLE_MISSING_FIELD, "reference", "required");
+        return FLE_OK;
+    }
+    if (rlen > REPAYMENT_REFERENCE_BYTES_MAX) {
+        fl_error_set(le, FLE_BAD_FIELD, "reference", "at most %d characters", REPAYMENT_REFERENCE_BYTES_MAX);
+        return FLE_OK;
+    }
+    if (ref_set_check(&c->refs, l->id, ln->reference, false)) {
+        fl_error_set(le, FLE_DUPLICATE, "reference", "loan %" PRId64 " already has a repayment with this reference",
+                     l->id);
+        return FLE_OK;
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    int64_t owed = 0;
+    repayment_alloc_status st = repayment_allocate(ln->amount_minor, vdays, outstanding,
+                                                   l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
+    if (st == REPAYMENT_ALLOC_OVERPAID) {
+        char ob[MONEY_TEXT_MAX];
+        money_format(owed, l->exponent, ob, sizeof ob);
+        fl_error_set(le, FLE_RULE, "amount",
+                     "overpayment refused: on %s loan %" PRId64 " owes at most %s %s (overdue and current "
+                     "instalments plus the principal outstanding)",
+                     ln->value_date, l->id, ob, l->currency);
+        return FLE_OK;
+    }
+    if (st != REPAYMENT_ALLOC_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "the schedule of loan %" PRId64 " is inconsistent", l->id);
+    }
+    if (!alloc_push(c, &a)) {
+        return oom(err);
+    }
+    ln->alloc_at = c->n_alloc - a.n;
+    ln->alloc_n = a.n;
+    for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+        ln->bucket[b] = a.bucket_minor[b];
+    }
+    ln->prepayment = a.prepayment_minor;
+    ln->principal = a.principal_minor;
+    ln->interest = a.interest_minor;
+    ref_set_check(&c->refs, l->id, ln->reference, true);
+    l->repaid += a.principal_minor;
+    if (l->drawn == l->principal && l->drawn - l->repaid - l->written_off == 0) {
+        snprintf(l->status, sizeof l->status, "repaid");
+        l->repaid_now = true;
+    }
+    ln->loan = l;
+    ln->applied = true;
+    fl_error_clear(le);
+    return FLE_OK;
+}
+
+/* Builds the entry of an applied line. */
+static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, const struct rp_line *ln,
+                               struct ledger_entry *e, struct fl_error *err)
+{
+    const struct rp_loan *l = ln->loan;
+    const struct rp_fund *f = NULL;
+    enum fl_err x = fund_accounts(db, c, l->fund_id, &f, err);
+    if (x != FLE_OK) {
+        return x;
+    }
+    memset(e, 0, offsetof(struct ledger_entry, lines));
+    e->fund_id = l->fund_id;
+    e->posted_by = ctx->actor->user_id;
+    snprintf(e->effective_date, sizeof e->effective_date, "%s", ln->value_date);
+    snprintf(e->memo, sizeof e->memo, "loan repayment");
+    snprintf(e->event_type, sizeof e->event_type, "repayment");
+    snprintf(e->event_ref, sizeof e->event_ref, "loan:%" PRId64, l->id);
+    unsigned k = 0;
+    e->lines[k++] = (struct ledger_line){f->collections, "", ln->amount_minor};
+    if (ln->principal > 0) {
+        int64_t parts[LOAN_FUNDING_MAX];
+        if (l->n_funding == 0 || !money_split(ln->principal, l->weight, l->n_funding, parts)) {
+            return fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
+        }
+        for (unsigned i = 0; i < l->n_funding; i++) {
+            if (parts[i] != 0) {
+                e->lines[k++] = (struct ledger_line){l->loans_account[i], "", -parts[i]};
+            }
+        }
+    }
+    if (ln->interest > 0) {
+        e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->interest};
+    }
+    assert(k <= LEDGER_LINES_MAX);
+    for (unsigned i = 0; i < k; i++) {
+        memcpy(e->lines[i].currency, l->currency, CURRENCY_CODE_BYTES);
+    }
+    e->n_lines = k;
+    return FLE_OK;
+}
+
+static const char *const bucket_cols[WATERFALL_BUCKETS] = {"fees", "overdue_interest", "overdue_principal",
+                                                           "current_interest", "current_principal"};
+
+/* Writes the applied lines of a chunk: entries, repayment rows, allocation rows, loans that
+ * became repaid (and their entrepreneurs). Inside whatever transaction or savepoint is open. */
+static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
+                               size_t n, struct fl_error *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        k += lines[i].applied ? 1 : 0;
+    }
+    if (k == 0) {
+        return FLE_OK;
+    }
+    assert(k <= REPAYMENT_IMPORT_CHUNK);
+    struct ledger_entry *entries = malloc(k * sizeof *entries);
+    const struct ledger_entry **ptrs = malloc(k * sizeof *ptrs);
+    int64_t *entry_ids = malloc(k * sizeof *entry_ids);
+    struct db_array col[13], al[5];
+    for (int j = 0; j < 13; j++) {
+        db_array_init(&col[j]);
+    }
+    for (int j = 0; j < 5; j++) {
+        db_array_init(&al[j]);
+    }
+    enum fl_err e = FLE_OK;
+    PGresult *r = NULL;
+    if (entries == NULL || ptrs == NULL || entry_ids == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < n && e == FLE_OK; i++) {
+        if (lines[i].applied) {
+            e = build_entry(db, c, ctx, &lines[i], &entries[j], err);
+            ptrs[j] = &entries[j];
+            j++;
+        }
+    }
+    if (e != FLE_OK || (e = ledger_post(db, ptrs, (unsigned)k, entry_ids, err)) != FLE_OK) {
+        goto done;
+    }
+    char nb[21];
+    const char *pn[1] = {db_i64_text((int64_t)k, nb)};
+    if ((r = db_exec_rows(db, "repayment_ids", 1, pn, (int)k, err)) == NULL) {
+        e = err->code;
+        goto done;
+    }
+    j = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rp_line *ln = &lines[i];
+        if (!ln->applied) {
+            continue;
+        }
+        ln->repayment_id = db_i64(r, (int)j, 0);
+        ln->entry_id = entry_ids[j];
+        j++;
+        db_array_i64(&col[0], ln->repayment_id);
+        db_array_i64(&col[1], ln->loan->id);
+        db_array_i64(&col[2], ln->amount_minor);
+        db_array_text(&col[3], ln->value_date);
+        db_array_text(&col[4], ln->reference);
+        for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+            db_array_i64(&col[5 + b], ln->bucket[b]);
+        }
+        db_array_i64(&col[10], ln->prepayment);
+        db_array_i64(&col[11], ln->entry_id);
+        for (size_t q = 0; q < ln->alloc_n; q++) {
+            const struct rp_alloc *x = &c->alloc[ln->alloc_at + q];
+            db_array_i64(&al[0], ln->repayment_id);
+            db_array_i64(&al[1], ln->loan->id);
+            db_array_i64(&al[2], x->no);
+            db_array_text(&al[3], x->principal ? "principal" : "interest");
+            db_array_i64(&al[4], x->amount_minor);
+        }
+    }
+    PQclear(r);
+    r = NULL;
+    char ub[21];
+    const char *pr[13];
+    for (int q = 0; q < 12; q++) {
+        if ((pr[q] = db_array_str(&col[q])) == NULL) {
+            e = oom(err);
+            goto done;
+        }
+    }
+    pr[12] = db_i64_text(ctx->actor->user_id, ub);
+    if ((r = db_exec(db, "repayment_insert", 13, pr, err)) == NULL) {
+        e = err->code == FLE_DUPLICATE
+                ? fl_error_set(err, FLE_DUPLICATE, "reference", "a repayment with this reference exists for the loan")
+                : err->code;
+        goto done;
+    }
+    PQclear(r);
+    r = NULL;
+    if (al[0].n > 0) {
+        const char *pa[5];
+        for (int q = 0; q < 5; q++) {
+            if ((pa[q] = db_array_str(&al[q])) == NULL) {
+                e = oom(err);
+                goto done;
+            }
+        }
+        if ((r = db_exec(db, "repayment_insert_allocations", 5, pa, err)) == NULL) {
+            e = err->code;
+            goto done;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    /* Loans repaid in full: status, then their entrepreneurs. */
+    struct db_array done_ids;
+    db_array_init(&done_ids);
+    for (size_t i = 0; i < c->n_loans; i++) {
+        if (c->loans[i].repaid_now) {
+            db_array_i64(&done_ids, c->loans[i].id);
+        }
+    }
+    if (done_ids.n > 0) {
+        const char *pd[1] = {db_array_str(&done_ids)};
+        r = pd[0] ? db_exec(db, "repayment_mark_repaid", 1, pd, err) : NULL;
+        if (r == NULL) {
+            e = pd[0] ? err->code : oom(err);
+        }
+        for (int i = 0; r != NULL && e == FLE_OK && i < PQntuples(r); i++) {
+            char reason[64];
+            snprintf(reason, sizeof reason, "loan %s repaid in full", db_str(r, i, 0));
+            e = pipeline_move_system(db, ctx->actor, db_i64(r, i, 1), "repaid", reason, err);
+        }
+    }
+    db_array_free(&done_ids);
+done:
+    PQclear(r);
+    for (int q = 0; q < 13; q++) {
+        db_array_free(&col[q]);
+    }
+    for (int q = 0; q < 5; q++) {
+        db_array_free(&al[q]);
+    }
+    free(entries);
+    free(ptrs);
+    free(entry_ids);
+    return e;
+}
+
+static bool fatal(const struct db *db, enum fl_err e)
+{
+    const char *st = db_last_sqlstate(db);
+    return e == FLE_DB_UNAVAILABLE || strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
+}
+
+static bool savepoint(struct db *db, const char *sql, struct fl_error *err)
+{
+    PGresult *r = db_exec_sql(db, sql, err);
+    PQclear(r);
+    return r != NULL;
+}
+
+/* Processes lines[0..n): load, evaluate in order, write. With use_savepoint, the write runs in a
+ * savepoint; a refused write is rolled back and reported in *write_failed (lines then carry no
+ * result) unless the chunk is one line, which is then refused with the database's error. */
+static enum fl_err chunk_run(struct db *db, const struct rp_ctx *ctx, struct rp_line *lines, size_t n,
+                             bool use_savepoint, bool *write_failed, struct fl_error *err)
+{
+    struct rp_chunk c;
+    *write_failed = false;
+    enum fl_err e = chunk_load(db, &c, lines, n, err);
+    for (size_t i = 0; i < n && e == FLE_OK; i++) {
+        if (!lines[i].done) {
+            e = evaluate(ctx, &c, &lines[i], err);
+        }
+    }
+    if (e != FLE_OK) {
+        chunk_free(&c);
+        return e;
+    }
+    if (!use_savepoint) {
+        e = chunk_write(db, &c, ctx, lines, n, err);
+        chunk_free(&c);
+        return e;
+    }
+    if (!savepoint(db, "SAVEPOINT repayment_chunk", err)) {
+        chunk_free(&c);
+        return err->code;
+    }
+    e = chunk_write(db, &c, ctx, lines, n, err);
+    chunk_free(&c);
+    if (e == FLE_OK) {
+        return savepoint(db, "RELEASE SAVEPOINT repayment_chunk", err) ? FLE_OK : err->code;
+    }
+    if (fatal(db, e)) {
+        return e;
+    }
+    struct fl_error why = *err;
+    if (!savepoint(db, "ROLLBACK TO SAVEPOINT repayment_chunk", err) ||
+        !savepoint(db, "RELEASE SAVEPOINT repayment_chunk", err)) {
+        return err->code;
+    }
+    size_t applied = 0;
+    for (size_t i = 0; i < n; i++) {
+        applied += lines[i].applied ? 1 : 0;
+    }
+    if (applied > 1) {
+        *write_failed = true;
+        return FLE_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i].applied) {
+            lines[i].applied = false;
+            lines[i].err = why;
+        }
+    }
+    return FLE_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* One repayment                                                                               */
+
+json_t *repayment_record(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
+                         const char *value_date, const char *reference, struct fl_error *err)
+{
+    assert(db_in_tx(db) && actor != NULL);
+    struct rp_ctx ctx = {.actor = actor, .fund_id = 0};
+    tranche_today(ctx.today);
+    struct rp_line ln = {
+        .line_no = 1, .loan_id = loan_id, .amount = amount, .value_date = value_date, .reference = reference};
+    fl_error_clear(&ln.err);
+    struct rp_chunk c;
+    enum fl_err e = chunk_load(db, &c, &ln, 1, err);
+    if (e == FLE_OK) {
+        e = evaluate(&ctx, &c, &ln, err);
+    }
+    if (e == FLE_OK && !ln.applied) {
+        *err = ln.err;
+        e = ln.err.code;
+    }
+    if (e == FLE_OK) {
+        e = chunk_write(db, &c, &ctx, &ln, 1, err);
+    }
+    if (e == FLE_OK) {
+        char rb[21];
+        e = audit_record(db, actor, "repayment.record", "repayment", db_i64_text(ln.repayment_id, rb), ln.loan->fund_id,
+                         json_pack("{s:I, s:o}", "loan_id", (json_int_t)loan_id, "amount",
+                                   amount_json(ln.amount_minor, ln.loan->currency)),
+                         err);
+    }
+    if (e != FLE_OK) {
+        chunk_free(&c);
+        return NULL;
+    }
+    const struct rp_loan *l = ln.loan;
+    json_t *allocs = json_array();
+    for (size_t q = 0; q < ln.alloc_n; q++) {
+        const struct rp_alloc *x = &c.alloc[ln.alloc_at + q];
+        json_array_append_new(allocs, json_pack("{s:i, s:s, s:o}", "instalment_no", x->no, "component",
+                                                x->principal ? "principal" : "interest", "amount",
+                                                amount_json(x->amount_minor, l->currency)));
+    }
+    json_t *o =
+        json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I}", "id", (json_int_t)ln.repayment_id, "loan_id",
+                  (json_int_t)l->id, "currency", l->currency, "amount", amount_json(ln.amount_minor, l->currency),
+                  "value_date", value_date, "reference", reference, "entry_id", (json_int_t)ln.entry_id);
+    for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+        json_object_set_new(o, bucket_cols[b], amount_json(ln.bucket[b], l->currency));
+    }
+    json_object_set_new(o, "prepayment", amount_json(ln.prepayment, l->currency));
+    json_object_set_new(o, "principal", amount_json(ln.principal, l->currency));
+    json_object_set_new(o, "interest", amount_json(ln.interest, l->currency));
+    json_object_set_new(o, "allocations", allocs);
+    json_object_set_new(o, "loan_status", json_string(l->status));
+    json_object_set_new(o, "principal_outstanding", amount_json(l->drawn - l->repaid - l->written_off, l->currency));
+    chunk_free(&c);
+    return o;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bank statement import                                                                       */
+
+static const char csv_header[] = "loan_id,amount,value_date,reference";
+
+/* Cuts one data line (NUL-terminated, without its newline) into fields in place. Refusals go
+ * to ln->err with field "line" or "loan_id". */
+static void parse_line(char *s, struct rp_line *ln)
+{
+    size_t len = strlen(s);
+    if (len > 0 && s[len - 1] == '\r') {
+        s[--len] = '\0';
+    }
+    ln->done = true;
+    if (len == 0) {
+        fl_error_set(&ln->err, FLE_BAD_FIELD, "line", "empty line");
+        return;
+    }
+    if (len > REPAYMENT_IMPORT_LINE_BYTES_MAX) {
+        fl_error_set(&ln->err, FLE_BAD_FIELD, "line", "longer than %d bytes", REPAYMENT_IMPORT_LINE_BYTES_MAX);
+        return;
+    }
+    if (strchr(s, '"') != NULL) {
+        fl_error_set(&ln->err, FLE_BAD_FIELD, "line",
+                     "quoted fields are not supported: write plain comma-separated fields without quotes");
+        return;
+    }
+    char *f[4];
+    unsigned n = 0;
+    char *p = s;
+    for (unsigned guard = 0; guard <= len; guard++) {
+        char *comma = strchr(p, ',');
+        if (n < 4) {
+            f[n] = p;
+        }
+        n++;
+        if (comma == NULL) {
+            break;
+        }
+        *comma = '\0';
+        p = comma + 1;
+    }
+    if (n != 4) {
+        fl_error_set(&ln->err, FLE_BAD_FIELD, "line", "4 fields expected (%s), found %u", csv_header, n);
+        return;
+    }
+    size_t idlen = strlen(f[0]);
+    if (idlen == 0 || idlen > 18 || strspn(f[0], "0123456789") != idlen || strtoll(f[0], NULL, 10) <= 0) {
+        fl_error_set(&ln->err, FLE_BAD_FIELD, "loan_id", "a positive integer loan id");
+        return;
+    }
+    ln->loan_id = strtoll(f[0], NULL, 10);
+    ln->amount = f[1];
+    ln->value_date = f[2];
+    ln->reference = f[3];
+    ln->done = false;
+}
+
+static json_t *error_json(const struct fl_error *e)
+{
+    return json_pack("{s:s, s:s, s:s}", "code", fl_err_code(e->code), "field", e->field, "message", e->message);
+}
+
+/* One data line of the file, as parsed; result set when it is done. */
+struct rp_src {
+    struct rp_line line; /* fields point into the import's copy of the file */
+    json_t *result;
+};
+
+static int cmp_src(const void *a, const void *b)
+{
+    const struct rp_src *x = *(struct rp_src *const *)a, *y = *(struct rp_src *const *)b;
+    if (x->line.loan_id != y->line.loan_id) {
+        return x->line.loan_id < y->line.loan_id ? -1 : 1;
+    }
+    return (x->line.line_no > y->line.line_no) - (x->line.line_no < y->line.line_no);
+}
+
+static json_t *result_json(const struct rp_line *ln)
+{
+    if (ln->applied) {
+        return json_pack("{s:i, s:s, s:I}", "line", (int)ln->line_no, "status", "applied", "repayment_id",
+                         (json_int_t)ln->repayment_id);
+    }
+    return json_pack("{s:i, s:s, s:o}", "line", (int)ln->line_no, "status", "refused", "error", error_json(&ln->err));
+}
+
+/* Runs src[0..n) (sorted by loan) as one chunk; on a refused write, line by line. Fills results. */
+static enum fl_err import_chunk(struct db *db, const struct rp_ctx *ctx, struct rp_src **src, size_t n,
+                                struct rp_line *lines, int64_t *applied_total, struct fl_error *err)
+{
+    assert(n >= 1 && n <= REPAYMENT_IMPORT_CHUNK);
+    for (size_t i = 0; i < n; i++) {
+        lines[i] = src[i]->line;
+    }
+    bool write_failed = false;
+    enum fl_err e = chunk_run(db, ctx, lines, n, true, &write_failed, err);
+    if (e == FLE_OK && write_failed) {
+        /* The database refused the chunk: redo its lines one by one, each in its own savepoint. */
+        for (size_t i = 0; i < n && e == FLE_OK; i++) {
+            lines[i] = src[i]->line;
+            bool single_failed = false;
+            e = chunk_run(db, ctx, &lines[i], 1, true, &single_failed, err);
+            assert(!single_failed);
+        }
+    }
+    for (size_t i = 0; i < n && e == FLE_OK; i++) {
+        if (lines[i].applied && !money_add(*applied_total, lines[i].amount_minor, applied_total)) {
+            e = fl_error_set(err, FLE_BAD_FIELD, "csv", "the total of the file overflows");
+        }
+        src[i]->result = result_json(&lines[i]);
+        if (src[i]->result == NULL) {
+            e = oom(err);
+        }
+    }
+    return e;
+}
+
+enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, int64_t fund_id, const char *csv,
+                                 size_t len, json_t **report, struct fl_error *err)
+{
+    assert(db_in_tx(db) && actor != NULL && report != NULL);
+    *report = NULL;
+    char currency[CURRENCY_CODE_BYTES];
+    enum fl_err e = fund_exists(db, fund_id, currency, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    if (csv == NULL) {
+        len = 0;
+    }
+    /* Count the lines first: nothing is written for a file over the limit. */
+    size_t n_lines = 0;
+    for (const char *q = csv, *end = csv + len; q != NULL && q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        n_lines++;
+        q = nl ? nl + 1 : end;
+    }
+    if (n_lines > (size_t)REPAYMENT_IMPORT_LINES_MAX + 1) {
+        return fl_error_set(err, FLE_BAD_FIELD, "csv", "at most %d lines after the header", REPAYMENT_IMPORT_LINES_MAX);
+    }
+    if (len > 0 && memchr(csv, '\0', len) != NULL) {
+        return fl_error_set(err, FLE_BAD_FIELD, "csv", "the file contains NUL bytes: not a text CSV");
+    }
+    char *buf = malloc(len + 1);
+    struct rp_src *src = calloc(n_lines ? n_lines : 1, sizeof *src);
+    struct rp_src **order = calloc(n_lines ? n_lines : 1, sizeof *order);
+    struct rp_line *lines = calloc(REPAYMENT_IMPORT_CHUNK, sizeof *lines);
+    if (buf == NULL || src == NULL || order == NULL || lines == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    if (len > 0) {
+        memcpy(buf, csv, len);
+    }
+    buf[len] = '\0';
+    char *p = buf, *end = buf + len;
+    /* Header: exact, after an optional UTF-8 byte order mark, CRLF accepted. */
+    if ((size_t)(end - p) >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+    }
+    char *nl = memchr(p, '\n', (size_t)(end - p));
+    char *hend = nl ? nl : end;
+    if (hend > p && hend[-1] == '\r') {
+        hend--;
+    }
+    if ((size_t)(hend - p) != strlen(csv_header) || memcmp(p, csv_header, strlen(csv_header)) != 0) {
+        e = fl_error_set(err, FLE_BAD_FIELD, "header", "the first line must be exactly: %s", csv_header);
+        goto done;
+    }
+    p = nl ? nl + 1 : end;
+    /* Parse every line; refusals of form are answered at once, the rest queued. */
+    size_t n = 0, queued = 0;
+    for (; p < end && n < n_lines; n++) {
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol != NULL) {
+            *eol = '\0';
+        }
+        struct rp_line *ln = &src[n].line;
+        ln->line_no = (unsigned)n + 2;
+        fl_error_clear(&ln->err);
+        parse_line(p, ln);
+        if (ln->done) {
+            if ((src[n].result = result_json(ln)) == NULL) {
+                e = oom(err);
+                goto done;
+            }
+        } else {
+            order[queued++] = &src[n];
+        }
+        p = eol ? eol + 1 : end;
+    }
+    /* By loan (file order within a loan): each chunk covers a narrow range of loans, whose state
+     * loads with range scans; lines of different loans are independent, so their order is free. */
+    qsort(order, queued, sizeof *order, cmp_src);
+    struct rp_ctx ctx = {.actor = actor, .fund_id = fund_id};
+    tranche_today(ctx.today);
+    int64_t total = 0;
+    for (size_t at = 0; at < queued && e == FLE_OK; at += REPAYMENT_IMPORT_CHUNK) {
+        size_t k = queued - at < REPAYMENT_IMPORT_CHUNK ? queued - at : REPAYMENT_IMPORT_CHUNK;
+        e = import_chunk(db, &ctx, order + at, k, lines, &total, err);
+    }
+    if (e != FLE_OK) {
+        goto done;
+    }
+    json_t *results = json_array();
+    int64_t n_applied = 0, n_refused = 0;
+    for (size_t i = 0; i < n && results != NULL; i++) {
+        const char *st = json_string_value(json_object_get(src[i].result, "status"));
+        if (st != NULL && strcmp(st, "applied") == 0) {
+            n_applied++;
+        } else {
+            n_refused++;
+        }
+        if (json_array_append_new(results, src[i].result) != 0) {
+            json_decref(results);
+            results = NULL;
+        }
+        src[i].result = NULL;
+    }
+    json_t *rep = results ? json_pack("{s:I, s:I, s:I, s:o, s:s, s:o}", "lines", (json_int_t)n, "applied",
+                                      (json_int_t)n_applied, "refused", (json_int_t)n_refused, "amount_applied",
+                                      amount_json(total, currency), "currency", currency, "results", results)
+                          : NULL;
+    if (rep == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    char fb[21];
+    e = audit_record(db, actor, "repayment.import", "fund", db_i64_text(fund_id, fb), fund_id,
+                     json_pack("{s:I, s:I, s:o}", "applied", (json_int_t)n_applied, "refused", (json_int_t)n_refused,
+                               "amount_applied", amount_json(total, currency)),
+                     err);
+    if (e != FLE_OK) {
+        json_decref(rep);
+        goto done;
+    }
+    *report = rep;
+done:
+    for (size_t i = 0; src != NULL && i < n_lines; i++) {
+        json_decref(src[i].result);
+    }
+    free(lines);
+    free(order);
+    free(src);
+    free(buf);
+    return e;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Arrears                                                                                     */
+
+json_t *loan_arrears(struct db *db, int64_t loan_id, const char *as_of, struct fl_error *err)
+{
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    const char *d = as_of ? as_of : today;
+    if (!ledger_date_valid(d)) {
+        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+        return NULL;
+    }
+    char lb[21];
+    const char *p[2] = {db_i64_text(loan_id, lb), d};
+    PGresult *r = db_exec(db, "loan_arrears", 2, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
+        return NULL;
+    }
+    const char *cur = db_str(r, 0, 1);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "loan_id", (json_int_t)loan_id, "as_of", d,
+                          "currency", cur, "days_past_due", (json_int_t)db_i64(r, 0, 3), "oldest_unpaid_due_date",
+                          db_null(r, 0, 4) ? json_null() : json_string(db_str(r, 0, 4)), "principal_in_arrears",
+                          amount_json(db_i64(r, 0, 5), cur), "interest_in_arrears", amount_json(db_i64(r, 0, 6), cur),
+                          "principal_outstanding", amount_json(db_i64(r, 0, 2), cur));
+    PQclear(r);
+    if (o == NULL) {
+        oom(err);
+    }
+    return o;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Write-offs and recoveries                                                                  */
+
+/* Posts one entry of n lines (zero amounts skipped) in a currency. */
+static enum fl_err post_lines(struct db *db, int64_t fund_id, int64_t posted_by, const char *date, const char *event,
+                              int64_t loan_id, const char *memo, const int64_t *accounts, const int64_t *amounts,
+                              unsigned n, const char *currency, int64_t *entry_id, struct fl_error *err)
+{
+    static _Thread_local struct ledger_entry e;
+    memset(&e, 0, sizeof e);
+    e.fund_id = fund_id;
+    e.posted_by = posted_by;
+    snprintf(e.effective_date, sizeof e.effective_date, "%s", date);
+    snprintf(e.event_type, sizeof e.event_type, "%s", event);
+    snprintf(e.event_ref, sizeof e.event_ref, "loan:%" PRId64, loan_id);
+    snprintf(e.memo, sizeof e.memo, "%s", memo);
+    assert(n <= LEDGER_LINES_MAX);
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (amounts[i] != 0) {
+            e.lines[k].account_id = accounts[i];
+            snprintf(e.lines[k].currency, CURRENCY_CODE_BYTES, "%s", currency);
+            e.lines[k].amount_minor = amounts[i];
+            k++;
+        }
+    }
+    e.n_lines = k;
+    const struct ledger_entry *one = &e;
+    return ledger_post(db, &one, 1, entry_id, err);
+}
+
+/* The fund's tranches in a currency, most senior first, locked: id, capital (from the ledger),
+ * what they absorbed and have not had restored (LOSS debit balance), their LOSS account. */
+struct stack {
+    size_t n;
+    int64_t id[WATERFALL_TRANCHES_MAX], capital[WATERFALL_TRANCHES_MAX], written_down[WATERFALL_TRANCHES_MAX],
+        loss_account[WATERFALL_TRANCHES_MAX];
+};
+
+static enum fl_err load_stack(struct db *db, int64_t fund_id, const char *currency, bool active_only, struct stack *s,
+                              struct fl_error *err)
+{
+    char fb[21];
+    const char *p[2] = {db_i64_text(fund_id, fb), currency};
+    PGresult *r = db_exec(db, "repayment_lock_tranches", 1, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    PQclear(r);
+    if ((r = db_exec(db, "repayment_tranches", 2, p, err)) == NULL) {
+        return err->code;
+    }
+    s->n = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (active_only && strcmp(db_str(r, i, 2), "active") != 0) {
+            continue;
+        }
+        if (s->n == WATERFALL_TRANCHES_MAX) {
+            PQclear(r);
+            return fl_error_set(err, FLE_RULE, "fund_id", "more than %d tranches", WATERFALL_TRANCHES_MAX);
+        }
+        int64_t cap = -db_i64(r, i, 3), loss = db_i64(r, i, 4);
+        s->id[s->n] = db_i64(r, i, 0);
+        s->capital[s->n] = cap > 0 ? cap : 0;
+        s->written_down[s->n] = loss > 0 ? loss : 0;
+        s->loss_account[s->n] = db_i64(r, i, 5);
+        s->n++;
+    }
+    PQclear(r);
+    if (s->n == 0) {
+        return fl_error_set(err, FLE_RULE, "loan_id", "the fund has no %stranche in %s", active_only ? "active " : "",
+                            currency);
+    }
+    return FLE_OK;
+}
+
+/* Loads and locks one loan (through the chunk loader). */
+static enum fl_err load_one(struct db *db, int64_t loan_id, struct rp_chunk *c, struct rp_loan **l,
+                            struct fl_error *err)
+{
+    struct rp_line ln = {.loan_id = loan_id};
+    enum fl_err e = chunk_load(db, c, &ln, 1, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    *l = find_loan(c, loan_id);
+    if (*l == NULL) {
+        return fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
+    }
+    return FLE_OK;
+}
+
+static enum fl_err check_value_date(const char *value_date, const char *not_before, const char *what,
+                                    struct fl_error *err)
+{
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    if (value_date == NULL) {
+        return fl_error_set(err, FLE_MISSING_FIELD, "value_date", "required");
+    }
+    if (!ledger_date_valid(value_date) || strcmp(value_date, today) > 0) {
+        return fl_error_set(err, FLE_BAD_FIELD, "value_date", "a date YYYY-MM-DD, not in the future");
+    }
+    if (not_before[0] == '\0' || strcmp(value_date, not_before) < 0) {
+        return fl_error_set(err, FLE_BAD_FIELD, "value_date", "before the loan's %s (%s)", what,
+                            not_before[0] ? not_before : "none");
+    }
+    return FLE_OK;
+}
+
+json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t loan_id, const char *amount,
+                         const char *value_date, const char *reason, struct fl_error *err)
+{
+    assert(db_in_tx(db) && maker != NULL);
+    struct rp_chunk c;
+    struct rp_loan *l = NULL;
+    json_t *res = NULL;
+    int64_t minor = 0;
+    if (load_one(db, loan_id, &c, &l, err) != FLE_OK) {
+        goto done;
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    if (strcmp(l->status, "active") != 0) {
+        fl_error_set(err, FLE_CONFLICT, "loan_id", "only an active loan is written off; loan %" PRId64 " is %s",
+                     loan_id, l->status);
+        goto done;
+    }
+    if (amount == NULL) {
+        minor = outstanding;
+        if (minor <= 0) {
+            fl_error_set(err, FLE_RULE, "amount", "nothing is outstanding on loan %" PRId64, loan_id);
+            goto done;
+        }
+    } else {
+        money_status ms = money_parse(amount, l->exponent, false, &minor);
+        if (ms != MONEY_OK || minor == 0) {
+            fl_error_set(err, FLE_BAD_FIELD, "amount", "%s",
+                         ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
+            goto done;
+        }
+        if (minor > outstanding) {
+            char ob[MONEY_TEXT_MAX];
+            money_format(outstanding, l->exponent, ob, sizeof ob);
+            fl_error_set(err, FLE_RULE, "amount", "above the principal outstanding (%s %s)", ob, l->currency);
+            goto done;
+        }
+    }
+    if (check_value_date(value_date, l->first_disbursement, "first disbursement", err) != FLE_OK) {
+        goto done;
+    }
+    if (reason == NULL || reason[0] == '\0') {
+        fl_error_set(err, FLE_MISSING_FIELD, "reason", "a write-off needs a reason");
+        goto done;
+    }
+    if (strlen(reason) > REASON_BYTES_MAX) {
+        fl_error_set(err, FLE_BAD_FIELD, "reason", "at most %d characters", REASON_BYTES_MAX);
+        goto done;
+    }
+    json_t *payload = json_pack("{s:I, s:I, s:s, s:s}", "loan_id", (json_int_t)loan_id, "amount_minor",
+                                (json_int_t)minor, "value_date", value_date, "reason", reason);
+    if (payload == NULL) {
+        oom(err);
+        goto done;
+    }
+    res = approval_propose(db, maker, l->fund_id, "write_off", payload, minor, l->currency, err);
+    if (res != NULL) {
+        json_object_set_new(res, "loan_id", json_integer(loan_id));
+    }
+done:
+    chunk_free(&c);
+    return res;
+}
+
+enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const struct principal *approver,
+                             int64_t *entry_id, struct fl_error *err)
+{
+    int64_t loan_id = json_integer_value(json_object_get(p->payload, "loan_id"));
+    int64_t amount = json_integer_value(json_object_get(p->payload, "amount_minor"));
+    const char *value_date = json_string_value(json_object_get(p->payload, "value_date"));
+    const char *reason = json_string_value(json_object_get(p->payload, "reason"));
+    struct rp_chunk c;
+    struct rp_loan *l = NULL;
+    enum fl_err e = load_one(db, loan_id, &c, &l, err);
+    if (e != FLE_OK) {
+        goto done;
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    if (strcmp(l->status, "active") != 0) {
+        e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " is now %s", loan_id, l->status);
+        goto done;
+    }
+    if (amount <= 0 || amount > outstanding) {
+        char ob[MONEY_TEXT_MAX];
+        money_format(outstanding, l->exponent, ob, sizeof ob);
+        e = fl_error_set(err, FLE_RULE, "amount", "the loan now has %s %s outstanding", ob, l->currency);
+        goto done;
+    }
+    if ((e = check_value_date(value_date, l->first_disbursement, "first disbursement", err)) != FLE_OK) {
+        goto done;
+    }
+    int64_t tids[LOAN_FUNDING_MAX], parts[LOAN_FUNDING_MAX];
+    unsigned nf = 0;
+    struct stack s;
+    if ((e = loan_split(db, loan_id, amount, tids, parts, &nf, err)) != FLE_OK ||
+        (e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
+        goto done;
+    }
+    int64_t absorbed[WATERFALL_TRANCHES_MAX], unabsorbed = 0;
+    if (waterfall_allocate_loss(amount, s.capital, s.n, absorbed, &unabsorbed) != WATERFALL_OK) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "cannot allocate the loss");
+        goto done;
+    }
+    int64_t acc[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1], amt[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1];
+    unsigned k = 0;
+    for (unsigned i = 0; i < nf; i++) {
+        if ((e = tranche_account(db, l->fund_id, tids[i], "LOANS", &acc[k], err)) != FLE_OK) {
+            goto done;
+        }
+        amt[k++] = -parts[i];
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        acc[k] = s.loss_account[i];
+        amt[k++] = absorbed[i];
+    }
+    if (unabsorbed > 0) {
+        if ((e = fund_account_by_code(db, l->fund_id, "5100", &acc[k], err)) != FLE_OK) {
+            goto done;
+        }
+        amt[k++] = unabsorbed;
+    }
+    if ((e = post_lines(db, l->fund_id, approver->user_id, value_date, "write_off", loan_id, "loan written off", acc,
+                        amt, k, l->currency, entry_id, err)) != FLE_OK) {
+        goto done;
+    }
+    bool all = amount == outstanding;
+    char lb[21], ab[21], pb[21], eb[21];
+    const char *pw[5] = {db_i64_text(loan_id, lb), db_i64_text(amount, ab), value_date, db_i64_text(p->id, pb),
+                         db_i64_text(*entry_id, eb)};
+    PGresult *r = db_exec(db, "writeoff_insert", 5, pw, err);
+    if (r == NULL) {
+        e = err->code;
+        goto done;
+    }
+    PQclear(r);
+    const char *pu[3] = {lb, ab, all ? "true" : "false"};
+    if ((r = db_exec_rows(db, "writeoff_loan_update", 3, pu, 1, err)) == NULL) {
+        e = err->code;
+        goto done;
+    }
+    PQclear(r);
+    if (all) {
+        e = pipeline_move_system(db, approver, l->entrepreneur_id, "written_off", reason, err);
+    }
+done:
+    chunk_free(&c);
+    return e;
+}
+
+json_t *recovery_record(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
+                        const char *value_date, const char *reference, struct fl_error *err)
+{
+    assert(db_in_tx(db) && actor != NULL);
+    struct rp_chunk c;
+    struct rp_loan *l = NULL;
+    json_t *res = NULL;
+    int64_t minor = 0;
+    if (load_one(db, loan_id, &c, &l, err) != FLE_OK) {
+        goto done;
+    }
+    if (l->written_off == 0) {
+        fl_error_set(err, FLE_CONFLICT, "loan_id",
+                     "recoveries are recorded on a written-off loan; loan %" PRId64 " has nothing written off",
+                     loan_id);
+        goto done;
+    }
+    money_status ms = amount ? money_parse(amount, l->exponent, false, &minor) : MONEY_ERR_EMPTY;
+    if (ms != MONEY_OK || minor == 0) {
+        fl_error_set(err, amount ? FLE_BAD_FIELD : FLE_MISSING_FIELD, "amount", "%s",
+                     ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
+        goto done;
+    }
+    if (check_value_date(value_date, l->first_write_off, "first write-off", err) != FLE_OK) {
+        goto done;
+    }
+    if (reference == NULL || reference[0] == '\0' || strlen(reference) > REPAYMENT_REFERENCE_BYTES_MAX) {
+        fl_error_set(err, reference ? FLE_BAD_FIELD : FLE_MISSING_FIELD, "reference", "1 to %d characters",
+                     REPAYMENT_REFERENCE_BYTES_MAX);
+        goto done;
+    }
+    struct stack s;
+    if (load_stack(db, l->fund_id, l->currency, false, &s, err) != FLE_OK) {
+        goto done;
+    }
+    int64_t restored[WATERFALL_TRANCHES_MAX], excess = 0;
+    if (waterfall_allocate_recovery(minor, s.written_down, s.n, restored, &excess) != WATERFALL_OK) {
+        fl_error_set(err, FLE_INTERNAL, NULL, "cannot allocate the recovery");
+        goto done;
+    }
+    int64_t acc[WATERFALL_TRANCHES_MAX + 2], amt[WATERFALL_TRANCHES_MAX + 2];
+    unsigned k = 0;
+    if (fund_account_by_code(db, l->fund_id, "1050", &acc[k], err) != FLE_OK) {
+        goto done;
+    }
+    amt[k++] = minor;
+    for (size_t i = 0; i < s.n; i++) {
+        acc[k] = s.loss_account[i];
+        amt[k++] = -restored[i];
+    }
+    if (excess > 0) {
+        if (fund_account_by_code(db, l->fund_id, "4000", &acc[k], err) != FLE_OK) {
+            goto done;
+        }
+        amt[k++] = -excess;
+    }
+    int64_t entry_id = 0;
+    if (post_lines(db, l->fund_id, actor->user_id, value_date, "recovery", loan_id, "recovery on a written-off loan",
+                   acc, amt, k, l->currency, &entry_id, err) != FLE_OK) {
+        goto done;
+    }
+    char lb[21], ab[21], eb[21], ub[21];
+    const char *pr[6] = {db_i64_text(loan_id, lb),  db_i64_text(minor, ab),         value_date, reference,
+                         db_i64_text(entry_id, eb), db_i64_text(actor->user_id, ub)};
+    PGresult *r = db_exec(db, "recovery_insert", 6, pr, err);
+    if (r == NULL) {
+        if (err->code == FLE_DUPLICATE) {
+            fl_error_set(err, FLE_DUPLICATE, "reference", "loan %" PRId64 " already has a recovery with this reference",
+                         loan_id);
+        }
+        goto done;
+    }
+    int64_t id = db_i64(r, 0, 0);
+    PQclear(r);
+    char ib[21];
+    if (audit_record(db, actor, "recovery.record", "recovery", db_i64_text(id, ib), l->fund_id,
+                     json_pack("{s:I, s:o}", "loan_id", (json_int_t)loan_id, "amount", amount_json(minor, l->currency)),
+                     err) != FLE_OK) {
+        goto done;
+    }
+    json_t *tr = json_array();
+    for (size_t i = 0; i < s.n; i++) {
+        if (restored[i] > 0) {
+            json_array_append_new(tr, json_pack("{s:I, s:o}", "tranche_id", (json_int_t)s.id[i], "amount",
+                                                amount_json(restored[i], l->currency)));
+        }
+    }
+    res = json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I, s:o, s:o}", "id", (json_int_t)id, "loan_id",
+                    (json_int_t)loan_id, "currency", l->currency, "amount", amount_json(minor, l->currency),
+                    "value_date", value_date, "reference", reference, "entry_id", (json_int_t)entry_id, "restored", tr,
+                    "income", amount_json(excess, l->currency));
+    if (res == NULL) {
+        oom(err);
+    }
+done:
+    chunk_free(&c);
+    return res;
+}

@@ -1,0 +1,979 @@
+/* statement: investor statements built from ledger balances and stored business rows, hashed. */
+#include "fundledger/statement.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/fund.h"
+#include "fundledger/ledger.h"
+#include "fundledger/limits.h"
+#include "fundledger/money.h"
+#include "fundledger/pipeline.h"
+#include "fundledger/portfolio.h"
+#include "fundledger/rate.h"
+#include "fundledger/tranche.h"
+#include "fundledger/xirr.h"
+
+/* Ratios (subordination, PAR) carry 4 decimals. */
+#define RATIO_SCALE 10000
+/* Steps of one tranche in one waterfall run: interest, principal and the residual. */
+#define STEPS_PER_RUN_MAX 4
+
+/* One tranche of the fund as of the period end: its row and its ledger balances. */
+struct trow {
+    int64_t id, investor_id, rank, return_rate, fee_rate;
+    char name[NAME_BYTES_MAX + 1];
+    char kind[16];
+    char signed_date[DATE_TEXT_BYTES];
+    char status[16];
+    int64_t bal[TRANCHE_ACCOUNTS]; /* as of the period end */
+};
+
+/* The three periods, each ending at the period end. The inception period opens at zero. */
+enum { P_QTD = 0, P_YTD, P_ITD, PERIODS };
+static const char *const period_keys[PERIODS] = {"qtd", "ytd", "itd"};
+
+struct bctx {
+    /* inputs */
+    int64_t fund_id, investor_id, tranche_id;
+    char period_end[DATE_TEXT_BYTES];
+    /* derived */
+    rate_date end;
+    char from[PERIODS][DATE_TEXT_BYTES];       /* first day of each period ("" for inception) */
+    char open_as_of[PERIODS][DATE_TEXT_BYTES]; /* the day before it */
+    char currency[CURRENCY_CODE_BYTES];
+    int exp;
+    struct trow *stack; /* every tranche of the fund signed by the period end, most senior first */
+    unsigned n_stack;
+    json_t *out;
+};
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+/* YYYY-MM-DD of a date with a four-digit year (the day before 1900-01-01 included). */
+static void date_text(rate_date d, char out[DATE_TEXT_BYTES])
+{
+    assert(d.y >= 1000 && d.y <= 9999 && d.m >= 1 && d.m <= 12 && d.d >= 1 && d.d <= 31);
+    unsigned y = (unsigned)d.y, m = (unsigned)d.m, dd = (unsigned)d.d;
+    const char t[DATE_TEXT_BYTES] = {(char)('0' + y / 1000),
+                                     (char)('0' + y / 100 % 10),
+                                     (char)('0' + y / 10 % 10),
+                                     (char)('0' + y % 10),
+                                     '-',
+                                     (char)('0' + m / 10),
+                                     (char)('0' + m % 10),
+                                     '-',
+                                     (char)('0' + dd / 10),
+                                     (char)('0' + dd % 10),
+                                     '\0'};
+    memcpy(out, t, DATE_TEXT_BYTES);
+}
+
+/* Parses a date already checked by ledger_date_valid. */
+static rate_date parse_date(const char *s)
+{
+    assert(ledger_date_valid(s));
+    rate_date d = {(s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'),
+                   (s[5] - '0') * 10 + (s[6] - '0'), (s[8] - '0') * 10 + (s[9] - '0')};
+    assert(rate_date_valid(d));
+    return d;
+}
+
+static rate_date day_before(rate_date d)
+{
+    if (d.d > 1) {
+        d.d--;
+    } else if (d.m > 1) {
+        d.m--;
+        d.d = rate_days_in_month(d.y, d.m);
+    } else {
+        d.y--;
+        d.m = 12;
+        d.d = 31;
+    }
+    return d;
+}
+
+static json_t *amt(const struct bctx *b, int64_t minor)
+{
+    char buf[MONEY_TEXT_MAX];
+    size_t n = money_format(minor, b->exp, buf, sizeof buf);
+    assert(n > 0);
+    return json_string(buf);
+}
+
+/* num / den rounded half-even to 4 decimals as "0.1234"; null when den <= 0. */
+static json_t *ratio4(int64_t num, int64_t den)
+{
+    int64_t q;
+    if (den <= 0 || !money_div_half_even((money_i128)num * RATIO_SCALE, den, &q)) {
+        return json_null();
+    }
+    char buf[RATE_TEXT_MAX];
+    size_t n = rate_format_units(q, 4, buf, sizeof buf);
+    assert(n > 0);
+    return json_string(buf);
+}
+
+static enum fl_err oom(struct fl_error *err)
+{
+    return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+}
+
+static enum fl_err overflow(struct fl_error *err)
+{
+    return fl_error_set(err, FLE_INTERNAL, NULL, "a statement figure does not fit 64 bits");
+}
+
+/* a - b, false on overflow. */
+static bool sub(int64_t a, int64_t b, int64_t *out)
+{
+    return money_sub(a, b, out);
+}
+
+/* ---- periods ----------------------------------------------------------------------------- */
+
+static void periods_init(struct bctx *b)
+{
+    b->end = parse_date(b->period_end);
+    rate_date q = {b->end.y, ((b->end.m - 1) / 3) * 3 + 1, 1};
+    rate_date y = {b->end.y, 1, 1};
+    date_text(q, b->from[P_QTD]);
+    date_text(day_before(q), b->open_as_of[P_QTD]);
+    date_text(y, b->from[P_YTD]);
+    date_text(day_before(y), b->open_as_of[P_YTD]);
+    b->from[P_ITD][0] = '\0';
+    b->open_as_of[P_ITD][0] = '\0';
+}
+
+static json_t *periods_json(const struct bctx *b)
+{
+    json_t *o = json_object();
+    for (int p = 0; p < PERIODS && o != NULL; p++) {
+        json_t *v =
+            json_pack("{s:o, s:s}", "from", b->from[p][0] ? json_string(b->from[p]) : json_null(), "to", b->period_end);
+        if (v == NULL || json_object_set_new(o, period_keys[p], v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* ---- the capital stack ------------------------------------------------------------------- */
+
+static enum fl_err load_stack(struct db *db, struct bctx *b, struct fl_error *err)
+{
+    char fb[21], lb[21];
+    const char *p[3] = {db_i64_text(b->fund_id, fb), b->period_end, db_i64_text(STATEMENT_TRANCHES_MAX + 1, lb)};
+    PGresult *r = db_exec(db, "statement_tranches", 3, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    int n = PQntuples(r);
+    if (n > STATEMENT_TRANCHES_MAX) {
+        PQclear(r);
+        return fl_error_set(err, FLE_INTERNAL, "fund_id", "the fund has more than %d tranches", STATEMENT_TRANCHES_MAX);
+    }
+    b->stack = calloc(n > 0 ? (size_t)n : 1u, sizeof *b->stack);
+    if (b->stack == NULL) {
+        PQclear(r);
+        return oom(err);
+    }
+    b->n_stack = 0;
+    enum fl_err e = FLE_OK;
+    for (int i = 0; i < n && e == FLE_OK; i++) {
+        struct trow *t = &b->stack[i];
+        t->id = db_i64(r, i, 0);
+        t->investor_id = db_i64(r, i, 1);
+        snprintf(t->name, sizeof t->name, "%s", db_str(r, i, 2));
+        snprintf(t->kind, sizeof t->kind, "%s", db_str(r, i, 3));
+        t->rank = db_i64(r, i, 4);
+        if (strcmp(db_str(r, i, 5), b->currency) != 0) {
+            e = fl_error_set(err, FLE_INTERNAL, "tranche_id", "tranche %" PRId64 " is not in the fund currency", t->id);
+            break;
+        }
+        t->return_rate = db_i64(r, i, 6);
+        t->fee_rate = db_i64(r, i, 7);
+        snprintf(t->signed_date, sizeof t->signed_date, "%s", db_str(r, i, 8));
+        snprintf(t->status, sizeof t->status, "%s", db_str(r, i, 9));
+        e = tranche_balances(db, b->fund_id, t->id, b->period_end, t->bal, err);
+        b->n_stack++;
+    }
+    PQclear(r);
+    return e;
+}
+
+/* ---- one tranche ------------------------------------------------------------------------- */
+
+/* The capital account of one period; every line in minor units. */
+struct rollforward {
+    int64_t opening, contributions, income_allocated, dist_income, dist_principal, losses, fees, closing;
+};
+
+static enum fl_err rollforward(struct db *db, const struct bctx *b, const struct trow *t, int p, struct rollforward *rf,
+                               struct fl_error *err)
+{
+    int64_t open[TRANCHE_ACCOUNTS] = {0};
+    if (p != P_ITD) {
+        enum fl_err e = tranche_balances(db, b->fund_id, t->id, b->open_as_of[p], open, err);
+        if (e != FLE_OK) {
+            return e;
+        }
+    }
+    const int64_t *close = t->bal;
+    memset(rf, 0, sizeof *rf);
+    int64_t contrib_delta;
+    if (!sub(close[TRANCHE_CONTRIB], open[TRANCHE_CONTRIB], &contrib_delta) || contrib_delta == INT64_MIN ||
+        !sub(close[TRANCHE_DIST_INCOME], open[TRANCHE_DIST_INCOME], &rf->dist_income) ||
+        !sub(close[TRANCHE_RETURNED], open[TRANCHE_RETURNED], &rf->dist_principal) ||
+        !sub(close[TRANCHE_LOSS], open[TRANCHE_LOSS], &rf->losses)) {
+        return overflow(err);
+    }
+    rf->opening = tranche_capital(open);
+    rf->closing = tranche_capital(close);
+    rf->contributions = -contrib_delta;     /* credits to CONTRIB are capital paid in */
+    rf->income_allocated = rf->dist_income; /* income is allocated as it is distributed */
+    rf->fees = 0;                           /* no tranche fees are charged yet: the line is kept */
+    /* Opening + movements = closing, exactly: both ends and every movement are the same ledger
+     * balances at two dates. */
+    money_i128 check = (money_i128)rf->opening + rf->contributions + rf->income_allocated - rf->dist_income -
+                       rf->dist_principal - rf->losses - rf->fees;
+    assert(check == (money_i128)rf->closing);
+    return FLE_OK;
+}
+
+static json_t *rollforward_json(const struct bctx *b, const struct rollforward *rf, int p)
+{
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "from",
+                     b->from[p][0] ? json_string(b->from[p]) : json_null(), "to", b->period_end, "opening",
+                     amt(b, rf->opening), "contributions", amt(b, rf->contributions), "income_allocated",
+                     amt(b, rf->income_allocated), "distributions_income", amt(b, rf->dist_income),
+                     "distributions_principal", amt(b, rf->dist_principal), "losses_absorbed", amt(b, rf->losses),
+                     "fees", amt(b, rf->fees), "closing", amt(b, rf->closing));
+}
+
+/* The last waterfall interest step of the tranche on or before the period end: what was due and
+ * not paid then (the shortfall carried to the next run). */
+static json_t *interest_unpaid(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+{
+    char tb[21];
+    const char *p[2] = {db_i64_text(t->id, tb), b->period_end};
+    PGresult *r = db_exec(db, "statement_interest_unpaid", 2, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    json_t *o = PQntuples(r) == 0
+                    ? json_null()
+                    : json_pack("{s:s, s:o}", "run_date", db_str(r, 0, 0), "amount", amt(b, db_i64(r, 0, 1)));
+    PQclear(r);
+    if (o == NULL) {
+        oom(err);
+    }
+    return o;
+}
+
+/* Capital of the more junior tranches over the capital of the whole stack. */
+static json_t *subordination(const struct bctx *b, const struct trow *t)
+{
+    money_i128 junior = 0, total = 0;
+    for (unsigned i = 0; i < b->n_stack; i++) {
+        int64_t c = tranche_capital(b->stack[i].bal);
+        total += c;
+        if (b->stack[i].rank > t->rank) {
+            junior += c;
+        }
+    }
+    if (junior > INT64_MAX || junior < INT64_MIN || total > INT64_MAX || total < INT64_MIN) {
+        return NULL;
+    }
+    return json_pack("{s:o, s:o, s:o}", "junior_capital", amt(b, (int64_t)junior), "stack_capital",
+                     amt(b, (int64_t)total), "ratio", ratio4((int64_t)junior, (int64_t)total));
+}
+
+/* DPI, RVPI, TVPI and the IRR over the tranche's dated flows with the NAV as last inflow. */
+static json_t *performance(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+{
+    const int64_t *bal = t->bal;
+    int64_t paid_in = -bal[TRANCHE_CONTRIB];
+    int64_t nav = tranche_capital(bal);
+    int64_t distributions;
+    if (!money_add(bal[TRANCHE_RETURNED], bal[TRANCHE_DIST_INCOME], &distributions)) {
+        overflow(err);
+        return NULL;
+    }
+    xirr_multiples m;
+    xirr_status ms = xirr_multiples_compute(distributions, nav, paid_in, &m);
+    char dpi[RATE_TEXT_MAX], rvpi[RATE_TEXT_MAX], tvpi[RATE_TEXT_MAX], irr_text[RATE_TEXT_MAX];
+    if (ms == XIRR_OK) {
+        xirr_format_multiple(m.dpi_e4, dpi, sizeof dpi);
+        xirr_format_multiple(m.rvpi_e4, rvpi, sizeof rvpi);
+        xirr_format_multiple(m.tvpi_e4, tvpi, sizeof tvpi);
+    }
+
+    /* Flows: each date's net of the CONTRIB (negative: paid in), RETURNED and DIST_INCOME
+     * (positive: received) lines, then the NAV on the period end. */
+    xirr_flow *flows = calloc(XIRR_FLOWS_MAX, sizeof *flows);
+    if (flows == NULL) {
+        oom(err);
+        return NULL;
+    }
+    char fb[21], tb[21], lb[21];
+    const char *p[4] = {db_i64_text(b->fund_id, fb), db_i64_text(t->id, tb), b->period_end,
+                        db_i64_text(XIRR_FLOWS_MAX, lb)};
+    PGresult *r = db_exec(db, "statement_cash_flows", 4, p, err);
+    if (r == NULL) {
+        free(flows);
+        return NULL;
+    }
+    size_t n = (size_t)PQntuples(r);
+    money_i128 sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        flows[i].date = parse_date(db_str(r, (int)i, 0));
+        flows[i].amount_minor = db_i64(r, (int)i, 1);
+        sum += flows[i].amount_minor;
+    }
+    PQclear(r);
+    xirr_status st;
+    int64_t irr = 0;
+    if (n >= XIRR_FLOWS_MAX) {
+        st = XIRR_ERR_COUNT;
+    } else {
+        /* The flows are the same lines as the balances: they must sum to them. */
+        assert(sum == (money_i128)bal[TRANCHE_CONTRIB] + bal[TRANCHE_RETURNED] + bal[TRANCHE_DIST_INCOME]);
+        if (nav != 0) {
+            flows[n].date = b->end;
+            flows[n].amount_minor = nav;
+            n++;
+        }
+        st = xirr_compute(flows, n, &irr);
+    }
+    free(flows);
+    if (st == XIRR_OK) {
+        xirr_format_rate(irr, irr_text, sizeof irr_text);
+    }
+    json_t *o =
+        json_pack("{s:s, s:o, s:o, s:o, s:s?, s:s?, s:s?, s:s, s:s?, s:s, s:I}", "as_of", b->period_end, "paid_in",
+                  amt(b, paid_in), "distributions", amt(b, distributions), "nav", amt(b, nav), "dpi",
+                  ms == XIRR_OK ? dpi : NULL, "rvpi", ms == XIRR_OK ? rvpi : NULL, "tvpi", ms == XIRR_OK ? tvpi : NULL,
+                  "multiples_status", ms == XIRR_OK ? "ok" : xirr_status_text(ms), "irr",
+                  st == XIRR_OK ? irr_text : NULL, "irr_status", xirr_status_text(st), "cash_flows", (json_int_t)n);
+    if (o == NULL) {
+        oom(err);
+    }
+    return o;
+}
+
+/* The waterfall runs of the quarter with the steps that paid (or were due to) this tranche. */
+static json_t *waterfall(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+{
+    char fb[21], lb[21], tb[21];
+    const char *p[4] = {db_i64_text(b->fund_id, fb), b->from[P_QTD], b->period_end,
+                        db_i64_text(STATEMENT_WATERFALL_RUNS_MAX + 1, lb)};
+    PGresult *r = db_exec(db, "statement_waterfall_runs", 4, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    int n = PQntuples(r);
+    bool truncated = n > STATEMENT_WATERFALL_RUNS_MAX;
+    if (truncated) {
+        n = STATEMENT_WATERFALL_RUNS_MAX;
+    }
+    json_t *runs = json_array();
+    struct db_array ids;
+    db_array_init(&ids);
+    for (int i = 0; i < n && runs != NULL; i++) {
+        json_t *run =
+            json_pack("{s:I, s:s, s:s, s:{s:o, s:o, s:o}, s:[]}", "id", (json_int_t)db_i64(r, i, 0), "run_date",
+                      db_str(r, i, 1), "mode", db_str(r, i, 2), "collected", "interest", amt(b, db_i64(r, i, 3)),
+                      "fees", amt(b, db_i64(r, i, 4)), "principal", amt(b, db_i64(r, i, 5)), "steps");
+        if (run == NULL || json_array_append_new(runs, run) != 0 || !db_array_i64(&ids, db_i64(r, i, 0))) {
+            json_decref(runs);
+            runs = NULL;
+        }
+    }
+    PQclear(r);
+    const char *idlist = db_array_str(&ids);
+    if (runs == NULL || idlist == NULL) {
+        json_decref(runs);
+        db_array_free(&ids);
+        oom(err);
+        return NULL;
+    }
+    char sb[21];
+    const char *q[3] = {idlist, db_i64_text(t->id, tb), db_i64_text((int64_t)n * STEPS_PER_RUN_MAX, sb)};
+    r = db_exec(db, "statement_waterfall_steps", 3, q, err);
+    db_array_free(&ids);
+    if (r == NULL) {
+        json_decref(runs);
+        return NULL;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t run_id = db_i64(r, i, 0);
+        json_t *run = NULL;
+        for (size_t k = 0; k < json_array_size(runs); k++) {
+            if (json_integer_value(json_object_get(json_array_get(runs, k), "id")) == run_id) {
+                run = json_array_get(runs, k);
+                break;
+            }
+        }
+        assert(run != NULL); /* the steps were selected by these runs' ids */
+        int64_t due = db_i64(r, i, 3), paid = db_i64(r, i, 4);
+        bool residual = strcmp(db_str(r, i, 2), "residual") == 0;
+        json_t *step = json_pack("{s:I, s:s, s:o, s:o, s:o}", "step_no", (json_int_t)db_i64(r, i, 1), "kind",
+                                 db_str(r, i, 2), "due", amt(b, due), "paid", amt(b, paid), "shortfall",
+                                 residual || paid >= due ? amt(b, 0) : amt(b, due - paid));
+        if (step == NULL || json_array_append_new(json_object_get(run, "steps"), step) != 0) {
+            PQclear(r);
+            json_decref(runs);
+            oom(err);
+            return NULL;
+        }
+    }
+    PQclear(r);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:b}", "from", b->from[P_QTD], "to", b->period_end, "runs", runs,
+                          "truncated", truncated);
+    if (o == NULL) {
+        oom(err);
+    }
+    return o;
+}
+
+/* Closing capital at each month end from the tranche's inception (at most the last
+ * STATEMENT_CHART_POINTS_MAX months), the last point being the period end itself. */
+static json_t *capital_history(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+{
+    rate_date s = parse_date(t->signed_date);
+    int64_t first = (int64_t)s.y * 12 + (s.m - 1), last = (int64_t)b->end.y * 12 + (b->end.m - 1);
+    assert(first <= last); /* the stack holds tranches signed by the period end */
+    if (last - first + 1 > STATEMENT_CHART_POINTS_MAX) {
+        first = last - (STATEMENT_CHART_POINTS_MAX - 1);
+    }
+    json_t *a = json_array();
+    for (int64_t k = first; k <= last && a != NULL; k++) {
+        rate_date d = {(int)(k / 12), (int)(k % 12) + 1, 1};
+        d.d = k == last ? b->end.d : rate_days_in_month(d.y, d.m);
+        char ds[DATE_TEXT_BYTES];
+        date_text(d, ds);
+        int64_t bal[TRANCHE_ACCOUNTS];
+        if (tranche_balances(db, b->fund_id, t->id, ds, bal, err) != FLE_OK) {
+            json_decref(a);
+            return NULL;
+        }
+        if (k == last) {
+            assert(tranche_capital(bal) == tranche_capital(t->bal)); /* the same balances, the same day */
+        }
+        json_t *pt = json_pack("{s:s, s:o}", "date", ds, "capital", amt(b, tranche_capital(bal)));
+        if (pt == NULL || json_array_append_new(a, pt) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    if (a == NULL) {
+        oom(err);
+    }
+    return a;
+}
+
+static json_t *ledger_balances_json(const struct bctx *b, const struct trow *t)
+{
+    static const char *const names[TRANCHE_ACCOUNTS] = {"CASH",        "LOANS", "CONTRIB",  "RETURNED",
+                                                        "DIST_INCOME", "LOSS",  "UNFUNDED", "COMMITMENT"};
+    json_t *o = json_object();
+    for (int i = 0; i < TRANCHE_ACCOUNTS && o != NULL; i++) {
+        char code[CODE_BYTES_MAX + 1];
+        snprintf(code, sizeof code, "T%" PRId64 ".%s", t->id, names[i]);
+        if (json_object_set_new(o, code, amt(b, t->bal[i])) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *tranche_section(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+{
+    struct rollforward rf[PERIODS];
+    for (int p = 0; p < PERIODS; p++) {
+        if (rollforward(db, b, t, p, &rf[p], err) != FLE_OK) {
+            return NULL;
+        }
+    }
+    const int64_t *bal = t->bal;
+    int64_t paid_in = -bal[TRANCHE_CONTRIB], unfunded = bal[TRANCHE_UNFUNDED], commitment;
+    if (!money_add(paid_in, unfunded, &commitment)) {
+        overflow(err);
+        return NULL;
+    }
+    char rr[RATE_TEXT_MAX], fr[RATE_TEXT_MAX];
+    rate_format(t->return_rate, rr, sizeof rr);
+    rate_format(t->fee_rate, fr, sizeof fr);
+
+    json_t *accounts =
+        json_pack("{s:o, s:o, s:o}", period_keys[P_QTD], rollforward_json(b, &rf[P_QTD], P_QTD), period_keys[P_YTD],
+                  rollforward_json(b, &rf[P_YTD], P_YTD), period_keys[P_ITD], rollforward_json(b, &rf[P_ITD], P_ITD));
+    json_t *received =
+        json_pack("{s:o, s:o, s:o}", period_keys[P_QTD], amt(b, rf[P_QTD].dist_income), period_keys[P_YTD],
+                  amt(b, rf[P_YTD].dist_income), period_keys[P_ITD], amt(b, rf[P_ITD].dist_income));
+    if (accounts == NULL || received == NULL) {
+        json_decref(accounts);
+        json_decref(received);
+        oom(err);
+        return NULL;
+    }
+    json_t *unpaid = interest_unpaid(db, b, t, err);
+    json_t *perf = unpaid ? performance(db, b, t, err) : NULL;
+    json_t *wf = perf ? waterfall(db, b, t, err) : NULL;
+    json_t *history = wf ? capital_history(db, b, t, err) : NULL;
+    if (history == NULL) {
+        json_decref(accounts);
+        json_decref(received);
+        json_decref(unpaid);
+        json_decref(perf);
+        json_decref(wf);
+        return NULL;
+    }
+    json_t *o = json_pack(
+        "{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o}, s:o, s:{s:o, s:o, s:o, s:o, s:o, s:o}, s:o, s:o, "
+        "s:o, s:o}",
+        "id", (json_int_t)t->id, "name", t->name, "kind", t->kind, "rank", (json_int_t)t->rank, "return_rate", rr,
+        "fee_rate", fr, "signed_date", t->signed_date, "status", t->status, "commitment", "commitment",
+        amt(b, commitment), "paid_in", amt(b, paid_in), "unfunded", amt(b, unfunded), "capital_account", accounts,
+        "position", "capital", amt(b, tranche_capital(bal)), "loans_outstanding", amt(b, bal[TRANCHE_LOANS]),
+        "cash_available", amt(b, bal[TRANCHE_CASH]), "interest_received", received, "interest_unpaid_at_last_run",
+        unpaid, "subordination", subordination(b, t), "performance", perf, "waterfall", wf, "capital_history", history,
+        "ledger_balances", ledger_balances_json(b, t));
+    if (o == NULL) {
+        oom(err);
+    }
+    return o;
+}
+
+/* ---- the fund's portfolio ---------------------------------------------------------------- */
+/* Portfolio quality is portfolio_quality's (portfolio.h): the same definitions as the
+ * portfolio screen. It is read once per period for the write-offs and recoveries of each. */
+
+static const char *const inception_from = "1900-01-01"; /* the earliest date the ledger accepts */
+
+/* An amount member of a portfolio_quality object back in minor units. */
+static bool member_minor(const struct bctx *b, const json_t *o, const char *key, int64_t *out)
+{
+    const char *t = json_string_value(json_object_get(o, key));
+    return t != NULL && money_parse(t, b->exp, true, out) == MONEY_OK;
+}
+
+/* A concentration table from portfolio_quality's groups: rows with something outstanding, the
+ * largest first (ties by code), at most STATEMENT_CONCENTRATION_ROWS_MAX and the rest as
+ * "other", so the rows sum to the gross portfolio. Value chains get their English name. */
+static json_t *concentration(const struct bctx *b, const json_t *groups, const json_t *vc_names, bool municipality,
+                             int64_t gross, struct fl_error *err)
+{
+    size_t n = json_array_size(groups);
+    size_t *order = calloc(n ? n : 1, sizeof *order);
+    int64_t *amount = calloc(n ? n : 1, sizeof *amount);
+    json_t *a = order && amount ? json_array() : NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < n && a != NULL; i++) {
+        int64_t v;
+        if (!member_minor(b, json_array_get(groups, i), "outstanding", &v)) {
+            json_decref(a);
+            a = NULL;
+            break;
+        }
+        if (v > 0) {
+            amount[i] = v;
+            order[m++] = i;
+        }
+    }
+    /* Insertion sort: n is the number of value chains or municipalities, a few dozen. */
+    const char *code_key = municipality ? "municipality_code" : "value_chain";
+    for (size_t i = 1; i < m && a != NULL; i++) {
+        for (size_t k = i; k > 0; k--) {
+            size_t x = order[k - 1], y = order[k];
+            int c = amount[x] < amount[y] ? 1 : amount[x] > amount[y] ? -1 : 0;
+            if (c == 0) {
+                const char *cx = json_string_value(json_object_get(json_array_get(groups, x), code_key));
+                const char *cy = json_string_value(json_object_get(json_array_get(groups, y), code_key));
+                c = strcmp(cx ? cx : "", cy ? cy : "");
+            }
+            if (c <= 0) {
+                break;
+            }
+            order[k - 1] = y;
+            order[k] = x;
+        }
+    }
+    int64_t shown = 0;
+    for (size_t k = 0; k < m && k < STATEMENT_CONCENTRATION_ROWS_MAX && a != NULL; k++) {
+        const json_t *g = json_array_get(groups, order[k]);
+        const char *code = json_string_value(json_object_get(g, code_key));
+        const char *name = code;
+        if (municipality) {
+            name = json_string_value(json_object_get(g, "municipality"));
+        } else {
+            size_t i;
+            const json_t *vc;
+            json_array_foreach(vc_names, i, vc)
+            {
+                if (code && strcmp(code, json_string_value(json_object_get(vc, "code"))) == 0) {
+                    name = json_string_value(json_object_get(vc, "name_en"));
+                }
+            }
+        }
+        shown += amount[order[k]];
+        json_t *row = json_pack("{s:s?, s:s?, s:O, s:o, s:o, s:O}", "code", code, "name", name, "loans",
+                                json_object_get(g, "loans"), "amount", amt(b, amount[order[k]]), "share",
+                                ratio4(amount[order[k]], gross), "par30", json_object_get(g, "par30"));
+        if (row != NULL && municipality && json_object_set(row, "department", json_object_get(g, "department")) != 0) {
+            json_decref(row);
+            row = NULL;
+        }
+        if (row == NULL || json_array_append_new(a, row) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    if (a != NULL && m > STATEMENT_CONCENTRATION_ROWS_MAX) {
+        json_t *row = json_pack("{s:s, s:s, s:n, s:o, s:o, s:n}", "code", "other", "name", "Other", "loans", "amount",
+                                amt(b, gross - shown), "share", ratio4(gross - shown, gross), "par30");
+        if (row == NULL || json_array_append_new(a, row) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    free(order);
+    free(amount);
+    if (a == NULL) {
+        fl_error_set(err, FLE_INTERNAL, NULL, "portfolio concentration: out of memory or a malformed amount");
+    }
+    return a;
+}
+
+static json_t *flow_json(const json_t *pq)
+{
+    return json_pack("{s:O, s:O}", "count", json_object_get(pq, "count"), "amount", json_object_get(pq, "amount"));
+}
+
+static json_t *portfolio(struct db *db, const struct bctx *b, json_t **impact_out, struct fl_error *err)
+{
+    *impact_out = NULL;
+    json_t *pq[PERIODS] = {NULL};
+    for (int p = 0; p < PERIODS; p++) {
+        pq[p] = portfolio_quality(db, b->fund_id, b->period_end, p == P_ITD ? inception_from : b->from[p], err);
+        if (pq[p] == NULL) {
+            for (int k = 0; k < p; k++) {
+                json_decref(pq[k]);
+            }
+            return NULL;
+        }
+    }
+    json_t *q = pq[P_QTD]; /* the quality figures are the same in all three: as of the period end */
+    money_i128 ledger128 = 0;
+    for (unsigned i = 0; i < b->n_stack; i++) {
+        ledger128 += b->stack[i].bal[TRANCHE_LOANS];
+    }
+    int64_t gross = 0, par30 = 0, par90 = 0, wo_q = 0;
+    json_t *vc_names = NULL, *o = NULL, *ind = NULL, *impact = NULL;
+    PGresult *r = NULL;
+    if (ledger128 > INT64_MAX || ledger128 < INT64_MIN || !member_minor(b, q, "gross_portfolio", &gross) ||
+        !member_minor(b, json_object_get(q, "par30"), "amount", &par30) ||
+        !member_minor(b, json_object_get(q, "par90"), "amount", &par90) ||
+        !member_minor(b, json_object_get(q, "write_offs"), "amount", &wo_q)) {
+        fl_error_set(err, FLE_INTERNAL, NULL, "portfolio figures out of range");
+        goto done;
+    }
+    if ((vc_names = pipeline_value_chains_list(db, err)) == NULL) {
+        goto done;
+    }
+    json_t *by_vc = concentration(b, json_object_get(q, "by_value_chain"), json_object_get(vc_names, "value_chains"),
+                                  false, gross, err);
+    json_t *by_m = by_vc ? concentration(b, json_object_get(q, "by_municipality"), NULL, true, gross, err) : NULL;
+    if (by_m == NULL) {
+        json_decref(by_vc);
+        goto done;
+    }
+    json_t *wo = json_pack("{s:o, s:o, s:o}", period_keys[P_QTD], flow_json(json_object_get(pq[P_QTD], "write_offs")),
+                           period_keys[P_YTD], flow_json(json_object_get(pq[P_YTD], "write_offs")), period_keys[P_ITD],
+                           flow_json(json_object_get(pq[P_ITD], "write_offs")));
+    json_t *rec = json_pack("{s:o, s:o, s:o}", period_keys[P_QTD], flow_json(json_object_get(pq[P_QTD], "recoveries")),
+                            period_keys[P_YTD], flow_json(json_object_get(pq[P_YTD], "recoveries")), period_keys[P_ITD],
+                            flow_json(json_object_get(pq[P_ITD], "recoveries")));
+    int64_t ledger = (int64_t)ledger128;
+    o = json_pack("{s:s, s:o, s:O, s:O, s:O, s:O, s:O, s:o, s:o, s:{s:o, s:o}, s:{s:o, s:o, s:o}}", "as_of",
+                  b->period_end, "gross_portfolio", amt(b, gross), "loans_outstanding",
+                  json_object_get(q, "loans_outstanding"), "par30", json_object_get(q, "par30"), "par90",
+                  json_object_get(q, "par90"), "principal_in_arrears", json_object_get(q, "principal_in_arrears"),
+                  "interest_in_arrears", json_object_get(q, "interest_in_arrears"), "write_offs", wo, "recoveries", rec,
+                  "concentration", "value_chain", by_vc, "municipality", by_m, "reconciliation",
+                  "ledger_loans_accounts", amt(b, ledger), "portfolio", amt(b, gross), "difference",
+                  amt(b, ledger - gross));
+    if (o == NULL) {
+        oom(err);
+        goto done;
+    }
+
+    /* Impact: only what the data measures. Enterprises and loans are counted from the loans
+     * outstanding in the ledger at the period end; members are what enterprises declared. */
+    char fb[21];
+    const char *p2[2] = {db_i64_text(b->fund_id, fb), b->period_end};
+    if ((r = db_exec(db, "statement_loans_outstanding", 2, p2, err)) == NULL) {
+        json_decref(o);
+        o = NULL;
+        goto done;
+    }
+    int64_t n_borrowers = db_i64(r, 0, 2), n_women = db_i64(r, 0, 3), members = db_i64(r, 0, 4),
+            n_persons = db_i64(r, 0, 5);
+    ind = json_pack(
+        "[{s:s, s:s, s:n, s:s, s:n, s:s}, {s:s, s:s, s:I, s:s, s:n, s:s}, {s:s, s:s, s:I, s:s, s:n, s:s},"
+        " {s:s, s:s, s:o, s:s, s:n, s:s}, {s:s, s:s, s:O, s:s, s:n, s:s}, {s:s, s:s, s:o, s:s, s:n, s:s},"
+        " {s:s, s:s, s:o, s:s, s:n, s:s}, {s:s, s:s, s:o, s:s, s:n, s:s}]",
+        "code", "PI4874", "name", "Jobs in directly supported/financed enterprises", "value", "unit", "FTE jobs",
+        "target", "note", "not measured: the fund records no employment figures",
+        /* */
+        "code", "PI4060", "name", "Members of financed enterprises (proxy for client individuals)", "value",
+        (json_int_t)members, "unit", "people", "target", "note",
+        "sum of the member counts enterprises declared, over enterprises with a loan outstanding at period end; "
+        "not FTE jobs and not de-duplicated across enterprises",
+        /* */
+        "code", "PI5576", "name", "Client organisations led by women", "value", (json_int_t)n_women, "unit",
+        "enterprises", "target", "note",
+        "borrowers flagged women-led with a loan outstanding at period end (persons counted, never named)",
+        /* */
+        "code", "PI7569", "name", "Value of loans outstanding", "value", amt(b, gross), "unit", b->currency, "target",
+        "note", "principal outstanding at period end, excluding interest and written-off amounts",
+        /* */
+        "code", "PI1478", "name", "Number of loans outstanding", "value", json_object_get(q, "loans_outstanding"),
+        "unit", "loans", "target", "note", "loans with principal outstanding at period end",
+        /* */
+        "code", "FP2635", "name", "Portfolio at risk > 30 days", "value", amt(b, par30), "unit", b->currency, "target",
+        "note", "whole principal outstanding of loans with an instalment more than 30 days late",
+        /* */
+        "code", "FP6373", "name", "Portfolio at risk > 90 days", "value", amt(b, par90), "unit", b->currency, "target",
+        "note", "whole principal outstanding of loans with an instalment more than 90 days late",
+        /* */
+        "code", "FP9717", "name", "Loan write-offs", "value", amt(b, wo_q), "unit", b->currency, "target", "note",
+        "principal written off in the quarter");
+    impact = ind ? json_pack("{s:s, s:I, s:I, s:I, s:o, s:s}", "as_of", b->period_end, "borrowers",
+                             (json_int_t)n_borrowers, "enterprises_financed", (json_int_t)(n_borrowers - n_persons),
+                             "persons_financed", (json_int_t)n_persons, "indicators", ind, "targets",
+                             "no targets are recorded for this fund yet: every target is null")
+                 : NULL;
+    if (impact == NULL) {
+        json_decref(o);
+        o = NULL;
+        oom(err);
+    }
+done:
+    PQclear(r);
+    json_decref(vc_names);
+    for (int p = 0; p < PERIODS; p++) {
+        json_decref(pq[p]);
+    }
+    *impact_out = impact;
+    return o;
+}
+
+/* ---- the statement ----------------------------------------------------------------------- */
+
+static const char *const notes[] = {
+    "Every figure is read from the ledger (sums of journal lines with effective dates up to the period end) or "
+    "from stored business rows, in the one database snapshot taken at built_at.",
+    "Capital (NAV) = -(CONTRIB + RETURNED + LOSS) balances of the tranche; opening + contributions + income "
+    "allocated - distributions - losses absorbed - fees = closing.",
+    "Income allocated equals income distributed in this fund: interest (and, for the most junior tranche, the "
+    "residual) is allocated when the waterfall pays it; interest_received is that income.",
+    "Losses absorbed are net of recoveries restored to the tranche. Tranche fees are not charged yet (0).",
+    "DPI = distributions / paid-in, RVPI = NAV / paid-in, TVPI = (distributions + NAV) / paid-in, each rounded "
+    "half-even to 4 decimals; IRR by XIRR (actual/365) over the dated flows with the NAV as last inflow.",
+    "PAR30/PAR90 = whole principal outstanding of loans with an instalment more than 30/90 days late / gross "
+    "portfolio; no person is named and locations are given by municipality only.",
+};
+
+static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct bctx *b = arg;
+    json_decref(b->out);
+    b->out = NULL;
+    free(b->stack);
+    b->stack = NULL;
+    b->n_stack = 0;
+
+    /* One snapshot for every figure. */
+    PGresult *r = db_exec_sql(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+    if (r == NULL) {
+        return err->code;
+    }
+    PQclear(r);
+    r = db_exec(db, "statement_cutoff", 0, NULL, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    char built_at[40];
+    snprintf(built_at, sizeof built_at, "%s", db_str(r, 0, 0));
+    PQclear(r);
+
+    json_t *fund = fund_get(db, b->fund_id, err);
+    if (fund == NULL) {
+        return err->code;
+    }
+    snprintf(b->currency, sizeof b->currency, "%s", json_string_value(json_object_get(fund, "base_currency")));
+    b->exp = money_currency_exponent(b->currency);
+    assert(b->exp >= 0);
+    char ib[21];
+    const char *p[1] = {db_i64_text(b->investor_id, ib)};
+    r = db_exec(db, "statement_investor", 1, p, err);
+    if (r == NULL) {
+        json_decref(fund);
+        return err->code;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        json_decref(fund);
+        return fl_error_set(err, FLE_NOT_FOUND, "investor_id", "no investor organisation %" PRId64, b->investor_id);
+    }
+    json_t *investor = json_pack("{s:I, s:s}", "id", (json_int_t)b->investor_id, "name", db_str(r, 0, 1));
+    PQclear(r);
+
+    enum fl_err e = investor ? load_stack(db, b, err) : oom(err);
+    if (e == FLE_OK && b->tranche_id != 0) {
+        const char *q[1] = {db_i64_text(b->tranche_id, ib)};
+        r = db_exec(db, "statement_tranche_owner", 1, q, err);
+        if (r == NULL) {
+            e = err->code;
+        } else {
+            if (PQntuples(r) != 1) {
+                e = fl_error_set(err, FLE_NOT_FOUND, "tranche_id", "no tranche %" PRId64, b->tranche_id);
+            } else if (db_i64(r, 0, 0) != b->fund_id || db_i64(r, 0, 1) != b->investor_id) {
+                e = fl_error_set(err, FLE_BAD_PARAM, "tranche_id",
+                                 "not a tranche of investor %" PRId64 " in fund %" PRId64, b->investor_id, b->fund_id);
+            } else if (strcmp(db_str(r, 0, 2), b->period_end) > 0) {
+                e = fl_error_set(err, FLE_NOT_FOUND, "tranche_id", "the tranche was signed after period_end");
+            }
+            PQclear(r);
+        }
+    }
+    json_t *tranches = e == FLE_OK ? json_array() : NULL;
+    if (e == FLE_OK && tranches == NULL) {
+        e = oom(err);
+    }
+    for (unsigned i = 0; e == FLE_OK && i < b->n_stack; i++) {
+        const struct trow *t = &b->stack[i];
+        if (t->investor_id != b->investor_id || (b->tranche_id != 0 && t->id != b->tranche_id)) {
+            continue;
+        }
+        json_t *s = tranche_section(db, b, t, err);
+        if (s == NULL) {
+            e = err->code;
+        } else if (json_array_append_new(tranches, s) != 0) {
+            e = oom(err);
+        }
+    }
+    if (e == FLE_OK && json_array_size(tranches) == 0) {
+        e = fl_error_set(err, FLE_NOT_FOUND, "investor_id",
+                         "investor %" PRId64 " has no tranche in fund %" PRId64 " signed by %s", b->investor_id,
+                         b->fund_id, b->period_end);
+    }
+    json_t *impact = NULL;
+    json_t *port = e == FLE_OK ? portfolio(db, b, &impact, err) : NULL;
+    if (e == FLE_OK && port == NULL) {
+        e = err->code;
+    }
+    json_t *note_list = json_array();
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0] && note_list != NULL; i++) {
+        if (json_array_append_new(note_list, json_string(notes[i])) != 0) {
+            json_decref(note_list);
+            note_list = NULL;
+        }
+    }
+    json_t *periods = periods_json(b);
+    if (e == FLE_OK && (note_list == NULL || periods == NULL)) {
+        e = oom(err);
+    }
+    if (e != FLE_OK) {
+        json_decref(fund);
+        json_decref(investor);
+        json_decref(tranches);
+        json_decref(port);
+        json_decref(impact);
+        json_decref(note_list);
+        json_decref(periods);
+        return e;
+    }
+    json_t *st =
+        json_pack("{s:i, s:s, s:{s:I, s:s, s:s, s:s}, s:o, s:s, s:o, s:{s:s, s:s}, s:o, s:o, s:o, s:o}", "version",
+                  STATEMENT_VERSION, "basis", "unaudited", "fund", "id", (json_int_t)b->fund_id, "code",
+                  json_string_value(json_object_get(fund, "code")), "name",
+                  json_string_value(json_object_get(fund, "name")), "currency", b->currency, "investor", investor,
+                  "period_end", b->period_end, "periods", periods, "cutoff", "built_at", built_at, "period_end",
+                  b->period_end, "tranches", tranches, "portfolio", port, "impact", impact, "notes", note_list);
+    json_decref(fund);
+    char hex[HASH_HEX_BYTES];
+    if (st == NULL || !statement_hash(st, hex) || json_object_set_new(st, "hash", json_string(hex)) != 0) {
+        json_decref(st);
+        return oom(err);
+    }
+    b->out = st;
+    return FLE_OK;
+}
+
+enum fl_err statement_build(struct db *db, int64_t fund_id, int64_t investor_id, int64_t tranche_id,
+                            const char *period_end, json_t **out, struct fl_error *err)
+{
+    assert(db != NULL && out != NULL);
+    assert(!db_in_tx(db)); /* the statement takes its own snapshot */
+    *out = NULL;
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    if (period_end == NULL || !ledger_date_valid(period_end)) {
+        return fl_error_set(err, FLE_BAD_PARAM, "period_end", "a date YYYY-MM-DD is expected");
+    }
+    if (strcmp(period_end, today) > 0) {
+        return fl_error_set(err, FLE_BAD_PARAM, "period_end", "not in the future (today is %s)", today);
+    }
+    if (fund_id <= 0) {
+        return fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
+    }
+    if (investor_id <= 0) {
+        return fl_error_set(err, FLE_BAD_PARAM, "investor_id", "an investor organisation id is expected");
+    }
+    if (tranche_id < 0) {
+        return fl_error_set(err, FLE_BAD_PARAM, "tranche_id", "a tranche id or 0 for all");
+    }
+    struct bctx b = {.fund_id = fund_id, .investor_id = investor_id, .tranche_id = tranche_id};
+    snprintf(b.period_end, sizeof b.period_end, "%s", period_end);
+    periods_init(&b);
+    enum fl_err e = db_tx(db, build_tx, &b, err);
+    free(b.stack);
+    if (e != FLE_OK) {
+        json_decref(b.out);
+        return e;
+    }
+    assert(b.out != NULL);
+    *out = b.out;
+    return FLE_OK;
+}
+
+bool statement_hash(const json_t *statement, char hex[HASH_HEX_BYTES])
+{
+    assert(statement != NULL && hex != NULL);
+    json_t *copy = json_copy((json_t *)statement); /* shallow: only the top level changes */
+    if (copy == NULL) {
+        return false;
+    }
+    json_object_del(copy, "hash");
+    char *text = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(copy);
+    if (text == NULL) {
+        return false;
+    }
+    uint8_t digest[HASH_BYTES];
+    bool ok = hash_sha256(text, strlen(text), digest);
+    free(text);
+    if (ok) {
+        hash_hex(digest, HASH_BYTES, hex);
+    }
+    return ok;
+}

@@ -1,0 +1,160 @@
+/* h_iati: IATI publications: publish (transparency officer, checked first), and the public list,
+ * files, changes and exclusions policy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/http.h"
+#include "fundledger/iati_export.h"
+#include "fundledger/jsonv.h"
+
+/* The URL the files give for the exclusions policy: this server's public page. */
+#define POLICY_URL_BYTES 256
+
+struct publish_args {
+    const struct principal *who;
+    struct iati_export_options o;
+    struct iati_problems problems;
+};
+
+static enum fl_err publish_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct publish_args *a = arg;
+    iati_problems_free(&a->problems); /* a retry starts over */
+    *status = 201;
+    *reply = NULL;
+    if (iati_export_snapshot(db, err) != FLE_OK) {
+        return err->code;
+    }
+    *reply = iati_publication_create(db, a->who, &a->o, &a->problems, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+/* The problems as JSON: [{"rule_id", "severity", "location", "line", "message"}], and a last item
+ * saying how many were not kept. */
+static json_t *problems_json(const struct iati_problems *p)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < p->count; i++) {
+        const struct iati_problem *q = &p->items[i];
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:s}", "rule_id", q->rule_id, "severity",
+                                              q->severity == IATI_SEVERITY_ERROR ? "error" : "warning", "location",
+                                              q->location, "line", (json_int_t)q->line, "message", q->message));
+    }
+    if (p->dropped > 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%zu more problems were found and not kept", p->dropped);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:s}", "rule_id", "FL-LIMIT", "severity", "error",
+                                              "location", "/", "line", (json_int_t)0, "message", msg));
+    }
+    return list;
+}
+
+void h_publications_create(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {{"policy_url", JV_STRING, false, POLICY_URL_BYTES - 1}};
+    struct publish_args a = {.who = &r->who};
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (!http_param_id(r, 0, &a.o.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, 1, "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    char policy[POLICY_URL_BYTES];
+    const char *given = jv_str(r->body, "policy_url");
+    if (given != NULL) {
+        snprintf(policy, sizeof policy, "%s", given);
+    } else {
+        snprintf(policy, sizeof policy, "http://%s/v1/iati/exclusions-policy", r->cfg->listen);
+    }
+    const char *tmp = getenv("TMPDIR");
+    a.o.out_dir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
+    a.o.reporting_org_ref = r->cfg->iati_reporting_org_ref;
+    a.o.schema_dir = r->cfg->iati_schema_dir;
+    a.o.codelist_dir = r->cfg->iati_codelist_dir;
+    a.o.policy_url = policy;
+    iati_problems_init(&a.problems);
+    http_write(r, out, publish_op, &a);
+    /* A refused publication: the error body lists every problem found. */
+    json_t *e = out->json != NULL ? json_object_get(out->json, "error") : NULL;
+    if (e != NULL && (a.problems.count > 0 || a.problems.dropped > 0)) {
+        json_object_set_new(e, "problems", problems_json(&a.problems));
+    }
+    iati_problems_free(&a.problems);
+}
+
+void h_publications_list(struct http_req *r, struct http_reply *out)
+{
+    int64_t fund_id;
+    if (!http_param_id(r, 0, &fund_id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, iati_publication_list(r->db, fund_id, &err), &err);
+}
+
+/* Path parameter 1: a version number or "latest" (0). */
+static bool version_param(struct http_req *r, int64_t *version, struct http_reply *out)
+{
+    if (strcmp(r->params[1], "latest") == 0) {
+        *version = 0;
+        return true;
+    }
+    return http_param_id(r, 1, version, out);
+}
+
+static void reply_file(struct http_req *r, struct http_reply *out, bool organisation)
+{
+    int64_t fund_id, version;
+    if (!http_param_id(r, 0, &fund_id, out) || !version_param(r, &version, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    char *text = iati_publication_file(r->db, fund_id, version, organisation, &err);
+    if (text == NULL) {
+        http_reply_error(out, &err);
+        return;
+    }
+    out->status = 200;
+    out->text = text;
+    out->content_type = "application/xml";
+}
+
+void h_publication_activities(struct http_req *r, struct http_reply *out)
+{
+    reply_file(r, out, false);
+}
+
+void h_publication_organisation(struct http_req *r, struct http_reply *out)
+{
+    reply_file(r, out, true);
+}
+
+void h_publication_changes(struct http_req *r, struct http_reply *out)
+{
+    int64_t fund_id, version;
+    if (!http_param_id(r, 0, &fund_id, out) || !version_param(r, &version, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, iati_publication_changes(r->db, fund_id, version, &err), &err);
+}
+
+void h_iati_policy(struct http_req *r, struct http_reply *out)
+{
+    (void)r;
+    char *text = strdup(iati_exclusions_policy_html());
+    if (text == NULL) {
+        http_reply_fail(out, FLE_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    out->status = 200;
+    out->text = text;
+    out->content_type = "text/html; charset=utf-8";
+}

@@ -1,0 +1,270 @@
+/* h_repayments: repayments (one, or a bank statement in CSV), arrears, write-offs, recoveries,
+ * waterfall runs, portfolio quality and the fund's waterfall settings. */
+
+#include "fundledger/distribution.h"
+#include "fundledger/http.h"
+#include "fundledger/jsonv.h"
+#include "fundledger/portfolio.h"
+#include "fundledger/repayment.h"
+
+/* ---- repayments ---- */
+
+struct repayment_args {
+    const struct principal *who;
+    int64_t id;
+    const char *amount, *value_date, *reference;
+};
+
+static enum fl_err repayment_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct repayment_args *a = arg;
+    *status = 201;
+    *reply = repayment_record(db, a->who, a->id, a->amount, a->value_date, a->reference, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+static enum fl_err recovery_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct repayment_args *a = arg;
+    *status = 201;
+    *reply = recovery_record(db, a->who, a->id, a->amount, a->value_date, a->reference, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+/* Both bodies: {"amount", "value_date", "reference"}. */
+static void cash_in(struct http_req *r, struct http_reply *out, idem_fn fn)
+{
+    static const struct jv_field spec[] = {
+        {"amount", JV_AMOUNT, true, 32},
+        {"value_date", JV_DATE, true, 10},
+        {"reference", JV_STRING, true, REPAYMENT_REFERENCE_BYTES_MAX},
+    };
+    struct repayment_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.amount = jv_str(r->body, "amount");
+    a.value_date = jv_str(r->body, "value_date");
+    a.reference = jv_str(r->body, "reference");
+    http_write(r, out, fn, &a);
+}
+
+void h_repayments_create(struct http_req *r, struct http_reply *out)
+{
+    cash_in(r, out, repayment_op);
+}
+
+void h_recoveries_create(struct http_req *r, struct http_reply *out)
+{
+    cash_in(r, out, recovery_op);
+}
+
+struct import_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *csv;
+    size_t len;
+};
+
+static enum fl_err import_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct import_args *a = arg;
+    *status = 200;
+    *reply = NULL;
+    return repayment_import_csv(db, a->who, a->fund_id, a->csv, a->len, reply, err);
+}
+
+void h_repayments_import(struct http_req *r, struct http_reply *out)
+{
+    struct import_args a = {.who = &r->who, .csv = r->raw_body, .len = r->raw_len};
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    http_write(r, out, import_op, &a);
+}
+
+void h_loan_arrears(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    const char *as_of;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, loan_arrears(r->db, id, as_of, &err), &err);
+}
+
+/* ---- write-off ---- */
+
+struct writeoff_args {
+    const struct principal *who;
+    int64_t loan_id;
+    const char *amount, *value_date, *reason;
+};
+
+static enum fl_err writeoff_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct writeoff_args *a = arg;
+    *status = 201;
+    *reply = writeoff_propose(db, a->who, a->loan_id, a->amount, a->value_date, a->reason, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void h_writeoff_propose(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {
+        {"amount", JV_AMOUNT, false, 32},
+        {"value_date", JV_DATE, true, 10},
+        {"reason", JV_STRING, true, REASON_BYTES_MAX},
+    };
+    struct writeoff_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.loan_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.amount = jv_str(r->body, "amount");
+    a.value_date = jv_str(r->body, "value_date");
+    a.reason = jv_str(r->body, "reason");
+    http_write(r, out, writeoff_op, &a);
+}
+
+/* ---- waterfall ---- */
+
+struct run_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *run_date;
+};
+
+static enum fl_err run_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct run_args *a = arg;
+    *status = 201;
+    *reply = distribution_run(db, a->who, a->fund_id, a->run_date, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void h_waterfall_runs_create(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {{"run_date", JV_DATE, true, 10}};
+    struct run_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, 1, "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.run_date = jv_str(r->body, "run_date");
+    http_write(r, out, run_op, &a);
+}
+
+void h_waterfall_runs_list(struct http_req *r, struct http_reply *out)
+{
+    int64_t id, after;
+    unsigned limit;
+    if (!http_param_id(r, 0, &id, out) || !http_query_page(r, &after, &limit, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, distribution_list(r->db, id, after, limit, &err), &err);
+}
+
+void h_waterfall_run_get(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    if (!http_param_id(r, 0, &id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, distribution_get(r->db, id, &err), &err);
+}
+
+void h_waterfall_run_replay(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    if (!http_param_id(r, 0, &id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, distribution_replay(r->db, id, &err), &err);
+}
+
+/* ---- portfolio ---- */
+
+void h_portfolio(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    const char *as_of, *from;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out) ||
+        !http_query_date(r, "from", &from, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, portfolio_quality(r->db, id, as_of, from, &err), &err);
+}
+
+void h_portfolio_arrears(struct http_req *r, struct http_reply *out)
+{
+    int64_t id, after;
+    unsigned limit;
+    const char *as_of;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out) ||
+        !http_query_page(r, &after, &limit, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, portfolio_arrears_list(r->db, id, as_of, after, limit, &err), &err);
+}
+
+/* ---- settings ---- */
+
+struct settings_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *mode, *reserve_target;
+};
+
+static enum fl_err settings_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct settings_args *a = arg;
+    *status = 201;
+    *reply = fund_settings_propose(db, a->who, a->fund_id, a->mode, a->reserve_target, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void h_fund_settings_propose(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {
+        {"waterfall_mode", JV_STRING, false, 16},
+        {"reserve_target", JV_AMOUNT, false, 32},
+    };
+    struct settings_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.mode = jv_str(r->body, "waterfall_mode");
+    a.reserve_target = jv_str(r->body, "reserve_target");
+    http_write(r, out, settings_op, &a);
+}
