@@ -55,9 +55,10 @@ void h_statements_get(struct http_req *r, struct http_reply *out)
         !http_query_id(r, "tranche_id", &tranche_id, out) || !http_query_date(r, "period_end", &period_end, out)) {
         return;
     }
+    char today[DATE_TEXT_BYTES];
     if (period_end == NULL) {
-        http_reply_fail(out, FLE_BAD_PARAM, "period_end", "the period end date YYYY-MM-DD is required");
-        return;
+        tranche_today(today); /* no period end given: the statement as of today */
+        period_end = today;
     }
     const char *format = http_query(r, "format");
     bool html = false;
