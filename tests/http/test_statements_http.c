@@ -398,8 +398,12 @@ static void test_bad_input(void **state)
     get(&r, statements_path(p, "period_end=yesterday"), PARTNER, true);
     expect_error(&r, 400, "invalid_parameter", "period_end");
     resp_free(&r);
+    /* No period end: the statement as of today (UTC). */
     get(&r, statements_path(p, "format=json"), PARTNER, true);
-    expect_error(&r, 400, "invalid_parameter", "period_end");
+    assert_int_equal(r.status, 200);
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    assert_string_equal(json_string_value(json_object_get(r.json, "period_end")), today);
     resp_free(&r);
     get(&r, statements_path(p, "period_end=2999-12-31"), PARTNER, true);
     expect_error(&r, 400, "invalid_parameter", "period_end");
