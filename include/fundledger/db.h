@@ -65,6 +65,15 @@ const char *db_str(const PGresult *r, int row, int col);
 bool db_null(const PGresult *r, int row, int col);
 bool db_bool(const PGresult *r, int row, int col);
 
+/* A keyset page read with limit + 1 rows: rows to show (at most limit), whether another page
+ * follows, and the id (column 0) of the last row shown, the next page's "after". */
+struct db_page {
+    int rows;
+    bool more;
+    int64_t last;
+};
+struct db_page db_page(const PGresult *r, unsigned limit);
+
 /* Formats an int64 into buf (at least 21 bytes) and returns buf, for statement parameters. */
 const char *db_i64_text(int64_t v, char buf[21]);
 

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fundledger/error.h"
 
@@ -39,6 +40,9 @@ enum fl_err jv_check(const json_t *obj, const struct jv_field *spec, size_t n, c
  * (checked before parsing, without recursion). Returns a new reference or NULL with
  * FLE_BAD_JSON naming the position. */
 json_t *jv_parse(const char *body, size_t len, struct fl_error *err);
+
+/* A page's "next_after": the last id shown when more follow, else null. New reference. */
+json_t *jv_next_after(bool more, int64_t last);
 
 /* Member accessors that return NULL/0 when absent or null. */
 const char *jv_str(const json_t *obj, const char *name);

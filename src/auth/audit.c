@@ -1,5 +1,6 @@
 /* audit: append-only audit log writes and reads. */
 #include "fundledger/audit.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -45,11 +46,8 @@ json_t *audit_list(struct db *db, int64_t fund_id, int64_t after_id, unsigned li
     if (r == NULL) {
         return NULL;
     }
-    int rows = PQntuples(r);
-    bool more = rows > (int)limit;
-    if (more) {
-        rows = (int)limit;
-    }
+    struct db_page pg = db_page(r, limit);
+    int rows = pg.rows;
     json_t *events = json_array();
     for (int i = 0; i < rows; i++) {
         json_error_t je;
@@ -64,7 +62,6 @@ json_t *audit_list(struct db *db, int64_t fund_id, int64_t after_id, unsigned li
                               "detail", detail ? detail : json_object(), "fund_id",
                               db_null(r, i, 9) ? json_null() : json_integer(db_i64(r, i, 9))));
     }
-    int64_t last = rows > 0 ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
-    return json_pack("{s:o, s:o}", "events", events, "next_after", more ? json_integer(last) : json_null());
+    return json_pack("{s:o, s:o}", "events", events, "next_after", jv_next_after(pg.more, pg.last));
 }

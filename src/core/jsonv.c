@@ -174,3 +174,8 @@ long long jv_int(const json_t *obj, const char *name)
 {
     return json_integer_value(json_object_get(obj, name));
 }
+
+json_t *jv_next_after(bool more, int64_t last)
+{
+    return more ? json_integer(last) : json_null();
+}

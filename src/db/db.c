@@ -251,3 +251,15 @@ const char *db_i64_text(int64_t v, char buf[21])
     snprintf(buf, 21, "%" PRId64, v);
     return buf;
 }
+
+struct db_page db_page(const PGresult *r, unsigned limit)
+{
+    assert(r != NULL && limit >= 1);
+    struct db_page pg = {.rows = PQntuples(r)};
+    pg.more = pg.rows > (int)limit;
+    if (pg.more) {
+        pg.rows = (int)limit;
+    }
+    pg.last = pg.rows > 0 ? db_i64(r, pg.rows - 1, 0) : 0;
+    return pg;
+}

@@ -1,5 +1,6 @@
 /* loan: loan proposals and approval, conditions precedent and four-eyes disbursements. */
 #include "fundledger/loan.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -921,11 +922,8 @@ json_t *loan_list(struct db *db, int64_t fund_id, const char *status, int64_t af
     if (r == NULL) {
         return NULL;
     }
-    int rows = PQntuples(r);
-    bool more = rows > (int)limit;
-    if (more) {
-        rows = (int)limit;
-    }
+    struct db_page pg = db_page(r, limit);
+    int rows = pg.rows;
     json_t *a = json_array();
     for (int i = 0; i < rows; i++) {
         const char *cur = db_str(r, i, 3);
@@ -936,7 +934,6 @@ json_t *loan_list(struct db *db, int64_t fund_id, const char *status, int64_t af
                                            "approved_on",
                                            db_null(r, i, 6) ? json_null() : json_string(db_str(r, i, 6))));
     }
-    int64_t last = rows ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
-    return json_pack("{s:o, s:o}", "loans", a, "next_after", more ? json_integer(last) : json_null());
+    return json_pack("{s:o, s:o}", "loans", a, "next_after", jv_next_after(pg.more, pg.last));
 }

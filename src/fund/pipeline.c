@@ -2,6 +2,7 @@
  * measures. A person's name and tax id are personal data: they go to the database and to staff
  * replies only, never to the audit log or to logs. */
 #include "fundledger/pipeline.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -618,18 +619,14 @@ json_t *pipeline_entrepreneurs_list(struct db *db, int64_t fund_id, const struct
     if (r == NULL) {
         return NULL;
     }
-    int rows = PQntuples(r);
-    bool more = rows > (int)limit;
-    if (more) {
-        rows = (int)limit;
-    }
+    struct db_page pg = db_page(r, limit);
+    int rows = pg.rows;
     json_t *list = json_array();
     for (int i = 0; i < rows; i++) {
         json_array_append_new(list, entrepreneur_json(r, i));
     }
-    int64_t last = rows > 0 ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
-    return json_pack("{s:o, s:o}", "entrepreneurs", list, "next_after", more ? json_integer(last) : json_null());
+    return json_pack("{s:o, s:o}", "entrepreneurs", list, "next_after", jv_next_after(pg.more, pg.last));
 }
 
 json_t *pipeline_funnel(struct db *db, int64_t fund_id, struct fl_error *err)
@@ -923,16 +920,12 @@ json_t *pipeline_measures_list(struct db *db, int64_t fund_id, const char *munic
     if (r == NULL) {
         return NULL;
     }
-    int rows = PQntuples(r);
-    bool more = rows > (int)limit;
-    if (more) {
-        rows = (int)limit;
-    }
+    struct db_page pg = db_page(r, limit);
+    int rows = pg.rows;
     json_t *list = json_array();
     for (int i = 0; i < rows; i++) {
         json_array_append_new(list, measure_json(r, i));
     }
-    int64_t last = rows > 0 ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
-    return json_pack("{s:o, s:o}", "measures", list, "next_after", more ? json_integer(last) : json_null());
+    return json_pack("{s:o, s:o}", "measures", list, "next_after", jv_next_after(pg.more, pg.last));
 }

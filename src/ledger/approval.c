@@ -1,5 +1,6 @@
 /* approval: proposals and decisions (four eyes), dispatching the final approval to its kind. */
 #include "fundledger/approval.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -102,18 +103,14 @@ json_t *approval_list(struct db *db, int64_t fund_id, const char *status, int64_
     if (r == NULL) {
         return NULL;
     }
-    int rows = PQntuples(r);
-    bool more = rows > (int)limit;
-    if (more) {
-        rows = (int)limit;
-    }
+    struct db_page pg = db_page(r, limit);
+    int rows = pg.rows;
     json_t *a = json_array();
     for (int i = 0; i < rows; i++) {
         json_array_append_new(a, proposal_json(r, i));
     }
-    int64_t last = rows ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
-    return json_pack("{s:o, s:o}", "proposals", a, "next_after", more ? json_integer(last) : json_null());
+    return json_pack("{s:o, s:o}", "proposals", a, "next_after", jv_next_after(pg.more, pg.last));
 }
 
 json_t *approval_propose(struct db *db, const struct principal *maker, int64_t fund_id, const char *kind,

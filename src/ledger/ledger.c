@@ -1,5 +1,6 @@
 /* ledger: checking and posting journal entries in batches, reversals, and ledger reads. */
 #include "fundledger/ledger.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -361,11 +362,8 @@ json_t *ledger_entries_list(struct db *db, int64_t fund_id, int64_t account_id, 
     if (r == NULL) {
         return NULL;
     }
-    int rows = PQntuples(r);
-    bool more = rows > (int)limit;
-    if (more) {
-        rows = (int)limit;
-    }
+    struct db_page pg = db_page(r, limit);
+    int rows = pg.rows;
     json_t *entries = json_array();
     struct db_array ids;
     db_array_init(&ids);
@@ -373,7 +371,6 @@ json_t *ledger_entries_list(struct db *db, int64_t fund_id, int64_t account_id, 
         json_array_append_new(entries, entry_json(r, i));
         db_array_i64(&ids, db_i64(r, i, 0));
     }
-    int64_t last = rows > 0 ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
     const char *pl[1] = {db_array_str(&ids)};
     r = pl[0] ? db_exec(db, "ledger_entries_list_lines", 1, pl, err) : NULL;
@@ -394,7 +391,7 @@ json_t *ledger_entries_list(struct db *db, int64_t fund_id, int64_t account_id, 
         json_object_set_new(e, "lines", lines_json(r, start, at));
     }
     PQclear(r);
-    return json_pack("{s:o, s:o}", "entries", entries, "next_after", more ? json_integer(last) : json_null());
+    return json_pack("{s:o, s:o}", "entries", entries, "next_after", jv_next_after(pg.more, pg.last));
 }
 
 enum fl_err ledger_balance(struct db *db, int64_t account_id, const char *as_of, int64_t *balance,
