@@ -1,0 +1,217 @@
+/* test_demo_statements: the demo fund's statements, for every investor and at every month end of
+ * its year of history, reconcile exactly with ledger balances read independently with SQL; and
+ * the demo's books balance, its chain verifies, and no person's name appears in a statement. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fundledger/demo.h"
+#include "fundledger/ledger.h"
+#include "fundledger/money.h"
+#include "fundledger/statement.h"
+#include "testdb.h"
+
+static const char *ci;
+static struct db *db;
+static int64_t fund_id;
+
+static int64_t scalar_i64(const char *sql)
+{
+    char *v = testdb_scalar(ci, sql);
+    assert_non_null(v);
+    int64_t x = strtoll(v, NULL, 10);
+    free(v);
+    return x;
+}
+
+static const json_t *jpath(const json_t *o, const char *path)
+{
+    char key[64];
+    while (o != NULL && *path != '\0') {
+        size_t n = strcspn(path, ".");
+        assert_true(n < sizeof key);
+        memcpy(key, path, n);
+        key[n] = '\0';
+        o = json_object_get(o, key);
+        path += n + (path[n] == '.');
+    }
+    return o;
+}
+
+/* A COP amount of the statement at path, in centavos. */
+static int64_t cop(const json_t *o, const char *path)
+{
+    const char *t = json_string_value(jpath(o, path));
+    int64_t v = 0;
+    if (t == NULL) {
+        fail_msg("%s: not a string", path);
+    }
+    assert_int_equal(money_parse(t, 2, true, &v), MONEY_OK);
+    return v;
+}
+
+/* The balance of T<tranche>.<suffix> as of date, summed from journal lines. */
+static int64_t ledger_as_of(int64_t tranche, const char *suffix, const char *date)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(l.amount_minor), 0) FROM journal_line l JOIN account a ON a.id = l.account_id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code = 'T%" PRId64 ".%s' AND l.effective_date <= '%s'",
+             fund_id, tranche, suffix, date);
+    return scalar_i64(sql);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ci = testdb_create("demo_statements");
+    db = testdb_open(ci);
+    char cred[] = "/tmp/fundledger-demo-statements-XXXXXX";
+    int fd = mkstemp(cred);
+    assert_true(fd >= 0);
+    struct fl_error err;
+    fl_error_clear(&err);
+    enum fl_err e = demo_load(db, cred, &err);
+    remove(cred);
+    if (e != FLE_OK) {
+        fprintf(stderr, "demo_load: %s\n", err.message);
+        return -1;
+    }
+    fund_id = scalar_i64("SELECT id FROM fund WHERE code = 'HSP-ELCHARCO'");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    db_close(db);
+    return 0;
+}
+
+static void test_demo_books(void **state)
+{
+    (void)state;
+    /* The demo is what the issue describes: three tranches, about twenty entrepreneurs, a year
+     * of history with a loan over 90 days late and one written off with a recovery. */
+    assert_int_equal(scalar_i64("SELECT count(*) FROM tranche"), 3);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM entrepreneur"), 20);
+    assert_int_equal(scalar_i64("SELECT count(DISTINCT municipality_code) FROM entrepreneur"), 5);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM loan WHERE status = 'written_off'"), 1);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM recovery"), 1);
+    assert_true(scalar_i64("SELECT count(*) FROM repayment") > 40);
+    assert_true(scalar_i64("SELECT count(*) FROM waterfall_run") >= 3);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account"), 0);
+    struct fl_error err;
+    unsigned sealed = 0;
+    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
+    struct ledger_verify_report rep;
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+    assert_int_equal(rep.entries_checked, scalar_i64("SELECT count(*) FROM journal_entry"));
+}
+
+static void test_every_investor_every_month_end(void **state)
+{
+    (void)state;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM organisation WHERE kind = 'investor'");
+    int64_t n_investors = scalar_i64(sql);
+    assert_int_equal(n_investors, 3);
+    char *names = testdb_scalar(ci, "SELECT string_agg(name, '|') FROM entrepreneur WHERE kind = 'person'");
+    assert_non_null(names);
+    /* Month ends of the last twelve months, and today. */
+    char dates[13][11];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    for (int k = 0; k < 12; k++) {
+        struct tm m = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon - k, .tm_mday = 0};
+        time_t t = timegm(&m); /* day 0 of a month is the last day of the one before */
+        struct tm e;
+        gmtime_r(&t, &e);
+        strftime(dates[k], sizeof dates[k], "%Y-%m-%d", &e);
+    }
+    strftime(dates[12], sizeof dates[12], "%Y-%m-%d", &tm);
+    int checked = 0;
+    for (int64_t inv = 1; inv <= 64 && checked < 3 * 13; inv++) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM organisation WHERE id = %" PRId64 " AND kind = 'investor'",
+                 inv);
+        if (scalar_i64(sql) == 0) {
+            continue;
+        }
+        snprintf(sql, sizeof sql, "SELECT min(signed_date)::text FROM tranche WHERE investor_id = %" PRId64, inv);
+        char *first = testdb_scalar(ci, sql);
+        assert_non_null(first);
+        for (int d = 0; d < 13; d++) {
+            if (strcmp(dates[d], first) < 0) {
+                checked++; /* before its first tranche was signed there is no statement to give */
+                continue;
+            }
+            json_t *st = NULL;
+            struct fl_error err;
+            fl_error_clear(&err);
+            if (statement_build(db, fund_id, inv, 0, dates[d], &st, &err) != FLE_OK) {
+                fail_msg("statement of investor %" PRId64 " on %s: %s", inv, dates[d], err.message);
+            }
+            checked++;
+            size_t i;
+            const json_t *t;
+            json_array_foreach(json_object_get(st, "tranches"), i, t)
+            {
+                int64_t id = json_integer_value(json_object_get(t, "id"));
+                int64_t contrib = ledger_as_of(id, "CONTRIB", dates[d]), ret = ledger_as_of(id, "RETURNED", dates[d]),
+                        inc = ledger_as_of(id, "DIST_INCOME", dates[d]), loss = ledger_as_of(id, "LOSS", dates[d]),
+                        loans = ledger_as_of(id, "LOANS", dates[d]), cash = ledger_as_of(id, "CASH", dates[d]),
+                        unfunded = ledger_as_of(id, "UNFUNDED", dates[d]);
+                int64_t capital = -(contrib + ret + loss);
+                assert_int_equal(cop(t, "capital_account.itd.closing"), capital);
+                assert_int_equal(cop(t, "performance.nav"), capital);
+                assert_int_equal(cop(t, "commitment.paid_in"), -contrib);
+                assert_int_equal(cop(t, "commitment.unfunded"), unfunded);
+                assert_int_equal(cop(t, "performance.distributions"), ret + inc);
+                assert_int_equal(cop(t, "position.loans_outstanding"), loans);
+                assert_int_equal(cop(t, "position.cash_available"), cash);
+                assert_int_equal(cop(t, "capital_account.itd.losses_absorbed"), loss);
+                static const char *const periods[] = {"qtd", "ytd", "itd"};
+                for (int p = 0; p < 3; p++) {
+                    const json_t *ca = jpath(jpath(t, "capital_account"), periods[p]);
+                    int64_t sum = cop(ca, "opening") + cop(ca, "contributions") + cop(ca, "income_allocated") -
+                                  cop(ca, "distributions_income") - cop(ca, "distributions_principal") -
+                                  cop(ca, "losses_absorbed") - cop(ca, "fees");
+                    assert_int_equal(sum, capital);
+                }
+            }
+            /* No person is ever named in a statement. */
+            char *text = json_dumps(st, 0);
+            char *save = NULL, *copy = strdup(names);
+            for (char *nm = strtok_r(copy, "|", &save); nm != NULL; nm = strtok_r(NULL, "|", &save)) {
+                if (strstr(text, nm) != NULL) {
+                    fail_msg("statement of investor %" PRId64 " names %s", inv, nm);
+                }
+            }
+            free(copy);
+            free(text);
+            json_decref(st);
+        }
+        free(first);
+    }
+    free(names);
+    assert_int_equal(checked, 3 * 13);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_demo_books),
+        cmocka_unit_test(test_every_investor_every_month_end),
+    };
+    return cmocka_run_group_tests_name("demo statements (database)", tests, setup, teardown);
+}
