@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fundledger/ledger.h"
 #include "fundledger/log.h"
@@ -17,8 +18,14 @@ struct pending {
     struct pending *next;
 };
 
+/* How long the committer may wait for the writers it just answered to queue again, so that
+ * they share the next commit instead of splitting into two groups that take turns. */
+#define BATCHER_GATHER_NS 200000L
+
 struct ledger_batcher {
     pthread_mutex_t mu;
+    unsigned queued;      /* entries waiting in the queue */
+    unsigned last_batch;  /* size of the previous batch: about how many writers are active */
     pthread_cond_t work;  /* signalled when something is queued or stop is asked */
     pthread_cond_t done;  /* broadcast when a batch is answered */
     struct pending *head, *tail;
@@ -86,6 +93,22 @@ static void *committer(void *arg)
         if (b->head == NULL && b->stopping) {
             break;
         }
+        /* Gather, bounded: wait until as many writers are queued as last time, or 200 us. */
+        unsigned target = b->last_batch < b->batch_max ? b->last_batch : b->batch_max;
+        if (b->queued < target && !b->stopping) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += BATCHER_GATHER_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (b->queued < target && !b->stopping) {
+                if (pthread_cond_timedwait(&b->work, &b->mu, &until) != 0) {
+                    break; /* timed out: commit what is there */
+                }
+            }
+        }
         unsigned n = 0;
         while (b->head != NULL && n < b->batch_max) {
             b->batch[n++] = b->head;
@@ -94,6 +117,8 @@ static void *committer(void *arg)
         if (b->head == NULL) {
             b->tail = NULL;
         }
+        b->queued -= n;
+        b->last_batch = n;
         pthread_mutex_unlock(&b->mu);
         commit(b, n);
         pthread_mutex_lock(&b->mu);
@@ -165,6 +190,7 @@ enum fl_err ledger_batcher_post(struct ledger_batcher *b, const struct ledger_en
         b->head = &p;
     }
     b->tail = &p;
+    b->queued++;
     pthread_cond_signal(&b->work);
     while (!p.done) {
         pthread_cond_wait(&b->done, &b->mu);

@@ -42,14 +42,14 @@
 struct opts {
     const char *conninfo;
     unsigned writers;
-    double seconds;      /* used when postings == 0 */
-    uint64_t postings;   /* total across writers; 0 = run for seconds */
+    double seconds;    /* used when postings == 0 */
+    uint64_t postings; /* total across writers; 0 = run for seconds */
     unsigned accounts;
-    bool hot;            /* every posting touches account 0 */
+    bool hot; /* every posting touches account 0 */
     unsigned batch_max;
     const char *label;
     bool crash_test;
-    bool direct;         /* no batcher: each writer its own connection, one transaction a posting */
+    bool direct; /* no batcher: each writer its own connection, one transaction a posting */
 };
 
 struct shared {
@@ -68,11 +68,11 @@ struct writer {
     unsigned index;
     pthread_t thread;
     uint64_t acked, failed;
-    int64_t id_sum;      /* sum of acknowledged ids */
-    int64_t amount_sum;  /* sum of acknowledged debit amounts */
-    uint32_t *lat_us;    /* latency of each acknowledged posting, microseconds */
+    int64_t id_sum;     /* sum of acknowledged ids */
+    int64_t amount_sum; /* sum of acknowledged debit amounts */
+    uint32_t *lat_us;   /* latency of each acknowledged posting, microseconds */
     size_t lat_n, lat_cap;
-    int64_t *ids;        /* acknowledged ids */
+    int64_t *ids; /* acknowledged ids */
     size_t ids_n, ids_cap;
     struct fl_error first_err;
 };
@@ -596,8 +596,8 @@ int main(int argc, char **argv)
     printf("ledger_post %s: %u writer(s), %u accounts%s, %s, %.1f s\n", o.label, o.writers, o.accounts,
            o.hot ? " (one hot account on every posting)" : "",
            o.direct ? "no batcher (a connection and a transaction per posting)" : "batcher", elapsed);
-    printf("  server: fsync=%s synchronous_commit=%s full_page_writes=%s wal_sync_method=%s\n", fsync_set,
-           sync_commit, fpw, wal_method);
+    printf("  server: fsync=%s synchronous_commit=%s full_page_writes=%s wal_sync_method=%s\n", fsync_set, sync_commit,
+           fpw, wal_method);
     printf("  postings acknowledged %" PRIu64 ", refused %" PRIu64 ": %.0f postings/s\n", acked, failed, pps);
     printf("  latency ms: p50 %.2f  p99 %.2f  max %.2f\n", p50, p99, pmax);
     printf("  batches (transactions) %" PRId64 ": entries per batch avg %.1f, p50 %" PRId64 ", p99 %" PRId64
@@ -652,9 +652,9 @@ int main(int argc, char **argv)
     bad += check_eq("accounts whose balance != sum of their lines", q, v, 0);
     PQfinish(mon);
 
-    printf("RESULT label=%s writers=%u accounts=%u hot=%d batch_max=%u seconds=%.2f acked=%" PRIu64
-           " refused=%" PRIu64 " pps=%.0f p50_ms=%.2f p99_ms=%.2f batches=%" PRId64
-           " avg_batch=%.1f unacked_committed=%" PRId64 " deadlocks=%" PRId64 " checks=%s\n",
+    printf("RESULT label=%s writers=%u accounts=%u hot=%d batch_max=%u seconds=%.2f acked=%" PRIu64 " refused=%" PRIu64
+           " pps=%.0f p50_ms=%.2f p99_ms=%.2f batches=%" PRId64 " avg_batch=%.1f unacked_committed=%" PRId64
+           " deadlocks=%" PRId64 " checks=%s\n",
            o.label, o.writers, o.accounts, o.hot ? 1 : 0, o.batch_max, elapsed, acked, failed, pps, p50, p99, xacts,
            xacts ? (double)acked / (double)xacts : 0.0, fund_entries - (int64_t)acked,
            wal_ok ? w1.deadlocks - w0.deadlocks : -1, bad ? "FAIL" : "ok");

@@ -12,7 +12,7 @@
 # request handler does; each such run is cut off after SECONDS_PER_RUN + 30 s),
 # PG_OPTS (extra server options, e.g. "-c shared_buffers=2GB"; never durability off).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 WRITERS=${WRITERS:-"1 4 16"}
@@ -118,7 +118,7 @@ echo
 echo "== pgbench -i -s $PGBENCH_SCALE"
 "$PGBIN/pgbench" -h "$tmp" -U fundledger -i -q -s "$PGBENCH_SCALE" pgbench >"$tmp/pgbench-init.log" 2>&1 ||
   { cat "$tmp/pgbench-init.log"; echo "bench: pgbench -i failed"; exit 1; }
-declare -A PGB PGB_LAT PGB_OTHER FL FL_P50 FL_P99 FL_BATCH FL_OTHER HOT_PPS HOT_BATCH HOT_P99 DIR_PPS
+declare -A PGB PGB_LAT PGB_OTHER FL FL_P50 FL_P99 FL_BATCH FL_OTHER HOT_PPS DIR_PPS
 for n in $WRITERS; do
   psql_q -d postgres -c CHECKPOINT
   other_start
@@ -170,8 +170,6 @@ if [ "$HOT" = 1 ]; then
   for n in $WRITERS; do
     run_ledger "$n" --hot
     HOT_PPS[$n]=$(field "$LAST" pps)
-    HOT_P99[$n]=$(field "$LAST" p99_ms)
-    HOT_BATCH[$n]=$(field "$LAST" avg_batch)
   done
   echo
 fi
@@ -195,7 +193,7 @@ if [ "$CRASH_TEST" = 1 ]; then
   sleep 3
   "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1
   sleep 1
-  start_server || { cat "$tmp/server.log"; echo "bench: postgres did not restart"; exit 1; }
+  start_server || { kill "$bpid"; cat "$tmp/server.log"; echo "bench: postgres did not restart"; exit 1; }
   wait "$bpid"
   rc=$?
   grep -v '^RESULT' "$tmp/crash.out"

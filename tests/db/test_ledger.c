@@ -198,6 +198,73 @@ static void test_database_refuses_unbalanced(void **state)
     assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
 }
 
+/* With constraints made immediate, the deferred check of an entry runs before commit; a line
+ * added afterwards in the same transaction must still be refused. */
+static void test_immediate_constraints_cannot_unbalance(void **state)
+{
+    (void)state;
+    int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "BEGIN; SET CONSTRAINTS ALL IMMEDIATE; "
+             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
+             "VALUES (900003, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'); "
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
+             "(900003, 1, %" PRId64 ", 'COP', 100, '2026-01-01'), (900003, 2, %" PRId64 ", 'COP', -100, '2026-01-01'); "
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
+             "(900003, 3, %" PRId64 ", 'COP', 1, '2026-01-01'); COMMIT;",
+             fund_id, manager.user_id, cash, capital, cash);
+    assert_false(testdb_exec(ci, sql));
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+}
+
+#define DIRECT_POSTERS 8
+#define DIRECT_POSTS 40
+
+struct direct_poster {
+    const char *ci;
+    int ok;
+};
+
+/* Each thread posts on its own connection, one transaction per entry, all on the same two
+ * accounts: they queue on the balance rows and must never deadlock. */
+static void *post_direct(void *arg)
+{
+    struct direct_poster *p = arg;
+    struct db *d = testdb_open(p->ci);
+    for (int i = 0; i < DIRECT_POSTS; i++) {
+        struct ledger_entry e = pair("2026-07-01", cash, capital, 7);
+        struct post_args a = {&e, 0};
+        struct fl_error err;
+        if (db_tx(d, post_tx, &a, &err) == FLE_OK) {
+            p->ok++;
+        }
+    }
+    db_close(d);
+    return NULL;
+}
+
+static void test_concurrent_direct_posters(void **state)
+{
+    (void)state;
+    int64_t c0 = balance(cash, NULL);
+    struct direct_poster ps[DIRECT_POSTERS];
+    pthread_t th[DIRECT_POSTERS];
+    for (int i = 0; i < DIRECT_POSTERS; i++) {
+        ps[i] = (struct direct_poster){ci, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, post_direct, &ps[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < DIRECT_POSTERS; i++) {
+        pthread_join(th[i], NULL);
+        ok += ps[i].ok;
+    }
+    assert_int_equal(ok, DIRECT_POSTERS * DIRECT_POSTS);
+    assert_int_equal(balance(cash, NULL) - c0, 7 * DIRECT_POSTERS * DIRECT_POSTS);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+}
+
 static void test_database_refuses_changes_to_history(void **state)
 {
     (void)state;
@@ -646,7 +713,9 @@ int main(void)
         cmocka_unit_test(test_post_moves_balances_exactly),
         cmocka_unit_test(test_c_refuses_unbalanced_and_bad_entries),
         cmocka_unit_test(test_database_refuses_unbalanced),
+        cmocka_unit_test(test_immediate_constraints_cannot_unbalance),
         cmocka_unit_test(test_database_refuses_changes_to_history),
+        cmocka_unit_test(test_concurrent_direct_posters),
         cmocka_unit_test(test_reversal_once),
         cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_four_eyes_rules),
