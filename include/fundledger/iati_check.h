@@ -16,7 +16,8 @@
 #define IATI_LOCATION_BYTES 320
 /* One English line; longer messages are cut. */
 #define IATI_MESSAGE_BYTES 512
-/* Elements in one activity or organisation record, and their depth: bounds the tree walks. */
+/* Elements in one activity or organisation record (its streamed children included), and their
+ * depth: bounds the tree walks. */
 #define IATI_CHECK_NODES_MAX 2000000
 #define IATI_CHECK_DEPTH_MAX 64
 /* Codes in one codelist file and mappings in mapping.xml (the largest list has ~550 codes). */
@@ -118,6 +119,14 @@ enum iati_check_result {
 /* Checks the file at path, read as a stream: one activity (or organisation) at a time is held in
  * memory, validated against the XSD as it is parsed (structured errors with line numbers), then
  * its coded values are looked up in the codelists and the rules of standard.json are applied.
+ * An activity's related-activity and transaction children, which can be many (a fund's parent
+ * activity lists every loan), are not held: each is checked as it streams past (its codelists, the
+ * rules about it alone) and only what the activity's rules need of them is kept (counts, flags,
+ * the place of the first one a rule reports): the tree held does not grow with them (libxml2's
+ * streaming XSD validation itself keeps about 100 bytes per child of an open element: see
+ * tests/bench/README.md). Their problems come before the rest of their activity's; after XML that
+ * is not well-formed, those of the children read before the break are reported, the rules of the
+ * activity cut by it are not.
  * Every problem found is appended to out (up to IATI_PROBLEMS_MAX, then counted as dropped);
  * nothing stops at the first one, except XML that is not well-formed, after which nothing can be
  * read. The parser never touches the network (XML_PARSE_NONET, no-network entity loader) and does

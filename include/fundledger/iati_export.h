@@ -17,6 +17,9 @@
 
 /* Loans read per page: a page's loans and their journal entries (a dozen each) stay a few MB. */
 #define IATI_EXPORT_PAGE_LOANS 1000
+/* Loan ids read per page for the fund's list of children: an id is a few bytes (about 0.5 MB a
+ * page); the first page of loans is asked for as soon as the last page of ids has arrived. */
+#define IATI_EXPORT_PAGE_IDS 10000
 /* An identifier: the reporting org ref (128) + "-" + a fund code (32) + "-L" + a loan id, with room. */
 #define IATI_EXPORT_ID_BYTES 256
 /* Fund-level transactions (tranche agreements, contributions, expenses) held while the fund's own

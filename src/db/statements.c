@@ -344,25 +344,28 @@ const struct db_statement db_statements[] = {
      "AND (NOT $5::boolean OR (h.approved_by IS NOT NULL AND h.entrepreneur_id IS NULL)) "
      "AND h.id > $6 ORDER BY h.id LIMIT $7"},
     /* statement */
-#define STATEMENT_LOANS_OUT                                                                                  \
-    "WITH o AS (SELECT substr(e.event_ref, 6)::bigint AS loan_id, sum(l.amount_minor)::bigint AS outstanding " \
-    "FROM account a JOIN journal_line l ON l.account_id = a.id AND l.effective_date <= $2::date "             \
-    "JOIN journal_entry e ON e.id = l.entry_id WHERE a.fund_id = $1 AND a.code ~ '^T[0-9]+[.]LOANS$' "        \
-    "AND e.event_ref ~ '^loan:[0-9]{1,18}$' GROUP BY 1 HAVING sum(l.amount_minor) > 0), "                    \
-    "b AS (SELECT o.loan_id, o.outstanding, n.id AS entrepreneur_id, n.kind, n.women_led, n.members, "          \
-    "n.municipality_code, n.value_chain FROM o JOIN loan ln ON ln.id = o.loan_id AND ln.fund_id = $1 "         \
-    "JOIN entrepreneur n ON n.id = ln.entrepreneur_id) "
     {"statement_cutoff", "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"},
     {"statement_investor", "SELECT id, name FROM organisation WHERE id = $1 AND kind = 'investor'"},
     {"statement_tranche_owner", "SELECT fund_id, investor_id, signed_date FROM tranche WHERE id = $1"},
     {"statement_tranches",
      "SELECT id, investor_id, name, kind, rank, currency, return_rate, fee_rate, signed_date, status FROM tranche "
      "WHERE fund_id = $1 AND signed_date <= $2::date ORDER BY rank, id LIMIT $3"},
+    /* Per date, the net of the tranche's CONTRIB, RETURNED and DIST_INCOME lines up to $3 (each
+     * account's lines read through its index: they are few). */
     {"statement_cash_flows",
-     "SELECT l.effective_date, sum(l.amount_minor)::bigint FROM account a JOIN journal_line l "
-     "ON l.account_id = a.id AND l.effective_date <= $3::date WHERE a.fund_id = $1 "
+     "SELECT x.effective_date, sum(x.s)::bigint FROM account a CROSS JOIN LATERAL (SELECT l.effective_date, "
+     "sum(l.amount_minor) AS s FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= $3::date "
+     "GROUP BY l.effective_date) x WHERE a.fund_id = $1 "
      "AND a.code IN ('T' || $2::text || '.CONTRIB', 'T' || $2::text || '.RETURNED', 'T' || $2::text || '.DIST_INCOME') "
-     "GROUP BY l.effective_date HAVING sum(l.amount_minor) <> 0 ORDER BY l.effective_date LIMIT $4"},
+     "GROUP BY x.effective_date HAVING sum(x.s) <> 0 ORDER BY x.effective_date LIMIT $4"},
+    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (minus its capital) at the end
+     * of each date of $3, in order: the same sums of lines tranche_balances reads, for those three
+     * accounts only. */
+    {"statement_capital_history",
+     "SELECT d.d, coalesce((SELECT sum(x.s) FROM account a CROSS JOIN LATERAL (SELECT sum(l.amount_minor) AS s "
+     "FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= d.d) x WHERE a.fund_id = $1 "
+     "AND a.code IN ('T' || $2::text || '.CONTRIB', 'T' || $2::text || '.RETURNED', 'T' || $2::text || '.LOSS')), "
+     "0)::bigint FROM unnest($3::date[]) WITH ORDINALITY AS d(d, n) ORDER BY d.n"},
     {"statement_interest_unpaid",
      "SELECT r.run_date, s.due_minor - s.amount_minor FROM waterfall_step s JOIN waterfall_run r ON r.id = s.run_id "
      "WHERE s.tranche_id = $1 AND s.kind = 'interest' AND r.run_date <= $2::date "
@@ -373,11 +376,24 @@ const struct db_statement db_statements[] = {
     {"statement_waterfall_steps",
      "SELECT s.run_id, s.step_no, s.kind, s.due_minor, s.amount_minor FROM waterfall_step s "
      "WHERE s.run_id = ANY($1::bigint[]) AND s.tranche_id = $2 ORDER BY s.run_id, s.step_no LIMIT $3"},
+    /* Borrowers with a loan outstanding in the ledger at $2: the T<id>.LOANS lines of fund $1 dated
+     * on or before $2, summed per entry reference, a reference "loan:<id>" naming a loan of the
+     * fund (the canonical text joins directly; a zero-padded id, which no code writes, is parsed),
+     * outstanding when its sum is positive. Returns borrowers, women-led borrowers, their declared
+     * members and the borrowers that are persons. */
     {"statement_loans_outstanding",
-     STATEMENT_LOANS_OUT "SELECT count(*), coalesce(sum(outstanding), 0)::bigint, count(DISTINCT entrepreneur_id), "
-     "count(DISTINCT entrepreneur_id) FILTER (WHERE women_led), "
-     "coalesce((SELECT sum(d.members) FROM (SELECT DISTINCT entrepreneur_id, members FROM b) d), 0)::bigint, "
-     "count(DISTINCT entrepreneur_id) FILTER (WHERE kind = 'person') FROM b"},
+     "WITH o AS (SELECT e.event_ref, sum(l.amount_minor)::bigint AS s FROM account a JOIN journal_line l "
+     "ON l.account_id = a.id AND l.effective_date <= $2::date JOIN journal_entry e ON e.id = l.entry_id "
+     "WHERE a.fund_id = $1 AND a.code ~ '^T[0-9]+[.]LOANS$' GROUP BY e.event_ref), "
+     "lo AS (SELECT ln.id, ln.entrepreneur_id, o.s FROM o JOIN loan ln ON o.event_ref = 'loan:' || ln.id "
+     "WHERE ln.fund_id = $1 AND length(o.event_ref) <= 23 "
+     "UNION ALL SELECT ln.id, ln.entrepreneur_id, o.s FROM o JOIN loan ln ON ln.id = CASE WHEN "
+     "o.event_ref ~ '^loan:[0-9]{1,18}$' THEN substr(o.event_ref, 6)::bigint END "
+     "WHERE ln.fund_id = $1 AND o.event_ref LIKE 'loan:0_%'), "
+     "b AS (SELECT DISTINCT entrepreneur_id FROM (SELECT entrepreneur_id FROM lo GROUP BY id, entrepreneur_id "
+     "HAVING sum(s) > 0) x) "
+     "SELECT count(*), count(*) FILTER (WHERE n.women_led), coalesce(sum(n.members), 0)::bigint, "
+     "count(*) FILTER (WHERE n.kind = 'person') FROM b JOIN entrepreneur n ON n.id = b.entrepreneur_id"},
     /* repayment, write-off, recovery, arrears, portfolio, distribution (repayment.c, portfolio.c,
      * distribution.c) */
     {"repayment_load_loans",
@@ -440,56 +456,76 @@ const struct db_statement db_statements[] = {
     {"recovery_insert",
      "INSERT INTO recovery (loan_id, amount_minor, value_date, reference, entry_id, created_by) "
      "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"},
-#define ARREARS_WITH(MAT, LN)                                                                                  \
+    /* Arrears of loans as of $2 (payments, drawdowns and write-offs dated on or before it): per loan
+     * the principal outstanding, the oldest due date before $2 of an instalment not fully paid and
+     * the scheduled principal and interest due before $2 not paid yet. LN selects the loans (id,
+     * entrepreneur_id, currency); FILTER(col) restricts each source to them: ARREARS_IN_LN, or
+     * ARREARS_ANY_LOAN when the final join with ln alone selects them (portfolio_quality_whole).
+     * What repayments paid is summed per instalment first (once: MATERIALIZED, so that a parallel
+     * plan does not rebuild it in every worker), then the schedule due before $2 joins it once;
+     * every sum is bigint (amounts are int64 minor units: no numeric arithmetic per row). */
+#define ARREARS_IN_LN(col) " AND " col " IN (SELECT id FROM ln)"
+#define ARREARS_ANY_LOAN(col) ""
+#define ARREARS_WITH(MAT, LN, FILTER)                                                                          \
     "WITH ln AS " MAT " (" LN "), "                                                                               \
-    "paid AS (SELECT a.loan_id, a.instalment_no, "                                                        \
-    "sum(a.amount_minor) FILTER (WHERE a.component = 'principal') AS pp, "                                \
-    "sum(a.amount_minor) FILTER (WHERE a.component = 'interest') AS pi FROM repayment_allocation a "      \
-    "JOIN repayment r ON r.id = a.repayment_id WHERE r.value_date <= $2::date "                           \
-    "AND a.loan_id IN (SELECT id FROM ln) GROUP BY a.loan_id, a.instalment_no), "                         \
+    "paid AS MATERIALIZED (SELECT a.loan_id, a.instalment_no, "                                           \
+    "coalesce(sum(a.amount_minor) FILTER (WHERE a.component = 'principal'), 0)::bigint AS pp, "            \
+    "coalesce(sum(a.amount_minor) FILTER (WHERE a.component = 'interest'), 0)::bigint AS pi "              \
+    "FROM repayment_allocation a JOIN repayment r ON r.id = a.repayment_id WHERE r.value_date <= $2::date" \
+    FILTER("a.loan_id") " GROUP BY a.loan_id, a.instalment_no), "                                        \
     "due AS (SELECT s.loan_id, min(s.due_date) FILTER (WHERE s.principal_minor + s.interest_minor > "     \
-    "coalesce(p.pp, 0) + coalesce(p.pi, 0)) AS oldest, sum(s.principal_minor - coalesce(p.pp, 0)) AS pr, " \
-    "sum(s.interest_minor - coalesce(p.pi, 0)) AS it FROM loan_schedule s LEFT JOIN paid p "              \
-    "ON p.loan_id = s.loan_id AND p.instalment_no = s.no WHERE s.due_date < $2::date "                    \
-    "AND s.loan_id IN (SELECT id FROM ln) GROUP BY s.loan_id), "                                          \
-    "dis AS (SELECT loan_id, sum(amount_minor) AS s FROM disbursement WHERE value_date <= $2::date "      \
-    "AND loan_id IN (SELECT id FROM ln) GROUP BY loan_id), "                                              \
-    "rep AS (SELECT loan_id, sum(overdue_principal_minor + current_principal_minor + prepayment_minor) "  \
-    "AS s FROM repayment WHERE value_date <= $2::date AND loan_id IN (SELECT id FROM ln) GROUP BY loan_id), " \
-    "wo AS (SELECT loan_id, sum(amount_minor) AS s FROM write_off WHERE value_date <= $2::date "          \
-    "AND loan_id IN (SELECT id FROM ln) GROUP BY loan_id), "                                              \
-    "ar AS (SELECT ln.id, ln.entrepreneur_id, ln.currency, "                                              \
-    "(coalesce(dis.s, 0) - coalesce(rep.s, 0) - coalesce(wo.s, 0))::bigint AS outstanding, due.oldest, "  \
-    "coalesce(due.pr, 0)::bigint AS pr, coalesce(due.it, 0)::bigint AS it FROM ln "                       \
-    "LEFT JOIN dis ON dis.loan_id = ln.id LEFT JOIN rep ON rep.loan_id = ln.id "                          \
-    "LEFT JOIN wo ON wo.loan_id = ln.id LEFT JOIN due ON due.loan_id = ln.id), "                          \
+    "coalesce(p.pp + p.pi, 0)) AS oldest, sum(s.principal_minor - coalesce(p.pp, 0))::bigint AS pr, "     \
+    "sum(s.interest_minor - coalesce(p.pi, 0))::bigint AS it FROM loan_schedule s LEFT JOIN paid p "      \
+    "ON p.loan_id = s.loan_id AND p.instalment_no = s.no WHERE s.due_date < $2::date"                     \
+    FILTER("s.loan_id") " GROUP BY s.loan_id), "                                                         \
+    "mv AS (SELECT loan_id, sum(amount)::bigint AS outstanding FROM ("                                    \
+    "SELECT loan_id, amount_minor AS amount FROM disbursement WHERE value_date <= $2::date"               \
+    FILTER("loan_id") " UNION ALL SELECT loan_id, -(overdue_principal_minor + current_principal_minor + " \
+    "prepayment_minor) FROM repayment WHERE value_date <= $2::date" FILTER("loan_id")                     \
+    " UNION ALL SELECT loan_id, -amount_minor FROM write_off WHERE value_date <= $2::date"                 \
+    FILTER("loan_id") ") m GROUP BY loan_id), "                                                          \
+    "ar AS (SELECT ln.id, ln.entrepreneur_id, ln.currency, coalesce(mv.outstanding, 0) AS outstanding, "  \
+    "due.oldest, coalesce(due.pr, 0) AS pr, coalesce(due.it, 0) AS it FROM ln "                           \
+    "LEFT JOIN mv ON mv.loan_id = ln.id LEFT JOIN due ON due.loan_id = ln.id), "                          \
     "x AS (SELECT id, entrepreneur_id, currency, outstanding, "                                           \
     "CASE WHEN outstanding <= 0 OR oldest IS NULL THEN 0 ELSE $2::date - oldest END AS dpd, "             \
     "CASE WHEN outstanding <= 0 THEN NULL ELSE oldest END AS oldest, "                                    \
     "CASE WHEN outstanding <= 0 THEN 0 ELSE least(pr, outstanding) END AS pr, "                           \
     "CASE WHEN outstanding <= 0 THEN 0 ELSE it END AS it FROM ar) "
     {"loan_arrears",
-     ARREARS_WITH("MATERIALIZED", "SELECT id, entrepreneur_id, currency FROM loan WHERE id = $1")
+     ARREARS_WITH("MATERIALIZED", "SELECT id, entrepreneur_id, currency FROM loan WHERE id = $1", ARREARS_IN_LN)
      "SELECT id, currency, outstanding, dpd, oldest, pr, it FROM x"},
     {"portfolio_arrears_list",
      ARREARS_WITH("MATERIALIZED", "SELECT id, entrepreneur_id, currency FROM loan WHERE fund_id = $1 AND id > $3 "
-                  "AND status IN ('active', 'repaid', 'written_off') ORDER BY id LIMIT $4")
+                  "AND status IN ('active', 'repaid', 'written_off') ORDER BY id LIMIT $4", ARREARS_IN_LN)
      "SELECT x.id, x.currency, x.outstanding, x.dpd, x.oldest, x.pr, x.it, x.entrepreneur_id, "
      "e.municipality_code, e.value_chain FROM x JOIN entrepreneur e ON e.id = x.entrepreneur_id ORDER BY x.id"},
-    {"portfolio_quality",
-     ARREARS_WITH("NOT MATERIALIZED", "SELECT l.id, l.entrepreneur_id, l.currency FROM loan l JOIN fund f ON f.id = l.fund_id "
-                  "WHERE l.fund_id = $1 AND l.currency = f.base_currency "
-                  "AND l.status IN ('active', 'repaid', 'written_off')")
-     "SELECT GROUPING(e.value_chain), GROUPING(e.municipality_code), e.value_chain, e.municipality_code, "
-     "min(m.name), min(m.department_name), count(*) FILTER (WHERE x.outstanding > 0), "
-     "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0), 0), "
-     "count(*) FILTER (WHERE x.outstanding > 0 AND x.dpd > 30), "
-     "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0 AND x.dpd > 30), 0), "
-     "count(*) FILTER (WHERE x.outstanding > 0 AND x.dpd > 90), "
-     "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0 AND x.dpd > 90), 0), "
-     "coalesce(sum(x.pr), 0), coalesce(sum(x.it), 0) FROM x JOIN entrepreneur e ON e.id = x.entrepreneur_id "
-     "JOIN municipality m ON m.code = e.municipality_code "
-     "GROUP BY GROUPING SETS ((), (e.value_chain), (e.municipality_code)) ORDER BY 1 DESC, 2 DESC, 3, 4"},
+    /* The fund's loans in its base currency ($3) grouped by value chain, by municipality and in
+     * total (names joined to the few groups, not to every loan). Two texts with one meaning:
+     * portfolio_quality restricts every source to the fund's loans; portfolio_quality_whole reads
+     * every row and keeps the fund's loans at the final join, which is cheaper when the fund holds
+     * the database's loans (portfolio_quality in portfolio.c chooses). */
+#define PORTFOLIO_QUALITY(FILTER)                                                                             \
+    ARREARS_WITH("NOT MATERIALIZED", "SELECT l.id, l.entrepreneur_id, l.currency FROM loan l "                \
+                 "WHERE l.fund_id = $1 AND l.currency = $3 AND l.status IN ('active', 'repaid', 'written_off')", \
+                 FILTER)                                                                                      \
+    ", g AS (SELECT GROUPING(e.value_chain) AS gv, GROUPING(e.municipality_code) AS gm, e.value_chain, "      \
+    "e.municipality_code, count(*) FILTER (WHERE x.outstanding > 0) AS n, "                                   \
+    "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0), 0) AS o, "                                 \
+    "count(*) FILTER (WHERE x.outstanding > 0 AND x.dpd > 30) AS n30, "                                       \
+    "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0 AND x.dpd > 30), 0) AS a30, "                \
+    "count(*) FILTER (WHERE x.outstanding > 0 AND x.dpd > 90) AS n90, "                                       \
+    "coalesce(sum(x.outstanding) FILTER (WHERE x.outstanding > 0 AND x.dpd > 90), 0) AS a90, "                \
+    "coalesce(sum(x.pr), 0) AS pr, coalesce(sum(x.it), 0) AS it FROM x JOIN entrepreneur e "                  \
+    "ON e.id = x.entrepreneur_id GROUP BY GROUPING SETS ((), (e.value_chain), (e.municipality_code))) "       \
+    "SELECT g.gv, g.gm, g.value_chain, g.municipality_code, m.name, m.department_name, g.n, g.o, g.n30, "     \
+    "g.a30, g.n90, g.a90, g.pr, g.it FROM g LEFT JOIN municipality m ON m.code = g.municipality_code "         \
+    "ORDER BY 1 DESC, 2 DESC, 3, 4"
+    {"portfolio_quality", PORTFOLIO_QUALITY(ARREARS_IN_LN)},
+    {"portfolio_quality_whole", PORTFOLIO_QUALITY(ARREARS_ANY_LOAN)},
+    /* Whether a fund other than $1 has loans (portfolio_quality_whole is used when none has). */
+    {"portfolio_other_funds",
+     "SELECT EXISTS (SELECT 1 FROM loan WHERE fund_id < $1) OR EXISTS (SELECT 1 FROM loan WHERE fund_id > $1)"},
     {"portfolio_losses",
      "SELECT (SELECT count(*) FROM write_off w JOIN loan l ON l.id = w.loan_id WHERE l.fund_id = $1 "
      "AND w.value_date BETWEEN $2 AND $3), (SELECT coalesce(sum(w.amount_minor), 0) FROM write_off w "

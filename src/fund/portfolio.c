@@ -61,9 +61,16 @@ json_t *portfolio_quality(struct db *db, int64_t fund_id, const char *as_of, con
         return NULL;
     }
     char fb[21];
-    const char *p[2] = {db_i64_text(fund_id, fb), d};
-    PGresult *r = db_exec(db, "portfolio_quality", 2, p, err);
+    const char *p[3] = {db_i64_text(fund_id, fb), d, cur};
+    /* One meaning, two texts (statements.c): when no other fund has loans, filtering each source
+     * by the fund's loans keeps every row and only costs; the final join selects them anyway. */
+    PGresult *r = db_exec(db, "portfolio_other_funds", 1, p, err);
     if (r == NULL) {
+        return NULL;
+    }
+    const char *stmt = db_bool(r, 0, 0) ? "portfolio_quality" : "portfolio_quality_whole";
+    PQclear(r);
+    if ((r = db_exec(db, stmt, 3, p, err)) == NULL) {
         return NULL;
     }
     json_t *o = json_pack("{s:I, s:s, s:s, s:{s:s, s:s}}", "fund_id", (json_int_t)fund_id, "currency", cur, "as_of", d,

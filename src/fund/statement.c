@@ -443,7 +443,9 @@ static json_t *waterfall(struct db *db, const struct bctx *b, const struct trow 
 }
 
 /* Closing capital at each month end from the tranche's inception (at most the last
- * STATEMENT_CHART_POINTS_MAX months), the last point being the period end itself. */
+ * STATEMENT_CHART_POINTS_MAX months), the last point being the period end itself. Capital is
+ * -(CONTRIB + RETURNED + LOSS) balances as of each date: one query reads those three accounts'
+ * lines for every date (statement_capital_history) rather than all eight balances per month. */
 static json_t *capital_history(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
 {
     rate_date s = parse_date(t->signed_date);
@@ -452,26 +454,50 @@ static json_t *capital_history(struct db *db, const struct bctx *b, const struct
     if (last - first + 1 > STATEMENT_CHART_POINTS_MAX) {
         first = last - (STATEMENT_CHART_POINTS_MAX - 1);
     }
-    json_t *a = json_array();
-    for (int64_t k = first; k <= last && a != NULL; k++) {
+    struct db_array dates;
+    db_array_init(&dates);
+    for (int64_t k = first; k <= last; k++) {
         rate_date d = {(int)(k / 12), (int)(k % 12) + 1, 1};
         d.d = k == last ? b->end.d : rate_days_in_month(d.y, d.m);
         char ds[DATE_TEXT_BYTES];
         date_text(d, ds);
-        int64_t bal[TRANCHE_ACCOUNTS];
-        if (tranche_balances(db, b->fund_id, t->id, ds, bal, err) != FLE_OK) {
+        db_array_text(&dates, ds);
+    }
+    const char *list = db_array_str(&dates);
+    if (list == NULL) {
+        db_array_free(&dates);
+        oom(err);
+        return NULL;
+    }
+    char fb[21], tb[21];
+    const char *p[3] = {db_i64_text(b->fund_id, fb), db_i64_text(t->id, tb), list};
+    PGresult *r = db_exec(db, "statement_capital_history", 3, p, err);
+    db_array_free(&dates);
+    if (r == NULL) {
+        return NULL;
+    }
+    int n = PQntuples(r);
+    assert(n == (int)(last - first + 1)); /* one row per date, in order */
+    json_t *a = json_array();
+    for (int i = 0; i < n && a != NULL; i++) {
+        int64_t sum = db_i64(r, i, 1);
+        if (sum == INT64_MIN) {
             json_decref(a);
+            PQclear(r);
+            overflow(err);
             return NULL;
         }
-        if (k == last) {
-            assert(tranche_capital(bal) == tranche_capital(t->bal)); /* the same balances, the same day */
+        int64_t capital = -sum;
+        if (i == n - 1) {
+            assert(capital == tranche_capital(t->bal)); /* the same lines, the same day */
         }
-        json_t *pt = json_pack("{s:s, s:o}", "date", ds, "capital", amt(b, tranche_capital(bal)));
+        json_t *pt = json_pack("{s:s, s:o}", "date", db_str(r, i, 0), "capital", amt(b, capital));
         if (pt == NULL || json_array_append_new(a, pt) != 0) {
             json_decref(a);
             a = NULL;
         }
     }
+    PQclear(r);
     if (a == NULL) {
         oom(err);
     }
@@ -554,7 +580,9 @@ static json_t *tranche_section(struct db *db, const struct bctx *b, const struct
 
 /* ---- the fund's portfolio ---------------------------------------------------------------- */
 /* Portfolio quality is portfolio_quality's (portfolio.h): the same definitions as the
- * portfolio screen. It is read once per period for the write-offs and recoveries of each. */
+ * portfolio screen. Its figures are as of the period end whatever the period, so it is computed
+ * once (with the quarter's write-offs and recoveries); the year's and inception's write-offs and
+ * recoveries are portfolio_quality's own losses query (portfolio_losses) over those periods. */
 
 static const char *const inception_from = "1900-01-01"; /* the earliest date the ledger accepts */
 
@@ -657,20 +685,51 @@ static json_t *flow_json(const json_t *pq)
     return json_pack("{s:O, s:O}", "count", json_object_get(pq, "count"), "amount", json_object_get(pq, "amount"));
 }
 
+/* The write-offs and recoveries of each period as portfolio_quality reports them ({"write_offs":
+ * {"count", "amount"}, "recoveries": {...}}): the quarter's from q, the others from the same
+ * statement (portfolio_losses) over [from, period end]. */
+static enum fl_err period_losses(struct db *db, const struct bctx *b, const json_t *q, json_t *losses[PERIODS],
+                                 struct fl_error *err)
+{
+    for (int p = 0; p < PERIODS; p++) {
+        if (p == P_QTD) {
+            losses[p] = json_pack("{s:o, s:o}", "write_offs", flow_json(json_object_get(q, "write_offs")),
+                                  "recoveries", flow_json(json_object_get(q, "recoveries")));
+        } else {
+            char fb[21];
+            const char *pl[3] = {db_i64_text(b->fund_id, fb), p == P_ITD ? inception_from : b->from[p],
+                                 b->period_end};
+            PGresult *r = db_exec(db, "portfolio_losses", 3, pl, err);
+            if (r == NULL) {
+                return err->code;
+            }
+            losses[p] = json_pack("{s:{s:I, s:o}, s:{s:I, s:o}}", "write_offs", "count", (json_int_t)db_i64(r, 0, 0),
+                                  "amount", amt(b, db_i64(r, 0, 1)), "recoveries", "count",
+                                  (json_int_t)db_i64(r, 0, 2), "amount", amt(b, db_i64(r, 0, 3)));
+            PQclear(r);
+        }
+        if (losses[p] == NULL) {
+            return oom(err);
+        }
+    }
+    return FLE_OK;
+}
+
 static json_t *portfolio(struct db *db, const struct bctx *b, json_t **impact_out, struct fl_error *err)
 {
     *impact_out = NULL;
-    json_t *pq[PERIODS] = {NULL};
-    for (int p = 0; p < PERIODS; p++) {
-        pq[p] = portfolio_quality(db, b->fund_id, b->period_end, p == P_ITD ? inception_from : b->from[p], err);
-        if (pq[p] == NULL) {
-            for (int k = 0; k < p; k++) {
-                json_decref(pq[k]);
-            }
-            return NULL;
-        }
+    json_t *q = portfolio_quality(db, b->fund_id, b->period_end, b->from[P_QTD], err);
+    if (q == NULL) {
+        return NULL;
     }
-    json_t *q = pq[P_QTD]; /* the quality figures are the same in all three: as of the period end */
+    json_t *pq[PERIODS] = {NULL}; /* each period's {"write_offs", "recoveries"} */
+    if (period_losses(db, b, q, pq, err) != FLE_OK) {
+        for (int p = 0; p < PERIODS; p++) {
+            json_decref(pq[p]);
+        }
+        json_decref(q);
+        return NULL;
+    }
     money_i128 ledger128 = 0;
     for (unsigned i = 0; i < b->n_stack; i++) {
         ledger128 += b->stack[i].bal[TRANCHE_LOANS];
@@ -724,8 +783,8 @@ static json_t *portfolio(struct db *db, const struct bctx *b, json_t **impact_ou
         o = NULL;
         goto done;
     }
-    int64_t n_borrowers = db_i64(r, 0, 2), n_women = db_i64(r, 0, 3), members = db_i64(r, 0, 4),
-            n_persons = db_i64(r, 0, 5);
+    int64_t n_borrowers = db_i64(r, 0, 0), n_women = db_i64(r, 0, 1), members = db_i64(r, 0, 2),
+            n_persons = db_i64(r, 0, 3);
     ind = json_pack(
         "[{s:s, s:s, s:n, s:s, s:n, s:s}, {s:s, s:s, s:I, s:s, s:n, s:s}, {s:s, s:s, s:I, s:s, s:n, s:s},"
         " {s:s, s:s, s:o, s:s, s:n, s:s}, {s:s, s:s, s:O, s:s, s:n, s:s}, {s:s, s:s, s:o, s:s, s:n, s:s},"
@@ -772,6 +831,7 @@ done:
     for (int p = 0; p < PERIODS; p++) {
         json_decref(pq[p]);
     }
+    json_decref(q);
     *impact_out = impact;
     return o;
 }
@@ -804,6 +864,12 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
     /* One snapshot for every figure. */
     PGresult *r = db_exec_sql(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
     if (r == NULL) {
+        return err->code;
+    }
+    PQclear(r);
+    /* The portfolio and impact queries read every loan once; compiling them (JIT, on by default
+     * above a cost these queries exceed) takes longer than it saves. For this transaction only. */
+    if ((r = db_exec_sql(db, "SET LOCAL jit = off", err)) == NULL) {
         return err->code;
     }
     PQclear(r);

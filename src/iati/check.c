@@ -259,12 +259,106 @@ void iati_chk_location(const struct iati_chk *c, const xmlNode *node, const char
         top = depth - 1; /* the root element itself: already written */
     }
     for (size_t i = top; i > 0; i--) {
-        add_step(&s, chain[i - 1]);
+        if (chain[i - 1] == c->stream.el) {
+            /* its earlier siblings of the kind are gone: its index is counted (always shown here,
+             * "[1]" dropped afterwards when it was the only one: unindex_only_child) */
+            char idx[48];
+            (void)snprintf(idx, sizeof idx, "[%zu]", c->stream.index);
+            sbuf_add(&s, "/");
+            sbuf_add(&s, (const char *)chain[i - 1]->name);
+            sbuf_add(&s, idx);
+        } else {
+            add_step(&s, chain[i - 1]);
+        }
     }
     if (attr != NULL) {
         sbuf_add(&s, strcmp(attr, "text()") == 0 ? "/" : "/@");
         sbuf_add(&s, attr);
     }
+}
+
+/* ---------------------------------------------------------------- streamed children */
+
+static const char *const kind_names[IATI_CHK_KINDS] = {"related-activity", "transaction"};
+
+bool iati_chk_streamed_kind(const struct iati_chk *c, const xmlNode *n, enum iati_chk_kind *kind)
+{
+    assert(c != NULL && n != NULL && kind != NULL);
+    if (c->kind != IATI_KIND_ACTIVITIES) {
+        return false;
+    }
+    for (size_t k = 0; k < IATI_CHK_KINDS; k++) {
+        if (iati_chk_is(n, kind_names[k])) {
+            *kind = (enum iati_chk_kind)k;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Drops "[1]" from the step of the record's child of this kind at the start of loc: the child was
+ * the only one of its kind, and an index is shown only where siblings share the name. */
+static void unindex_only_child(const struct iati_chk *c, enum iati_chk_kind kind, char *loc)
+{
+    char prefix[IATI_LOCATION_BYTES];
+    int n = snprintf(prefix, sizeof prefix, "/%s/%s[%zu]/%s[1]", c->root_name, c->item_name, c->item_index,
+                     kind_names[kind]);
+    if (n <= 0 || (size_t)n >= sizeof prefix || strncmp(loc, prefix, (size_t)n) != 0 ||
+        (loc[n] != '\0' && loc[n] != '/')) {
+        return;
+    }
+    memmove(loc + n - 3, loc + n, strlen(loc + n) + 1);
+}
+
+void iati_chk_spot_take(struct iati_chk *c, struct iati_chk_spot *spot, const xmlNode *node)
+{
+    assert(c != NULL && spot != NULL && node != NULL && c->stream.el != NULL);
+    if (spot->set) {
+        return;
+    }
+    spot->set = true;
+    long line = xmlGetLineNo(node);
+    spot->line = line < 0 ? 0 : line;
+    spot->kept_before = c->stream.kept;
+    spot->kind = c->stream.kind;
+    spot->index = c->stream.index;
+    iati_chk_location(c, node, NULL, spot->location, sizeof spot->location);
+}
+
+void iati_chk_problem_spot(struct iati_chk *c, const char *rule_id, enum iati_severity severity,
+                           const struct iati_chk_spot *spot, const char *fmt, ...)
+{
+    assert(c != NULL && rule_id != NULL && spot != NULL && spot->set);
+    struct iati_problem *q = problem_slot(c->out);
+    if (q == NULL) {
+        return;
+    }
+    char location[IATI_LOCATION_BYTES];
+    memcpy(location, spot->location, sizeof location);
+    if (spot->index == 1 && c->stream.count[spot->kind] == 1) {
+        unindex_only_child(c, spot->kind, location);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    problem_vfill(q, rule_id, severity, location, spot->line, fmt, ap);
+    va_end(ap);
+}
+
+bool iati_chk_spot_before(const struct iati_chk *c, const struct iati_chk_spot *spot, const xmlNode *node)
+{
+    assert(c != NULL && spot != NULL && node != NULL);
+    const xmlNode *top = node;
+    for (size_t depth = 0; top != NULL && top->parent != c->item && depth <= IATI_CHECK_DEPTH_MAX + 1; depth++) {
+        top = top->parent;
+    }
+    if (top == NULL || top->parent != c->item) {
+        return false; /* node is the record itself: it comes first */
+    }
+    size_t kept_before = 0;
+    for (const xmlNode *p = top->prev; p != NULL && kept_before < IATI_CHECK_NODES_MAX; p = p->prev) {
+        kept_before += p->type == XML_ELEMENT_NODE ? 1 : 0;
+    }
+    return spot->kept_before <= kept_before;
 }
 
 /* ---------------------------------------------------------------- tree helpers */
@@ -535,18 +629,21 @@ static void on_schema_parse_error(void *user, xmlErrorPtr e)
                         "schema cannot be used: %s", e->message != NULL ? e->message : "error");
 }
 
-/* Walks the record's elements (pre-order, explicit, bounded): codelists and element rules. */
-static void walk_record(struct iati_chk *c, const xmlNode *item)
+/* Walks the elements of the subtree at top, which is depth levels below the record (pre-order,
+ * explicit, bounded): codelists and element rules. The elements walked in one record are counted
+ * across its streamed children and its tree; past IATI_CHECK_NODES_MAX the rest is not walked. */
+static void walk_tree(struct iati_chk *c, const xmlNode *top, size_t depth)
 {
-    memset(&c->walk, 0, sizeof c->walk);
-    const xmlNode *n = item;
-    size_t elements = 0;
-    size_t depth = 0;
-    bool too_deep = false;
+    struct iati_chk_stream *s = &c->stream;
+    if (s->too_many) {
+        return;
+    }
+    const xmlNode *n = top;
     for (size_t steps = 0; n != NULL && steps < 4 * (size_t)IATI_CHECK_NODES_MAX; steps++) {
         if (n->type == XML_ELEMENT_NODE) {
-            if (++elements > IATI_CHECK_NODES_MAX) {
-                iati_chk_problem(c, "FL-LIMIT", IATI_SEVERITY_ERROR, item, NULL,
+            if (++s->elements > IATI_CHECK_NODES_MAX) {
+                s->too_many = true;
+                iati_chk_problem(c, "FL-LIMIT", IATI_SEVERITY_ERROR, c->item, NULL,
                                  "record has more than %d elements; the rest was not checked", IATI_CHECK_NODES_MAX);
                 return;
             }
@@ -558,18 +655,18 @@ static void walk_record(struct iati_chk *c, const xmlNode *item)
                     depth++;
                     continue;
                 }
-                if (!too_deep) {
-                    too_deep = true;
+                if (!s->too_deep) {
+                    s->too_deep = true;
                     iati_chk_problem(c, "FL-LIMIT", IATI_SEVERITY_ERROR, n, NULL,
                                      "elements nested deeper than %d were not checked", IATI_CHECK_DEPTH_MAX);
                 }
             }
         }
-        while (n != item && n->next == NULL) {
+        while (n != top && n->next == NULL) {
             n = n->parent;
             depth--;
         }
-        if (n == item) {
+        if (n == top) {
             break;
         }
         n = n->next;
@@ -589,21 +686,87 @@ static void check_root(struct run *r, const xmlNode *root)
     iati_chk_codelists_element(c, root, true);
 }
 
-static void check_record(struct run *r, const xmlNode *item)
+static void begin_record(struct run *r, const xmlNode *item)
 {
     struct iati_chk *c = &r->c;
     c->item_index++;
     c->item = item;
+    memset(&c->walk, 0, sizeof c->walk);
+    memset(&c->stream, 0, sizeof c->stream);
+}
+
+/* One streamed child e of kind, expanded: everything that looks at it alone, now; what the record's
+ * rules need of it, into c->stream. The reader frees it once it has moved past it. */
+static void check_streamed(struct run *r, const xmlNode *e, enum iati_chk_kind kind)
+{
+    struct iati_chk *c = &r->c;
+    struct iati_chk_stream *s = &c->stream;
+    s->el = e;
+    s->kind = kind;
+    s->index = ++s->count[kind];
+    size_t from = c->out->count;
+    /* the record's codelist paths through e (iati-activity/transaction/value/@currency, ...) */
+    iati_chk_codelists_streamed(c, e);
+    /* e's own walk, its counts added to the record's */
+    memset(&c->walk, 0, sizeof c->walk);
+    walk_tree(c, e, 1);
+    if (c->walk.narratives_without_lang > 0) {
+        iati_chk_spot_take(c, &s->first_narrative_without_lang, c->walk.first_narrative_without_lang);
+        s->narratives_without_lang += c->walk.narratives_without_lang;
+    }
+    if (c->walk.values_without_currency > 0) {
+        iati_chk_spot_take(c, &s->first_value_without_currency, c->walk.first_value_without_currency);
+        s->values_without_currency += c->walk.values_without_currency;
+    }
+    memset(&c->walk, 0, sizeof c->walk);
+    iati_chk_rules_streamed(c, e);
+    if (s->index == 1) {
+        s->first_from[kind] = from;
+        s->first_to[kind] = c->out->count;
+    }
+    s->el = NULL;
+}
+
+/* The record has been read (its streamed children checked and freed): its schema problems are
+ * placed, then its tree is walked and the record's rules applied. */
+static void end_record(struct run *r, xmlNode *item)
+{
+    struct iati_chk *c = &r->c;
+    struct iati_chk_stream *s = &c->stream;
+    assert(c->item == item);
+    /* No streamed child is left in the tree (the reader frees each one as it moves past it); this
+     * makes sure none is ever checked twice whatever the reader's version does. */
+    for (xmlNode *n = item->children, *next = NULL; n != NULL; n = next) {
+        next = n->next;
+        enum iati_chk_kind kind;
+        if (iati_chk_streamed_kind(c, n, &kind)) {
+            xmlUnlinkNode(n);
+            xmlFreeNode(n);
+        }
+    }
     char location[IATI_LOCATION_BYTES];
     iati_chk_location(c, item, NULL, location, sizeof location);
     settle(r, xmlGetLineNo(item), location);
-    walk_record(c, item);
+    for (size_t k = 0; k < IATI_CHK_KINDS; k++) {
+        for (size_t i = s->first_from[k]; s->count[k] == 1 && i < s->first_to[k] && i < c->out->count; i++) {
+            unindex_only_child(c, (enum iati_chk_kind)k, c->out->items[i].location);
+        }
+    }
+    memset(&c->walk, 0, sizeof c->walk);
+    walk_tree(c, item, 0);
     if (c->kind == IATI_KIND_ACTIVITIES) {
         iati_chk_rules_activity(c, item);
     } else {
         iati_chk_rules_organisation(c, item);
     }
     c->item = NULL;
+}
+
+/* A record read whole (an organisation; an empty activity). */
+static void check_record(struct run *r, xmlNode *item)
+{
+    begin_record(r, item);
+    end_record(r, item);
 }
 
 static bool any_since(const struct iati_problems *out, size_t from, const char *rule_id)
@@ -616,12 +779,58 @@ static bool any_since(const struct iati_problems *out, size_t from, const char *
     return false;
 }
 
+/* Inside an activity (the reader on a node below it): a child element is either streamed (checked
+ * and left to the reader to free) or kept (xmlTextReaderPreserve: the reader leaves it, and the
+ * activity with it, in the tree); so is a text node right after a kept element or first in the
+ * activity (element lines past 65535 are read from their neighbours). The rest the reader frees.
+ * Returns the reader's next result. */
+static int read_in_record(struct run *r, xmlNode *cur, int type, int depth, bool *kept_any)
+{
+    struct iati_chk *c = &r->c;
+    if (depth != 2) {
+        return xmlTextReaderRead(r->reader);
+    }
+    if (type == XML_READER_TYPE_ELEMENT) {
+        enum iati_chk_kind kind;
+        if (iati_chk_streamed_kind(c, cur, &kind)) {
+            const xmlNode *e = xmlTextReaderExpand(r->reader);
+            if (e == NULL) {
+                return -1;
+            }
+            check_streamed(r, e, kind);
+        } else {
+            if (xmlTextReaderPreserve(r->reader) == NULL) {
+                return -1;
+            }
+            *kept_any = true;
+            c->stream.kept++;
+        }
+        return xmlTextReaderNext(r->reader);
+    }
+    if (cur->prev == NULL || cur->prev->type == XML_ELEMENT_NODE) {
+        if (xmlTextReaderPreserve(r->reader) == NULL) {
+            return -1;
+        }
+        *kept_any = true;
+    }
+    return xmlTextReaderRead(r->reader);
+}
+
 /* Reads the whole stream; returns false when the XML stopped being readable. */
 static bool read_stream(struct run *r)
 {
     struct iati_chk *c = &r->c;
+    xmlNode *record = NULL;   /* the activity being read */
+    bool kept_any = false;    /* some of its nodes were preserved: the reader will not free it */
+    xmlNode *finished = NULL; /* such an activity, read and checked: freed here once the reader has left it */
     int ret = xmlTextReaderRead(r->reader);
     for (unsigned long long steps = 0; ret == 1 && steps < READ_STEPS_MAX; steps++) {
+        xmlNode *cur = xmlTextReaderCurrentNode(r->reader);
+        if (finished != NULL && cur != finished) {
+            xmlUnlinkNode(finished);
+            xmlFreeNode(finished);
+            finished = NULL;
+        }
         int type = xmlTextReaderNodeType(r->reader);
         int depth = xmlTextReaderDepth(r->reader);
         if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
@@ -630,13 +839,34 @@ static bool read_stream(struct run *r)
                                 "a DOCTYPE is not allowed in an IATI file; the file was not read further");
             return false;
         }
+        if (record != NULL) {
+            if (type == XML_READER_TYPE_END_ELEMENT && depth == 1) {
+                end_record(r, record);
+                finished = kept_any ? record : NULL;
+                record = NULL;
+                ret = xmlTextReaderRead(r->reader);
+            } else {
+                ret = read_in_record(r, cur, type, depth, &kept_any);
+            }
+            continue;
+        }
         if (type == XML_READER_TYPE_ELEMENT && depth == 0) {
-            const xmlNode *root = xmlTextReaderCurrentNode(r->reader);
-            if (root != NULL) {
-                check_root(r, root);
+            if (cur != NULL) {
+                check_root(r, cur);
+            }
+        } else if (type == XML_READER_TYPE_ELEMENT && depth == 1 && cur != NULL && c->kind == IATI_KIND_ACTIVITIES &&
+                   iati_chk_is(cur, c->item_name)) {
+            /* an activity: read child by child (read_in_record) */
+            if (xmlTextReaderIsEmptyElement(r->reader) == 1) {
+                check_record(r, cur);
+            } else {
+                begin_record(r, cur);
+                record = cur;
+                kept_any = false;
             }
         } else if (type == XML_READER_TYPE_ELEMENT && depth == 1) {
-            const xmlNode *n = xmlTextReaderExpand(r->reader);
+            /* an organisation, or an element that is not a record: read whole */
+            xmlNode *n = xmlTextReaderExpand(r->reader);
             if (n == NULL) {
                 return false;
             }

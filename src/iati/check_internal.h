@@ -18,6 +18,60 @@ struct iati_chk_walk {
     const xmlNode *first_value_without_currency;
 };
 
+/*
+ * Streamed children. An activity is read one child element at a time. The children a rule needs
+ * together with their siblings stay in the tree until the activity ends; the repeated ones named in
+ * iati_chk_streamed_kind (related-activity: one per child activity in a fund's parent activity;
+ * transaction) are checked as each one streams past (its codelists, its element walk, the rules
+ * that look at it alone) and then freed, so the memory of one activity does not grow with them.
+ * What the activity-level rules need of them is kept here: counts, flags and the place ("spot")
+ * of the first element each rule would report.
+ */
+enum iati_chk_kind {
+    IATI_CHK_RELATED_ACTIVITY = 0,
+    IATI_CHK_TRANSACTION,
+    IATI_CHK_KINDS,
+};
+
+/* Where a problem about a streamed element is to be reported once that element is gone. */
+struct iati_chk_spot {
+    bool set;
+    long line;
+    size_t kept_before; /* child elements of the record kept in the tree before it (document order) */
+    enum iati_chk_kind kind;
+    size_t index; /* of the streamed child the spot is in, 1-based among its kind */
+    char location[IATI_LOCATION_BYTES];
+};
+
+struct iati_chk_stream {
+    const xmlNode *el;       /* the streamed child being checked, or NULL */
+    enum iati_chk_kind kind; /* its kind */
+    size_t index;            /* its position among the record's children of its kind, 1-based */
+    size_t count[IATI_CHK_KINDS];
+    /* problems appended while the first child of each kind was checked: its location says "[1]",
+     * which is dropped when it turns out to be the only one (as for any element without
+     * same-named siblings) */
+    size_t first_from[IATI_CHK_KINDS];
+    size_t first_to[IATI_CHK_KINDS];
+    size_t kept;     /* child elements of the record kept in the tree so far */
+    size_t elements; /* elements walked in streamed children (for IATI_CHECK_NODES_MAX) */
+    bool too_deep;   /* FL-LIMIT for depth already reported for this record */
+    bool too_many;   /* FL-LIMIT for the element count already reported for this record */
+    /* the element walk of the streamed children (4.1.1 / 4.5.1, 7.8.1 / 7.8.2) */
+    size_t narratives_without_lang;
+    struct iati_chk_spot first_narrative_without_lang;
+    size_t values_without_currency;
+    struct iati_chk_spot first_value_without_currency;
+    /* transactions, for the activity rules that look at all of them (rules.c) */
+    struct iati_chk_spot first_tx_sector;    /* 6.6.2: the first transaction/sector */
+    struct iati_chk_spot first_tx_no_sector; /* 6.7.2 */
+    size_t tx_without_sector;                /* 6.7.2 */
+    struct iati_chk_spot first_tx_geo;       /* 3.6.2: the first transaction with a country or region */
+    struct iati_chk_spot first_tx_no_geo;    /* 3.7.2 */
+    struct iati_chk_spot first_tx_aid_type;  /* 107.2.1: the first transaction/aid-type */
+    bool tx_aid_type_dac;                    /* 107.2.1: some transaction/aid-type of vocabulary 1 */
+};
+
 /* The state of one iati_check_file call. */
 struct iati_chk {
     const struct iati_check_config *cfg;
@@ -30,6 +84,7 @@ struct iati_chk {
     size_t item_index;     /* 1-based position of item among the records */
     int64_t today_days;    /* days since 1970-01-01 */
     struct iati_chk_walk walk;
+    struct iati_chk_stream stream; /* the record's streamed children (activities only) */
 };
 
 /* Initialises libxml2 once per process and installs its no-network entity loader. */
@@ -46,6 +101,21 @@ void iati_chk_problem_at(struct iati_problems *out, const char *rule_id, enum ia
 
 /* Writes the XPath-like location of node (+ "/@attr") into buf. */
 void iati_chk_location(const struct iati_chk *c, const xmlNode *node, const char *attr, char *buf, size_t cap);
+
+/* The kind of a streamed child: a child element of an activity named related-activity or
+ * transaction in no namespace. false for anything else (kept in the tree). */
+bool iati_chk_streamed_kind(const struct iati_chk *c, const xmlNode *n, enum iati_chk_kind *kind);
+
+/* Records node (inside the streamed child being checked) as spot, unless spot is already set. */
+void iati_chk_spot_take(struct iati_chk *c, struct iati_chk_spot *spot, const xmlNode *node);
+
+/* Appends a problem at a spot (its location final now that the record has been read). */
+void iati_chk_problem_spot(struct iati_chk *c, const char *rule_id, enum iati_severity severity,
+                           const struct iati_chk_spot *spot, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* true when the spot comes before node (an element of the record's tree) in document order. */
+bool iati_chk_spot_before(const struct iati_chk *c, const struct iati_chk_spot *spot, const xmlNode *node);
 
 /* ---------------------------------------------------------------- tree helpers (no namespace) */
 
@@ -74,6 +144,9 @@ bool iati_chk_decimal(const char *s, int64_t *nano);
 /* Checks the coded values reachable from element e by mapping.xml paths whose first step names e,
  * and e's own xml:lang. root_only: e is the streamed root, whose children are not there yet. */
 void iati_chk_codelists_element(struct iati_chk *c, const xmlNode *e, bool root_only);
+/* Checks the coded values of the streamed child e by the mapping.xml paths that start at its
+ * record and go through e (iati-activity/transaction/...), as the record's own check would. */
+void iati_chk_codelists_streamed(struct iati_chk *c, const xmlNode *e);
 /* true when prefix is a code of OrganisationRegistrationAgency. */
 bool iati_chk_codelists_agency(const struct iati_codelists *cl, const char *prefix);
 
@@ -81,7 +154,11 @@ bool iati_chk_codelists_agency(const struct iati_codelists *cl, const char *pref
 
 /* Rules that look at single elements anywhere (4.3.1, 4.4.1, coordinates) and feed c->walk. */
 void iati_chk_rules_element(struct iati_chk *c, const xmlNode *e);
-/* The rules of standard.json whose context is an activity or anything inside one. */
+/* The rules that look at one streamed child alone (1.7.1; 11.2.1, 11.2.2, 107.2.2, provider and
+ * receiver rules of a transaction), and what the activity rules need of it, into c->stream. */
+void iati_chk_rules_streamed(struct iati_chk *c, const xmlNode *e);
+/* The rules of standard.json whose context is an activity or anything inside one; the streamed
+ * children are gone from the tree by then: their part comes from c->stream. */
 void iati_chk_rules_activity(struct iati_chk *c, const xmlNode *a);
 /* The rules of standard.json whose context is an organisation or anything inside one. */
 void iati_chk_rules_organisation(struct iati_chk *c, const xmlNode *o);

@@ -504,32 +504,33 @@ static void check_target(struct iati_chk *c, const struct mapping *m, const xmlN
     }
 }
 
-/* Visits every element reached from e by the child steps of m (ElementTree's findall), with an
- * odometer of one cursor per step instead of recursion. */
-static void apply_mapping(struct iati_chk *c, const struct mapping *m, const xmlNode *e)
+/* Visits every element reached from e by the child steps of m from step `from` on (ElementTree's
+ * findall), with an odometer of one cursor per step instead of recursion. */
+static void apply_mapping(struct iati_chk *c, const struct mapping *m, const xmlNode *e, size_t from)
 {
-    if (m->step_count == 0) {
+    if (from == m->step_count) {
         check_target(c, m, e);
         return;
     }
+    size_t n = m->step_count - from; /* steps to walk */
     const xmlNode *cur[STEPS_MAX];
     size_t d = 0;
-    cur[0] = iati_chk_child(e, m->steps[0]);
+    cur[0] = iati_chk_child(e, m->steps[from]);
     for (size_t guard = 0; guard < 4 * (size_t)IATI_CHECK_NODES_MAX; guard++) {
         if (cur[d] == NULL) {
             if (d == 0) {
                 return;
             }
             d--;
-            cur[d] = iati_chk_next(cur[d], m->steps[d]);
+            cur[d] = iati_chk_next(cur[d], m->steps[from + d]);
             continue;
         }
-        if (d + 1 == m->step_count) {
+        if (d + 1 == n) {
             check_target(c, m, cur[d]);
-            cur[d] = iati_chk_next(cur[d], m->steps[d]);
+            cur[d] = iati_chk_next(cur[d], m->steps[from + d]);
             continue;
         }
-        cur[d + 1] = iati_chk_child(cur[d], m->steps[d + 1]);
+        cur[d + 1] = iati_chk_child(cur[d], m->steps[from + d + 1]);
         d++;
     }
 }
@@ -550,6 +551,21 @@ void iati_chk_codelists_element(struct iati_chk *c, const xmlNode *e, bool root_
         if (!iati_chk_is(e, m->first) || (root_only && m->step_count > 0)) {
             continue;
         }
-        apply_mapping(c, m, e);
+        apply_mapping(c, m, e, 0);
+    }
+}
+
+void iati_chk_codelists_streamed(struct iati_chk *c, const xmlNode *e)
+{
+    assert(c != NULL && c->codelists != NULL && e != NULL);
+    const struct iati_codelists *cl = c->codelists;
+    for (size_t i = 0; i < cl->map_count; i++) {
+        const struct mapping *m = &cl->maps[i];
+        /* //@attr mappings are applied by the element walk of e */
+        if (m->any_element || m->step_count == 0 || strcmp(m->first, c->item_name) != 0 ||
+            !iati_chk_is(e, m->steps[0])) {
+            continue;
+        }
+        apply_mapping(c, m, e, 1);
     }
 }

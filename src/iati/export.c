@@ -99,6 +99,21 @@ struct year_sums {
     int64_t total[IATI_TX_COUNT_];
 };
 
+struct ex;
+
+/* The pages of published loans, each read with one query (iati_export_page). The next page is
+ * asked for as soon as the current one has arrived (libpq's asynchronous send on this worker's
+ * connection), so the database computes it while the current one is written; and when a stream
+ * of pages ends, the first page of the next one (the first department's loans to persons, after
+ * the loans to organisations). Nothing else may use the connection while a page is in flight. */
+struct pager {
+    struct ex *x;
+    const char *dept; /* NULL: loans to organisations */
+    bool in_flight;
+    int64_t after;
+    char fb[21], ab[21], lb[21];
+};
+
 struct ex {
     struct db *db;
     const struct iati_export_options *o;
@@ -128,6 +143,9 @@ struct ex {
     size_t n_years;
     /* departments with loans to persons */
     PGresult *depts;
+    /* the pages of loans (each_loan) */
+    struct pager pager;
+    int64_t org_loans; /* loans to organisations listed as the fund's children (iati_export_loan_ids) */
 };
 
 static enum fl_err rule(struct ex *x, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -747,18 +765,6 @@ static enum fl_err write_loan(struct ex *x, const PGresult *lp, int row, int las
     return add_activity(x, a);
 }
 
-/* The pages of published loans, each read with one query (iati_export_page). The next page is
- * asked for as soon as the current one has arrived (libpq's asynchronous send on this worker's
- * connection), so the database computes it while the current one is written. Nothing else may use
- * the connection while a page is in flight. */
-struct pager {
-    struct ex *x;
-    const char *dept; /* NULL: loans to organisations */
-    bool in_flight;
-    int64_t after;
-    char fb[21], ab[21], lb[21];
-};
-
 static enum fl_err pager_send(struct pager *p)
 {
     assert(!p->in_flight);
@@ -803,41 +809,73 @@ static void pager_drain(struct pager *p)
     }
 }
 
-/* Calls fn for each loan of each page (rows [row, end) of the page are the loan's), page by page. */
+/* Calls fn for each loan of each page (rows [row, end) of the page are the loan's), page by page.
+ * at_most: how many loans the stream can have at most, or -1: a count of the same loans by a
+ * query with the same conditions and fewer joins in the same snapshot (the fund's children, a
+ * department's count), so that a stream that reaches it has ended without asking for an empty
+ * page. then: the stream of pages that follows this one (a department; NULL: none), whose first
+ * page is asked for as soon as this stream's last page has arrived, and is left in flight. */
 typedef enum fl_err (*loan_fn)(struct ex *x, const PGresult *page, int row, int end, void *arg);
 
-static enum fl_err each_loan(struct ex *x, const char *dept, loan_fn fn, void *arg)
+/* Rows a and b of a page are the same loan's (its id, compared as the text it came as). */
+static bool same_loan(const PGresult *r, int a, int b)
 {
-    struct pager p = {.x = x, .dept = dept};
-    enum fl_err e = pager_send(&p);
+    return strcmp(PQgetvalue(r, a, 0), PQgetvalue(r, b, 0)) == 0;
+}
+
+static bool same_dept(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static enum fl_err each_loan(struct ex *x, const char *dept, int64_t at_most, const char *then, loan_fn fn, void *arg)
+{
+    struct pager *p = &x->pager;
+    p->x = x;
+    enum fl_err e = FLE_OK;
+    if (!p->in_flight || p->after != 0 || !same_dept(p->dept, dept)) {
+        pager_drain(p);
+        p->dept = dept;
+        p->after = 0;
+        e = pager_send(p);
+    }
+    int64_t seen = 0;
     for (unsigned long pages = 0; e == FLE_OK && pages < 100000000ul; pages++) {
-        PGresult *r = pager_receive(&p);
+        PGresult *r = pager_receive(p);
         if (r == NULL) {
             return x->err->code;
         }
         int n = PQntuples(r);
         int loans = 0;
         for (int i = 0; i < n; i++) {
-            loans += i == 0 || db_i64(r, i, 0) != db_i64(r, i - 1, 0);
+            loans += i == 0 || !same_loan(r, i, i - 1);
         }
-        if (loans == IATI_EXPORT_PAGE_LOANS) {
-            p.after = db_i64(r, n - 1, 0);
-            e = pager_send(&p); /* the next page, while this one is written */
+        seen += loans;
+        bool more = loans == IATI_EXPORT_PAGE_LOANS && seen != at_most;
+        if (more) {
+            p->after = db_i64(r, n - 1, 0);
+            e = pager_send(p); /* the next page, while this one is written */
+        } else if (then != NULL) {
+            p->dept = then;
+            p->after = 0;
+            e = pager_send(p); /* the next stream's first page, while this one is written */
         }
         for (int i = 0; i < n && e == FLE_OK;) {
             int end = i + 1;
-            while (end < n && db_i64(r, end, 0) == db_i64(r, i, 0)) {
+            while (end < n && same_loan(r, end, i)) {
                 end++;
             }
             e = fn(x, r, i, end, arg);
             i = end;
         }
         PQclear(r);
-        if (loans < IATI_EXPORT_PAGE_LOANS) {
+        if (!more) {
             break;
         }
     }
-    pager_drain(&p);
+    if (e != FLE_OK) {
+        pager_drain(p);
+    }
     return e;
 }
 
@@ -877,7 +915,8 @@ static enum fl_err write_loans(struct ex *x)
     if (sc == NULL) {
         return nomem(x);
     }
-    enum fl_err e = each_loan(x, NULL, loan_one, sc);
+    const char *first_dept = PQntuples(x->depts) > 0 ? db_str(x->depts, 0, 0) : NULL;
+    enum fl_err e = each_loan(x, NULL, x->org_loans, first_dept, loan_one, sc);
     free(sc->slots);
     free(sc->txs);
     free(sc);
@@ -1020,7 +1059,11 @@ static enum fl_err write_department(struct ex *x, int row, struct dept_act *D)
     const char *dept_name = db_str(x->depts, row, 1);
     int64_t loans = db_i64(x->depts, row, 2);
     struct dept_sum ds = {.D = D};
-    enum fl_err e = each_loan(x, dept, dept_one, &ds);
+    int64_t at_most = 0; /* the department's loans to persons, over every name it has in the reference table */
+    for (int i = 0; i < PQntuples(x->depts); i++) {
+        at_most += strcmp(db_str(x->depts, i, 0), dept) == 0 ? db_i64(x->depts, i, 2) : 0;
+    }
+    enum fl_err e = each_loan(x, dept, at_most, NULL, dept_one, &ds);
     const struct loan_figs total = ds.total;
     if (e == FLE_OK) {
         e = sectors_load(x, dept, &D->sectors);
@@ -1306,10 +1349,11 @@ static int children_next(void *ctx, struct iati_related_activity *out)
         if (c->page != NULL && c->row < PQntuples(c->page)) {
             snprintf(c->ref, sizeof c->ref, "%s-L%.20s", x->id, db_str(c->page, c->row, 0));
             c->row++;
+            x->org_loans++;
             *out = (struct iati_related_activity){"2", c->ref};
             return 1;
         }
-        bool last = c->page != NULL && PQntuples(c->page) < IATI_EXPORT_PAGE_LOANS;
+        bool last = c->page != NULL && PQntuples(c->page) < IATI_EXPORT_PAGE_IDS;
         if (c->page != NULL && PQntuples(c->page) > 0) {
             c->after = db_i64(c->page, PQntuples(c->page) - 1, 0);
         }
@@ -1322,12 +1366,24 @@ static int children_next(void *ctx, struct iati_related_activity *out)
         }
         char fb[21], ab[21], lb[21];
         const char *p[3] = {db_i64_text(x->o->fund_id, fb), db_i64_text(c->after, ab),
-                            db_i64_text(IATI_EXPORT_PAGE_LOANS, lb)};
+                            db_i64_text(IATI_EXPORT_PAGE_IDS, lb)};
         c->page = db_exec(x->db, "iati_export_loan_ids", 3, p, x->err);
         if (c->page == NULL) {
             c->failed = true;
             c->why = *x->err;
             return -1;
+        }
+        if (PQntuples(c->page) < IATI_EXPORT_PAGE_IDS) {
+            /* the last page of ids: nothing else is read for the fund's activity, so the first page
+             * of its children's loans is asked for now, and computed while the list is written */
+            x->pager.x = x;
+            x->pager.dept = NULL;
+            x->pager.after = 0;
+            if (pager_send(&x->pager) != FLE_OK) {
+                c->failed = true;
+                c->why = *x->err;
+                return -1;
+            }
         }
     }
     if (c->dept < PQntuples(x->depts)) {
@@ -1911,6 +1967,7 @@ enum fl_err iati_export_write(struct db *db, const struct iati_export_options *o
             (void)unlink(apath);
         }
     }
+    pager_drain(&x->pager); /* a page asked for ahead of an error */
     PQclear(x->depts);
     free(x);
     return e;

@@ -248,6 +248,30 @@ static void fail(struct iati_chk *c, const struct rule *r, const xmlNode *node, 
     }
 }
 
+/* fail() at a spot: a streamed child, gone from the tree, where the rule is to be reported. */
+static void fail_spot(struct iati_chk *c, const struct rule *r, const struct iati_chk_spot *spot, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail_spot(struct iati_chk *c, const struct rule *r, const struct iati_chk_spot *spot, const char *fmt, ...)
+{
+    assert(c != NULL && r != NULL && spot != NULL);
+    char detail[IATI_MESSAGE_BYTES];
+    detail[0] = '\0';
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vsnprintf(detail, sizeof detail, fmt, ap) < 0) {
+            detail[0] = '\0';
+        }
+        va_end(ap);
+    }
+    if (detail[0] != '\0') {
+        iati_chk_problem_spot(c, r->id, r->severity, spot, "%s (%s)", r->text, detail);
+    } else {
+        iati_chk_problem_spot(c, r->id, r->severity, spot, "%s", r->text);
+    }
+}
+
 /* ---------------------------------------------------------------- small predicates */
 
 static bool str_eq(const char *a, const char *b)
@@ -571,10 +595,7 @@ static void identifier_rules(struct iati_chk *c, const xmlNode *a)
             symbols_rule(c, &R_1_11_13, owner, "ref");
         }
     }
-    for (const xmlNode *ra = iati_chk_child(a, "related-activity"); ra != NULL;
-         ra = iati_chk_next(ra, "related-activity")) {
-        spaces_rule(c, &R_1_7_1, ra, "ref");
-    }
+    /* 1.7.1 on each related-activity: iati_chk_rules_streamed */
 }
 
 static void date_rules(struct iati_chk *c, const xmlNode *a)
@@ -601,10 +622,7 @@ static void date_rules(struct iati_chk *c, const xmlNode *a)
     }
     not_future(c, &R_11_1_4, d[2], "iso-date");
     not_future(c, &R_11_1_5, d[4], "iso-date");
-    for (const xmlNode *t = iati_chk_child(a, "transaction"); t != NULL; t = iati_chk_next(t, "transaction")) {
-        not_future(c, &R_11_2_1, iati_chk_child(t, "transaction-date"), "iso-date");
-        not_future(c, &R_11_2_2, iati_chk_child(t, "value"), "value-date");
-    }
+    /* 11.2.1 / 11.2.2 on each transaction: iati_chk_rules_streamed */
 }
 
 /* 2.1.1 / 2.1.2 / 2.1.4 for the sectors of one vocabulary group. in_group selects them. */
@@ -685,27 +703,16 @@ static void sector_rules(struct iati_chk *c, const xmlNode *a)
     if (sectors > 0 && default_sectors == 0) {
         fail(c, &R_102_1_1, iati_chk_child(a, "sector"), NULL, NULL);
     }
-    /* sectors at activity level or on all transactions, not both */
-    const xmlNode *first_tx_sector = NULL;
-    const xmlNode *first_tx_without = NULL;
-    size_t tx_without = 0;
-    for (const xmlNode *t = iati_chk_child(a, "transaction"); t != NULL; t = iati_chk_next(t, "transaction")) {
-        const xmlNode *ts = iati_chk_child(t, "sector");
-        if (ts != NULL && first_tx_sector == NULL) {
-            first_tx_sector = ts;
-        }
-        if (ts == NULL && tx_without++ == 0) {
-            first_tx_without = t;
-        }
-    }
-    if (sectors == 0 && first_tx_sector == NULL) {
+    /* sectors at activity level or on all transactions, not both (the transactions: c->stream) */
+    const struct iati_chk_stream *st = &c->stream;
+    if (sectors == 0 && !st->first_tx_sector.set) {
         fail(c, &R_6_2_2, a, NULL, NULL);
     }
-    if (sectors > 0 && first_tx_sector != NULL) {
-        fail(c, &R_6_6_2, first_tx_sector, NULL, NULL);
+    if (sectors > 0 && st->first_tx_sector.set) {
+        fail_spot(c, &R_6_6_2, &st->first_tx_sector, NULL);
     }
-    if (sectors == 0 && tx_without > 0) {
-        fail(c, &R_6_7_2, first_tx_without, NULL, "%zu transactions without a sector", tx_without);
+    if (sectors == 0 && st->tx_without_sector > 0) {
+        fail_spot(c, &R_6_7_2, &st->first_tx_no_sector, "%zu transactions without a sector", st->tx_without_sector);
     }
 }
 
@@ -790,40 +797,46 @@ static void geo_rules(struct iati_chk *c, const xmlNode *a)
                  sum_ok ? buf : "not a number");
         }
     }
-    /* at activity level or on all transactions, not both */
+    /* at activity level or on all transactions, not both (the transactions: c->stream) */
     bool at_activity = countries > 0 || regions > 0;
-    const xmlNode *first_with = NULL;
-    const xmlNode *first_without = NULL;
-    for (const xmlNode *t = iati_chk_child(a, "transaction"); t != NULL; t = iati_chk_next(t, "transaction")) {
-        bool has = iati_chk_child(t, "recipient-country") != NULL || iati_chk_child(t, "recipient-region") != NULL;
-        if (has && first_with == NULL) {
-            first_with = t;
-        }
-        if (!has && first_without == NULL) {
-            first_without = t;
-        }
+    const struct iati_chk_stream *st = &c->stream;
+    if (at_activity && st->first_tx_geo.set) {
+        fail_spot(c, &R_3_6_2, &st->first_tx_geo, NULL);
     }
-    if (at_activity && first_with != NULL) {
-        fail(c, &R_3_6_2, first_with, NULL, NULL);
-    }
-    if (!at_activity && first_with == NULL) {
+    if (!at_activity && !st->first_tx_geo.set) {
         fail(c, &R_3_7_1, a, NULL, "no recipient country or region on the activity nor on any transaction");
     }
-    if (!at_activity && first_without != NULL) {
-        fail(c, &R_3_7_2, first_without, NULL, "a transaction without recipient country or region");
+    if (!at_activity && st->first_tx_no_geo.set) {
+        fail_spot(c, &R_3_7_2, &st->first_tx_no_geo, "a transaction without recipient country or region");
+    }
+}
+
+/* The first of what the walk found, in the tree (node, n_tree of them) or in the streamed
+ * children (spot, n_streamed), reported once with the total. */
+static void one_or_all_fail(struct iati_chk *c, const struct rule *r, const xmlNode *node, size_t n_tree,
+                            const struct iati_chk_spot *spot, size_t n_streamed, const char *what)
+{
+    size_t n = n_tree + n_streamed;
+    if (n_streamed > 0 && (n_tree == 0 || iati_chk_spot_before(c, spot, node))) {
+        fail_spot(c, r, spot, "%zu %s", n, what);
+    } else {
+        fail(c, r, node, NULL, "%zu %s", n, what);
     }
 }
 
 static void one_or_all_rules(struct iati_chk *c, const xmlNode *rec, const struct rule *lang_rule,
                              const struct rule *currency_rule)
 {
-    if (iati_chk_lang(rec) == NULL && c->walk.narratives_without_lang > 0) {
-        fail(c, lang_rule, c->walk.first_narrative_without_lang, NULL, "%zu narratives without xml:lang",
-             c->walk.narratives_without_lang);
+    const struct iati_chk_walk *w = &c->walk;
+    const struct iati_chk_stream *st = &c->stream;
+    if (iati_chk_lang(rec) == NULL && w->narratives_without_lang + st->narratives_without_lang > 0) {
+        one_or_all_fail(c, lang_rule, w->first_narrative_without_lang, w->narratives_without_lang,
+                        &st->first_narrative_without_lang, st->narratives_without_lang, "narratives without xml:lang");
     }
-    if (iati_chk_attr(rec, "default-currency") == NULL && c->walk.values_without_currency > 0) {
-        fail(c, currency_rule, c->walk.first_value_without_currency, NULL, "%zu values without currency",
-             c->walk.values_without_currency);
+    if (iati_chk_attr(rec, "default-currency") == NULL &&
+        w->values_without_currency + st->values_without_currency > 0) {
+        one_or_all_fail(c, currency_rule, w->first_value_without_currency, w->values_without_currency,
+                        &st->first_value_without_currency, st->values_without_currency, "values without currency");
     }
 }
 
@@ -866,17 +879,10 @@ static void aid_type_rules(struct iati_chk *c, const xmlNode *a)
         fail(c, &R_107_1_1, iati_chk_child(a, "default-aid-type"), NULL, NULL);
     }
     one_aid_type_per_vocabulary(c, a, "default-aid-type", &R_107_1_2);
-    const xmlNode *first_tx_aid = NULL;
-    bool tx_dac = false;
-    for (const xmlNode *t = iati_chk_child(a, "transaction"); t != NULL; t = iati_chk_next(t, "transaction")) {
-        for (const xmlNode *x = iati_chk_child(t, "aid-type"); x != NULL; x = iati_chk_next(x, "aid-type")) {
-            first_tx_aid = first_tx_aid != NULL ? first_tx_aid : x;
-            tx_dac = tx_dac || vocab_default(iati_chk_attr(x, "vocabulary"));
-        }
-        one_aid_type_per_vocabulary(c, t, "aid-type", &R_107_2_2);
-    }
-    if (first_tx_aid != NULL && !tx_dac) {
-        fail(c, &R_107_2_1, first_tx_aid, NULL, NULL);
+    /* 107.2.2 on each transaction: iati_chk_rules_streamed */
+    const struct iati_chk_stream *st = &c->stream;
+    if (st->first_tx_aid_type.set && !st->tx_aid_type_dac) {
+        fail_spot(c, &R_107_2_1, &st->first_tx_aid_type, NULL);
     }
 }
 
@@ -951,9 +957,7 @@ static void org_rules(struct iati_chk *c, const xmlNode *a)
         spaces_rule(c, &R_1_8_1, p, "ref");
         spaces_rule(c, &R_1_9_1, p, "activity-id");
     }
-    for (const xmlNode *t = iati_chk_child(a, "transaction"); t != NULL; t = iati_chk_next(t, "transaction")) {
-        provider_receiver_rules(c, t);
-    }
+    /* provider and receiver of each transaction: iati_chk_rules_streamed */
     for (const xmlNode *pd = iati_chk_child(a, "planned-disbursement"); pd != NULL;
          pd = iati_chk_next(pd, "planned-disbursement")) {
         provider_receiver_rules(c, pd);
@@ -1017,6 +1021,48 @@ static void result_rules(struct iati_chk *c, const xmlNode *a)
             }
         }
     }
+}
+
+/* One transaction, alone; and what the activity rules need of it (11.2.x, 107.2.2, provider and
+ * receiver rules as the activity's groups did them; 6.6.2, 6.7.2, 3.6.2, 3.7.x, 107.2.1 later). */
+static void transaction_rules(struct iati_chk *c, const xmlNode *t)
+{
+    struct iati_chk_stream *st = &c->stream;
+    not_future(c, &R_11_2_1, iati_chk_child(t, "transaction-date"), "iso-date");
+    not_future(c, &R_11_2_2, iati_chk_child(t, "value"), "value-date");
+    const xmlNode *sector = iati_chk_child(t, "sector");
+    if (sector != NULL) {
+        iati_chk_spot_take(c, &st->first_tx_sector, sector);
+    } else if (st->tx_without_sector++ == 0) {
+        iati_chk_spot_take(c, &st->first_tx_no_sector, t);
+    }
+    if (iati_chk_child(t, "recipient-country") != NULL || iati_chk_child(t, "recipient-region") != NULL) {
+        iati_chk_spot_take(c, &st->first_tx_geo, t);
+    } else {
+        iati_chk_spot_take(c, &st->first_tx_no_geo, t);
+    }
+    for (const xmlNode *x = iati_chk_child(t, "aid-type"); x != NULL; x = iati_chk_next(x, "aid-type")) {
+        iati_chk_spot_take(c, &st->first_tx_aid_type, x);
+        st->tx_aid_type_dac = st->tx_aid_type_dac || vocab_default(iati_chk_attr(x, "vocabulary"));
+    }
+    one_aid_type_per_vocabulary(c, t, "aid-type", &R_107_2_2);
+    provider_receiver_rules(c, t);
+}
+
+void iati_chk_rules_streamed(struct iati_chk *c, const xmlNode *e)
+{
+    assert(c != NULL && e != NULL && c->stream.el == e);
+    switch (c->stream.kind) {
+    case IATI_CHK_RELATED_ACTIVITY:
+        spaces_rule(c, &R_1_7_1, e, "ref");
+        return;
+    case IATI_CHK_TRANSACTION:
+        transaction_rules(c, e);
+        return;
+    case IATI_CHK_KINDS:
+        break;
+    }
+    assert(false);
 }
 
 void iati_chk_rules_activity(struct iati_chk *c, const xmlNode *a)

@@ -1,8 +1,10 @@
 /* IATI writer: streams activity and organisation records into IATI 2.03 XML with xmlTextWriter. */
+#define _GNU_SOURCE /* sync_file_range (Linux): the file is sent to disk while it is written */
 #include "fundledger/iati.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,12 @@
 
 #define IATI_VERSION "2.03"
 #define CODE_BYTES_MAX 128 /* the longest IATI code (a FileFormat media type) is well under this */
+#define FIELD_BYTES 160    /* a field's name in a message ("results[0].indicators[2].periods[1].target_value") */
+/* Path writers: the temporary file's stdio buffer (one write(2) per MiB instead of one per 4 KB
+ * block of libxml2's output buffer), and how much is handed to the kernel before its writeback to
+ * disk is started, so that the fsync at close waits only for the last part of a large file. */
+#define FILE_BUFFER_BYTES (1u << 20)
+#define WRITEBACK_BYTES (8u << 20)
 
 enum writer_kind {
     WRITER_ACTIVITIES = 1,
@@ -29,6 +37,8 @@ struct iati_writer {
     FILE *fp;       /* owned when tmp_path != NULL */
     char *tmp_path; /* path writers: the temporary file, renamed onto final_path at close */
     char *final_path;
+    off_t written;           /* path writers: bytes given to fp */
+    off_t writeback;         /* path writers: bytes whose writeback to disk has been started */
     enum iati_status failed; /* first I/O or memory failure; IATI_OK while healthy */
     size_t records;
     const char *lang;     /* default language of the record being written (borrowed) */
@@ -65,11 +75,15 @@ static void set_error(struct iati_writer *w, const char *fmt, ...)
     va_end(ap);
 }
 
+struct fld;
+static const char *field_text(const struct fld *field, char *buf, size_t cap);
+
 /* Records a validation failure: "<field>: <why>". Returns false to be used in && chains. */
-static bool invalid(struct iati_writer *w, const char *field, const char *why)
+static bool invalid(struct iati_writer *w, const struct fld *field, const char *why)
 {
     assert(field != NULL && why != NULL);
-    set_error(w, "%s: %s", field, why);
+    char name[FIELD_BYTES];
+    set_error(w, "%s: %s", field_text(field, name, sizeof name), why);
     return false;
 }
 
@@ -86,6 +100,23 @@ static bool write_failed(struct iati_writer *w, const char *what)
 
 /* ---------------------------------------------------------------- field names for messages */
 
+/* A field's name, as a chain of steps made on the stack while a record is checked, spelled out
+ * ("transactions[3].value.currency") only when a message needs it: building the names of every
+ * field checked was about a quarter of the CPU of a write. A step is "." name (none when name is
+ * empty or first), then "[index]" unless index is SIZE_MAX. */
+struct fld {
+    const struct fld *up;
+    const char *name;
+    size_t index;
+};
+
+/* field.name, field[index] (name ""), field.name[index]; a top-level name. */
+#define FLD(up, name) (&(const struct fld){(up), (name), SIZE_MAX})
+#define FLDI(up, name, index) (&(const struct fld){(up), (name), (index)})
+#define TOP(name) FLD(NULL, name)
+
+#define FIELD_DEPTH_MAX 16 /* steps in one name: the deepest (results[i].indicators[j].periods[k].x) has 7 */
+
 /* Appends text to buf (length *len, capacity cap), cutting what does not fit. */
 static void name_add(char *buf, size_t cap, size_t *len, const char *text, size_t n)
 {
@@ -96,46 +127,39 @@ static void name_add(char *buf, size_t cap, size_t *len, const char *text, size_
     *len += n;
 }
 
-/* Writes "parent.child" or "parent[index].child" (index SIZE_MAX: none) into buf. Called for every
- * field checked, so it concatenates by hand: snprintf here was about a fifth of the CPU of a write. */
-static const char *field_name(char *buf, size_t cap, const char *parent, size_t index, const char *child)
+/* Spells out the name of field into buf. */
+static const char *field_text(const struct fld *field, char *buf, size_t cap)
 {
     assert(buf != NULL && cap > 0);
-    size_t len = 0;
-    name_add(buf, cap, &len, parent, strlen(parent));
-    if (index != SIZE_MAX) {
-        char digits[24];
-        size_t d = sizeof digits;
-        digits[--d] = ']';
-        size_t v = index;
-        do {
-            digits[--d] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v > 0 && d > 1);
-        digits[--d] = '[';
-        name_add(buf, cap, &len, digits + d, sizeof digits - d);
+    const struct fld *steps[FIELD_DEPTH_MAX];
+    size_t n = 0;
+    for (const struct fld *f = field; f != NULL && n < FIELD_DEPTH_MAX; f = f->up) {
+        steps[n++] = f;
     }
-    if (child[0] != '\0') {
-        name_add(buf, cap, &len, ".", 1);
-        name_add(buf, cap, &len, child, strlen(child));
+    size_t len = 0;
+    for (size_t i = n; i > 0; i--) {
+        const struct fld *f = steps[i - 1];
+        if (f->name[0] != '\0') {
+            if (len > 0) {
+                name_add(buf, cap, &len, ".", 1);
+            }
+            name_add(buf, cap, &len, f->name, strlen(f->name));
+        }
+        if (f->index != SIZE_MAX) {
+            char digits[24];
+            size_t d = sizeof digits;
+            digits[--d] = ']';
+            size_t v = f->index;
+            do {
+                digits[--d] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v > 0 && d > 1);
+            digits[--d] = '[';
+            name_add(buf, cap, &len, digits + d, sizeof digits - d);
+        }
     }
     buf[len] = '\0';
     return buf;
-}
-
-#define FIELD_BYTES 160
-
-/* snprintf into a field-name buffer; a cut name is still a useful message. */
-static void field_printf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void field_printf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vsnprintf(buf, cap, fmt, ap) < 0) {
-        buf[0] = '\0';
-    }
-    va_end(ap);
 }
 
 /* ---------------------------------------------------------------- validation of the model */
@@ -180,7 +204,7 @@ static bool date_prefix_ok(const char *s)
     return true;
 }
 
-static bool check_date(struct iati_writer *w, const char *field, const char *s, bool required)
+static bool check_date(struct iati_writer *w, const struct fld *field, const char *s, bool required)
 {
     if (s == NULL) {
         return required ? invalid(w, field, "required date missing") : true;
@@ -192,7 +216,7 @@ static bool check_date(struct iati_writer *w, const char *field, const char *s, 
 }
 
 /* xsd:dateTime: YYYY-MM-DDThh:mm:ss[.f+][Z|(+|-)hh:mm]. */
-static bool check_datetime(struct iati_writer *w, const char *field, const char *s, bool required)
+static bool check_datetime(struct iati_writer *w, const struct fld *field, const char *s, bool required)
 {
     if (s == NULL) {
         return required ? invalid(w, field, "required date-time missing") : true;
@@ -227,7 +251,7 @@ static bool check_datetime(struct iati_writer *w, const char *field, const char 
 }
 
 /* Text that XML 1.0 can carry: valid UTF-8, no C0 control but tab, LF, CR, bounded length. */
-static bool check_string(struct iati_writer *w, const char *field, const char *s, bool required)
+static bool check_string(struct iati_writer *w, const struct fld *field, const char *s, bool required)
 {
     if (s == NULL) {
         return required ? invalid(w, field, "required text missing") : true;
@@ -239,20 +263,22 @@ static bool check_string(struct iati_writer *w, const char *field, const char *s
     if (required && n == 0) {
         return invalid(w, field, "empty text");
     }
+    bool ascii = true;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
             return invalid(w, field, "control character in text");
         }
+        ascii = ascii && ch < 0x80;
     }
-    if (xmlCheckUTF8((const unsigned char *)s) == 0) {
+    if (!ascii && xmlCheckUTF8((const unsigned char *)s) == 0) {
         return invalid(w, field, "text is not valid UTF-8");
     }
     return true;
 }
 
 /* A code: 1..CODE_BYTES_MAX of [A-Za-z0-9._+/-]. */
-static bool check_code(struct iati_writer *w, const char *field, const char *s, bool required)
+static bool check_code(struct iati_writer *w, const struct fld *field, const char *s, bool required)
 {
     if (s == NULL) {
         return required ? invalid(w, field, "required code missing") : true;
@@ -272,7 +298,7 @@ static bool check_code(struct iati_writer *w, const char *field, const char *s, 
     return true;
 }
 
-static bool check_currency(struct iati_writer *w, const char *field, const char *s)
+static bool check_currency(struct iati_writer *w, const struct fld *field, const char *s)
 {
     if (s == NULL || strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' ||
         s[2] > 'Z') {
@@ -282,7 +308,7 @@ static bool check_currency(struct iati_writer *w, const char *field, const char 
 }
 
 /* An identifier or URL: non-empty text without leading or trailing white space (rules 1.x.1). */
-static bool check_identifier(struct iati_writer *w, const char *field, const char *s, bool required)
+static bool check_identifier(struct iati_writer *w, const struct fld *field, const char *s, bool required)
 {
     if (!check_string(w, field, s, required)) {
         return false;
@@ -302,7 +328,7 @@ static bool check_identifier(struct iati_writer *w, const char *field, const cha
 
 /* An organisation or activity identifier: as check_identifier, and without /, &, | or ?
  * (rules 1.3.13, 1.8.13, 1.10.13, 1.12.13, 1.14.13, 1.15.13). */
-static bool check_ref(struct iati_writer *w, const char *field, const char *s, bool required)
+static bool check_ref(struct iati_writer *w, const struct fld *field, const char *s, bool required)
 {
     if (!check_identifier(w, field, s, required)) {
         return false;
@@ -313,7 +339,7 @@ static bool check_ref(struct iati_writer *w, const char *field, const char *s, b
     return true;
 }
 
-static bool check_list(struct iati_writer *w, const char *field, const void *items, size_t count, size_t min)
+static bool check_list(struct iati_writer *w, const struct fld *field, const void *items, size_t count, size_t min)
 {
     if (count < min) {
         return invalid(w, field, min == 1 ? "at least one item required" : "too few items");
@@ -327,7 +353,7 @@ static bool check_list(struct iati_writer *w, const char *field, const void *ite
     return true;
 }
 
-static bool check_bp(struct iati_writer *w, const char *field, bool present, int32_t bp)
+static bool check_bp(struct iati_writer *w, const struct fld *field, bool present, int32_t bp)
 {
     if (present && (bp < 0 || bp > 10000)) {
         return invalid(w, field, "percentage outside 0..10000 basis points");
@@ -335,9 +361,8 @@ static bool check_bp(struct iati_writer *w, const char *field, bool present, int
     return true;
 }
 
-static bool check_text(struct iati_writer *w, const char *field, const struct iati_text *t, size_t min)
+static bool check_text(struct iati_writer *w, const struct fld *field, const struct iati_text *t, size_t min)
 {
-    char f[FIELD_BYTES];
     if (t->count < min) {
         return invalid(w, field, "at least one narrative required");
     }
@@ -349,41 +374,37 @@ static bool check_text(struct iati_writer *w, const char *field, const struct ia
     }
     for (size_t i = 0; i < t->count; i++) {
         const struct iati_narrative *n = &t->items[i];
-        if (!check_string(w, field_name(f, sizeof f, field, i, "text"), n->text, true) ||
-            !check_code(w, field_name(f, sizeof f, field, i, "lang"), n->lang, false)) {
+        if (!check_string(w, FLD(FLDI(field, "", i), "text"), n->text, true) ||
+            !check_code(w, FLD(FLDI(field, "", i), "lang"), n->lang, false)) {
             return false;
         }
         if (n->lang == NULL && w->lang == NULL) {
-            return invalid(w, field_name(f, sizeof f, field, i, "lang"),
+            return invalid(w, FLD(FLDI(field, "", i), "lang"),
                            "required when the record has no default language (rule 4.1.1)");
         }
     }
     return true;
 }
 
-static bool check_amount(struct iati_writer *w, const char *field, const struct iati_amount *a)
+static bool check_amount(struct iati_writer *w, const struct fld *field, const struct iati_amount *a)
 {
-    char f[FIELD_BYTES];
     if (a->exponent < 0 || a->exponent > IATI_EXPONENT_MAX) {
-        return invalid(w, field_name(f, sizeof f, field, SIZE_MAX, "exponent"), "outside 0..18");
+        return invalid(w, FLD(field, "exponent"), "outside 0..18");
     }
     if (a->currency == NULL && w->currency == NULL) {
-        return invalid(w, field_name(f, sizeof f, field, SIZE_MAX, "currency"),
-                       "required when the record has no default currency (rule 7.8.1)");
+        return invalid(w, FLD(field, "currency"), "required when the record has no default currency (rule 7.8.1)");
     }
-    if (a->currency != NULL && !check_currency(w, field_name(f, sizeof f, field, SIZE_MAX, "currency"), a->currency)) {
+    if (a->currency != NULL && !check_currency(w, FLD(field, "currency"), a->currency)) {
         return false;
     }
-    return check_date(w, field_name(f, sizeof f, field, SIZE_MAX, "value_date"), a->value_date, true);
+    return check_date(w, FLD(field, "value_date"), a->value_date, true);
 }
 
-static bool check_org_ref(struct iati_writer *w, const char *field, const struct iati_org_ref *o, bool reporting)
+static bool check_org_ref(struct iati_writer *w, const struct fld *field, const struct iati_org_ref *o, bool reporting)
 {
-    char f[FIELD_BYTES];
-    if (!check_ref(w, field_name(f, sizeof f, field, SIZE_MAX, "ref"), o->ref, reporting) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "type"), o->type, reporting) ||
-        !check_identifier(w, field_name(f, sizeof f, field, SIZE_MAX, "activity_id"), o->activity_id, false) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "name"), &o->name, reporting ? 1 : 0)) {
+    if (!check_ref(w, FLD(field, "ref"), o->ref, reporting) || !check_code(w, FLD(field, "type"), o->type, reporting) ||
+        !check_identifier(w, FLD(field, "activity_id"), o->activity_id, false) ||
+        !check_text(w, FLD(field, "name"), &o->name, reporting ? 1 : 0)) {
         return false;
     }
     if (o->ref == NULL && o->name.count == 0) {
@@ -392,26 +413,24 @@ static bool check_org_ref(struct iati_writer *w, const char *field, const struct
     return true;
 }
 
-static bool check_document_link(struct iati_writer *w, const char *field, const struct iati_document_link *d)
+static bool check_document_link(struct iati_writer *w, const struct fld *field, const struct iati_document_link *d)
 {
-    char f[FIELD_BYTES];
-    if (!check_identifier(w, field_name(f, sizeof f, field, SIZE_MAX, "url"), d->url, true) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "format"), d->format, true) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "title"), &d->title, 1) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "description"), &d->description, 0) ||
-        !check_list(w, field_name(f, sizeof f, field, SIZE_MAX, "categories"), d->categories, d->category_count, 1) ||
-        !check_list(w, field_name(f, sizeof f, field, SIZE_MAX, "languages"), d->languages, d->language_count, 0) ||
-        !check_date(w, field_name(f, sizeof f, field, SIZE_MAX, "document_date"), d->document_date, false)) {
+    if (!check_identifier(w, FLD(field, "url"), d->url, true) ||
+        !check_code(w, FLD(field, "format"), d->format, true) || !check_text(w, FLD(field, "title"), &d->title, 1) ||
+        !check_text(w, FLD(field, "description"), &d->description, 0) ||
+        !check_list(w, FLD(field, "categories"), d->categories, d->category_count, 1) ||
+        !check_list(w, FLD(field, "languages"), d->languages, d->language_count, 0) ||
+        !check_date(w, FLD(field, "document_date"), d->document_date, false)) {
         return false;
     }
     for (size_t i = 0; i < d->category_count; i++) {
-        field_printf(f, sizeof f, "%s.categories[%zu]", field, i);
+        const struct fld *f = FLDI(field, "categories", i);
         if (!check_code(w, f, d->categories[i], true)) {
             return false;
         }
     }
     for (size_t i = 0; i < d->language_count; i++) {
-        field_printf(f, sizeof f, "%s.languages[%zu]", field, i);
+        const struct fld *f = FLDI(field, "languages", i);
         if (!check_code(w, f, d->languages[i], true)) {
             return false;
         }
@@ -419,20 +438,18 @@ static bool check_document_link(struct iati_writer *w, const char *field, const 
     return true;
 }
 
-static bool check_location(struct iati_writer *w, const char *field, const struct iati_location *l)
+static bool check_location(struct iati_writer *w, const struct fld *field, const struct iati_location *l)
 {
-    char f[FIELD_BYTES];
-    if (!check_identifier(w, field_name(f, sizeof f, field, SIZE_MAX, "ref"), l->ref, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "reach"), l->reach, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "id_vocabulary"), l->id_vocabulary, false) ||
-        !check_identifier(w, field_name(f, sizeof f, field, SIZE_MAX, "id_code"), l->id_code, false) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "name"), &l->name, 0) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "description"), &l->description, 0) ||
-        !check_list(w, field_name(f, sizeof f, field, SIZE_MAX, "admin"), l->admin, l->admin_count, 0) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "exactness"), l->exactness, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "location_class"), l->location_class, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "feature_designation"), l->feature_designation,
-                    false)) {
+    if (!check_identifier(w, FLD(field, "ref"), l->ref, false) ||
+        !check_code(w, FLD(field, "reach"), l->reach, false) ||
+        !check_code(w, FLD(field, "id_vocabulary"), l->id_vocabulary, false) ||
+        !check_identifier(w, FLD(field, "id_code"), l->id_code, false) ||
+        !check_text(w, FLD(field, "name"), &l->name, 0) ||
+        !check_text(w, FLD(field, "description"), &l->description, 0) ||
+        !check_list(w, FLD(field, "admin"), l->admin, l->admin_count, 0) ||
+        !check_code(w, FLD(field, "exactness"), l->exactness, false) ||
+        !check_code(w, FLD(field, "location_class"), l->location_class, false) ||
+        !check_code(w, FLD(field, "feature_designation"), l->feature_designation, false)) {
         return false;
     }
     if ((l->id_vocabulary == NULL) != (l->id_code == NULL)) {
@@ -440,8 +457,7 @@ static bool check_location(struct iati_writer *w, const char *field, const struc
     }
     for (size_t i = 0; i < l->admin_count; i++) {
         const struct iati_admin_area *ad = &l->admin[i];
-        field_printf(f, sizeof f, "%s.admin[%zu]", field, i);
-        const char *fa = f;
+        const struct fld *fa = FLDI(field, "admin", i);
         if (!check_code(w, fa, ad->vocabulary, true) || !check_identifier(w, fa, ad->code, true)) {
             return false;
         }
@@ -457,44 +473,35 @@ static bool check_location(struct iati_writer *w, const char *field, const struc
     return true;
 }
 
-static bool check_transaction(struct iati_writer *w, const char *field, const struct iati_transaction *t)
+static bool check_transaction(struct iati_writer *w, const struct fld *field, const struct iati_transaction *t)
 {
-    char f[FIELD_BYTES];
-    if (!check_identifier(w, field_name(f, sizeof f, field, SIZE_MAX, "ref"), t->ref, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "type"), t->type, true) ||
-        !check_date(w, field_name(f, sizeof f, field, SIZE_MAX, "date"), t->date, true) ||
-        !check_amount(w, field_name(f, sizeof f, field, SIZE_MAX, "value"), &t->value) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "description"), &t->description, 0) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "flow_type"), t->flow_type, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "finance_type"), t->finance_type, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "aid_type"), t->aid_type, false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "aid_type_vocabulary"), t->aid_type_vocabulary,
-                    false) ||
-        !check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "tied_status"), t->tied_status, false)) {
+    if (!check_identifier(w, FLD(field, "ref"), t->ref, false) || !check_code(w, FLD(field, "type"), t->type, true) ||
+        !check_date(w, FLD(field, "date"), t->date, true) || !check_amount(w, FLD(field, "value"), &t->value) ||
+        !check_text(w, FLD(field, "description"), &t->description, 0) ||
+        !check_code(w, FLD(field, "flow_type"), t->flow_type, false) ||
+        !check_code(w, FLD(field, "finance_type"), t->finance_type, false) ||
+        !check_code(w, FLD(field, "aid_type"), t->aid_type, false) ||
+        !check_code(w, FLD(field, "aid_type_vocabulary"), t->aid_type_vocabulary, false) ||
+        !check_code(w, FLD(field, "tied_status"), t->tied_status, false)) {
         return false;
     }
     if (t->aid_type_vocabulary != NULL && t->aid_type == NULL) {
         return invalid(w, field, "aid_type_vocabulary without aid_type");
     }
-    if (t->provider != NULL &&
-        !check_org_ref(w, field_name(f, sizeof f, field, SIZE_MAX, "provider"), t->provider, false)) {
+    if (t->provider != NULL && !check_org_ref(w, FLD(field, "provider"), t->provider, false)) {
         return false;
     }
-    if (t->receiver != NULL &&
-        !check_org_ref(w, field_name(f, sizeof f, field, SIZE_MAX, "receiver"), t->receiver, false)) {
+    if (t->receiver != NULL && !check_org_ref(w, FLD(field, "receiver"), t->receiver, false)) {
         return false;
     }
     return true;
 }
 
-static bool check_result(struct iati_writer *w, const char *field, const struct iati_result *r)
+static bool check_result(struct iati_writer *w, const struct fld *field, const struct iati_result *r)
 {
-    char f[FIELD_BYTES];
-    char g[FIELD_BYTES];
-    if (!check_code(w, field_name(f, sizeof f, field, SIZE_MAX, "type"), r->type, true) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "title"), &r->title, 1) ||
-        !check_text(w, field_name(f, sizeof f, field, SIZE_MAX, "description"), &r->description, 0) ||
-        !check_list(w, field_name(f, sizeof f, field, SIZE_MAX, "indicators"), r->indicators, r->indicator_count, 1)) {
+    if (!check_code(w, FLD(field, "type"), r->type, true) || !check_text(w, FLD(field, "title"), &r->title, 1) ||
+        !check_text(w, FLD(field, "description"), &r->description, 0) ||
+        !check_list(w, FLD(field, "indicators"), r->indicators, r->indicator_count, 1)) {
         return false;
     }
     if (r->aggregation_status < -1 || r->aggregation_status > 1) {
@@ -502,12 +509,11 @@ static bool check_result(struct iati_writer *w, const char *field, const struct 
     }
     for (size_t i = 0; i < r->indicator_count; i++) {
         const struct iati_indicator *ind = &r->indicators[i];
-        char fi[FIELD_BYTES];
-        field_printf(fi, sizeof fi, "%s.indicators[%zu]", field, i);
-        if (!check_code(w, field_name(f, sizeof f, fi, SIZE_MAX, "measure"), ind->measure, true) ||
-            !check_text(w, field_name(f, sizeof f, fi, SIZE_MAX, "title"), &ind->title, 1) ||
-            !check_text(w, field_name(f, sizeof f, fi, SIZE_MAX, "description"), &ind->description, 0) ||
-            !check_list(w, field_name(f, sizeof f, fi, SIZE_MAX, "periods"), ind->periods, ind->period_count, 0)) {
+        const struct fld *fi = FLDI(field, "indicators", i);
+        if (!check_code(w, FLD(fi, "measure"), ind->measure, true) ||
+            !check_text(w, FLD(fi, "title"), &ind->title, 1) ||
+            !check_text(w, FLD(fi, "description"), &ind->description, 0) ||
+            !check_list(w, FLD(fi, "periods"), ind->periods, ind->period_count, 0)) {
             return false;
         }
         if (ind->ascending < -1 || ind->ascending > 1) {
@@ -517,19 +523,18 @@ static bool check_result(struct iati_writer *w, const char *field, const struct 
             if (ind->baseline_year == 0 || ind->baseline_year > 9999) {
                 return invalid(w, fi, "baseline_year must be 1..9999");
             }
-            if (!check_date(w, field_name(f, sizeof f, fi, SIZE_MAX, "baseline_iso_date"), ind->baseline_iso_date,
-                            false) ||
-                !check_string(w, field_name(f, sizeof f, fi, SIZE_MAX, "baseline_value"), ind->baseline_value, false)) {
+            if (!check_date(w, FLD(fi, "baseline_iso_date"), ind->baseline_iso_date, false) ||
+                !check_string(w, FLD(fi, "baseline_value"), ind->baseline_value, false)) {
                 return false;
             }
         }
         for (size_t j = 0; j < ind->period_count; j++) {
             const struct iati_indicator_period *p = &ind->periods[j];
-            field_printf(g, sizeof g, "%s.periods[%zu]", fi, j);
-            if (!check_date(w, field_name(f, sizeof f, g, SIZE_MAX, "period_start"), p->period_start, true) ||
-                !check_date(w, field_name(f, sizeof f, g, SIZE_MAX, "period_end"), p->period_end, true) ||
-                !check_string(w, field_name(f, sizeof f, g, SIZE_MAX, "target_value"), p->target_value, false) ||
-                !check_string(w, field_name(f, sizeof f, g, SIZE_MAX, "actual_value"), p->actual_value, false)) {
+            const struct fld *g = FLDI(fi, "periods", j);
+            if (!check_date(w, FLD(g, "period_start"), p->period_start, true) ||
+                !check_date(w, FLD(g, "period_end"), p->period_end, true) ||
+                !check_string(w, FLD(g, "target_value"), p->target_value, false) ||
+                !check_string(w, FLD(g, "actual_value"), p->actual_value, false)) {
                 return false;
             }
         }
@@ -539,35 +544,33 @@ static bool check_result(struct iati_writer *w, const char *field, const struct 
 
 static bool check_crs_add(struct iati_writer *w, const struct iati_crs_add *c)
 {
-    char f[FIELD_BYTES];
     const struct iati_loan_terms *t = c->loan_terms;
     if (t != NULL) {
-        if (!check_bp(w, "crs_add.loan_terms.rate_1_bp", t->has_rate_1, t->rate_1_bp) ||
-            !check_bp(w, "crs_add.loan_terms.rate_2_bp", t->has_rate_2, t->rate_2_bp) ||
-            !check_code(w, "crs_add.loan_terms.repayment_type", t->repayment_type, false) ||
-            !check_code(w, "crs_add.loan_terms.repayment_plan", t->repayment_plan, false) ||
-            !check_date(w, "crs_add.loan_terms.commitment_date", t->commitment_date, false) ||
-            !check_date(w, "crs_add.loan_terms.repayment_first_date", t->repayment_first_date, false) ||
-            !check_date(w, "crs_add.loan_terms.repayment_final_date", t->repayment_final_date, false)) {
+        if (!check_bp(w, TOP("crs_add.loan_terms.rate_1_bp"), t->has_rate_1, t->rate_1_bp) ||
+            !check_bp(w, TOP("crs_add.loan_terms.rate_2_bp"), t->has_rate_2, t->rate_2_bp) ||
+            !check_code(w, TOP("crs_add.loan_terms.repayment_type"), t->repayment_type, false) ||
+            !check_code(w, TOP("crs_add.loan_terms.repayment_plan"), t->repayment_plan, false) ||
+            !check_date(w, TOP("crs_add.loan_terms.commitment_date"), t->commitment_date, false) ||
+            !check_date(w, TOP("crs_add.loan_terms.repayment_first_date"), t->repayment_first_date, false) ||
+            !check_date(w, TOP("crs_add.loan_terms.repayment_final_date"), t->repayment_final_date, false)) {
             return false;
         }
     }
     const struct iati_loan_status *s = c->loan_status;
     if (s != NULL) {
         if (s->year == 0 || s->year > 9999) {
-            return invalid(w, "crs_add.loan_status.year", "must be 1..9999");
+            return invalid(w, TOP("crs_add.loan_status.year"), "must be 1..9999");
         }
         if (s->exponent < 0 || s->exponent > IATI_EXPONENT_MAX) {
-            return invalid(w, "crs_add.loan_status.exponent", "outside 0..18");
+            return invalid(w, TOP("crs_add.loan_status.exponent"), "outside 0..18");
         }
         if (s->currency == NULL && w->currency == NULL) {
-            return invalid(w, "crs_add.loan_status.currency", "required when the record has no default currency");
+            return invalid(w, TOP("crs_add.loan_status.currency"), "required when the record has no default currency");
         }
-        if (s->currency != NULL &&
-            !check_currency(w, field_name(f, sizeof f, "crs_add.loan_status", SIZE_MAX, "currency"), s->currency)) {
+        if (s->currency != NULL && !check_currency(w, FLD(TOP("crs_add.loan_status"), "currency"), s->currency)) {
             return false;
         }
-        if (!check_date(w, "crs_add.loan_status.value_date", s->value_date, true)) {
+        if (!check_date(w, TOP("crs_add.loan_status.value_date"), s->value_date, true)) {
             return false;
         }
     }
@@ -576,126 +579,122 @@ static bool check_crs_add(struct iati_writer *w, const struct iati_crs_add *c)
 
 static bool check_activity(struct iati_writer *w, const struct iati_activity *a)
 {
-    char f[FIELD_BYTES];
     w->lang = a->lang;
     w->currency = a->default_currency;
-    if (!check_ref(w, "identifier", a->identifier, true) || !check_code(w, "lang", a->lang, false) ||
-        !check_datetime(w, "last_updated_datetime", a->last_updated_datetime, false) ||
-        !check_code(w, "activity_status", a->activity_status, true) ||
-        !check_code(w, "activity_scope", a->activity_scope, false) ||
-        !check_code(w, "collaboration_type", a->collaboration_type, false) ||
-        !check_code(w, "default_flow_type", a->default_flow_type, false) ||
-        !check_code(w, "default_finance_type", a->default_finance_type, false) ||
-        !check_code(w, "default_aid_type", a->default_aid_type, false) ||
-        !check_code(w, "default_aid_type_vocabulary", a->default_aid_type_vocabulary, false) ||
-        !check_code(w, "default_tied_status", a->default_tied_status, false) ||
-        !check_org_ref(w, "reporting_org", &a->reporting_org, true) || !check_text(w, "title", &a->title, 1) ||
-        !check_list(w, "descriptions", a->descriptions, a->description_count, 1) ||
-        !check_list(w, "participating_orgs", a->participating_orgs, a->participating_org_count, 1) ||
-        !check_list(w, "dates", a->dates, a->date_count, 1) ||
-        !check_list(w, "recipient_countries", a->recipient_countries, a->recipient_country_count, 0) ||
-        !check_list(w, "locations", a->locations, a->location_count, 0) ||
-        !check_list(w, "sectors", a->sectors, a->sector_count, 0) ||
-        !check_list(w, "budgets", a->budgets, a->budget_count, 0) ||
-        !check_list(w, "transactions", a->transactions, a->transaction_count, 0) ||
-        !check_list(w, "document_links", a->document_links, a->document_link_count, 0) ||
-        !check_list(w, "related_activities", a->related_activities, a->related_activity_count, 0) ||
-        !check_list(w, "results", a->results, a->result_count, 0)) {
+    if (!check_ref(w, TOP("identifier"), a->identifier, true) || !check_code(w, TOP("lang"), a->lang, false) ||
+        !check_datetime(w, TOP("last_updated_datetime"), a->last_updated_datetime, false) ||
+        !check_code(w, TOP("activity_status"), a->activity_status, true) ||
+        !check_code(w, TOP("activity_scope"), a->activity_scope, false) ||
+        !check_code(w, TOP("collaboration_type"), a->collaboration_type, false) ||
+        !check_code(w, TOP("default_flow_type"), a->default_flow_type, false) ||
+        !check_code(w, TOP("default_finance_type"), a->default_finance_type, false) ||
+        !check_code(w, TOP("default_aid_type"), a->default_aid_type, false) ||
+        !check_code(w, TOP("default_aid_type_vocabulary"), a->default_aid_type_vocabulary, false) ||
+        !check_code(w, TOP("default_tied_status"), a->default_tied_status, false) ||
+        !check_org_ref(w, TOP("reporting_org"), &a->reporting_org, true) ||
+        !check_text(w, TOP("title"), &a->title, 1) ||
+        !check_list(w, TOP("descriptions"), a->descriptions, a->description_count, 1) ||
+        !check_list(w, TOP("participating_orgs"), a->participating_orgs, a->participating_org_count, 1) ||
+        !check_list(w, TOP("dates"), a->dates, a->date_count, 1) ||
+        !check_list(w, TOP("recipient_countries"), a->recipient_countries, a->recipient_country_count, 0) ||
+        !check_list(w, TOP("locations"), a->locations, a->location_count, 0) ||
+        !check_list(w, TOP("sectors"), a->sectors, a->sector_count, 0) ||
+        !check_list(w, TOP("budgets"), a->budgets, a->budget_count, 0) ||
+        !check_list(w, TOP("transactions"), a->transactions, a->transaction_count, 0) ||
+        !check_list(w, TOP("document_links"), a->document_links, a->document_link_count, 0) ||
+        !check_list(w, TOP("related_activities"), a->related_activities, a->related_activity_count, 0) ||
+        !check_list(w, TOP("results"), a->results, a->result_count, 0)) {
         return false;
     }
-    if (a->default_currency != NULL && !check_currency(w, "default_currency", a->default_currency)) {
+    if (a->default_currency != NULL && !check_currency(w, TOP("default_currency"), a->default_currency)) {
         return false;
     }
     /* An identifier once published never changes: get its shape right here (rules 1.1.3, 1.1.21). */
     size_t prefix = strlen(a->reporting_org.ref);
     if (strncmp(a->identifier, a->reporting_org.ref, prefix) != 0 || a->identifier[prefix] != '-' ||
         a->identifier[prefix + 1] == '\0') {
-        return invalid(w, "identifier", "must be the reporting_org ref, a hyphen and the fund's own id");
+        return invalid(w, TOP("identifier"), "must be the reporting_org ref, a hyphen and the fund's own id");
     }
     if (a->hierarchy < 0 || a->humanitarian < -1 || a->humanitarian > 1) {
-        return invalid(w, "hierarchy/humanitarian", "hierarchy must be >= 0, humanitarian -1, 0 or 1");
+        return invalid(w, TOP("hierarchy/humanitarian"), "hierarchy must be >= 0, humanitarian -1, 0 or 1");
     }
     if (a->default_aid_type_vocabulary != NULL && a->default_aid_type == NULL) {
-        return invalid(w, "default_aid_type_vocabulary", "given without default_aid_type");
+        return invalid(w, TOP("default_aid_type_vocabulary"), "given without default_aid_type");
     }
     for (size_t i = 0; i < a->description_count; i++) {
-        if (!check_code(w, field_name(f, sizeof f, "descriptions", i, "type"), a->descriptions[i].type, false) ||
-            !check_text(w, field_name(f, sizeof f, "descriptions", i, "text"), &a->descriptions[i].text, 1)) {
+        if (!check_code(w, FLD(FLDI(NULL, "descriptions", i), "type"), a->descriptions[i].type, false) ||
+            !check_text(w, FLD(FLDI(NULL, "descriptions", i), "text"), &a->descriptions[i].text, 1)) {
             return false;
         }
     }
     for (size_t i = 0; i < a->participating_org_count; i++) {
         const struct iati_participating_org *p = &a->participating_orgs[i];
-        if (!check_ref(w, field_name(f, sizeof f, "participating_orgs", i, "ref"), p->ref, false) ||
-            !check_code(w, field_name(f, sizeof f, "participating_orgs", i, "type"), p->type, false) ||
-            !check_code(w, field_name(f, sizeof f, "participating_orgs", i, "role"), p->role, true) ||
-            !check_identifier(w, field_name(f, sizeof f, "participating_orgs", i, "activity_id"), p->activity_id,
-                              false) ||
-            !check_text(w, field_name(f, sizeof f, "participating_orgs", i, "name"), &p->name, 0)) {
+        if (!check_ref(w, FLD(FLDI(NULL, "participating_orgs", i), "ref"), p->ref, false) ||
+            !check_code(w, FLD(FLDI(NULL, "participating_orgs", i), "type"), p->type, false) ||
+            !check_code(w, FLD(FLDI(NULL, "participating_orgs", i), "role"), p->role, true) ||
+            !check_identifier(w, FLD(FLDI(NULL, "participating_orgs", i), "activity_id"), p->activity_id, false) ||
+            !check_text(w, FLD(FLDI(NULL, "participating_orgs", i), "name"), &p->name, 0)) {
             return false;
         }
         if (p->ref == NULL && p->name.count == 0) {
-            return invalid(w, field_name(f, sizeof f, "participating_orgs", i, ""),
-                           "needs a ref or a name (rule 6.10.1)");
+            return invalid(w, FLDI(NULL, "participating_orgs", i), "needs a ref or a name (rule 6.10.1)");
         }
     }
     for (size_t i = 0; i < a->date_count; i++) {
-        if (!check_code(w, field_name(f, sizeof f, "dates", i, "type"), a->dates[i].type, true) ||
-            !check_date(w, field_name(f, sizeof f, "dates", i, "iso_date"), a->dates[i].iso_date, true)) {
+        if (!check_code(w, FLD(FLDI(NULL, "dates", i), "type"), a->dates[i].type, true) ||
+            !check_date(w, FLD(FLDI(NULL, "dates", i), "iso_date"), a->dates[i].iso_date, true)) {
             return false;
         }
     }
     for (size_t i = 0; i < a->recipient_country_count; i++) {
         const struct iati_recipient_country *rc = &a->recipient_countries[i];
-        if (!check_code(w, field_name(f, sizeof f, "recipient_countries", i, "code"), rc->code, true) ||
-            !check_bp(w, field_name(f, sizeof f, "recipient_countries", i, "percentage_bp"), rc->has_percentage,
+        if (!check_code(w, FLD(FLDI(NULL, "recipient_countries", i), "code"), rc->code, true) ||
+            !check_bp(w, FLD(FLDI(NULL, "recipient_countries", i), "percentage_bp"), rc->has_percentage,
                       rc->percentage_bp)) {
             return false;
         }
     }
     for (size_t i = 0; i < a->location_count; i++) {
-        if (!check_location(w, field_name(f, sizeof f, "locations", i, ""), &a->locations[i])) {
+        if (!check_location(w, FLDI(NULL, "locations", i), &a->locations[i])) {
             return false;
         }
     }
     for (size_t i = 0; i < a->sector_count; i++) {
         const struct iati_sector *s = &a->sectors[i];
-        if (!check_code(w, field_name(f, sizeof f, "sectors", i, "vocabulary"), s->vocabulary, false) ||
-            !check_code(w, field_name(f, sizeof f, "sectors", i, "code"), s->code, true) ||
-            !check_bp(w, field_name(f, sizeof f, "sectors", i, "percentage_bp"), s->has_percentage, s->percentage_bp)) {
+        if (!check_code(w, FLD(FLDI(NULL, "sectors", i), "vocabulary"), s->vocabulary, false) ||
+            !check_code(w, FLD(FLDI(NULL, "sectors", i), "code"), s->code, true) ||
+            !check_bp(w, FLD(FLDI(NULL, "sectors", i), "percentage_bp"), s->has_percentage, s->percentage_bp)) {
             return false;
         }
     }
     for (size_t i = 0; i < a->budget_count; i++) {
         const struct iati_budget *b = &a->budgets[i];
-        if (!check_code(w, field_name(f, sizeof f, "budgets", i, "type"), b->type, false) ||
-            !check_code(w, field_name(f, sizeof f, "budgets", i, "status"), b->status, false) ||
-            !check_date(w, field_name(f, sizeof f, "budgets", i, "period_start"), b->period_start, true) ||
-            !check_date(w, field_name(f, sizeof f, "budgets", i, "period_end"), b->period_end, true) ||
-            !check_amount(w, field_name(f, sizeof f, "budgets", i, "value"), &b->value)) {
+        if (!check_code(w, FLD(FLDI(NULL, "budgets", i), "type"), b->type, false) ||
+            !check_code(w, FLD(FLDI(NULL, "budgets", i), "status"), b->status, false) ||
+            !check_date(w, FLD(FLDI(NULL, "budgets", i), "period_start"), b->period_start, true) ||
+            !check_date(w, FLD(FLDI(NULL, "budgets", i), "period_end"), b->period_end, true) ||
+            !check_amount(w, FLD(FLDI(NULL, "budgets", i), "value"), &b->value)) {
             return false;
         }
     }
     for (size_t i = 0; i < a->transaction_count; i++) {
-        if (!check_transaction(w, field_name(f, sizeof f, "transactions", i, ""), &a->transactions[i])) {
+        if (!check_transaction(w, FLDI(NULL, "transactions", i), &a->transactions[i])) {
             return false;
         }
     }
     for (size_t i = 0; i < a->document_link_count; i++) {
-        if (!check_document_link(w, field_name(f, sizeof f, "document_links", i, ""), &a->document_links[i])) {
+        if (!check_document_link(w, FLDI(NULL, "document_links", i), &a->document_links[i])) {
             return false;
         }
     }
     for (size_t i = 0; i < a->related_activity_count; i++) {
-        if (!check_code(w, field_name(f, sizeof f, "related_activities", i, "type"), a->related_activities[i].type,
-                        true) ||
-            !check_identifier(w, field_name(f, sizeof f, "related_activities", i, "ref"), a->related_activities[i].ref,
-                              true)) {
+        if (!check_code(w, FLD(FLDI(NULL, "related_activities", i), "type"), a->related_activities[i].type, true) ||
+            !check_identifier(w, FLD(FLDI(NULL, "related_activities", i), "ref"), a->related_activities[i].ref, true)) {
             return false;
         }
     }
     for (size_t i = 0; i < a->result_count; i++) {
-        if (!check_result(w, field_name(f, sizeof f, "results", i, ""), &a->results[i])) {
+        if (!check_result(w, FLDI(NULL, "results", i), &a->results[i])) {
             return false;
         }
     }
@@ -707,50 +706,49 @@ static bool check_activity(struct iati_writer *w, const struct iati_activity *a)
 
 static bool check_organisation(struct iati_writer *w, const struct iati_organisation *o)
 {
-    char f[FIELD_BYTES];
     w->lang = o->lang;
     w->currency = o->default_currency;
-    if (!check_ref(w, "identifier", o->identifier, true) || !check_code(w, "lang", o->lang, false) ||
-        !check_datetime(w, "last_updated_datetime", o->last_updated_datetime, false) ||
-        !check_text(w, "name", &o->name, 1) || !check_org_ref(w, "reporting_org", &o->reporting_org, true) ||
-        !check_list(w, "total_budgets", o->total_budgets, o->total_budget_count, 0) ||
-        !check_list(w, "country_budgets", o->country_budgets, o->country_budget_count, 0) ||
-        !check_list(w, "expenditures", o->expenditures, o->expenditure_count, 0) ||
-        !check_list(w, "document_links", o->document_links, o->document_link_count, 0)) {
+    if (!check_ref(w, TOP("identifier"), o->identifier, true) || !check_code(w, TOP("lang"), o->lang, false) ||
+        !check_datetime(w, TOP("last_updated_datetime"), o->last_updated_datetime, false) ||
+        !check_text(w, TOP("name"), &o->name, 1) || !check_org_ref(w, TOP("reporting_org"), &o->reporting_org, true) ||
+        !check_list(w, TOP("total_budgets"), o->total_budgets, o->total_budget_count, 0) ||
+        !check_list(w, TOP("country_budgets"), o->country_budgets, o->country_budget_count, 0) ||
+        !check_list(w, TOP("expenditures"), o->expenditures, o->expenditure_count, 0) ||
+        !check_list(w, TOP("document_links"), o->document_links, o->document_link_count, 0)) {
         return false;
     }
-    if (o->default_currency != NULL && !check_currency(w, "default_currency", o->default_currency)) {
+    if (o->default_currency != NULL && !check_currency(w, TOP("default_currency"), o->default_currency)) {
         return false;
     }
     for (size_t i = 0; i < o->total_budget_count; i++) {
         const struct iati_org_budget *b = &o->total_budgets[i];
-        if (!check_code(w, field_name(f, sizeof f, "total_budgets", i, "status"), b->status, false) ||
-            !check_date(w, field_name(f, sizeof f, "total_budgets", i, "period_start"), b->period_start, true) ||
-            !check_date(w, field_name(f, sizeof f, "total_budgets", i, "period_end"), b->period_end, true) ||
-            !check_amount(w, field_name(f, sizeof f, "total_budgets", i, "value"), &b->value)) {
+        if (!check_code(w, FLD(FLDI(NULL, "total_budgets", i), "status"), b->status, false) ||
+            !check_date(w, FLD(FLDI(NULL, "total_budgets", i), "period_start"), b->period_start, true) ||
+            !check_date(w, FLD(FLDI(NULL, "total_budgets", i), "period_end"), b->period_end, true) ||
+            !check_amount(w, FLD(FLDI(NULL, "total_budgets", i), "value"), &b->value)) {
             return false;
         }
     }
     for (size_t i = 0; i < o->country_budget_count; i++) {
         const struct iati_org_country_budget *b = &o->country_budgets[i];
-        if (!check_code(w, field_name(f, sizeof f, "country_budgets", i, "status"), b->status, false) ||
-            !check_code(w, field_name(f, sizeof f, "country_budgets", i, "country_code"), b->country_code, true) ||
-            !check_date(w, field_name(f, sizeof f, "country_budgets", i, "period_start"), b->period_start, true) ||
-            !check_date(w, field_name(f, sizeof f, "country_budgets", i, "period_end"), b->period_end, true) ||
-            !check_amount(w, field_name(f, sizeof f, "country_budgets", i, "value"), &b->value)) {
+        if (!check_code(w, FLD(FLDI(NULL, "country_budgets", i), "status"), b->status, false) ||
+            !check_code(w, FLD(FLDI(NULL, "country_budgets", i), "country_code"), b->country_code, true) ||
+            !check_date(w, FLD(FLDI(NULL, "country_budgets", i), "period_start"), b->period_start, true) ||
+            !check_date(w, FLD(FLDI(NULL, "country_budgets", i), "period_end"), b->period_end, true) ||
+            !check_amount(w, FLD(FLDI(NULL, "country_budgets", i), "value"), &b->value)) {
             return false;
         }
     }
     for (size_t i = 0; i < o->expenditure_count; i++) {
         const struct iati_org_expenditure *e = &o->expenditures[i];
-        if (!check_date(w, field_name(f, sizeof f, "expenditures", i, "period_start"), e->period_start, true) ||
-            !check_date(w, field_name(f, sizeof f, "expenditures", i, "period_end"), e->period_end, true) ||
-            !check_amount(w, field_name(f, sizeof f, "expenditures", i, "value"), &e->value)) {
+        if (!check_date(w, FLD(FLDI(NULL, "expenditures", i), "period_start"), e->period_start, true) ||
+            !check_date(w, FLD(FLDI(NULL, "expenditures", i), "period_end"), e->period_end, true) ||
+            !check_amount(w, FLD(FLDI(NULL, "expenditures", i), "value"), &e->value)) {
             return false;
         }
     }
     for (size_t i = 0; i < o->document_link_count; i++) {
-        if (!check_document_link(w, field_name(f, sizeof f, "document_links", i, ""), &o->document_links[i])) {
+        if (!check_document_link(w, FLDI(NULL, "document_links", i), &o->document_links[i])) {
             return false;
         }
     }
@@ -1040,17 +1038,17 @@ static bool crs_add_element(struct iati_writer *w, const struct iati_crs_add *c)
  * A bad item or a failed source breaks the writer: the record is already half-written. */
 static bool related_stream(struct iati_writer *w, const struct iati_activity *a)
 {
-    char f[FIELD_BYTES];
     for (unsigned long i = 0; i < IATI_STREAM_ITEMS_MAX; i++) {
         struct iati_related_activity r = {NULL, NULL};
         int rc = a->related_next(a->related_ctx, &r);
         if (rc == 0) {
             return true;
         }
-        field_printf(f, sizeof f, "related_next[%lu]", i);
+        const struct fld *f = FLDI(NULL, "related_next", i);
         if (rc < 0) {
+            char name[FIELD_BYTES];
             w->failed = IATI_ERR_IO;
-            set_error(w, "%s: the source of related activities failed", f);
+            set_error(w, "%s: the source of related activities failed", field_text(f, name, sizeof name));
             return false;
         }
         if (!check_code(w, f, r.type, true) || !check_identifier(w, f, r.ref, true)) {
@@ -1222,6 +1220,36 @@ static bool organisation_element(struct iati_writer *w, const struct iati_organi
 
 /* ---------------------------------------------------------------- open, add, close */
 
+/* libxml2's output callback of a path writer: fp, and every WRITEBACK_BYTES the kernel is asked to
+ * start writing what it has to disk (a hint: where it is not available nothing changes). */
+static int file_write(void *ctx, const char *buf, int len)
+{
+    struct iati_writer *w = ctx;
+    if (len <= 0) {
+        return 0;
+    }
+    if (fwrite(buf, 1, (size_t)len, w->fp) != (size_t)len) {
+        return -1;
+    }
+    w->written += len;
+    if (w->written - w->writeback >= (off_t)WRITEBACK_BYTES) {
+        if (fflush(w->fp) != 0) {
+            return -1;
+        }
+#if defined(__linux__)
+        (void)sync_file_range(fileno(w->fp), w->writeback, w->written - w->writeback, SYNC_FILE_RANGE_WRITE);
+#endif
+        w->writeback = w->written;
+    }
+    return len;
+}
+
+static int file_flush(void *ctx)
+{
+    struct iati_writer *w = ctx;
+    return fflush(w->fp) == 0 ? 0 : -1;
+}
+
 static void writer_free(struct iati_writer *w, bool remove_tmp)
 {
     if (w->xw != NULL) {
@@ -1254,7 +1282,7 @@ static enum iati_status writer_open(enum writer_kind kind, const char *path, FIL
     w->kind = kind;
     iati_chk_libxml_init();
     enum iati_status st = IATI_OK;
-    if (!check_datetime(w, "generated_datetime", generated, true)) {
+    if (!check_datetime(w, TOP("generated_datetime"), generated, true)) {
         st = IATI_ERR_INVALID;
         goto fail;
     }
@@ -1289,10 +1317,15 @@ static enum iati_status writer_open(enum writer_kind kind, const char *path, FIL
             st = IATI_ERR_IO;
             goto fail;
         }
+        if (setvbuf(w->fp, NULL, _IOFBF, FILE_BUFFER_BYTES) != 0) {
+            st = IATI_ERR_NOMEM;
+            goto fail;
+        }
     } else {
         w->fp = fp;
     }
-    xmlOutputBufferPtr buf = xmlOutputBufferCreateFile(w->fp, NULL);
+    xmlOutputBufferPtr buf = path != NULL ? xmlOutputBufferCreateIO(file_write, file_flush, w, NULL)
+                                          : xmlOutputBufferCreateFile(w->fp, NULL);
     if (buf == NULL) {
         st = IATI_ERR_NOMEM;
         goto fail;

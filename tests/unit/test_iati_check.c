@@ -53,7 +53,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    static const char *const files[] = {"broken.xml", "many.xml", "second-bad.xml", "doctype.xml"};
+    static const char *const files[] = {"broken.xml",  "many.xml",   "second-bad.xml", "doctype.xml",
+                                        "related.xml", "stream.xml", "cut.xml"};
     char path[256];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         (void)snprintf(path, sizeof path, "%s/%s", tmp_dir, files[i]);
@@ -548,6 +549,374 @@ static void test_missing_file_and_bad_today(void **state)
     iati_problems_free(&p);
 }
 
+/* ---------------------------------------------------------------- streamed children */
+
+/* An edit of the fixture's activity: the first occurrence of from becomes to. */
+struct edit {
+    const char *from;
+    const char *to;
+};
+
+static char *read_fixture(const char *name)
+{
+    char path[512];
+    (void)snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    static char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    (void)fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
+static size_t lines_in(const char *s, size_t n)
+{
+    size_t lines = 0;
+    for (size_t i = 0; i < n; i++) {
+        lines += s[i] == '\n';
+    }
+    return lines;
+}
+
+/* Writes to path the valid fixture with a second activity after its own, written by fn from the
+ * fixture's activity text. Returns the line number (1-based) of the first line fn writes. */
+typedef void (*activity_fn)(FILE *fp, const char *act, size_t act_len, void *arg);
+
+static long write_with_activity(const char *path, activity_fn fn, void *arg)
+{
+    const char *buf = read_fixture("valid-loan.xml");
+    const char *start = strstr(buf, "  <iati-activity ");
+    const char *end = strstr(buf, "</iati-activity>");
+    assert_non_null(start);
+    assert_non_null(end);
+    size_t act_len = (size_t)(end + strlen("</iati-activity>\n") - start);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    size_t head = (size_t)(start - buf);
+    assert_int_equal(fwrite(buf, 1, head, fp), head);
+    assert_int_equal(fwrite(start, 1, act_len, fp), act_len); /* activity 1: valid */
+    long first_line = (long)(lines_in(buf, head) + lines_in(start, act_len)) + 1;
+    fn(fp, start, act_len, arg);
+    assert_int_equal(fputs("</iati-activities>\n", fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    return first_line;
+}
+
+/* Writes act with the text between the start of `at` and the end of its line replaced by what
+ * gen writes. */
+static void write_replacing_line(FILE *fp, const char *act, size_t act_len, const char *at,
+                                 void (*gen)(FILE *fp, void *arg), void *arg)
+{
+    const char *p = strstr(act, at);
+    assert_non_null(p);
+    assert_true(p < act + act_len);
+    const char *eol = strchr(p, '\n');
+    assert_non_null(eol);
+    size_t before = (size_t)(p - act);
+    assert_int_equal(fwrite(act, 1, before, fp), before);
+    gen(fp, arg);
+    size_t after = act_len - (size_t)(eol + 1 - act);
+    assert_int_equal(fwrite(eol + 1, 1, after, fp), after);
+}
+
+struct related_spec {
+    int count;     /* related-activity elements, one per line */
+    int bad_type;  /* the one with type="99" (0: none) */
+    int bad_ref;   /* the one whose ref starts with a space (0: none) */
+    int bad_lang;  /* the one with xml:lang="zz" (0: none) */
+    long line_of1; /* out: the line of the first one */
+};
+
+static void gen_related(FILE *fp, void *arg)
+{
+    const struct related_spec *r = arg;
+    for (int i = 1; i <= r->count; i++) {
+        (void)fprintf(fp, "    <related-activity ref=\"%sCO-RUE-000000000-FUND-L%d\" type=\"%s\"%s/>\n",
+                      i == r->bad_ref ? " " : "", i, i == r->bad_type ? "99" : "2",
+                      i == r->bad_lang ? " xml:lang=\"zz\"" : "");
+    }
+}
+
+static void related_activity(FILE *fp, const char *act, size_t act_len, void *arg)
+{
+    struct related_spec *r = arg;
+    const char *at = strstr(act, "    <related-activity ");
+    assert_non_null(at);
+    r->line_of1 = (long)lines_in(act, (size_t)(at - act));
+    write_replacing_line(fp, act, act_len, "    <related-activity ", gen_related, r);
+}
+
+/* Prints the problems when the check did not find exactly n. */
+static void expect_count(const struct iati_problems *p, size_t n)
+{
+    if (p->count != n) {
+        iati_problems_print(p, stderr);
+        fail_msg("%zu problems, %zu expected", p->count, n);
+    }
+}
+
+/* A fund's parent activity lists one related-activity per child: they are checked one by one as
+ * they stream past and never held together. A problem in any of them is reported with its rule,
+ * its place among its siblings and its line, in the activity where it is (xml:lang is not allowed
+ * on a related-activity: the schema's problem is placed in the activity, by its line). */
+static void test_streamed_related_activities(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/related.xml", tmp_dir);
+    struct related_spec r = {.count = 3000, .bad_type = 1500, .bad_ref = 2000, .bad_lang = 3000};
+    long first = write_with_activity(path, related_activity, &r);
+    long line_of1 = first + r.line_of1;
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    expect_count(&p, 4);
+    const struct iati_problem *q = iati_problems_find(&p, "FL-CODE-UNKNOWN");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-activities/iati-activity[2]/related-activity[1500]/@type");
+    assert_int_equal(q->line, line_of1 + 1499);
+    assert_non_null(strstr(q->message, "'99' is not a code of RelatedActivityType"));
+    q = iati_problems_find(&p, "1.7.1");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-activities/iati-activity[2]/related-activity[2000]/@ref");
+    assert_int_equal(q->line, line_of1 + 1999);
+    assert_int_equal(q->severity, IATI_SEVERITY_WARNING);
+    bool lang = false;
+    for (size_t i = 0; i < p.count; i++) {
+        if (strcmp(p.items[i].location, "/iati-activities/iati-activity[2]/related-activity[3000]/@xml:lang") == 0) {
+            assert_string_equal(p.items[i].rule_id, "FL-CODE-UNKNOWN");
+            assert_int_equal(p.items[i].line, line_of1 + 2999);
+            lang = true;
+        }
+    }
+    assert_true(lang);
+    q = iati_problems_find(&p, "FL-XSD");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-activities/iati-activity[2]");
+    assert_int_equal(q->line, line_of1 + 2999);
+    iati_problems_free(&p);
+}
+
+/* An element is indexed only when siblings share its name: a streamed child's index is counted as
+ * it passes, and dropped when it turns out to have been the only one of its name. */
+static void test_streamed_child_index_only_with_siblings(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/related.xml", tmp_dir);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+
+    struct related_spec one = {.count = 1, .bad_type = 1};
+    (void)write_with_activity(path, related_activity, &one);
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    expect_count(&p, 1);
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/related-activity/@type");
+    iati_problems_free(&p);
+
+    struct related_spec two = {.count = 2, .bad_type = 1};
+    (void)write_with_activity(path, related_activity, &two);
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    expect_count(&p, 1);
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/related-activity[1]/@type");
+    iati_problems_free(&p);
+}
+
+struct edits {
+    const struct edit *e;
+    size_t n;
+};
+
+static void edited(FILE *fp, const char *act, size_t act_len, void *arg)
+{
+    const struct edits *ed = arg;
+    static char text[16384];
+    assert_true(act_len < sizeof text);
+    memcpy(text, act, act_len);
+    text[act_len] = '\0';
+    for (size_t i = 0; i < ed->n; i++) {
+        char *at = strstr(text, ed->e[i].from);
+        assert_non_null(at);
+        size_t from = strlen(ed->e[i].from), to = strlen(ed->e[i].to), rest = strlen(at + from);
+        assert_true(strlen(text) - from + to < sizeof text);
+        memmove(at + to, at + from, rest + 1);
+        memcpy(at, ed->e[i].to, to);
+    }
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+}
+
+static void check_edited(const struct edit *e, size_t n, struct iati_problems *p)
+{
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/stream.xml", tmp_dir);
+    struct edits ed = {e, n};
+    (void)write_with_activity(path, edited, &ed);
+    struct iati_check_config cfg = config();
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, p), IATI_CHECK_FAILED);
+}
+
+/* Transactions stream too: the rules about one transaction point into it, and the activity rules
+ * that look at all of them point at the first one concerned, counted as it passed. */
+static void test_streamed_transactions(void **state)
+{
+    (void)state;
+    struct iati_problems p;
+    /* the only transaction (the commitment removed): no index; a future date in it */
+    static const struct edit one[] = {
+        {"    <transaction ref=\"L0001-C\">\n"
+         "      <transaction-type code=\"2\"/>\n"
+         "      <transaction-date iso-date=\"2024-04-10\"/>\n"
+         "      <value value-date=\"2024-04-10\">400000000.00</value>\n"
+         "      <provider-org ref=\"CO-RUE-000000000\" type=\"72\" provider-activity-id=\"CO-RUE-000000000-FUND\">"
+         "<narrative>Fondo de Impacto Ejemplo</narrative></provider-org>\n"
+         "      <receiver-org ref=\"CO-RUE-111111111\" type=\"72\"><narrative>Cooperativa Cafetera Ejemplo</narrative>"
+         "</receiver-org>\n"
+         "    </transaction>\n",
+         ""},
+        {"<transaction-date iso-date=\"2024-04-15\"/>", "<transaction-date iso-date=\"2026-04-15\"/>"},
+    };
+    check_edited(one, sizeof one / sizeof one[0], &p);
+    expect_count(&p, 1);
+    assert_string_equal(p.items[0].rule_id, "11.2.1");
+    assert_string_equal(p.items[0].location,
+                        "/iati-activities/iati-activity[2]/transaction/transaction-date/@iso-date");
+    iati_problems_free(&p);
+
+    /* a sector on the second transaction while the activity has its own (6.6.2), and a country on it
+     * too (3.6.2): both point at the second transaction */
+    static const struct edit two[] = {
+        {"      <finance-type code=\"421\"/>",
+         "      <sector vocabulary=\"1\" code=\"31162\"/>\n      <recipient-country code=\"CO\"/>\n"
+         "      <finance-type code=\"421\"/>"},
+    };
+    check_edited(two, sizeof two / sizeof two[0], &p);
+    expect_count(&p, 2);
+    const struct iati_problem *q = iati_problems_find(&p, "6.6.2");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-activities/iati-activity[2]/transaction[2]/sector");
+    q = iati_problems_find(&p, "3.6.2");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-activities/iati-activity[2]/transaction[2]");
+    iati_problems_free(&p);
+}
+
+/* 4.1.1 names the first narrative without a language in document order, whether it is in a
+ * streamed transaction or in an element kept in the tree, and counts them all. */
+static void test_streamed_and_kept_first_in_document_order(void **state)
+{
+    (void)state;
+    struct iati_problems p;
+    /* no default language; every kept narrative has one; the second transaction's receiver not */
+    static const struct edit in_tx[] = {
+        {" xml:lang=\"es\" default-currency", " default-currency"},
+        {"<narrative>Fondo de Impacto Ejemplo</narrative></reporting-org>",
+         "<narrative xml:lang=\"es\">Fondo de Impacto Ejemplo</narrative></reporting-org>"},
+        {"<title><narrative>", "<title><narrative xml:lang=\"es\">"},
+        {"<description type=\"1\"><narrative>", "<description type=\"1\"><narrative xml:lang=\"es\">"},
+        {"role=\"3\" type=\"72\"><narrative>", "role=\"3\" type=\"72\"><narrative xml:lang=\"es\">"},
+        {"role=\"4\" type=\"72\"><narrative>", "role=\"4\" type=\"72\"><narrative xml:lang=\"es\">"},
+        {"provider-activity-id=\"CO-RUE-000000000-FUND\"><narrative>",
+         "provider-activity-id=\"CO-RUE-000000000-FUND\"><narrative xml:lang=\"es\">"},
+        {"type=\"72\"><narrative>Cooperativa Cafetera Ejemplo</narrative></receiver-org>",
+         "type=\"72\"><narrative xml:lang=\"es\">Cooperativa Cafetera Ejemplo</narrative></receiver-org>"},
+        {"provider-activity-id=\"CO-RUE-000000000-FUND\"><narrative>",
+         "provider-activity-id=\"CO-RUE-000000000-FUND\"><narrative xml:lang=\"es\">"},
+    };
+    check_edited(in_tx, sizeof in_tx / sizeof in_tx[0], &p);
+    expect_count(&p, 1);
+    assert_string_equal(p.items[0].rule_id, "4.1.1");
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/transaction[2]/receiver-org/narrative");
+    assert_non_null(strstr(p.items[0].message, "(1 narratives without xml:lang)"));
+    iati_problems_free(&p);
+
+    /* the same, and a kept element after the transactions with a narrative without language: the
+     * transaction's still comes first, and both are counted */
+    struct edit after[sizeof in_tx / sizeof in_tx[0] + 1];
+    memcpy(after, in_tx, sizeof in_tx);
+    after[sizeof in_tx / sizeof in_tx[0]] = (struct edit){
+        "    <related-activity ",
+        "    <document-link format=\"text/html\" url=\"https://example.org/p\"><title><narrative>Pol\xC3\xADtica"
+        "</narrative></title><category code=\"A01\"/></document-link>\n    <related-activity "};
+    check_edited(after, sizeof after / sizeof after[0], &p);
+    expect_count(&p, 1);
+    assert_string_equal(p.items[0].rule_id, "4.1.1");
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/transaction[2]/receiver-org/narrative");
+    assert_non_null(strstr(p.items[0].message, "(2 narratives without xml:lang)"));
+    iati_problems_free(&p);
+
+    /* and one before them: the kept one comes first */
+    after[0] = in_tx[0];
+    after[1] = (struct edit){"<narrative>Fondo de Impacto Ejemplo</narrative></reporting-org>",
+                             "<narrative>Fondo de Impacto Ejemplo</narrative></reporting-org>"};
+    check_edited(after, sizeof after / sizeof after[0], &p);
+    expect_count(&p, 1);
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/reporting-org/narrative");
+    assert_non_null(strstr(p.items[0].message, "(3 narratives without xml:lang)"));
+    iati_problems_free(&p);
+}
+
+/* The problem list keeps its bound when the problems come from streamed children. */
+static void test_streamed_problems_bounded(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/related.xml", tmp_dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    const char *buf = read_fixture("valid-loan.xml");
+    const char *at = strstr(buf, "    <related-activity ");
+    assert_non_null(at);
+    size_t before = (size_t)(at - buf);
+    assert_int_equal(fwrite(buf, 1, before, fp), before);
+    for (int i = 1; i <= 1200; i++) {
+        (void)fprintf(fp, "    <related-activity ref=\"CO-RUE-000000000-FUND\" type=\"9\"/>\n");
+    }
+    const char *rest = strchr(at, '\n') + 1;
+    assert_int_equal(fputs(rest, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    assert_int_equal(p.count, IATI_PROBLEMS_MAX);
+    assert_int_equal(p.dropped, 200);
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[1]/related-activity[1]/@type");
+    assert_string_equal(p.items[999].location, "/iati-activities/iati-activity[1]/related-activity[1000]/@type");
+    iati_problems_free(&p);
+}
+
+/* XML that breaks among the streamed children: what was read before the break has been checked
+ * and is reported, then the break; the activity's own rules are not applied to half an activity. */
+static void test_streamed_then_broken(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof path, "%s/cut.xml", tmp_dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    const char *buf = read_fixture("valid-loan.xml");
+    const char *at = strstr(buf, "    <related-activity ");
+    assert_non_null(at);
+    size_t before = (size_t)(at - buf);
+    assert_int_equal(fwrite(buf, 1, before, fp), before);
+    for (int i = 1; i <= 500; i++) {
+        (void)fprintf(fp, "    <related-activity ref=\"CO-RUE-000000000-FUND\" type=\"%s\"/>\n", i == 7 ? "9" : "1");
+    }
+    assert_int_equal(fputs("    <related-activity ref=\"CO-RUE-000000000-FUND\" type=\"1\"\n", fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(path, IATI_KIND_ACTIVITIES, &cfg, &p), IATI_CHECK_FAILED);
+    const struct iati_problem *q = iati_problems_find(&p, "FL-CODE-UNKNOWN");
+    assert_non_null(q);
+    assert_string_equal(q->location, "/iati-activities/iati-activity[1]/related-activity[7]/@type");
+    assert_non_null(iati_problems_find(&p, "FL-XML"));
+    for (size_t i = 0; i < p.count; i++) {
+        assert_true(strcmp(p.items[i].rule_id, "FL-CODE-UNKNOWN") == 0 || strcmp(p.items[i].rule_id, "FL-XML") == 0);
+    }
+    iati_problems_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +945,12 @@ int main(void)
         cmocka_unit_test(test_missing_schema_dir_is_an_error),
         cmocka_unit_test(test_missing_codelists_is_an_error),
         cmocka_unit_test(test_missing_file_and_bad_today),
+        cmocka_unit_test(test_streamed_related_activities),
+        cmocka_unit_test(test_streamed_child_index_only_with_siblings),
+        cmocka_unit_test(test_streamed_transactions),
+        cmocka_unit_test(test_streamed_and_kept_first_in_document_order),
+        cmocka_unit_test(test_streamed_problems_bounded),
+        cmocka_unit_test(test_streamed_then_broken),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
