@@ -358,9 +358,9 @@ const struct db_statement db_statements[] = {
      "GROUP BY l.effective_date) x WHERE a.fund_id = $1 "
      "AND a.code IN ('T' || $2::text || '.CONTRIB', 'T' || $2::text || '.RETURNED', 'T' || $2::text || '.DIST_INCOME') "
      "GROUP BY x.effective_date HAVING sum(x.s) <> 0 ORDER BY x.effective_date LIMIT $4"},
-    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (minus its capital) at the end
-     * of each date of $3, in order: the same sums of lines tranche_balances reads, for those three
-     * accounts only. */
+    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
+     * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
+     * three accounts only. */
     {"statement_capital_history",
      "SELECT d.d, coalesce((SELECT sum(x.s) FROM account a CROSS JOIN LATERAL (SELECT sum(l.amount_minor) AS s "
      "FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= d.d) x WHERE a.fund_id = $1 "
@@ -503,8 +503,8 @@ const struct db_statement db_statements[] = {
     /* The fund's loans in its base currency ($3) grouped by value chain, by municipality and in
      * total (names joined to the few groups, not to every loan). Two texts with one meaning:
      * portfolio_quality restricts every source to the fund's loans; portfolio_quality_whole reads
-     * every row and keeps the fund's loans at the final join, which is cheaper when the fund holds
-     * the database's loans (portfolio_quality in portfolio.c chooses). */
+     * every row and keeps the fund's loans at the final join, which is cheaper when no other fund
+     * has loans (portfolio_other_funds; portfolio.c chooses). */
 #define PORTFOLIO_QUALITY(FILTER)                                                                             \
     ARREARS_WITH("NOT MATERIALIZED", "SELECT l.id, l.entrepreneur_id, l.currency FROM loan l "                \
                  "WHERE l.fund_id = $1 AND l.currency = $3 AND l.status IN ('active', 'repaid', 'written_off')", \
@@ -523,7 +523,7 @@ const struct db_statement db_statements[] = {
     "ORDER BY 1 DESC, 2 DESC, 3, 4"
     {"portfolio_quality", PORTFOLIO_QUALITY(ARREARS_IN_LN)},
     {"portfolio_quality_whole", PORTFOLIO_QUALITY(ARREARS_ANY_LOAN)},
-    /* Whether a fund other than $1 has loans (portfolio_quality_whole is used when none has). */
+    /* Whether a fund other than $1 has loans (two probes of loan_fund_id). */
     {"portfolio_other_funds",
      "SELECT EXISTS (SELECT 1 FROM loan WHERE fund_id < $1) OR EXISTS (SELECT 1 FROM loan WHERE fund_id > $1)"},
     {"portfolio_losses",

@@ -16,7 +16,8 @@
  *       (2k allocation rows, 7 a line on average), a heavy statement;
  *   (b) PAR30/PAR90 and arrears of the whole portfolio as of 2025-07-20 (portfolio_quality), and
  *       the arrears of every loan through the paged listing (portfolio_arrears_list, 500 a page);
- *   (c) one investor statement (statement_build), when include/fundledger/statement.h exists.
+ *   (c) one investor statement (statement_build), when include/fundledger/statement.h exists, then
+ *       the same statement again (the first build also sets the hint bits of the lines (a) wrote).
  * Checks that every line applied, the repayments and allocations stored, and the books balance.
  * Prints "RESULT key=value ..." for scripts. Figures, not assertions on time: targets are
  * (a) < 30 s, (b) < 5 s, (c) < 1 s.
@@ -500,8 +501,10 @@ int main(int argc, char **argv)
     printf("    arrears of every loan through the paged listing (%" PRId64 " loans, %d a page): %.2f s\n", listed,
            PAGE_SIZE_MAX, t_list);
 
-    /* (c) one investor statement */
-    double t_statement = -1;
+    /* (c) one investor statement; then the same statement again: the first build is the first
+     * read of the ledger lines the import wrote (it sets their hint bits), the second is what any
+     * later statement costs. */
+    double t_statement = -1, t_statement2 = -1;
 #ifdef HAVE_STATEMENT
     json_t *st = NULL;
     t0 = now_s();
@@ -509,8 +512,15 @@ int main(int argc, char **argv)
         printf("(c) statement: statement_build failed: %s %s\n", err.field, err.message);
     } else {
         t_statement = now_s() - t0;
-        printf("(c) one investor statement (statement_build, period end 2025-07-31): %.2f s  [target < 1 s]\n",
-               t_statement);
+        json_decref(st);
+        st = NULL;
+        t0 = now_s();
+        if (statement_build(db, s.fund, s.investor, 0, "2025-07-31", &st, &err) == FLE_OK) {
+            t_statement2 = now_s() - t0;
+        }
+        printf("(c) one investor statement (statement_build, period end 2025-07-31): %.2f s  [target < 1 s]\n"
+               "    the same statement built again: %.2f s\n",
+               t_statement, t_statement2);
     }
     json_decref(st);
 #else
@@ -519,8 +529,8 @@ int main(int argc, char **argv)
     printf("checks: %s (every line applied, %" PRId64 " repayments stored, books sum %" PRId64 ")\n",
            ok ? "ok" : "FAILED", stored, books);
     printf("RESULT loans=%ld catch_up=%d fixture_s=%.2f import_s=%.2f par_s=%.2f arrears_list_s=%.2f statement_s=%.2f "
-           "ok=%d\n",
-           loans, catch_up, t_fixture, t_import, t_par, t_list, t_statement, ok);
+           "statement_again_s=%.2f ok=%d\n",
+           loans, catch_up, t_fixture, t_import, t_par, t_list, t_statement, t_statement2, ok);
     db_close(db);
     return ok ? 0 : 1;
 }
