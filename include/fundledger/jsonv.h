@@ -41,6 +41,10 @@ enum fl_err jv_check(const json_t *obj, const struct jv_field *spec, size_t n, c
  * FLE_BAD_JSON naming the position. */
 json_t *jv_parse(const char *body, size_t len, struct fl_error *err);
 
+/* An amount as the API shows it: a decimal string with the currency's minor digits
+ * ("1234.50" for 123450 COP; 2 digits when the code is unknown). New reference. */
+json_t *jv_amount(int64_t minor, const char *currency);
+
 /* A page's "next_after": the last id shown when more follow, else null. New reference. */
 json_t *jv_next_after(bool more, int64_t last);
 

@@ -1,4 +1,4 @@
-/* ledger: the append-only double-entry journal: posting, reading, balances, sealing, verify. */
+/* ledger: the append-only journal of balanced debits and credits: posting, reading, balances, sealing, verify. */
 #ifndef FUNDLEDGER_LEDGER_H
 #define FUNDLEDGER_LEDGER_H
 

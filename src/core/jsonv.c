@@ -7,6 +7,7 @@
 
 #include "fundledger/ledger.h"
 #include "fundledger/limits.h"
+#include "fundledger/money.h"
 
 static bool depth_ok(const char *s, size_t n)
 {
@@ -178,4 +179,12 @@ long long jv_int(const json_t *obj, const char *name)
 json_t *jv_next_after(bool more, int64_t last)
 {
     return more ? json_integer(last) : json_null();
+}
+
+json_t *jv_amount(int64_t minor, const char *currency)
+{
+    char buf[MONEY_TEXT_MAX];
+    int exp = money_currency_exponent(currency);
+    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
+    return json_string(buf);
 }

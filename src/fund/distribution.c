@@ -1,6 +1,7 @@
 /* distribution: waterfall runs of a fund (inputs from the journal, steps posted and stored,
  * replay) and the fund's waterfall settings (four eyes). */
 #include "fundledger/distribution.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -15,14 +16,6 @@
 #include "fundledger/rate.h"
 #include "fundledger/tranche.h"
 #include "fundledger/waterfall.h"
-
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
-}
 
 static bool to_rate_date(const char *text, rate_date *out)
 {
@@ -221,19 +214,19 @@ static json_t *inputs_json(const struct inputs *in)
     for (size_t i = 0; i < in->n; i++) {
         json_array_append_new(tr, json_pack("{s:I, s:i, s:o, s:o, s:o, s:o, s:o}", "tranche_id",
                                             (json_int_t)in->tranche_id[i], "rank", in->tr[i].rank, "capital",
-                                            amount_json(in->capital[i], in->currency), "coupon",
-                                            amount_json(in->coupon[i], in->currency), "coupon_from",
+                                            jv_amount(in->capital[i], in->currency), "coupon",
+                                            jv_amount(in->coupon[i], in->currency), "coupon_from",
                                             in->coupon_from[i][0] ? json_string(in->coupon_from[i]) : json_null(),
-                                            "interest_unpaid_before", amount_json(in->carried[i], in->currency),
-                                            "interest_due", amount_json(in->tr[i].interest_due_minor, in->currency)));
+                                            "interest_unpaid_before", jv_amount(in->carried[i], in->currency),
+                                            "interest_due", jv_amount(in->tr[i].interest_due_minor, in->currency)));
     }
     return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "journal_cutoff_entry_id", (json_int_t)in->cutoff,
                      "previous_run_date", in->prev_date[0] ? json_string(in->prev_date) : json_null(),
-                     "principal_collected_to_date", amount_json(in->principal_collected, in->currency),
-                     "principal_distributed_before", amount_json(in->principal_before, in->currency), "fees_due",
-                     amount_json(in->fees_due, in->currency), "reserve_target",
-                     amount_json(in->reserve_target, in->currency), "reserve_current",
-                     amount_json(in->reserve_current, in->currency), "tranches", tr);
+                     "principal_collected_to_date", jv_amount(in->principal_collected, in->currency),
+                     "principal_distributed_before", jv_amount(in->principal_before, in->currency), "fees_due",
+                     jv_amount(in->fees_due, in->currency), "reserve_target",
+                     jv_amount(in->reserve_target, in->currency), "reserve_current",
+                     jv_amount(in->reserve_current, in->currency), "tranches", tr);
 }
 
 static waterfall_mode mode_of(const char *text)
@@ -433,8 +426,8 @@ json_t *distribution_get(struct db *db, int64_t run_id, struct fl_error *err)
     json_t *o = json_pack(
         "{s:I, s:I, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:o}, s:I, s:s}", "id", (json_int_t)db_i64(r, 0, 0), "fund_id",
         (json_int_t)db_i64(r, 0, 1), "run_date", db_str(r, 0, 2), "mode", db_str(r, 0, 3), "currency", cur, "cash",
-        "interest", amount_json(in, cur), "fees", amount_json(fee, cur), "principal", amount_json(pr, cur), "total",
-        amount_json(in + fee + pr, cur), "created_by", (json_int_t)db_i64(r, 0, 7), "created_at", db_str(r, 0, 8));
+        "interest", jv_amount(in, cur), "fees", jv_amount(fee, cur), "principal", jv_amount(pr, cur), "total",
+        jv_amount(in + fee + pr, cur), "created_by", (json_int_t)db_i64(r, 0, 7), "created_at", db_str(r, 0, 8));
     PQclear(r);
     if (o == NULL) {
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
@@ -451,7 +444,7 @@ json_t *distribution_get(struct db *db, int64_t run_id, struct fl_error *err)
                                         "kind", db_str(r, i, 1), "tranche_id",
                                         db_null(r, i, 2) ? json_null() : json_integer(db_i64(r, i, 2)), "tranche",
                                         db_null(r, i, 3) ? json_null() : json_string(db_str(r, i, 3)), "due",
-                                        amount_json(db_i64(r, i, 4), cur), "amount", amount_json(db_i64(r, i, 5), cur),
+                                        jv_amount(db_i64(r, i, 4), cur), "amount", jv_amount(db_i64(r, i, 5), cur),
                                         "entry_id", db_null(r, i, 6) ? json_null() : json_integer(db_i64(r, i, 6))));
     }
     PQclear(r);
@@ -480,7 +473,7 @@ json_t *distribution_list(struct db *db, int64_t fund_id, int64_t after_id, unsi
     for (int i = 0; i < rows; i++) {
         json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)db_i64(r, i, 0), "run_date",
                                            db_str(r, i, 1), "mode", db_str(r, i, 2), "cash",
-                                           amount_json(db_i64(r, i, 3), db_str(r, i, 4))));
+                                           jv_amount(db_i64(r, i, 3), db_str(r, i, 4))));
     }
     int64_t last = rows ? db_i64(r, rows - 1, 0) : 0;
     PQclear(r);
@@ -538,16 +531,16 @@ json_t *distribution_replay(struct db *db, int64_t run_id, struct fl_error *err)
     }
     const char *cur = in.currency;
     if (in.split.principal_minor != st_principal) {
-        return difference(run_id, in.cutoff, n_steps, 0, "cash.principal", amount_json(st_principal, cur),
-                          amount_json(in.split.principal_minor, cur));
+        return difference(run_id, in.cutoff, n_steps, 0, "cash.principal", jv_amount(st_principal, cur),
+                          jv_amount(in.split.principal_minor, cur));
     }
     if (in.split.interest_minor != st_interest) {
-        return difference(run_id, in.cutoff, n_steps, 0, "cash.interest", amount_json(st_interest, cur),
-                          amount_json(in.split.interest_minor, cur));
+        return difference(run_id, in.cutoff, n_steps, 0, "cash.interest", jv_amount(st_interest, cur),
+                          jv_amount(in.split.interest_minor, cur));
     }
     if (in.split.fee_minor != st_fee) {
-        return difference(run_id, in.cutoff, n_steps, 0, "cash.fees", amount_json(st_fee, cur),
-                          amount_json(in.split.fee_minor, cur));
+        return difference(run_id, in.cutoff, n_steps, 0, "cash.fees", jv_amount(st_fee, cur),
+                          jv_amount(in.split.fee_minor, cur));
     }
     if ((r = db_exec(db, "distribution_get_steps", 1, p, err)) == NULL) {
         return NULL;
@@ -569,11 +562,11 @@ json_t *distribution_replay(struct db *db, int64_t run_id, struct fl_error *err)
             out = difference(run_id, in.cutoff, n_steps, no, "tranche_id", json_integer(db_i64(r, (int)i, 2)),
                              json_integer(tid));
         } else if (db_i64(r, (int)i, 4) != steps[i].due_minor) {
-            out = difference(run_id, in.cutoff, n_steps, no, "due", amount_json(db_i64(r, (int)i, 4), cur),
-                             amount_json(steps[i].due_minor, cur));
+            out = difference(run_id, in.cutoff, n_steps, no, "due", jv_amount(db_i64(r, (int)i, 4), cur),
+                             jv_amount(steps[i].due_minor, cur));
         } else if (db_i64(r, (int)i, 5) != steps[i].amount_minor) {
-            out = difference(run_id, in.cutoff, n_steps, no, "amount", amount_json(db_i64(r, (int)i, 5), cur),
-                             amount_json(steps[i].amount_minor, cur));
+            out = difference(run_id, in.cutoff, n_steps, no, "amount", jv_amount(db_i64(r, (int)i, 5), cur),
+                             jv_amount(steps[i].amount_minor, cur));
         }
     }
     if (out == NULL && rows > (int)n_steps) {

@@ -20,14 +20,6 @@
 static const char *const conditions[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
 #define CONDITIONS (sizeof conditions / sizeof conditions[0])
 
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
-}
-
 static bool parse_date(const char *text, rate_date *out)
 {
     if (text == NULL || !ledger_date_valid(text)) {
@@ -863,13 +855,13 @@ json_t *loan_get(struct db *db, int64_t loan_id, struct fl_error *err)
     json_t *o = json_pack(
         "{s:I, s:I, s:I, s:s, s:o, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id",
         (json_int_t)db_i64(r, 0, 0), "fund_id", (json_int_t)db_i64(r, 0, 1), "entrepreneur_id",
-        (json_int_t)db_i64(r, 0, 2), "currency", cur, "principal", amount_json(db_i64(r, 0, 4), cur), "annual_rate",
+        (json_int_t)db_i64(r, 0, 2), "currency", cur, "principal", jv_amount(db_i64(r, 0, 4), cur), "annual_rate",
         rate, "day_count", db_str(r, 0, 6), "payments_per_year", (json_int_t)db_i64(r, 0, 7), "term_count",
         (json_int_t)db_i64(r, 0, 8), "first_due_date", db_str(r, 0, 9), "grace_principal", (json_int_t)db_i64(r, 0, 10),
         "grace_interest", (json_int_t)db_i64(r, 0, 11), "amortisation", db_str(r, 0, 12), "modality", db_str(r, 0, 13),
         "purpose", db_str(r, 0, 14), "status", db_str(r, 0, 15), "approved_on",
-        db_null(r, 0, 16) ? json_null() : json_string(db_str(r, 0, 16)), "drawn", amount_json(db_i64(r, 0, 17), cur),
-        "written_off", amount_json(db_i64(r, 0, 18), cur));
+        db_null(r, 0, 16) ? json_null() : json_string(db_str(r, 0, 16)), "drawn", jv_amount(db_i64(r, 0, 17), cur),
+        "written_off", jv_amount(db_i64(r, 0, 18), cur));
     json_object_set_new(o, "proposal_id", json_integer(db_i64(r, 0, 19)));
     PQclear(r);
     static const struct {
@@ -890,18 +882,18 @@ json_t *loan_get(struct db *db, int64_t loan_id, struct fl_error *err)
             if (k == 0) {
                 int64_t pr = db_i64(r, i, 2), in = db_i64(r, i, 3);
                 row = json_pack("{s:I, s:s, s:o, s:o, s:o}", "no", (json_int_t)db_i64(r, i, 0), "due_date",
-                                db_str(r, i, 1), "principal", amount_json(pr, cur), "interest", amount_json(in, cur),
-                                "total", amount_json(pr + in, cur));
+                                db_str(r, i, 1), "principal", jv_amount(pr, cur), "interest", jv_amount(in, cur),
+                                "total", jv_amount(pr + in, cur));
             } else if (k == 1) {
                 row = json_pack("{s:I, s:s, s:I, s:o}", "tranche_id", (json_int_t)db_i64(r, i, 0), "tranche",
                                 db_str(r, i, 1), "position", (json_int_t)db_i64(r, i, 2), "share",
-                                amount_json(db_i64(r, i, 3), cur));
+                                jv_amount(db_i64(r, i, 3), cur));
             } else if (k == 2) {
                 row = json_pack("{s:s, s:s, s:I, s:s}", "item", db_str(r, i, 0), "done_on", db_str(r, i, 1),
                                 "done_by", (json_int_t)db_i64(r, i, 2), "note", db_str(r, i, 3));
             } else {
                 row = json_pack("{s:I, s:o, s:s, s:I, s:I}", "id", (json_int_t)db_i64(r, i, 0), "amount",
-                                amount_json(db_i64(r, i, 1), cur), "value_date", db_str(r, i, 2), "proposal_id",
+                                jv_amount(db_i64(r, i, 1), cur), "value_date", db_str(r, i, 2), "proposal_id",
                                 (json_int_t)db_i64(r, i, 3), "entry_id", (json_int_t)db_i64(r, i, 4));
             }
             json_array_append_new(a, row);
@@ -929,8 +921,8 @@ json_t *loan_list(struct db *db, int64_t fund_id, const char *status, int64_t af
         const char *cur = db_str(r, i, 3);
         json_array_append_new(a, json_pack("{s:I, s:I, s:s, s:o, s:o, s:s, s:o}", "id", (json_int_t)db_i64(r, i, 0),
                                            "entrepreneur_id", (json_int_t)db_i64(r, i, 1), "currency", cur,
-                                           "principal", amount_json(db_i64(r, i, 2), cur), "drawn",
-                                           amount_json(db_i64(r, i, 4), cur), "status", db_str(r, i, 5),
+                                           "principal", jv_amount(db_i64(r, i, 2), cur), "drawn",
+                                           jv_amount(db_i64(r, i, 4), cur), "status", db_str(r, i, 5),
                                            "approved_on",
                                            db_null(r, i, 6) ? json_null() : json_string(db_str(r, i, 6))));
     }

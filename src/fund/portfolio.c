@@ -1,6 +1,7 @@
 /* portfolio: portfolio quality (gross portfolio, PAR30/PAR90, losses, concentration) and
  * arrears per loan, each one set-based query (statements.c, ARREARS_WITH). */
 #include "fundledger/portfolio.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -13,14 +14,6 @@
 #include "fundledger/money.h"
 #include "fundledger/rate.h"
 #include "fundledger/tranche.h"
-
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
-}
 
 const char *portfolio_ratio(int64_t num, int64_t den, char *buf, size_t cap)
 {
@@ -85,20 +78,20 @@ json_t *portfolio_quality(struct db *db, int64_t fund_id, const char *as_of, con
         if (vc_all && m_all) {
             gross = out;
             json_object_set_new(o, "loans_outstanding", json_integer(loans));
-            json_object_set_new(o, "gross_portfolio", amount_json(out, cur));
+            json_object_set_new(o, "gross_portfolio", jv_amount(out, cur));
             json_object_set_new(o, "par30",
-                                json_pack("{s:I, s:o, s:o}", "loans", (json_int_t)n30, "amount", amount_json(a30, cur),
+                                json_pack("{s:I, s:o, s:o}", "loans", (json_int_t)n30, "amount", jv_amount(a30, cur),
                                           "ratio", ratio_json(a30, out)));
             json_object_set_new(o, "par90",
-                                json_pack("{s:I, s:o, s:o}", "loans", (json_int_t)n90, "amount", amount_json(a90, cur),
+                                json_pack("{s:I, s:o, s:o}", "loans", (json_int_t)n90, "amount", jv_amount(a90, cur),
                                           "ratio", ratio_json(a90, out)));
-            json_object_set_new(o, "principal_in_arrears", amount_json(db_i64(r, i, 12), cur));
-            json_object_set_new(o, "interest_in_arrears", amount_json(db_i64(r, i, 13), cur));
+            json_object_set_new(o, "principal_in_arrears", jv_amount(db_i64(r, i, 12), cur));
+            json_object_set_new(o, "interest_in_arrears", jv_amount(db_i64(r, i, 13), cur));
             continue;
         }
         json_t *g =
-            json_pack("{s:I, s:o, s:o, s:o, s:o}", "loans", (json_int_t)loans, "outstanding", amount_json(out, cur),
-                      "share", ratio_json(out, gross), "par30", amount_json(a30, cur), "par90", amount_json(a90, cur));
+            json_pack("{s:I, s:o, s:o, s:o, s:o}", "loans", (json_int_t)loans, "outstanding", jv_amount(out, cur),
+                      "share", ratio_json(out, gross), "par30", jv_amount(a30, cur), "par90", jv_amount(a90, cur));
         if (!vc_all) {
             json_object_set_new(g, "value_chain", json_string(db_str(r, i, 2)));
             json_array_append_new(by_vc, g);
@@ -112,15 +105,15 @@ json_t *portfolio_quality(struct db *db, int64_t fund_id, const char *as_of, con
     PQclear(r);
     if (json_object_get(o, "gross_portfolio") == NULL) { /* no loan at all: zeros */
         json_object_set_new(o, "loans_outstanding", json_integer(0));
-        json_object_set_new(o, "gross_portfolio", amount_json(0, cur));
+        json_object_set_new(o, "gross_portfolio", jv_amount(0, cur));
         json_object_set_new(
             o, "par30",
-            json_pack("{s:i, s:o, s:o}", "loans", 0, "amount", amount_json(0, cur), "ratio", ratio_json(0, 0)));
+            json_pack("{s:i, s:o, s:o}", "loans", 0, "amount", jv_amount(0, cur), "ratio", ratio_json(0, 0)));
         json_object_set_new(
             o, "par90",
-            json_pack("{s:i, s:o, s:o}", "loans", 0, "amount", amount_json(0, cur), "ratio", ratio_json(0, 0)));
-        json_object_set_new(o, "principal_in_arrears", amount_json(0, cur));
-        json_object_set_new(o, "interest_in_arrears", amount_json(0, cur));
+            json_pack("{s:i, s:o, s:o}", "loans", 0, "amount", jv_amount(0, cur), "ratio", ratio_json(0, 0)));
+        json_object_set_new(o, "principal_in_arrears", jv_amount(0, cur));
+        json_object_set_new(o, "interest_in_arrears", jv_amount(0, cur));
     }
     json_object_set_new(o, "by_value_chain", by_vc);
     json_object_set_new(o, "by_municipality", by_m);
@@ -131,10 +124,10 @@ json_t *portfolio_quality(struct db *db, int64_t fund_id, const char *as_of, con
     }
     json_object_set_new(
         o, "write_offs",
-        json_pack("{s:I, s:o}", "count", (json_int_t)db_i64(r, 0, 0), "amount", amount_json(db_i64(r, 0, 1), cur)));
+        json_pack("{s:I, s:o}", "count", (json_int_t)db_i64(r, 0, 0), "amount", jv_amount(db_i64(r, 0, 1), cur)));
     json_object_set_new(
         o, "recoveries",
-        json_pack("{s:I, s:o}", "count", (json_int_t)db_i64(r, 0, 2), "amount", amount_json(db_i64(r, 0, 3), cur)));
+        json_pack("{s:I, s:o}", "count", (json_int_t)db_i64(r, 0, 2), "amount", jv_amount(db_i64(r, 0, 3), cur)));
     PQclear(r);
     return o;
 }
@@ -169,10 +162,10 @@ json_t *portfolio_arrears_list(struct db *db, int64_t fund_id, const char *as_of
         const char *cur = db_str(r, i, 1);
         json_array_append_new(
             a, json_pack("{s:I, s:s, s:o, s:I, s:o, s:o, s:o, s:s, s:s}", "loan_id", (json_int_t)db_i64(r, i, 0),
-                         "currency", cur, "principal_outstanding", amount_json(db_i64(r, i, 2), cur), "days_past_due",
+                         "currency", cur, "principal_outstanding", jv_amount(db_i64(r, i, 2), cur), "days_past_due",
                          (json_int_t)db_i64(r, i, 3), "oldest_unpaid_due_date",
                          db_null(r, i, 4) ? json_null() : json_string(db_str(r, i, 4)), "principal_in_arrears",
-                         amount_json(db_i64(r, i, 5), cur), "interest_in_arrears", amount_json(db_i64(r, i, 6), cur),
+                         jv_amount(db_i64(r, i, 5), cur), "interest_in_arrears", jv_amount(db_i64(r, i, 6), cur),
                          "municipality_code", db_str(r, i, 8), "value_chain", db_str(r, i, 9)));
     }
     int64_t last = rows ? db_i64(r, rows - 1, 0) : 0;

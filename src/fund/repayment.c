@@ -1,6 +1,7 @@
 /* repayment: cash received on loans, its allocation inside the loan, bank-statement import,
  * arrears, write-offs and recoveries. Postings follow docs/fund-operations.md. */
 #include "fundledger/repayment.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -20,14 +21,6 @@
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
-}
-
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
 }
 
 /* "YYYY-MM-DD" (a real date) to days since 1970. */
@@ -962,7 +955,7 @@ json_t *repayment_record(struct db *db, const struct principal *actor, int64_t l
         char rb[21];
         e = audit_record(db, actor, "repayment.record", "repayment", db_i64_text(ln.repayment_id, rb), ln.loan->fund_id,
                          json_pack("{s:I, s:o}", "loan_id", (json_int_t)loan_id, "amount",
-                                   amount_json(ln.amount_minor, ln.loan->currency)),
+                                   jv_amount(ln.amount_minor, ln.loan->currency)),
                          err);
     }
     if (e != FLE_OK) {
@@ -975,21 +968,21 @@ json_t *repayment_record(struct db *db, const struct principal *actor, int64_t l
         const struct rp_alloc *x = &c.alloc[ln.alloc_at + q];
         json_array_append_new(allocs, json_pack("{s:i, s:s, s:o}", "instalment_no", x->no, "component",
                                                 x->principal ? "principal" : "interest", "amount",
-                                                amount_json(x->amount_minor, l->currency)));
+                                                jv_amount(x->amount_minor, l->currency)));
     }
     json_t *o =
         json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I}", "id", (json_int_t)ln.repayment_id, "loan_id",
-                  (json_int_t)l->id, "currency", l->currency, "amount", amount_json(ln.amount_minor, l->currency),
+                  (json_int_t)l->id, "currency", l->currency, "amount", jv_amount(ln.amount_minor, l->currency),
                   "value_date", value_date, "reference", reference, "entry_id", (json_int_t)ln.entry_id);
     for (int b = 0; b < WATERFALL_BUCKETS; b++) {
-        json_object_set_new(o, bucket_cols[b], amount_json(ln.bucket[b], l->currency));
+        json_object_set_new(o, bucket_cols[b], jv_amount(ln.bucket[b], l->currency));
     }
-    json_object_set_new(o, "prepayment", amount_json(ln.prepayment, l->currency));
-    json_object_set_new(o, "principal", amount_json(ln.principal, l->currency));
-    json_object_set_new(o, "interest", amount_json(ln.interest, l->currency));
+    json_object_set_new(o, "prepayment", jv_amount(ln.prepayment, l->currency));
+    json_object_set_new(o, "principal", jv_amount(ln.principal, l->currency));
+    json_object_set_new(o, "interest", jv_amount(ln.interest, l->currency));
     json_object_set_new(o, "allocations", allocs);
     json_object_set_new(o, "loan_status", json_string(l->status));
-    json_object_set_new(o, "principal_outstanding", amount_json(l->drawn - l->repaid - l->written_off, l->currency));
+    json_object_set_new(o, "principal_outstanding", jv_amount(l->drawn - l->repaid - l->written_off, l->currency));
     chunk_free(&c);
     return o;
 }
@@ -1216,7 +1209,7 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
     }
     json_t *rep = results ? json_pack("{s:I, s:I, s:I, s:o, s:s, s:o}", "lines", (json_int_t)n, "applied",
                                       (json_int_t)n_applied, "refused", (json_int_t)n_refused, "amount_applied",
-                                      amount_json(total, currency), "currency", currency, "results", results)
+                                      jv_amount(total, currency), "currency", currency, "results", results)
                           : NULL;
     if (rep == NULL) {
         e = oom(err);
@@ -1225,7 +1218,7 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
     char fb[21];
     e = audit_record(db, actor, "repayment.import", "fund", db_i64_text(fund_id, fb), fund_id,
                      json_pack("{s:I, s:I, s:o}", "applied", (json_int_t)n_applied, "refused", (json_int_t)n_refused,
-                               "amount_applied", amount_json(total, currency)),
+                               "amount_applied", jv_amount(total, currency)),
                      err);
     if (e != FLE_OK) {
         json_decref(rep);
@@ -1270,8 +1263,8 @@ json_t *loan_arrears(struct db *db, int64_t loan_id, const char *as_of, struct f
     json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "loan_id", (json_int_t)loan_id, "as_of", d,
                           "currency", cur, "days_past_due", (json_int_t)db_i64(r, 0, 3), "oldest_unpaid_due_date",
                           db_null(r, 0, 4) ? json_null() : json_string(db_str(r, 0, 4)), "principal_in_arrears",
-                          amount_json(db_i64(r, 0, 5), cur), "interest_in_arrears", amount_json(db_i64(r, 0, 6), cur),
-                          "principal_outstanding", amount_json(db_i64(r, 0, 2), cur));
+                          jv_amount(db_i64(r, 0, 5), cur), "interest_in_arrears", jv_amount(db_i64(r, 0, 6), cur),
+                          "principal_outstanding", jv_amount(db_i64(r, 0, 2), cur));
     PQclear(r);
     if (o == NULL) {
         oom(err);
@@ -1613,7 +1606,7 @@ json_t *recovery_record(struct db *db, const struct principal *actor, int64_t lo
     PQclear(r);
     char ib[21];
     if (audit_record(db, actor, "recovery.record", "recovery", db_i64_text(id, ib), l->fund_id,
-                     json_pack("{s:I, s:o}", "loan_id", (json_int_t)loan_id, "amount", amount_json(minor, l->currency)),
+                     json_pack("{s:I, s:o}", "loan_id", (json_int_t)loan_id, "amount", jv_amount(minor, l->currency)),
                      err) != FLE_OK) {
         goto done;
     }
@@ -1621,13 +1614,13 @@ json_t *recovery_record(struct db *db, const struct principal *actor, int64_t lo
     for (size_t i = 0; i < s.n; i++) {
         if (restored[i] > 0) {
             json_array_append_new(tr, json_pack("{s:I, s:o}", "tranche_id", (json_int_t)s.id[i], "amount",
-                                                amount_json(restored[i], l->currency)));
+                                                jv_amount(restored[i], l->currency)));
         }
     }
     res = json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I, s:o, s:o}", "id", (json_int_t)id, "loan_id",
-                    (json_int_t)loan_id, "currency", l->currency, "amount", amount_json(minor, l->currency),
+                    (json_int_t)loan_id, "currency", l->currency, "amount", jv_amount(minor, l->currency),
                     "value_date", value_date, "reference", reference, "entry_id", (json_int_t)entry_id, "restored", tr,
-                    "income", amount_json(excess, l->currency));
+                    "income", jv_amount(excess, l->currency));
     if (res == NULL) {
         oom(err);
     }

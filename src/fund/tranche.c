@@ -1,5 +1,6 @@
 /* tranche: tranches of the capital stack and the capital that moves in and out of them. */
 #include "fundledger/tranche.h"
+#include "fundledger/jsonv.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -29,14 +30,6 @@ void tranche_today(char out[11])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
 }
 
 static json_t *rate_json(int64_t rate)
@@ -348,11 +341,11 @@ static json_t *tranche_json(struct db *db, const PGresult *r, int i, const char 
     /* Credit balances are negative: contributions and capital read as positive figures. */
     int64_t capital = tranche_capital(b);
     json_t *figures = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "commitment",
-                                amount_json(db_i64(r, i, 7), cur), "paid_in", amount_json(-b[2], cur), "unfunded",
-                                amount_json(b[6], cur), "capital", amount_json(capital, cur), "cash_available",
-                                amount_json(b[0], cur), "loans_outstanding", amount_json(b[1], cur),
-                                "distributions_income", amount_json(b[4], cur), "distributions_principal",
-                                amount_json(b[3], cur), "losses_absorbed", amount_json(b[5], cur));
+                                jv_amount(db_i64(r, i, 7), cur), "paid_in", jv_amount(-b[2], cur), "unfunded",
+                                jv_amount(b[6], cur), "capital", jv_amount(capital, cur), "cash_available",
+                                jv_amount(b[0], cur), "loans_outstanding", jv_amount(b[1], cur),
+                                "distributions_income", jv_amount(b[4], cur), "distributions_principal",
+                                jv_amount(b[3], cur), "losses_absorbed", jv_amount(b[5], cur));
     return json_pack("{s:I, s:I, s:{s:I, s:s}, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:o, s:o}", "id",
                      (json_int_t)id, "fund_id", (json_int_t)fund_id, "investor", "id", (json_int_t)db_i64(r, i, 2),
                      "name", db_str(r, i, 14), "name", db_str(r, i, 3), "kind", db_str(r, i, 4), "rank",
@@ -584,7 +577,7 @@ json_t *tranche_call(struct db *db, const struct principal *actor, int64_t tranc
     }
     json_t *o = json_pack("{s:I, s:I, s:I, s:o, s:s, s:s}", "id", (json_int_t)db_i64(r, 0, 0), "tranche_id",
                           (json_int_t)tranche_id, "call_no", (json_int_t)db_i64(r, 0, 1), "amount",
-                          amount_json(minor, cur), "call_date", call_date, "due_date", due_date);
+                          jv_amount(minor, cur), "call_date", call_date, "due_date", due_date);
     char idb[21];
     db_i64_text(db_i64(r, 0, 0), idb);
     PQclear(r);
@@ -660,7 +653,7 @@ json_t *tranche_contribute(struct db *db, const struct principal *actor, int64_t
         return NULL;
     }
     return json_pack("{s:I, s:I, s:o, s:s, s:s, s:I}", "id", (json_int_t)id, "tranche_id", (json_int_t)tranche_id,
-                     "amount", amount_json(minor, cur), "received_date", received_date, "reference", reference,
+                     "amount", jv_amount(minor, cur), "received_date", received_date, "reference", reference,
                      "entry_id", (json_int_t)entry_id);
 }
 
@@ -714,5 +707,5 @@ json_t *tranche_cancel(struct db *db, const struct principal *actor, int64_t tra
         return NULL;
     }
     return json_pack("{s:I, s:I, s:o, s:s, s:I}", "id", (json_int_t)id, "tranche_id", (json_int_t)tranche_id,
-                     "amount", amount_json(minor, cur), "cancel_date", cancel_date, "entry_id", (json_int_t)entry_id);
+                     "amount", jv_amount(minor, cur), "cancel_date", cancel_date, "entry_id", (json_int_t)entry_id);
 }

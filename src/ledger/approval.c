@@ -47,14 +47,6 @@ static approval_execute_fn kind_execute(const char *name)
     return i < 0 ? NULL : kinds[i].execute;
 }
 
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
-}
-
 /* Columns of approval_get / approval_list: id, fund_id, kind, payload, amount, currency, status,
  * proposed_by, maker name, proposed_at, decided_at, reason, result_entry_id, decisions (json). */
 static json_t *proposal_json(const PGresult *r, int i)
@@ -65,7 +57,7 @@ static json_t *proposal_json(const PGresult *r, int i)
     return json_pack("{s:I, s:I, s:s, s:o, s:o, s:s, s:s, s:{s:I, s:s}, s:s, s:o, s:o, s:o, s:o}", "id",
                      (json_int_t)db_i64(r, i, 0), "fund_id", (json_int_t)db_i64(r, i, 1), "kind", db_str(r, i, 2),
                      "payload", payload ? payload : json_null(), "amount",
-                     amount_json(db_i64(r, i, 4), db_str(r, i, 5)), "currency", db_str(r, i, 5), "status",
+                     jv_amount(db_i64(r, i, 4), db_str(r, i, 5)), "currency", db_str(r, i, 5), "status",
                      db_str(r, i, 6), "proposed_by", "id", (json_int_t)db_i64(r, i, 7), "name", db_str(r, i, 8),
                      "proposed_at", db_str(r, i, 9), "decided_at",
                      db_null(r, i, 10) ? json_null() : json_string(db_str(r, i, 10)), "reason",
@@ -136,7 +128,7 @@ json_t *approval_propose(struct db *db, const struct principal *maker, int64_t f
     int64_t id = db_i64(r, 0, 0);
     PQclear(r);
     char idb[21];
-    json_t *detail = json_pack("{s:s, s:o, s:s}", "kind", kind, "amount", amount_json(amount_minor, currency),
+    json_t *detail = json_pack("{s:s, s:o, s:s}", "kind", kind, "amount", jv_amount(amount_minor, currency),
                                "currency", currency);
     if (audit_record(db, maker, "proposal.create", "proposal", db_i64_text(id, idb), fund_id, detail, err) !=
         FLE_OK) {

@@ -284,15 +284,6 @@ enum fl_err ledger_reversal_build(struct db *db, int64_t entry_id, int64_t poste
     return FLE_OK;
 }
 
-/* "123.45" in the currency's exponent. */
-static json_t *amount_json(int64_t minor, const char *currency)
-{
-    char buf[MONEY_TEXT_MAX];
-    int exp = money_currency_exponent(currency);
-    money_format(minor, exp < 0 ? 2 : exp, buf, sizeof buf);
-    return json_string(buf);
-}
-
 static json_t *lines_json(const PGresult *r, int from, int to)
 {
     json_t *arr = json_array();
@@ -302,7 +293,7 @@ static json_t *lines_json(const PGresult *r, int from, int to)
         json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s}", "line_no", (json_int_t)db_i64(r, i, 1),
                               "account_id", (json_int_t)db_i64(r, i, 2), "account_code", db_str(r, i, 3),
                               "account_name", db_str(r, i, 4), "currency", cur);
-        json_object_set_new(o, amt > 0 ? "debit" : "credit", amount_json(amt > 0 ? amt : -amt, cur));
+        json_object_set_new(o, amt > 0 ? "debit" : "credit", jv_amount(amt > 0 ? amt : -amt, cur));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -430,8 +421,8 @@ json_t *ledger_trial_balance(struct db *db, int64_t fund_id, const char *as_of, 
         int64_t bal = db_i64(r, i, 5);
         json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "account_id", (json_int_t)db_i64(r, i, 0), "code",
                               db_str(r, i, 1), "name", db_str(r, i, 2), "type", db_str(r, i, 3), "currency", cur);
-        json_object_set_new(o, "debit", amount_json(bal > 0 ? bal : 0, cur));
-        json_object_set_new(o, "credit", amount_json(bal < 0 ? -bal : 0, cur));
+        json_object_set_new(o, "debit", jv_amount(bal > 0 ? bal : 0, cur));
+        json_object_set_new(o, "credit", jv_amount(bal < 0 ? -bal : 0, cur));
         json_array_append_new(accounts, o);
         overflow |= bal > 0 ? !money_add(debit, bal, &debit) : !money_add(credit, -bal, &credit);
         /* Rows are ordered by currency: close the currency's total at its last row. */
@@ -439,8 +430,8 @@ json_t *ledger_trial_balance(struct db *db, int64_t fund_id, const char *as_of, 
             int64_t diff = 0;
             overflow |= !money_sub(debit, credit, &diff);
             json_array_append_new(totals, json_pack("{s:s, s:o, s:o, s:o}", "currency", cur, "debit",
-                                                    amount_json(debit, cur), "credit", amount_json(credit, cur),
-                                                    "difference", amount_json(diff, cur)));
+                                                    jv_amount(debit, cur), "credit", jv_amount(credit, cur),
+                                                    "difference", jv_amount(diff, cur)));
             debit = credit = 0;
         }
     }
