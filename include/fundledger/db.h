@@ -56,6 +56,15 @@ const char *db_last_sqlstate(const struct db *db);
 typedef enum fl_err (*db_tx_fn)(struct db *db, void *arg, struct fl_error *err);
 enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err);
 
+/* Runs one prepared statement as a transaction of its own (outside db_tx), reconnecting first
+ * if the connection was lost and running it again after a serialization failure or deadlock, up
+ * to the retry bound. When it returns a result the statement has committed (durably, with
+ * synchronous_commit on). NULL with *err as db_exec; after FLE_DB_UNAVAILABLE the outcome is
+ * unknown (the connection may have dropped after the commit), so the caller must not repeat
+ * the write blindly. */
+PGresult *db_exec_commit(struct db *db, const char *stmt, int n, const char *const *params,
+                         struct fl_error *err);
+
 /* true while a transaction is open on this connection. */
 bool db_in_tx(const struct db *db);
 

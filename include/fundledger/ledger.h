@@ -42,12 +42,20 @@ bool ledger_date_valid(const char *text);
 
 /* Posts n entries inside the caller's open transaction (db_in_tx must be true), all or none:
  * checks each (ledger_check), checks every account exists in the entry's fund with the line's
- * currency, then writes the entries and lines with one statement each; account balances move
- * by trigger and balance per currency is checked again by the database at commit. ids[i] gets
- * the id of entries[i]. Errors: those of ledger_check, FLE_BAD_FIELD for an unknown account
- * ("entries[i].lines[j].account"), FLE_ALREADY_REVERSED, database errors. */
+ * currency, then writes the entries and their lines with one statement; the database checks
+ * again, per statement, that every entry balances per currency and moves the account balances.
+ * ids[i] gets the id of entries[i]. Errors: those of ledger_check, FLE_BAD_FIELD for an unknown
+ * account ("entries[i].lines[j].account_id"), FLE_ALREADY_REVERSED, database errors. */
 enum fl_err ledger_post(struct db *db, const struct ledger_entry *const *entries, unsigned n, int64_t *ids,
                         struct fl_error *err);
+
+/* Posts n entries as one transaction of their own (no transaction may be open): ledger_check in
+ * C, then one statement in autocommit, so one round trip and one WAL flush for the batch. The
+ * database's checks are the only account check: a refusal is the database's message (FLE_RULE)
+ * without a field; run the entries through ledger_post for field-level errors. On
+ * FLE_DB_UNAVAILABLE the outcome is unknown (see db_exec_commit). */
+enum fl_err ledger_post_commit(struct db *db, const struct ledger_entry *const *entries, unsigned n, int64_t *ids,
+                               struct fl_error *err);
 
 /* Checks that every account of every entry exists in the entry's fund with the line's currency.
  * FLE_BAD_FIELD naming the line ("lines[j].account_id", or "entries[i].lines[j].account_id" for n > 1). */
@@ -99,11 +107,13 @@ struct ledger_verify_report {
  * chunks of LEDGER_SEAL_CHUNK entries: memory does not grow with the journal. */
 enum fl_err ledger_verify(struct db *db, struct ledger_verify_report *rep, struct fl_error *err);
 
-/* Group commit: many threads post, one committer thread writes what has queued up in one
- * durable transaction, then answers each. Opens its own connection. */
+/* Group commit: many threads post; `committers` threads (1..LEDGER_BATCHER_COMMITTERS_MAX), each
+ * with its own connection, write what has queued up (at most batch_max entries) as one durable
+ * transaction of one statement, then answer each writer. Two committers overlap one batch's
+ * execution with the other's WAL flush. */
 struct ledger_batcher;
-enum fl_err ledger_batcher_start(const char *conninfo, unsigned batch_max, unsigned tx_retries_max,
-                                 struct ledger_batcher **out, struct fl_error *err);
+enum fl_err ledger_batcher_start(const char *conninfo, unsigned batch_max, unsigned committers,
+                                 unsigned tx_retries_max, struct ledger_batcher **out, struct fl_error *err);
 /* Posts one entry and returns when it is committed (durable as the server's settings make
  * every commit) or refused. Thread-safe. If the batch it was in is refused by the database,
  * each entry of that batch is retried alone, so one bad entry never sinks the others. */

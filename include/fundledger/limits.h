@@ -11,6 +11,8 @@
 #define LEDGER_EVENT_TYPE_BYTES_MAX 64
 /* Group commit: at most this many entries in one database transaction (also a config key). */
 #define LEDGER_BATCH_ENTRIES_MAX 10000
+/* Committer threads (connections) a ledger_batcher may run. */
+#define LEDGER_BATCHER_COMMITTERS_MAX 8
 /* Sealing reads this many entries per round: bounded memory whatever the journal size. */
 #define LEDGER_SEAL_CHUNK 1000
 

@@ -189,15 +189,25 @@ static bool retryable(const struct db *db)
     return strcmp(db->sqlstate, "40001") == 0 || strcmp(db->sqlstate, "40P01") == 0;
 }
 
+/* Reconnects a connection found lost between transactions (never inside one). */
+static bool connected(struct db *db, struct fl_error *err)
+{
+    if (PQstatus(db->pg) != CONNECTION_OK) {
+        PQreset(db->pg);
+        if (PQstatus(db->pg) != CONNECTION_OK || prepare_all(db, err) != FLE_OK) {
+            fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
+            return false;
+        }
+    }
+    return true;
+}
+
 enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err)
 {
     assert(db != NULL && fn != NULL);
     assert(!db->in_tx);
-    if (PQstatus(db->pg) != CONNECTION_OK) {
-        PQreset(db->pg);
-        if (PQstatus(db->pg) != CONNECTION_OK || prepare_all(db, err) != FLE_OK) {
-            return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
-        }
+    if (!connected(db, err)) {
+        return FLE_DB_UNAVAILABLE;
     }
     for (unsigned attempt = 0; attempt <= db->tx_retries_max; attempt++) {
         if (!simple(db, "BEGIN", err)) {
@@ -221,6 +231,25 @@ enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err)
         log_debug("db: transaction retried after %s (attempt %u)", db->sqlstate, attempt + 1);
     }
     return fl_error_set(err, FLE_CONFLICT, NULL, "too much concurrent activity; retry");
+}
+
+PGresult *db_exec_commit(struct db *db, const char *stmt, int n, const char *const *params,
+                         struct fl_error *err)
+{
+    assert(db != NULL && stmt != NULL);
+    assert(!db->in_tx);
+    if (!connected(db, err)) {
+        return NULL;
+    }
+    for (unsigned attempt = 0; attempt <= db->tx_retries_max; attempt++) {
+        PGresult *r = db_exec(db, stmt, n, params, err);
+        if (r != NULL || !retryable(db)) {
+            return r;
+        }
+        log_debug("db: %s retried after %s (attempt %u)", stmt, db->sqlstate, attempt + 1);
+    }
+    fl_error_set(err, FLE_CONFLICT, NULL, "too much concurrent activity; retry");
+    return NULL;
 }
 
 int64_t db_i64(const PGresult *r, int row, int col)

@@ -15,14 +15,22 @@
 const struct db_statement db_statements[] = {
     /* ledger */
     {"ledger_post_accounts", "SELECT id, fund_id, currency FROM account WHERE id = ANY($1::bigint[]) ORDER BY id"},
-    {"ledger_post_ids", "SELECT nextval('journal_entry_id_seq') FROM generate_series(1, $1::int)"},
-    {"ledger_post_entries",
-     "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, memo, event_type, event_ref, "
-     "reverses_entry_id) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::date[], $4::bigint[], $5::text[], "
-     "$6::text[], $7::text[], $8::bigint[])"},
-    {"ledger_post_lines",
-     "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) "
-     "SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::bpchar[], $5::bigint[], $6::date[])"},
+    /* One statement writes a batch of entries and their lines (the database's entry trigger
+     * requires an entry's lines in the statement that writes it). Entries: $1..$7, one element
+     * per entry; lines: $8..$12, one element per line, $8 the entry's 1-based place in the batch.
+     * Returns the new ids in batch order. */
+    {"ledger_post",
+     "WITH src AS MATERIALIZED (SELECT nextval('journal_entry_id_seq') AS id, u.* FROM unnest($1::bigint[], "
+     "$2::date[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY "
+     "AS u(fund_id, effective_date, posted_by, memo, event_type, event_ref, reverses_entry_id, ord)), "
+     "e AS (INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, memo, event_type, event_ref, "
+     "reverses_entry_id) SELECT id, fund_id, effective_date, posted_by, memo, event_type, event_ref, "
+     "reverses_entry_id FROM src), "
+     "l AS (INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) "
+     "SELECT s.id, x.line_no, x.account_id, x.currency, x.amount_minor, s.effective_date FROM unnest($8::bigint[], "
+     "$9::smallint[], $10::bigint[], $11::bpchar[], $12::bigint[]) AS x(ord, line_no, account_id, currency, "
+     "amount_minor) JOIN src s ON s.ord = x.ord) "
+     "SELECT id FROM src ORDER BY ord"},
     {"ledger_reversal_build_entry",
      "SELECT e.fund_id, e.effective_date, e.reverses_entry_id, "
      "(SELECT r.id FROM journal_entry r WHERE r.reverses_entry_id = e.id) FROM journal_entry e WHERE e.id = $1"},
@@ -47,23 +55,26 @@ const struct db_statement db_statements[] = {
      "SELECT l.entry_id, l.line_no, l.account_id, a.code, a.name, l.currency, l.amount_minor "
      "FROM journal_line l JOIN account a ON a.id = l.account_id WHERE l.entry_id = ANY($1::bigint[]) "
      "ORDER BY l.entry_id, l.line_no"},
-    {"ledger_balance_now", "SELECT balance_minor FROM account WHERE id = $1"},
+    {"ledger_balance_now", "SELECT balance_minor FROM account_balance WHERE account_id = $1"},
     {"ledger_balance_as_of",
      "SELECT coalesce((SELECT sum(amount_minor) FROM journal_line WHERE account_id = a.id "
      "AND effective_date <= $2::date), 0)::bigint FROM account a WHERE a.id = $1"},
     {"ledger_trial_balance",
-     "SELECT a.id, a.code, a.name, a.type, a.currency, CASE WHEN $2::date IS NULL THEN a.balance_minor ELSE "
+     "SELECT a.id, a.code, a.name, a.type, a.currency, CASE WHEN $2::date IS NULL THEN b.balance_minor ELSE "
      "coalesce((SELECT sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id "
-     "AND l.effective_date <= $2::date), 0)::bigint END FROM account a WHERE a.fund_id = $1 "
+     "AND l.effective_date <= $2::date), 0)::bigint END FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
      "ORDER BY a.currency, a.code"},
     {"ledger_seal_lock", "SELECT pg_advisory_xact_lock(7265100002)"},
     {"ledger_seal_head",
      "SELECT seal_pos, encode(hash, 'hex') FROM journal_entry WHERE seal_pos IS NOT NULL "
      "ORDER BY seal_pos DESC LIMIT 1"},
     {"ledger_seal_pending", "SELECT " SEAL_COLS " FROM journal_entry WHERE seal_pos IS NULL ORDER BY id LIMIT $1"},
+    /* Lines in the order of the ids given (seal order when verifying, which is not always id
+     * order: an entry may commit, and so be sealed, after one with a higher id). */
     {"ledger_seal_lines",
-     "SELECT entry_id, line_no, account_id, currency, amount_minor FROM journal_line "
-     "WHERE entry_id = ANY($1::bigint[]) ORDER BY entry_id, line_no"},
+     "SELECT l.entry_id, l.line_no, l.account_id, l.currency, l.amount_minor FROM unnest($1::bigint[]) "
+     "WITH ORDINALITY AS u(id, ord) JOIN journal_line l ON l.entry_id = u.id ORDER BY u.ord, l.line_no"},
     {"ledger_seal_update",
      "UPDATE journal_entry e SET seal_pos = u.pos, prev_hash = decode(u.prev, 'hex'), hash = decode(u.h, 'hex') "
      "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, pos, prev, h) WHERE e.id = u.id"},
@@ -77,9 +88,11 @@ const struct db_statement db_statements[] = {
      "WHERE (SELECT count(*) FROM journal_line l WHERE l.entry_id = e.id) < 2) x ORDER BY id LIMIT 1"},
     {"ledger_verify_accounts", "SELECT count(*) FROM account"},
     {"ledger_verify_balances",
-     "SELECT a.id, a.balance_minor, coalesce(s.total, 0)::bigint FROM account a LEFT JOIN "
+     "SELECT a.id, coalesce(b.balance_minor, 0), coalesce(s.total, 0)::bigint FROM account a "
+     "LEFT JOIN account_balance b ON b.account_id = a.id LEFT JOIN "
      "(SELECT account_id, sum(amount_minor) AS total FROM journal_line GROUP BY account_id) s "
-     "ON s.account_id = a.id WHERE a.balance_minor <> coalesce(s.total, 0) ORDER BY a.id LIMIT 1"},
+     "ON s.account_id = a.id WHERE b.account_id IS NULL OR b.balance_minor <> coalesce(s.total, 0) "
+     "ORDER BY a.id LIMIT 1"},
     /* auth */
     {"auth_user_add",
      "INSERT INTO app_user (name, role, organisation_id) SELECT $1, $2, $3::bigint "
@@ -129,13 +142,15 @@ const struct db_statement db_statements[] = {
     {"fund_account_create",
      "INSERT INTO account (fund_id, code, name, type, currency) VALUES ($1, $2, $3, $4, $5) RETURNING id"},
     {"fund_accounts_list",
-     "SELECT a.id, a.fund_id, a.code, a.name, a.type, a.currency, CASE WHEN $2::date IS NULL THEN a.balance_minor "
+     "SELECT a.id, a.fund_id, a.code, a.name, a.type, a.currency, CASE WHEN $2::date IS NULL THEN b.balance_minor "
      "ELSE coalesce((SELECT sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id "
-     "AND l.effective_date <= $2::date), 0)::bigint END FROM account a WHERE a.fund_id = $1 ORDER BY a.code"},
+     "AND l.effective_date <= $2::date), 0)::bigint END FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 ORDER BY a.code"},
     {"fund_account_get",
-     "SELECT a.id, a.fund_id, a.code, a.name, a.type, a.currency, CASE WHEN $2::date IS NULL THEN a.balance_minor "
+     "SELECT a.id, a.fund_id, a.code, a.name, a.type, a.currency, CASE WHEN $2::date IS NULL THEN b.balance_minor "
      "ELSE coalesce((SELECT sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id "
-     "AND l.effective_date <= $2::date), 0)::bigint END FROM account a WHERE a.id = $1"},
+     "AND l.effective_date <= $2::date), 0)::bigint END FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.id = $1"},
     {"fund_account_by_code", "SELECT id FROM account WHERE fund_id = $1 AND code = $2"},
     /* approval */
 #define PROPOSAL_COLS                                                                                     \
@@ -198,10 +213,10 @@ const struct db_statement db_statements[] = {
      "SELECT " TRANCHE_COLS " FROM tranche t JOIN organisation o ON o.id = t.investor_id WHERE t.fund_id = $1 "
      "AND ($2::bigint IS NULL OR t.investor_id = $2) ORDER BY t.rank, t.id"},
     {"tranche_balances",
-     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), CASE WHEN $3::date IS NULL THEN a.balance_minor "
+     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), CASE WHEN $3::date IS NULL THEN b.balance_minor "
      "ELSE coalesce((SELECT sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id "
      "AND l.effective_date <= $3::date), 0)::bigint END FROM account a "
-     "WHERE a.fund_id = $1 AND a.code LIKE 'T' || $2::text || '.%'"},
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 AND a.code LIKE 'T' || $2::text || '.%'"},
     {"tranche_update",
      "UPDATE tranche SET commitment_minor = $2, return_rate = $3, fee_rate = $4, eligibility = $5::jsonb, "
      "status = $6 WHERE id = $1"},
@@ -226,8 +241,8 @@ const struct db_statement db_statements[] = {
     {"loan_borrower",
      "SELECT fund_id, stage, women_led, municipality_code, value_chain FROM entrepreneur WHERE id = $1"},
     {"loan_candidates",
-     "SELECT t.id, t.eligibility::text, a.balance_minor FROM tranche t JOIN account a ON a.fund_id = t.fund_id "
-     "AND a.code = 'T' || t.id || '.CASH' WHERE t.fund_id = $1 AND t.currency = $2 AND t.status = 'active' "
+     "SELECT t.id, t.eligibility::text, b.balance_minor FROM tranche t JOIN account a ON a.fund_id = t.fund_id "
+     "AND a.code = 'T' || t.id || '.CASH' JOIN account_balance b ON b.account_id = a.id WHERE t.fund_id = $1 AND t.currency = $2 AND t.status = 'active' "
      "ORDER BY t.rank, t.id"},
     {"loan_insert",
      "INSERT INTO loan (fund_id, entrepreneur_id, currency, principal_minor, annual_rate, day_count, "
@@ -252,9 +267,10 @@ const struct db_statement db_statements[] = {
     {"loan_funding",
      "SELECT tranche_id, weight_minor FROM loan_funding WHERE loan_id = $1 ORDER BY position"},
     {"loan_tranche_cash",
-     "SELECT least(a.balance_minor, coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
+     "SELECT least(b.balance_minor, coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
      "WHERE l.account_id = a.id AND l.effective_date <= $2::date), 0)::bigint), t.eligibility::text, t.status "
-     "FROM tranche t JOIN account a ON a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.CASH' WHERE t.id = $1"},
+     "FROM tranche t JOIN account a ON a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.CASH' "
+     "JOIN account_balance b ON b.account_id = a.id WHERE t.id = $1"},
     {"loan_disburse",
      "WITH d AS (INSERT INTO disbursement (loan_id, amount_minor, value_date, proposal_id, entry_id) "
      "VALUES ($1, $2, $3, $4, $5) RETURNING id) UPDATE loan SET drawn_minor = drawn_minor + $2, status = 'active' "
@@ -441,11 +457,12 @@ const struct db_statement db_statements[] = {
      "RETURNING id, entrepreneur_id"},
     {"repayment_lock_tranches", "SELECT id FROM tranche WHERE fund_id = $1 ORDER BY id FOR UPDATE"},
     {"repayment_tranches",
-     "SELECT t.id, t.rank, t.status, coalesce(sum(a.balance_minor) FILTER (WHERE a.code IN ('T' || t.id || "
+     "SELECT t.id, t.rank, t.status, coalesce(sum(b.balance_minor) FILTER (WHERE a.code IN ('T' || t.id || "
      "'.CONTRIB', 'T' || t.id || '.RETURNED', 'T' || t.id || '.LOSS')), 0)::bigint, "
-     "coalesce(sum(a.balance_minor) FILTER (WHERE a.code = 'T' || t.id || '.LOSS'), 0)::bigint, "
+     "coalesce(sum(b.balance_minor) FILTER (WHERE a.code = 'T' || t.id || '.LOSS'), 0)::bigint, "
      "coalesce(max(a.id) FILTER (WHERE a.code = 'T' || t.id || '.LOSS'), 0) FROM tranche t "
      "JOIN account a ON a.fund_id = t.fund_id AND a.code LIKE 'T' || t.id || '.%' "
+     "JOIN account_balance b ON b.account_id = a.id "
      "WHERE t.fund_id = $1 AND t.currency = $2 GROUP BY t.id, t.rank, t.status ORDER BY t.rank, t.id"},
     {"writeoff_insert",
      "INSERT INTO write_off (loan_id, amount_minor, value_date, proposal_id, entry_id) VALUES ($1, $2, $3, $4, $5) "
@@ -604,7 +621,8 @@ const struct db_statement db_statements[] = {
     /* Portfolio figures of the fund's results: outstanding (ledger), loans active, women-led borrowers,
      * members reached, principal written off (ledger). */
     {"iati_export_fund_results",
-     "SELECT (SELECT coalesce(sum(a.balance_minor), 0)::bigint FROM account a WHERE a.fund_id = $1 "
+     "SELECT (SELECT coalesce(sum(b.balance_minor), 0)::bigint FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
      "AND a.code ~ " IATI_LOANS_RE "), (SELECT count(*) FROM loan WHERE fund_id = $1 AND status = 'active'), "
      "(SELECT count(DISTINCT l.entrepreneur_id) FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
      "WHERE l.fund_id = $1 AND l.drawn_minor > 0 AND en.women_led), "

@@ -1,5 +1,8 @@
-/* batcher: group commit. Writers queue entries; one committer posts what queued in one
- * durable transaction, so N writers share one WAL flush instead of paying one each. */
+/* batcher: group commit. Writers queue entries; committer threads, each with its own
+ * connection, post what has queued in one durable transaction (one statement), so N writers
+ * share one WAL flush instead of paying one each. With two committers one batch executes while
+ * the other waits for its flush and answers its writers, so neither the CPUs nor the disk wait
+ * for the other. */
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,28 +18,35 @@ struct pending {
     enum fl_err rc;
     struct fl_error err;
     bool done;
+    pthread_cond_t answered; /* the writer waits on its own condition: no herd wakes per batch */
     struct pending *next;
 };
 
-/* How long the committer may wait for the writers it just answered to queue again, so that
- * they share the next commit instead of splitting into two groups that take turns. */
+/* How long a committer may wait for the writers it just answered to queue again, so that they
+ * share its next commit instead of splitting into groups that take turns. */
 #define BATCHER_GATHER_NS 200000L
 
-struct ledger_batcher {
-    pthread_mutex_t mu;
-    unsigned queued;      /* entries waiting in the queue */
-    unsigned last_batch;  /* size of the previous batch: about how many writers are active */
-    pthread_cond_t work;  /* signalled when something is queued or stop is asked */
-    pthread_cond_t done;  /* broadcast when a batch is answered */
-    struct pending *head, *tail;
-    bool stopping;
+struct committer {
+    struct ledger_batcher *b;
     pthread_t thread;
+    bool started;
     struct db *db;
-    unsigned batch_max;
-    /* The committer's working arrays, batch_max long. */
+    unsigned last_batch; /* size of its previous batch: about how many writers it serves */
+    /* Working arrays, batch_max long. */
     struct pending **batch;
     const struct ledger_entry **entries;
     int64_t *ids;
+};
+
+struct ledger_batcher {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* signalled when something is queued or stop is asked */
+    struct pending *head, *tail;
+    unsigned queued; /* entries waiting in the queue */
+    bool stopping;
+    unsigned batch_max;
+    unsigned n_committers;
+    struct committer c[LEDGER_BATCHER_COMMITTERS_MAX];
 };
 
 struct post_args {
@@ -51,17 +61,19 @@ static enum fl_err post_tx(struct db *db, void *arg, struct fl_error *err)
     return ledger_post(db, a->entries, a->n, a->ids, err);
 }
 
-/* Commits batch[0..n) together; if the database refuses the batch, each entry alone. */
-static void commit(struct ledger_batcher *b, unsigned n)
+/* Commits batch[0..n) together: one statement, its own transaction. If the database refuses
+ * it, each entry is posted alone through ledger_post, which names the field at fault, so one bad
+ * entry never sinks the others. A lost connection is answered as it is: whether the batch
+ * committed is unknown, and posting it again could post it twice. */
+static void commit(struct committer *b, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
         b->entries[i] = b->batch[i]->entry;
     }
     struct fl_error err;
     fl_error_clear(&err);
-    struct post_args a = {b->entries, n, b->ids};
-    enum fl_err rc = db_tx(b->db, post_tx, &a, &err);
-    if (rc == FLE_OK || n == 1) {
+    enum fl_err rc = ledger_post_commit(b->db, b->entries, n, b->ids, &err);
+    if (rc == FLE_OK || rc == FLE_DB_UNAVAILABLE || rc == FLE_INTERNAL) {
         for (unsigned i = 0; i < n; i++) {
             b->batch[i]->rc = rc;
             b->batch[i]->id = rc == FLE_OK ? b->ids[i] : 0;
@@ -84,7 +96,8 @@ static void commit(struct ledger_batcher *b, unsigned n)
 
 static void *committer(void *arg)
 {
-    struct ledger_batcher *b = arg;
+    struct committer *c = arg;
+    struct ledger_batcher *b = c->b;
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (b->head == NULL && !b->stopping) {
@@ -93,8 +106,8 @@ static void *committer(void *arg)
         if (b->head == NULL && b->stopping) {
             break;
         }
-        /* Gather, bounded: wait until as many writers are queued as last time, or 200 us. */
-        unsigned target = b->last_batch < b->batch_max ? b->last_batch : b->batch_max;
+        /* Gather, bounded: wait until as many writers are queued as it served last time, or 200 us. */
+        unsigned target = c->last_batch < b->batch_max ? c->last_batch : b->batch_max;
         if (b->queued < target && !b->stopping) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
@@ -108,66 +121,96 @@ static void *committer(void *arg)
                     break; /* timed out: commit what is there */
                 }
             }
+            if (b->head == NULL) {
+                continue; /* another committer took them */
+            }
         }
         unsigned n = 0;
         while (b->head != NULL && n < b->batch_max) {
-            b->batch[n++] = b->head;
+            c->batch[n++] = b->head;
             b->head = b->head->next;
         }
         if (b->head == NULL) {
             b->tail = NULL;
+        } else {
+            pthread_cond_signal(&b->work); /* more queued than one batch: wake another committer */
         }
         b->queued -= n;
-        b->last_batch = n;
+        c->last_batch = n;
         pthread_mutex_unlock(&b->mu);
-        commit(b, n);
+        commit(c, n);
         pthread_mutex_lock(&b->mu);
         for (unsigned i = 0; i < n; i++) {
-            b->batch[i]->done = true;
+            c->batch[i]->done = true;
+            pthread_cond_signal(&c->batch[i]->answered);
         }
-        pthread_cond_broadcast(&b->done);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
 }
 
-enum fl_err ledger_batcher_start(const char *conninfo, unsigned batch_max, unsigned tx_retries_max,
-                                 struct ledger_batcher **out, struct fl_error *err)
+static void committer_free(struct committer *c)
+{
+    db_close(c->db);
+    free(c->batch);
+    free(c->entries);
+    free(c->ids);
+}
+
+/* Stops and joins the committers started so far, then frees everything. */
+static void batcher_free(struct ledger_batcher *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->stopping = true;
+    pthread_cond_broadcast(&b->work);
+    pthread_mutex_unlock(&b->mu);
+    for (unsigned i = 0; i < b->n_committers; i++) {
+        if (b->c[i].started) {
+            pthread_join(b->c[i].thread, NULL);
+        }
+        committer_free(&b->c[i]);
+    }
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->work);
+    free(b);
+}
+
+enum fl_err ledger_batcher_start(const char *conninfo, unsigned batch_max, unsigned committers,
+                                 unsigned tx_retries_max, struct ledger_batcher **out, struct fl_error *err)
 {
     assert(conninfo != NULL && out != NULL);
     assert(batch_max >= 1 && batch_max <= LEDGER_BATCH_ENTRIES_MAX);
+    assert(committers >= 1 && committers <= LEDGER_BATCHER_COMMITTERS_MAX);
     *out = NULL;
     struct ledger_batcher *b = calloc(1, sizeof *b);
     if (b == NULL) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
     b->batch_max = batch_max;
-    b->batch = calloc(batch_max, sizeof *b->batch);
-    b->entries = calloc(batch_max, sizeof *b->entries);
-    b->ids = calloc(batch_max, sizeof *b->ids);
-    enum fl_err e = FLE_OK;
-    if (b->batch == NULL || b->entries == NULL || b->ids == NULL) {
-        e = fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-    } else {
-        e = db_open(conninfo, true, tx_retries_max, &b->db, err);
+    if (pthread_mutex_init(&b->mu, NULL) != 0 || pthread_cond_init(&b->work, NULL) != 0) {
+        free(b); /* neither needs destroying on this platform's failure path */
+        return fl_error_set(err, FLE_INTERNAL, NULL, "cannot create the batcher's lock");
     }
-    if (e == FLE_OK) {
-        pthread_mutex_init(&b->mu, NULL);
-        pthread_cond_init(&b->work, NULL);
-        pthread_cond_init(&b->done, NULL);
-        if (pthread_create(&b->thread, NULL, committer, b) != 0) {
-            pthread_mutex_destroy(&b->mu);
-            pthread_cond_destroy(&b->work);
-            pthread_cond_destroy(&b->done);
-            e = fl_error_set(err, FLE_INTERNAL, NULL, "cannot start the committer thread");
+    enum fl_err e = FLE_OK;
+    for (unsigned i = 0; i < committers && e == FLE_OK; i++) {
+        struct committer *c = &b->c[i];
+        b->n_committers = i + 1;
+        c->b = b;
+        c->batch = calloc(batch_max, sizeof *c->batch);
+        c->entries = calloc(batch_max, sizeof *c->entries);
+        c->ids = calloc(batch_max, sizeof *c->ids);
+        if (c->batch == NULL || c->entries == NULL || c->ids == NULL) {
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        } else if ((e = db_open(conninfo, true, tx_retries_max, &c->db, err)) == FLE_OK) {
+            if (pthread_create(&c->thread, NULL, committer, c) == 0) {
+                c->started = true;
+            } else {
+                e = fl_error_set(err, FLE_INTERNAL, NULL, "cannot start a committer thread");
+            }
         }
     }
     if (e != FLE_OK) {
-        db_close(b->db);
-        free(b->batch);
-        free(b->entries);
-        free(b->ids);
-        free(b);
+        batcher_free(b);
         return e;
     }
     *out = b;
@@ -179,9 +222,13 @@ enum fl_err ledger_batcher_post(struct ledger_batcher *b, const struct ledger_en
 {
     assert(b != NULL && e != NULL);
     struct pending p = {.entry = e, .rc = FLE_INTERNAL};
+    if (pthread_cond_init(&p.answered, NULL) != 0) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "cannot wait for the ledger");
+    }
     pthread_mutex_lock(&b->mu);
     if (b->stopping) {
         pthread_mutex_unlock(&b->mu);
+        pthread_cond_destroy(&p.answered);
         return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the ledger is shutting down");
     }
     if (b->tail) {
@@ -193,9 +240,10 @@ enum fl_err ledger_batcher_post(struct ledger_batcher *b, const struct ledger_en
     b->queued++;
     pthread_cond_signal(&b->work);
     while (!p.done) {
-        pthread_cond_wait(&b->done, &b->mu);
+        pthread_cond_wait(&p.answered, &b->mu);
     }
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&p.answered);
     if (p.rc != FLE_OK) {
         if (err) {
             *err = p.err;
@@ -210,20 +258,7 @@ enum fl_err ledger_batcher_post(struct ledger_batcher *b, const struct ledger_en
 
 void ledger_batcher_stop(struct ledger_batcher *b)
 {
-    if (b == NULL) {
-        return;
+    if (b != NULL) {
+        batcher_free(b); /* committers drain the queue before they see stopping with nothing left */
     }
-    pthread_mutex_lock(&b->mu);
-    b->stopping = true;
-    pthread_cond_signal(&b->work);
-    pthread_mutex_unlock(&b->mu);
-    pthread_join(b->thread, NULL);
-    pthread_mutex_destroy(&b->mu);
-    pthread_cond_destroy(&b->work);
-    pthread_cond_destroy(&b->done);
-    db_close(b->db);
-    free(b->batch);
-    free(b->entries);
-    free(b->ids);
-    free(b);
 }

@@ -146,6 +146,66 @@ enum fl_err ledger_check_accounts(struct db *db, const struct ledger_entry *cons
     return e;
 }
 
+/* Writes entries[0..n) and their lines with the one "ledger_post" statement, inside the caller's
+ * transaction (in_tx) or as a transaction of its own; ids[i] gets the id of entries[i]. */
+static enum fl_err post_statement(struct db *db, const struct ledger_entry *const *entries, unsigned n, bool in_tx,
+                                  int64_t *ids, struct fl_error *err)
+{
+    enum { E_FUND, E_DATE, E_BY, E_MEMO, E_TYPE, E_REF, E_REVERSES, L_ORD, L_NO, L_ACCOUNT, L_CUR, L_AMOUNT, N_ARR };
+    struct db_array a[N_ARR];
+    for (int k = 0; k < N_ARR; k++) {
+        db_array_init(&a[k]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const struct ledger_entry *x = entries[i];
+        db_array_i64(&a[E_FUND], x->fund_id);
+        db_array_text(&a[E_DATE], x->effective_date);
+        db_array_i64(&a[E_BY], x->posted_by);
+        db_array_text(&a[E_MEMO], x->memo);
+        db_array_text(&a[E_TYPE], x->event_type);
+        db_array_text(&a[E_REF], x->event_ref);
+        if (x->reverses_entry_id > 0) {
+            db_array_i64(&a[E_REVERSES], x->reverses_entry_id);
+        } else {
+            db_array_null(&a[E_REVERSES]);
+        }
+        for (unsigned j = 0; j < x->n_lines; j++) {
+            db_array_i64(&a[L_ORD], i + 1);
+            db_array_i64(&a[L_NO], j + 1);
+            db_array_i64(&a[L_ACCOUNT], x->lines[j].account_id);
+            db_array_text(&a[L_CUR], x->lines[j].currency);
+            db_array_i64(&a[L_AMOUNT], x->lines[j].amount_minor);
+        }
+    }
+    const char *p[N_ARR];
+    bool ok = true;
+    for (int k = 0; k < N_ARR; k++) {
+        ok = ok && (p[k] = db_array_str(&a[k])) != NULL;
+    }
+    enum fl_err e = FLE_OK;
+    PGresult *r = NULL;
+    if (!ok) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    } else if ((r = in_tx ? db_exec(db, "ledger_post", N_ARR, p, err)
+                          : db_exec_commit(db, "ledger_post", N_ARR, p, err)) == NULL) {
+        /* The one unique key an insert can hit: reverses_entry_id (one reversal per entry). */
+        e = err->code == FLE_DUPLICATE ? fl_error_set(err, FLE_ALREADY_REVERSED, "entry_id",
+                                                      "the entry was already reversed")
+                                       : err->code;
+    } else if (PQntuples(r) != (int)n) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "database error");
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            ids[i] = db_i64(r, (int)i, 0);
+        }
+    }
+    PQclear(r);
+    for (int k = 0; k < N_ARR; k++) {
+        db_array_free(&a[k]);
+    }
+    return e;
+}
+
 enum fl_err ledger_post(struct db *db, const struct ledger_entry *const *entries, unsigned n, int64_t *ids,
                         struct fl_error *err)
 {
@@ -162,77 +222,22 @@ enum fl_err ledger_post(struct db *db, const struct ledger_entry *const *entries
     if (e != FLE_OK) {
         return e;
     }
-    char nbuf[21];
-    const char *p1[1] = {db_i64_text(n, nbuf)};
-    PGresult *r = db_exec_rows(db, "ledger_post_ids", 1, p1, (int)n, err);
-    if (r == NULL) {
-        return err->code;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        ids[i] = db_i64(r, (int)i, 0);
-    }
-    PQclear(r);
+    return post_statement(db, entries, n, true, ids, err);
+}
 
-    struct db_array a[8], l[6];
-    for (int k = 0; k < 8; k++) {
-        db_array_init(&a[k]);
-    }
-    for (int k = 0; k < 6; k++) {
-        db_array_init(&l[k]);
-    }
+enum fl_err ledger_post_commit(struct db *db, const struct ledger_entry *const *entries, unsigned n, int64_t *ids,
+                               struct fl_error *err)
+{
+    assert(db != NULL && entries != NULL && ids != NULL);
+    assert(!db_in_tx(db));
+    assert(n >= 1 && n <= LEDGER_BATCH_ENTRIES_MAX);
     for (unsigned i = 0; i < n; i++) {
-        const struct ledger_entry *x = entries[i];
-        db_array_i64(&a[0], ids[i]);
-        db_array_i64(&a[1], x->fund_id);
-        db_array_text(&a[2], x->effective_date);
-        db_array_i64(&a[3], x->posted_by);
-        db_array_text(&a[4], x->memo);
-        db_array_text(&a[5], x->event_type);
-        db_array_text(&a[6], x->event_ref);
-        if (x->reverses_entry_id > 0) {
-            db_array_i64(&a[7], x->reverses_entry_id);
-        } else {
-            db_array_null(&a[7]);
-        }
-        for (unsigned j = 0; j < x->n_lines; j++) {
-            db_array_i64(&l[0], ids[i]);
-            db_array_i64(&l[1], j + 1);
-            db_array_i64(&l[2], x->lines[j].account_id);
-            db_array_text(&l[3], x->lines[j].currency);
-            db_array_i64(&l[4], x->lines[j].amount_minor);
-            db_array_text(&l[5], x->effective_date);
+        enum fl_err e = ledger_check(entries[i], err);
+        if (e != FLE_OK) {
+            return e;
         }
     }
-    const char *pe[8], *pl[6];
-    bool ok = true;
-    for (int k = 0; k < 8; k++) {
-        ok = ok && (pe[k] = db_array_str(&a[k])) != NULL;
-    }
-    for (int k = 0; k < 6; k++) {
-        ok = ok && (pl[k] = db_array_str(&l[k])) != NULL;
-    }
-    e = FLE_OK;
-    if (!ok) {
-        e = fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-    } else if ((r = db_exec(db, "ledger_post_entries", 8, pe, err)) == NULL) {
-        e = err->code == FLE_DUPLICATE ? fl_error_set(err, FLE_ALREADY_REVERSED, "entry_id",
-                                                      "the entry was already reversed")
-                                       : err->code;
-    } else {
-        PQclear(r);
-        if ((r = db_exec(db, "ledger_post_lines", 6, pl, err)) == NULL) {
-            e = err->code;
-        } else {
-            PQclear(r);
-        }
-    }
-    for (int k = 0; k < 8; k++) {
-        db_array_free(&a[k]);
-    }
-    for (int k = 0; k < 6; k++) {
-        db_array_free(&l[k]);
-    }
-    return e;
+    return post_statement(db, entries, n, false, ids, err);
 }
 
 enum fl_err ledger_reversal_build(struct db *db, int64_t entry_id, int64_t posted_by, const char *memo,

@@ -52,7 +52,7 @@ static bool entry_hash(const uint8_t prev[HASH_BYTES], const PGresult *r, int i,
     return hash_end(h, out) && ok;
 }
 
-/* Lines (entry_id, line_no, account_id, currency, amount) of the entries in r, ordered. */
+/* Lines (entry_id, line_no, account_id, currency, amount) of the entries in r, in r's order. */
 static PGresult *lines_of(struct db *db, const PGresult *r, struct fl_error *err)
 {
     struct db_array ids;

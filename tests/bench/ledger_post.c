@@ -7,7 +7,7 @@
  * database holds exactly what was acknowledged and that the books balance.
  *
  * Usage: ledger_post [CONNINFO] [--writers N] [--seconds S | --postings N] [--accounts A]
- *                    [--hot] [--batch-max B] [--label TEXT] [--crash-test] [--direct]
+ *                    [--hot] [--batch-max B] [--committers C] [--label TEXT] [--crash-test] [--direct]
  * CONNINFO defaults to $FUNDLEDGER_DATABASE_URL. It prints one "RESULT key=value ..." line
  * for scripts. Exit status 0 only when every check passed. A figure, never an assertion on time.
  *
@@ -47,6 +47,7 @@ struct opts {
     unsigned accounts;
     bool hot; /* every posting touches account 0 */
     unsigned batch_max;
+    unsigned committers;
     const char *label;
     bool crash_test;
     bool direct; /* no batcher: each writer its own connection, one transaction a posting */
@@ -243,7 +244,7 @@ static int cmp_u32(const void *a, const void *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: ledger_post [CONNINFO] [--writers N] [--seconds S | --postings N] [--accounts A]\n"
-                    "                   [--hot] [--batch-max B] [--label TEXT] [--crash-test]\n"
+                    "                   [--hot] [--batch-max B] [--committers C] [--label TEXT] [--crash-test]\n"
                     "                   [--direct]\n"
                     "CONNINFO defaults to $FUNDLEDGER_DATABASE_URL.\n");
 }
@@ -267,6 +268,7 @@ static bool parse_args(int argc, char **argv, struct opts *o)
                        .seconds = 10,
                        .accounts = 1000,
                        .batch_max = 512,
+                       .committers = 1,
                        .label = "uniform"};
     bool label_set = false;
     for (int i = 1; i < argc; i++) {
@@ -301,6 +303,8 @@ static bool parse_args(int argc, char **argv, struct opts *o)
             o->accounts = (unsigned)n;
         } else if (strcmp(a, "--batch-max") == 0 && parse_uint(v, 1, LEDGER_BATCH_ENTRIES_MAX, &n)) {
             o->batch_max = (unsigned)n;
+        } else if (strcmp(a, "--committers") == 0 && parse_uint(v, 1, LEDGER_BATCHER_COMMITTERS_MAX, &n)) {
+            o->committers = (unsigned)n;
         } else if (strcmp(a, "--seconds") == 0) {
             char *end;
             o->seconds = strtod(v, &end);
@@ -505,7 +509,7 @@ int main(int argc, char **argv)
     PQfinish(mon); /* a crash test kills it; a new one is opened for the checks */
 
     struct ledger_batcher *b = NULL;
-    if (!o.direct && ledger_batcher_start(o.conninfo, o.batch_max, 8, &b, &err) != FLE_OK) {
+    if (!o.direct && ledger_batcher_start(o.conninfo, o.batch_max, o.committers, 8, &b, &err) != FLE_OK) {
         fprintf(stderr, "ledger_post: cannot start the batcher: %s\n", err.message);
         return 1;
     }
@@ -640,12 +644,14 @@ int main(int argc, char **argv)
         q = scalar_i64(mon, sql, &v);
         bad += check_eq("sum of debits = acknowledged amounts", q, v, amount_sum);
     }
-    snprintf(sql, sizeof sql, "SELECT coalesce(sum(balance_minor), 0) FROM account WHERE fund_id = %" PRId64,
+    snprintf(sql, sizeof sql, "SELECT coalesce(sum(b.balance_minor), 0) FROM account a JOIN account_balance b ON b.account_id = a.id "
+             "WHERE a.fund_id = %" PRId64,
              sa.fund_id);
     q = scalar_i64(mon, sql, &v);
     bad += check_eq("trial balance: sum of balance_minor", q, v, 0);
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM account a WHERE a.fund_id = %" PRId64 " AND a.balance_minor <> "
+             "SELECT count(*) FROM account a JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = %" PRId64
+             " AND b.balance_minor <> "
              "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.id)",
              sa.fund_id);
     q = scalar_i64(mon, sql, &v);

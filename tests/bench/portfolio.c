@@ -449,7 +449,7 @@ int main(int argc, char **argv)
              "SELECT count(*) FROM repayment_allocation a JOIN loan l ON l.id = a.loan_id WHERE l.fund_id = %" PRId64,
              s.fund);
     int64_t allocations = sql_i64(db, q);
-    int64_t books = sql_i64(db, "SELECT coalesce(sum(balance_minor), 0) FROM account");
+    int64_t books = sql_i64(db, "SELECT coalesce(sum(balance_minor), 0) FROM account_balance");
     ok = ok && stored == loans && books == 0;
     printf("(a) import of %ld repayments%s (%" PRId64 " allocation rows, %s COP) via repayment_import_csv: "
            "%.2f s  [target < 30 s]\n",

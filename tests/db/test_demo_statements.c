@@ -108,7 +108,7 @@ static void test_demo_books(void **state)
     assert_int_equal(scalar_i64("SELECT count(*) FROM recovery"), 1);
     assert_true(scalar_i64("SELECT count(*) FROM repayment") > 40);
     assert_true(scalar_i64("SELECT count(*) FROM waterfall_run") >= 3);
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
     struct fl_error err;
     unsigned sealed = 0;
     assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);

@@ -143,7 +143,7 @@ static void test_post_moves_balances_exactly(void **state)
     /* As of the day before, the entry does not count; on its date it does. */
     assert_int_equal(balance(cash, "2026-01-14"), c0);
     assert_int_equal(balance(cash, "2026-01-15"), c0 + 123456789);
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account_balance"), 0);
 }
 
 static void test_c_refuses_unbalanced_and_bad_entries(void **state)
@@ -174,49 +174,179 @@ static void test_c_refuses_unbalanced_and_bad_entries(void **state)
     assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
 }
 
-/* The database itself refuses what a buggy C caller might write. */
-static void test_database_refuses_unbalanced(void **state)
+/* SQL that writes entry `id` and its lines in one statement, as ledger_post does. lines is the
+ * VALUES list of journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date);
+ * extra_cols/extra_vals add columns to the entry ("" for none). */
+static const char *entry_sql(int64_t id, int64_t fund, int64_t user, const char *extra_cols, const char *extra_vals,
+                             const char *lines)
 {
-    (void)state;
-    int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "BEGIN; INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
-             "VALUES (900001, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'); "
-             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
-             "(900001, 1, %" PRId64 ", 'COP', 100, '2026-01-01'), (900001, 2, %" PRId64 ", 'COP', -99, '2026-01-01'); "
-             "COMMIT;",
-             fund_id, manager.user_id, cash, capital);
-    assert_false(testdb_exec(ci, sql));
-    /* A single line, even of zero sum, is refused too. */
-    snprintf(sql, sizeof sql,
-             "BEGIN; INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
-             "VALUES (900002, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'); COMMIT;",
-             fund_id, manager.user_id);
-    assert_false(testdb_exec(ci, sql));
-    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+    static char sql[2048];
+    int n = snprintf(sql, sizeof sql,
+             "WITH e AS (INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type%s) "
+             "VALUES (%" PRId64 ", %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'%s)) "
+             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) "
+             "VALUES %s",
+             extra_cols, id, fund, user, extra_vals, lines);
+    assert_true(n > 0 && (size_t)n < sizeof sql);
+    return sql;
 }
 
-/* With constraints made immediate, the deferred check of an entry runs before commit; a line
- * added afterwards in the same transaction must still be refused. */
-static void test_immediate_constraints_cannot_unbalance(void **state)
+/* The SQL must be refused, and for the reason given (a part of the server's message). */
+static void assert_refused(const char *sql, const char *reason)
+{
+    char *msg = testdb_refusal(ci, sql);
+    if (msg == NULL) {
+        fail_msg("the database accepted: %s", sql);
+    }
+    if (strstr(msg, reason) == NULL) {
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", msg);
+        free(msg);
+        fail_msg("refused as \"%s\", expected \"%s\"", copy, reason);
+    }
+    free(msg);
+}
+
+static const char *two_lines(int64_t id, int64_t debit_acc, const char *debit_cur, int64_t debit, int64_t credit_acc,
+                             const char *credit_cur, int64_t credit)
+{
+    static char v[512];
+    snprintf(v, sizeof v,
+             "(%" PRId64 ", 1, %" PRId64 ", '%s', %" PRId64 ", '2026-01-01'), "
+             "(%" PRId64 ", 2, %" PRId64 ", '%s', %" PRId64 ", '2026-01-01')",
+             id, debit_acc, debit_cur, debit, id, credit_acc, credit_cur, -credit);
+    return v;
+}
+
+/* The database itself refuses what a buggy C caller might write, each for its own rule. */
+static void test_database_refuses_bad_entries(void **state)
 {
     (void)state;
     int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
-    char sql[1024];
+    int64_t u = manager.user_id;
+    /* The same statement, balanced, is accepted: each refusal below is its one defect. */
+    char sql[4096];
+    snprintf(sql, sizeof sql, "BEGIN; %s; ROLLBACK;",
+             entry_sql(900001, fund_id, u, "", "", two_lines(900001, cash, "COP", 100, capital, "COP", 100)));
+    assert_true(testdb_exec(ci, sql));
+    assert_refused(entry_sql(900001, fund_id, u, "", "", two_lines(900001, cash, "COP", 100, capital, "COP", 99)),
+                   "journal entry 900001 is not balanced");
+    /* A single line, and an entry written without its lines. */
+    snprintf(sql, sizeof sql, "(900002, 1, %" PRId64 ", 'COP', 5, '2026-01-01')", cash);
+    assert_refused(entry_sql(900002, fund_id, u, "", "", sql), "journal entry 900002 is not balanced");
     snprintf(sql, sizeof sql,
-             "BEGIN; SET CONSTRAINTS ALL IMMEDIATE; "
              "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
-             "VALUES (900003, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'); "
-             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
-             "(900003, 1, %" PRId64 ", 'COP', 100, '2026-01-01'), (900003, 2, %" PRId64 ", 'COP', -100, '2026-01-01'); "
-             "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) VALUES "
-             "(900003, 3, %" PRId64 ", 'COP', 1, '2026-01-01'); COMMIT;",
-             fund_id, manager.user_id, cash, capital, cash);
-    assert_false(testdb_exec(ci, sql));
+             "VALUES (900003, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test')",
+             fund_id, u);
+    assert_refused(sql, "journal entry 900003 has fewer than 2 lines");
+    /* Lines on an unknown account, on another currency than the account's, on another fund's. */
+    assert_refused(entry_sql(900004, fund_id, u, "", "", two_lines(900004, cash, "COP", 7, 999999, "COP", 7)),
+                   "on accounts of its fund in their currency");
+    assert_refused(entry_sql(900005, fund_id, u, "", "", two_lines(900005, cash, "USD", 7, capital, "USD", 7)),
+                   "on accounts of its fund in their currency");
+    char lines[512];
+    snprintf(lines, sizeof lines,
+             "(900006, 1, (SELECT a.id FROM account a JOIN fund f ON f.id = a.fund_id WHERE f.code = 'OTHER'), "
+             "'COP', 7, '2026-01-01'), (900006, 2, %" PRId64 ", 'COP', -7, '2026-01-01')",
+             capital);
+    snprintf(sql, sizeof sql,
+             "BEGIN; INSERT INTO fund (code, name, base_currency, created_by) VALUES ('OTHER', 'Other', 'COP', %" PRId64
+             "); INSERT INTO account (fund_id, code, name, type, currency) SELECT id, '1000', 'Cash', 'asset', 'COP' "
+             "FROM fund WHERE code = 'OTHER'; %s; COMMIT;",
+             u, entry_sql(900006, fund_id, u, "", "", lines));
+    assert_refused(sql, "on accounts of its fund in their currency");
+    /* A line dated otherwise than its entry. */
+    snprintf(lines, sizeof lines,
+             "(900007, 1, %" PRId64 ", 'COP', 7, '2026-01-02'), (900007, 2, %" PRId64 ", 'COP', -7, '2026-01-02')", cash,
+             capital);
+    assert_refused(entry_sql(900007, fund_id, u, "", "", lines), "with its date");
+    /* An unknown fund or user; an entry stamped with another transaction, or inserted sealed. */
+    /* (an unknown fund is first seen by the line check: the lines' accounts are not of that fund) */
+    assert_refused(entry_sql(900008, 999999, u, "", "", two_lines(900008, cash, "COP", 7, capital, "COP", 7)),
+                   "on accounts of its fund in their currency");
+    assert_refused(entry_sql(900009, fund_id, 999999, "", "", two_lines(900009, cash, "COP", 7, capital, "COP", 7)),
+                   "journal entry 900009 names no user");
+    /* (with lines, the line check refuses a foreign stamp first; alone, the entry's own check does) */
+    assert_refused(entry_sql(900010, fund_id, u, ", created_xact", ", '1'::xid8",
+                             two_lines(900010, cash, "COP", 7, capital, "COP", 7)),
+                   "must belong to an entry of this transaction");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, created_xact) "
+             "VALUES (900010, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test', '1')",
+             fund_id, u);
+    assert_refused(sql, "journal entry 900010 is stamped with another transaction or inserted sealed");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, seal_pos, prev_hash, hash) "
+             "VALUES (900011, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test', 1, decode(repeat('00', 32), 'hex'), "
+             "decode(repeat('00', 32), 'hex'))",
+             fund_id, u);
+    assert_refused(sql, "journal entry 900011 is stamped with another transaction or inserted sealed");
     assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM fund WHERE code = 'OTHER'"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account_balance"), 0);
+}
+
+/* Lines added to an entry by a later statement of its own transaction are checked again: the
+ * entry must still balance over all its lines. */
+static void test_later_lines_are_checked(void **state)
+{
+    (void)state;
+    int64_t before = scalar_i64("SELECT count(*) FROM journal_entry");
+    int64_t c0 = balance(cash, NULL);
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "BEGIN; %s; INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, "
+             "effective_date) VALUES (900012, 3, %" PRId64 ", 'COP', 1, '2026-01-01'); COMMIT;",
+             entry_sql(900012, fund_id, manager.user_id, "", "",
+                       two_lines(900012, cash, "COP", 100, capital, "COP", 100)),
+             cash);
+    assert_refused(sql, "journal entry 900012 is not balanced");
+    /* A balanced pair added later in the same transaction is part of the entry. */
+    snprintf(sql, sizeof sql,
+             "BEGIN; %s; INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, "
+             "effective_date) VALUES (900013, 3, %" PRId64 ", 'COP', 5, '2026-01-01'), "
+             "(900013, 4, %" PRId64 ", 'COP', -5, '2026-01-01'); COMMIT;",
+             entry_sql(900013, fund_id, manager.user_id, "", "",
+                       two_lines(900013, cash, "COP", 100, capital, "COP", 100)),
+             cash, capital);
+    assert_true(testdb_exec(ci, sql));
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before + 1);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_line WHERE entry_id = 900013"), 4);
+    assert_int_equal(balance(cash, NULL) - c0, 105);
+    /* Reverse it so the figures of later tests stay as they were. */
+    char lines[512];
+    snprintf(lines, sizeof lines,
+             "(900014, 1, %" PRId64 ", 'COP', -100, '2026-01-01'), (900014, 2, %" PRId64 ", 'COP', 100, '2026-01-01'), "
+             "(900014, 3, %" PRId64 ", 'COP', -5, '2026-01-01'), (900014, 4, %" PRId64 ", 'COP', 5, '2026-01-01')",
+             cash, capital, cash, capital);
+    assert_true(testdb_exec(ci, entry_sql(900014, fund_id, manager.user_id, ", reverses_entry_id", ", 900013", lines)));
+    assert_int_equal(balance(cash, NULL), c0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account_balance"), 0);
+}
+
+/* Balances are the journal's alone; funds and users that entries name stay. */
+static void test_database_guards_balances_and_parties(void **state)
+{
+    (void)state;
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE account_balance SET balance_minor = balance_minor + 1 WHERE account_id = %" PRId64,
+             cash);
+    assert_refused(sql, "account balances change only by posting journal lines");
+    snprintf(sql, sizeof sql, "DELETE FROM account_balance WHERE account_id = %" PRId64, cash);
+    assert_refused(sql, "append-only");
+    assert_refused("INSERT INTO account_balance (account_id, balance_minor) VALUES (999999, 0)",
+                   "account balances change only by posting journal lines");
+    snprintf(sql, sizeof sql, "DELETE FROM fund WHERE id = %" PRId64, fund_id);
+    assert_refused(sql, "DELETE on fund is not allowed");
+    snprintf(sql, sizeof sql, "DELETE FROM app_user WHERE id = %" PRId64, manager.user_id);
+    assert_refused(sql, "DELETE on app_user is not allowed");
+    snprintf(sql, sizeof sql, "UPDATE account SET currency = 'USD' WHERE id = %" PRId64, cash);
+    assert_refused(sql, "account identity (fund, currency, type) cannot change");
+    /* A new account opens at zero; renaming one is allowed. */
+    assert_true(testdb_exec(ci, "UPDATE account SET name = name WHERE code = '1000'"));
+    assert_int_equal(scalar_i64("SELECT count(*) FROM account a LEFT JOIN account_balance b ON b.account_id = a.id "
+                                "WHERE b.account_id IS NULL"),
+                     0);
 }
 
 #define DIRECT_POSTERS 8
@@ -262,7 +392,7 @@ static void test_concurrent_direct_posters(void **state)
     }
     assert_int_equal(ok, DIRECT_POSTERS * DIRECT_POSTS);
     assert_int_equal(balance(cash, NULL) - c0, 7 * DIRECT_POSTERS * DIRECT_POSTS);
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account_balance"), 0);
 }
 
 static void test_database_refuses_changes_to_history(void **state)
@@ -280,7 +410,7 @@ static void test_database_refuses_changes_to_history(void **state)
     snprintf(sql, sizeof sql, "DELETE FROM journal_entry WHERE id = %" PRId64, id);
     assert_false(testdb_exec(ci, sql));
     assert_false(testdb_exec(ci, "TRUNCATE journal_line CASCADE"));
-    snprintf(sql, sizeof sql, "UPDATE account SET balance_minor = balance_minor + 1 WHERE id = %" PRId64, cash);
+    snprintf(sql, sizeof sql, "UPDATE account_balance SET balance_minor = balance_minor + 1 WHERE account_id = %" PRId64, cash);
     assert_false(testdb_exec(ci, sql));
     assert_false(testdb_exec(ci, "UPDATE audit_log SET action = 'x'"));
     /* No line may be added to an entry of an earlier transaction. */
@@ -617,16 +747,16 @@ static void test_seal_and_verify_detects_tampering(void **state)
     assert_true(rep.ok);
     /* A stored balance changed behind the journal's back is found too. */
     snprintf(sql, sizeof sql,
-             "SET session_replication_role = replica; UPDATE account SET balance_minor = balance_minor + 1 "
-             "WHERE id = %" PRId64,
+             "SET session_replication_role = replica; UPDATE account_balance SET balance_minor = balance_minor + 1 "
+             "WHERE account_id = %" PRId64,
              expense);
     assert_true(testdb_exec(ci, sql));
     assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
     assert_false(rep.ok);
     assert_int_equal(rep.first_bad_account, expense);
     snprintf(sql, sizeof sql,
-             "SET session_replication_role = replica; UPDATE account SET balance_minor = balance_minor - 1 "
-             "WHERE id = %" PRId64,
+             "SET session_replication_role = replica; UPDATE account_balance SET balance_minor = balance_minor - 1 "
+             "WHERE account_id = %" PRId64,
              expense);
     assert_true(testdb_exec(ci, sql));
 }
@@ -659,7 +789,7 @@ static void test_batcher_group_commit(void **state)
     (void)state;
     struct fl_error err;
     struct ledger_batcher *b = NULL;
-    assert_int_equal(ledger_batcher_start(ci, 64, 8, &b, &err), FLE_OK);
+    assert_int_equal(ledger_batcher_start(ci, 64, 2, 8, &b, &err), FLE_OK);
     int64_t c0 = balance(cash, NULL);
     int64_t n0 = scalar_i64("SELECT count(*) FROM journal_entry");
     struct writer ws[WRITERS];
@@ -683,7 +813,7 @@ static void test_batcher_group_commit(void **state)
     assert_int_equal(balance(cash, NULL) - c0, expected);
     assert_int_equal(scalar_i64("SELECT count(DISTINCT id) FROM journal_entry WHERE effective_date = '2026-06-01'"),
                      WRITERS * POSTS_EACH);
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account_balance"), 0);
 }
 
 static void test_trial_balance_sums_to_zero(void **state)
@@ -712,8 +842,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_moves_balances_exactly),
         cmocka_unit_test(test_c_refuses_unbalanced_and_bad_entries),
-        cmocka_unit_test(test_database_refuses_unbalanced),
-        cmocka_unit_test(test_immediate_constraints_cannot_unbalance),
+        cmocka_unit_test(test_database_refuses_bad_entries),
+        cmocka_unit_test(test_later_lines_are_checked),
+        cmocka_unit_test(test_database_guards_balances_and_parties),
         cmocka_unit_test(test_database_refuses_changes_to_history),
         cmocka_unit_test(test_concurrent_direct_posters),
         cmocka_unit_test(test_reversal_once),

@@ -90,7 +90,7 @@ static int64_t balance_of(const char *code)
     struct fl_error err;
     assert_int_equal(fund_account_by_code(db, fund_id, code, &id, &err), FLE_OK);
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT balance_minor FROM account WHERE id = %" PRId64, id);
+    snprintf(sql, sizeof sql, "SELECT balance_minor FROM account_balance WHERE account_id = %" PRId64, id);
     return scalar_i64(sql);
 }
 
@@ -103,7 +103,7 @@ static int64_t tranche_balance(int64_t tranche, const char *suffix)
 
 static void assert_books_balance(void)
 {
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
 }
 
 static json_t *approve_fn(struct db *d, void *arg, struct fl_error *err)

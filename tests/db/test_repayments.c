@@ -103,7 +103,8 @@ static void assert_scalar(const char *sql, const char *want)
 static int64_t balance(int64_t fund, const char *code)
 {
     char sql[200];
-    snprintf(sql, sizeof sql, "SELECT balance_minor FROM account WHERE fund_id = %" PRId64 " AND code = '%s'", fund,
+    snprintf(sql, sizeof sql, "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'", fund,
              code);
     return scalar_i64(sql);
 }
@@ -124,10 +125,10 @@ static int64_t capital(int64_t fund, int64_t tranche)
 /* The trial balance sums to zero: every account of every fund. */
 static void assert_books_balance(void)
 {
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account"), 0);
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
     assert_int_equal(
-        scalar_i64("SELECT count(*) FROM account a WHERE balance_minor <> "
-                   "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.id)"),
+        scalar_i64("SELECT count(*) FROM account_balance a WHERE balance_minor <> "
+                   "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.account_id)"),
         0);
 }
 

@@ -75,3 +75,18 @@ bool testdb_exec(const char *ci, const char *sql)
     PQfinish(c);
     return ok;
 }
+
+char *testdb_refusal(const char *ci, const char *sql)
+{
+    PGconn *c = PQconnectdb(ci);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    char *msg = NULL;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        msg = strdup(m ? m : PQerrorMessage(c));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return msg;
+}

@@ -18,4 +18,8 @@ char *testdb_scalar(const char *conninfo, const char *sql);
 /* Runs SQL and returns true when it succeeded. */
 bool testdb_exec(const char *conninfo, const char *sql);
 
+/* Runs SQL expected to fail: returns the server's primary error message (malloc'd), or NULL when
+ * the SQL succeeded. Tests match the message to show which rule refused it. */
+char *testdb_refusal(const char *conninfo, const char *sql);
+
 #endif
