@@ -86,24 +86,23 @@ DECLARE
     bad     bigint;
     reason  text;
 BEGIN
+    -- Joins, not NOT EXISTS: an OR of NOT EXISTS becomes a hashed subplan over the whole table.
     SELECT n.id, CASE
              WHEN n.created_xact <> me OR n.seal_pos IS NOT NULL OR n.prev_hash IS NOT NULL
                   OR n.hash IS NOT NULL THEN 'is stamped with another transaction or inserted sealed'
-             WHEN NOT EXISTS (SELECT 1 FROM fund f WHERE f.id = n.fund_id) THEN 'names no fund'
-             WHEN NOT EXISTS (SELECT 1 FROM app_user u WHERE u.id = n.posted_by) THEN 'names no user'
-             WHEN n.reverses_entry_id IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM journal_entry o WHERE o.id = n.reverses_entry_id)
-                  THEN 'reverses no entry'
+             WHEN f.id IS NULL THEN 'names no fund'
+             WHEN u.id IS NULL THEN 'names no user'
+             WHEN n.reverses_entry_id IS NOT NULL AND o.id IS NULL THEN 'reverses no entry'
              ELSE 'has fewer than 2 lines (an entry and its lines are inserted by one statement)' END
       INTO bad, reason
       FROM new_entries n
+      LEFT JOIN fund f ON f.id = n.fund_id
+      LEFT JOIN app_user u ON u.id = n.posted_by
+      LEFT JOIN journal_entry o ON o.id = n.reverses_entry_id
+      CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM journal_line l WHERE l.entry_id = n.id LIMIT 2) x) lc
      WHERE n.created_xact <> me OR n.seal_pos IS NOT NULL OR n.prev_hash IS NOT NULL OR n.hash IS NOT NULL
-        OR NOT EXISTS (SELECT 1 FROM fund f WHERE f.id = n.fund_id)
-        OR NOT EXISTS (SELECT 1 FROM app_user u WHERE u.id = n.posted_by)
-        OR (n.reverses_entry_id IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM journal_entry o WHERE o.id = n.reverses_entry_id))
-        OR (SELECT count(*) FROM (SELECT 1 FROM journal_line l WHERE l.entry_id = n.id LIMIT 2) x) < 2
-     ORDER BY n.id LIMIT 1;
+        OR f.id IS NULL OR u.id IS NULL OR (n.reverses_entry_id IS NOT NULL AND o.id IS NULL) OR lc.n < 2
+     LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'journal entry % %', bad, reason USING ERRCODE = '23514';
     END IF;
@@ -116,49 +115,55 @@ CREATE TRIGGER journal_entry_check AFTER INSERT ON journal_entry
 
 -- Every line of the statement: on an entry of this transaction, on an account of the entry's
 -- fund in the line's currency, with the entry's date; every entry touched balances per currency
--- over all its lines; every reversal touched negates its original, which is not a reversal.
--- Then the balances move (accounts locked in id order).
+-- over all its lines; every reversal touched negates its original, which is not a reversal (that
+-- query's plan is large, and setting up a plan costs more here than running it: it runs only when
+-- the statement wrote a reversal). Then the balances move, in account order: the
+-- UPDATE visits the aggregated rows sorted by account (a nested loop over them, probing the
+-- primary key), so two posters lock shared accounts in the same order, without the separate
+-- locking pass 0007 made (a deadlock, should a plan ever differ, is retried by the caller).
 CREATE OR REPLACE FUNCTION journal_line_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    me   xid8 := pg_current_xact_id();
-    bad  bigint;
+    me       xid8 := pg_current_xact_id();
+    bad      bigint;
+    reverses bool;
 BEGIN
-    SELECT nl.entry_id INTO bad FROM new_lines nl
+    SELECT min(nl.entry_id) FILTER (WHERE e.id IS NULL OR a.id IS NULL OR e.created_xact <> me
+                                       OR a.fund_id <> e.fund_id OR a.currency <> nl.currency
+                                       OR nl.effective_date <> e.effective_date),
+           bool_or(e.reverses_entry_id IS NOT NULL)
+      INTO bad, reverses
+      FROM new_lines nl
       LEFT JOIN journal_entry e ON e.id = nl.entry_id
-      LEFT JOIN account a ON a.id = nl.account_id
-     WHERE e.id IS NULL OR a.id IS NULL OR e.created_xact <> me OR a.fund_id <> e.fund_id
-        OR a.currency <> nl.currency OR nl.effective_date <> e.effective_date
-     LIMIT 1;
-    IF FOUND THEN
+      LEFT JOIN account a ON a.id = nl.account_id;
+    IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'journal lines of entry % must belong to an entry of this transaction, on accounts of its fund in their currency, with its date', bad
             USING ERRCODE = '23514';
     END IF;
-    SELECT l.entry_id INTO bad FROM journal_line l
-     WHERE l.entry_id IN (SELECT DISTINCT entry_id FROM new_lines)
-     GROUP BY l.entry_id, l.currency HAVING sum(l.amount_minor) <> 0
-     ORDER BY l.entry_id LIMIT 1;
+    SELECT l.entry_id INTO bad
+      FROM (SELECT DISTINCT entry_id FROM new_lines) t JOIN journal_line l ON l.entry_id = t.entry_id
+     GROUP BY l.entry_id, l.currency HAVING sum(l.amount_minor) <> 0 LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'journal entry % is not balanced', bad USING ERRCODE = '23514';
     END IF;
-    SELECT r.id INTO bad FROM journal_entry r
-     WHERE r.id IN (SELECT DISTINCT entry_id FROM new_lines) AND r.reverses_entry_id IS NOT NULL
-       AND (EXISTS (SELECT 1 FROM journal_entry o WHERE o.id = r.reverses_entry_id AND o.reverses_entry_id IS NOT NULL)
-            OR EXISTS ((SELECT account_id, -amount_minor FROM journal_line WHERE entry_id = r.reverses_entry_id
-                        EXCEPT ALL
-                        SELECT account_id, amount_minor FROM journal_line WHERE entry_id = r.id)
-                       UNION ALL
-                       (SELECT account_id, amount_minor FROM journal_line WHERE entry_id = r.id
-                        EXCEPT ALL
-                        SELECT account_id, -amount_minor FROM journal_line WHERE entry_id = r.reverses_entry_id)))
-     LIMIT 1;
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'reversal % does not negate its original, or reverses a reversal', bad
-            USING ERRCODE = '23514';
+    IF reverses THEN
+        SELECT r.id INTO bad FROM journal_entry r
+         WHERE r.id IN (SELECT DISTINCT entry_id FROM new_lines) AND r.reverses_entry_id IS NOT NULL
+           AND (EXISTS (SELECT 1 FROM journal_entry o WHERE o.id = r.reverses_entry_id AND o.reverses_entry_id IS NOT NULL)
+                OR EXISTS ((SELECT account_id, -amount_minor FROM journal_line WHERE entry_id = r.reverses_entry_id
+                            EXCEPT ALL
+                            SELECT account_id, amount_minor FROM journal_line WHERE entry_id = r.id)
+                           UNION ALL
+                           (SELECT account_id, amount_minor FROM journal_line WHERE entry_id = r.id
+                            EXCEPT ALL
+                            SELECT account_id, -amount_minor FROM journal_line WHERE entry_id = r.reverses_entry_id)))
+         LIMIT 1;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'reversal % does not negate its original, or reverses a reversal', bad
+                USING ERRCODE = '23514';
+        END IF;
     END IF;
-    PERFORM 1 FROM account_balance WHERE account_id IN (SELECT account_id FROM new_lines)
-      ORDER BY account_id FOR NO KEY UPDATE;
     UPDATE account_balance b SET balance_minor = b.balance_minor + d.s
-      FROM (SELECT account_id, sum(amount_minor) AS s FROM new_lines GROUP BY account_id) d
+      FROM (SELECT account_id, sum(amount_minor) AS s FROM new_lines GROUP BY account_id ORDER BY account_id) d
      WHERE b.account_id = d.account_id;
     RETURN NULL;
 END $$;

@@ -4,7 +4,9 @@
  * the other waits for its flush and answers its writers, so neither the CPUs nor the disk wait
  * for the other. */
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +19,10 @@ struct pending {
     int64_t id;
     enum fl_err rc;
     struct fl_error err;
-    bool done;
-    pthread_cond_t answered; /* the writer waits on its own condition: no herd wakes per batch */
+    /* The writer waits on its own semaphore, not on the batcher's lock: answering a batch wakes
+     * each writer once, and no woken writer then queues on a lock the committer holds. The
+     * answer (id, rc, err) is written before sem_post and read after sem_wait. */
+    sem_t answered;
     struct pending *next;
 };
 
@@ -43,6 +47,7 @@ struct ledger_batcher {
     pthread_cond_t work; /* signalled when something is queued or stop is asked */
     struct pending *head, *tail;
     unsigned queued; /* entries waiting in the queue */
+    unsigned want;   /* a gathering committer wants a signal when this many are queued (0: at once) */
     bool stopping;
     unsigned batch_max;
     unsigned n_committers;
@@ -116,11 +121,13 @@ static void *committer(void *arg)
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
             }
+            b->want = target;
             while (b->queued < target && !b->stopping) {
                 if (pthread_cond_timedwait(&b->work, &b->mu, &until) != 0) {
                     break; /* timed out: commit what is there */
                 }
             }
+            b->want = 0;
             if (b->head == NULL) {
                 continue; /* another committer took them */
             }
@@ -139,11 +146,10 @@ static void *committer(void *arg)
         c->last_batch = n;
         pthread_mutex_unlock(&b->mu);
         commit(c, n);
-        pthread_mutex_lock(&b->mu);
         for (unsigned i = 0; i < n; i++) {
-            c->batch[i]->done = true;
-            pthread_cond_signal(&c->batch[i]->answered);
+            sem_post(&c->batch[i]->answered); /* c->batch[i] is the writer's: not touched after */
         }
+        pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -222,28 +228,34 @@ enum fl_err ledger_batcher_post(struct ledger_batcher *b, const struct ledger_en
 {
     assert(b != NULL && e != NULL);
     struct pending p = {.entry = e, .rc = FLE_INTERNAL};
-    if (pthread_cond_init(&p.answered, NULL) != 0) {
+    if (sem_init(&p.answered, 0, 0) != 0) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "cannot wait for the ledger");
     }
     pthread_mutex_lock(&b->mu);
-    if (b->stopping) {
-        pthread_mutex_unlock(&b->mu);
-        pthread_cond_destroy(&p.answered);
-        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the ledger is shutting down");
-    }
-    if (b->tail) {
-        b->tail->next = &p;
-    } else {
-        b->head = &p;
-    }
-    b->tail = &p;
-    b->queued++;
-    pthread_cond_signal(&b->work);
-    while (!p.done) {
-        pthread_cond_wait(&p.answered, &b->mu);
+    bool stopping = b->stopping;
+    if (!stopping) {
+        if (b->tail) {
+            b->tail->next = &p;
+        } else {
+            b->head = &p;
+        }
+        b->tail = &p;
+        b->queued++;
+        /* Wake a committer when one waits for work, or when as many as it gathers for are queued. */
+        if (b->want == 0 || b->queued >= b->want) {
+            pthread_cond_signal(&b->work);
+        }
     }
     pthread_mutex_unlock(&b->mu);
-    pthread_cond_destroy(&p.answered);
+    if (!stopping) {
+        while (sem_wait(&p.answered) != 0) {
+            assert(errno == EINTR); /* a signal handler ran: wait on */
+        }
+    }
+    sem_destroy(&p.answered);
+    if (stopping) {
+        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the ledger is shutting down");
+    }
     if (p.rc != FLE_OK) {
         if (err) {
             *err = p.err;
