@@ -29,6 +29,21 @@ enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max,
 void db_close(struct db *db);
 PGconn *db_pg(struct db *db);
 
+/* A second connection to the same database (db_open's conninfo), for work that runs in another
+ * thread beside db's own, such as an investor statement's portfolio pass reading db's exported
+ * snapshot (statement.c). Opened on the first call and kept: owned by db, closed by db_close.
+ * It prepares each statement of the table the first time it runs it. Whoever calls db_sibling
+ * is the thread that owns db; it may hand the sibling to one other thread for a while and must
+ * wait for that thread before using db_sibling again. A sibling has no sibling. Errors:
+ * FLE_DB_UNAVAILABLE (cannot connect), FLE_NOT_FOUND (turned off with db_sibling_allow),
+ * FLE_INTERNAL (out of memory). */
+enum fl_err db_sibling(struct db *db, struct db **out, struct fl_error *err);
+/* Closes db's sibling (after it failed); the next db_sibling opens a new one. */
+void db_sibling_drop(struct db *db);
+/* Allows (the default) or forbids db a sibling; forbidding closes the one it has. Callers then
+ * do all their work on db alone (tests compare the two ways). */
+void db_sibling_allow(struct db *db, bool allowed);
+
 /* Runs a prepared statement with n text parameters (a NULL pointer is SQL NULL). Returns the
  * result, owned by the caller (PQclear), or NULL with *err set: FLE_DUPLICATE (23505),
  * FLE_RULE (a CHECK or trigger refused: 23514, 23503, P0001), FLE_DB_UNAVAILABLE (connection
@@ -64,6 +79,20 @@ enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err);
  * the write blindly. */
 PGresult *db_exec_commit(struct db *db, const char *stmt, int n, const char *const *params,
                          struct fl_error *err);
+
+/* Snapshots shared between connections (pg_export_snapshot / SET TRANSACTION SNAPSHOT), so that
+ * a sibling's transaction reads exactly the data of db's open transaction. The identifier is
+ * hex digits and dashes, shorter than DB_SNAPSHOT_ID_BYTES. */
+#define DB_SNAPSHOT_ID_BYTES 64
+/* Exports the snapshot of db's open transaction (which must be REPEATABLE READ or SERIALIZABLE
+ * for the snapshot to be the one all its reads use) into id; valid while that transaction is
+ * open. FLE_INTERNAL (an unexpected identifier) or db_exec's errors. */
+enum fl_err db_snapshot_export(struct db *db, char id[DB_SNAPSHOT_ID_BYTES], struct fl_error *err);
+/* db_tx in a READ ONLY, REPEATABLE READ transaction that reads the snapshot id (exported by a
+ * transaction still open on another connection), with JIT and parallel workers off for it (the
+ * caller runs beside another connection already). A snapshot that cannot be imported (its
+ * transaction ended, another server) gives the error of SET TRANSACTION SNAPSHOT. */
+enum fl_err db_tx_snapshot(struct db *db, const char *id, db_tx_fn fn, void *arg, struct fl_error *err);
 
 /* true while a transaction is open on this connection. */
 bool db_in_tx(const struct db *db);

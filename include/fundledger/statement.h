@@ -32,7 +32,9 @@
  * of period_end (YYYY-MM-DD, not in the future), for one of its tranches (tranche_id) or all of
  * them signed by period_end (tranche_id 0). Runs its own REPEATABLE READ, READ ONLY transaction
  * (db must not be in one), so every figure comes from one snapshot; the snapshot time is the
- * data cut-off. Every amount is a decimal string in the fund currency; ratios are decimal strings
+ * data cut-off. The fund's portfolio quality is computed meanwhile on db's second connection
+ * (db_sibling, opened on first use), in a transaction that imports this one's snapshot; without
+ * one it is computed on db after the rest, with the same result. Every amount is a decimal string in the fund currency; ratios are decimal strings
  * with 4 decimals (IRR 10); opening + movements = closing is asserted. "hash" is the lower-case
  * hex SHA-256 of json_dumps(statement without "hash", JSON_SORT_KEYS | JSON_COMPACT).
  * On success *out is a new object (caller json_decref's it). Errors: FLE_NOT_FOUND fund_id,

@@ -31,7 +31,7 @@ enum key_kind {
     X(reports_dir, KIND_TEXT, 1, 0, NULL, "reports",                                               \
       "Directory where generated reports (statements, IATI files) are written.")                  \
     X(http_threads, KIND_UINT, 1, 64, NULL, "4",                                                   \
-      "Worker threads serving HTTP requests, 1 to 64.")                                            \
+      "Worker threads serving HTTP requests, 1 to 64; each holds up to two database connections.") \
     X(http_connections_max, KIND_UINT, 1, 10000, NULL, "256",                                      \
       "Most HTTP connections open at once, 1 to 10000.")                                           \
     X(http_connection_memory_bytes, KIND_UINT, 4096, 16777216, NULL, "65536",                      \

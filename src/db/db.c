@@ -14,6 +14,10 @@ struct db {
     unsigned tx_retries_max;
     bool in_tx;
     char sqlstate[6];
+    char *conninfo;          /* what db_open was given, for db_sibling */
+    unsigned char *prepared; /* a sibling's statements prepared so far (one flag each); NULL otherwise */
+    struct db *sibling;      /* db_sibling's connection, owned, or NULL */
+    bool sibling_off;        /* db_sibling_allow(db, false) */
 };
 
 PGconn *db_pg(struct db *db)
@@ -50,6 +54,33 @@ static enum fl_err prepare_all(struct db *db, struct fl_error *err)
     return FLE_OK;
 }
 
+static PGresult *fail(struct db *db, PGresult *r, const char *what, struct fl_error *err);
+
+/* A sibling prepares each statement of the table the first time it runs it: it runs a few. */
+static bool prepare_lazily(struct db *db, const char *stmt, struct fl_error *err)
+{
+    assert(db->prepared != NULL);
+    for (unsigned i = 0; i < db_statements_count; i++) {
+        if (strcmp(db_statements[i].name, stmt) != 0) {
+            continue;
+        }
+        if (db->prepared[i]) {
+            return true;
+        }
+        PGresult *r = PQprepare(db->pg, stmt, db_statements[i].sql, 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fail(db, r, stmt, err);
+            return false;
+        }
+        PQclear(r);
+        db->prepared[i] = 1;
+        return true;
+    }
+    assert(!"a statement of the table"); /* a name not in the table is a programming error */
+    fl_error_set(err, FLE_INTERNAL, NULL, "no statement %s", stmt);
+    return false;
+}
+
 enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
                     struct fl_error *err)
 {
@@ -60,6 +91,10 @@ enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max,
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
     db->tx_retries_max = tx_retries_max;
+    if ((db->conninfo = strdup(conninfo)) == NULL) {
+        free(db);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
     db->pg = PQconnectdb(conninfo);
     if (db->pg == NULL || PQstatus(db->pg) != CONNECTION_OK) {
         /* libpq's message may echo the connection string's host but never a password field. */
@@ -92,10 +127,54 @@ void db_close(struct db *db)
     if (db == NULL) {
         return;
     }
+    db_close(db->sibling);
     if (db->pg != NULL) {
         PQfinish(db->pg);
     }
+    free(db->prepared);
+    free(db->conninfo);
     free(db);
+}
+
+enum fl_err db_sibling(struct db *db, struct db **out, struct fl_error *err)
+{
+    assert(db != NULL && out != NULL);
+    assert(db->prepared == NULL); /* a sibling has no sibling */
+    *out = NULL;
+    if (db->sibling_off) {
+        return fl_error_set(err, FLE_NOT_FOUND, NULL, "no second connection for this one");
+    }
+    if (db->sibling == NULL) {
+        struct db *s = NULL;
+        enum fl_err e = db_open(db->conninfo, false, db->tx_retries_max, &s, err);
+        if (e != FLE_OK) {
+            return e;
+        }
+        if ((s->prepared = calloc(db_statements_count, 1)) == NULL) {
+            db_close(s);
+            return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        }
+        db->sibling = s;
+    }
+    assert(!db->sibling->in_tx);
+    *out = db->sibling;
+    return FLE_OK;
+}
+
+void db_sibling_drop(struct db *db)
+{
+    assert(db != NULL);
+    db_close(db->sibling);
+    db->sibling = NULL;
+}
+
+void db_sibling_allow(struct db *db, bool allowed)
+{
+    assert(db != NULL);
+    db->sibling_off = !allowed;
+    if (!allowed) {
+        db_sibling_drop(db);
+    }
 }
 
 /* Maps a failed result to an error, remembering the SQLSTATE. Clears r. */
@@ -145,6 +224,9 @@ PGresult *db_exec(struct db *db, const char *stmt, int n, const char *const *par
                   struct fl_error *err)
 {
     assert(db != NULL && stmt != NULL && n >= 0);
+    if (db->prepared != NULL && !prepare_lazily(db, stmt, err)) {
+        return NULL;
+    }
     PGresult *r = PQexecPrepared(db->pg, stmt, n, params, NULL, NULL, 0);
     return check(db, r, stmt, err);
 }
@@ -194,7 +276,10 @@ static bool connected(struct db *db, struct fl_error *err)
 {
     if (PQstatus(db->pg) != CONNECTION_OK) {
         PQreset(db->pg);
-        if (PQstatus(db->pg) != CONNECTION_OK || prepare_all(db, err) != FLE_OK) {
+        if (db->prepared != NULL) { /* a new session: a sibling prepares its statements again */
+            memset(db->prepared, 0, db_statements_count);
+        }
+        if (PQstatus(db->pg) != CONNECTION_OK || (db->prepared == NULL && prepare_all(db, err) != FLE_OK)) {
             fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
             return false;
         }
@@ -250,6 +335,62 @@ PGresult *db_exec_commit(struct db *db, const char *stmt, int n, const char *con
     }
     fl_error_set(err, FLE_CONFLICT, NULL, "too much concurrent activity; retry");
     return NULL;
+}
+
+static bool snapshot_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < DB_SNAPSHOT_ID_BYTES && strspn(s, "0123456789ABCDEFabcdef-") == n;
+}
+
+enum fl_err db_snapshot_export(struct db *db, char id[DB_SNAPSHOT_ID_BYTES], struct fl_error *err)
+{
+    assert(db != NULL && id != NULL);
+    assert(db->in_tx);
+    PGresult *r = db_exec(db, "db_snapshot_export", 0, NULL, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    bool ok = PQntuples(r) == 1 && snapshot_id_ok(db_str(r, 0, 0));
+    if (ok) {
+        snprintf(id, DB_SNAPSHOT_ID_BYTES, "%s", db_str(r, 0, 0));
+    }
+    PQclear(r);
+    return ok ? FLE_OK : fl_error_set(err, FLE_INTERNAL, NULL, "unexpected snapshot identifier");
+}
+
+struct snapshot_tx {
+    const char *id;
+    db_tx_fn fn;
+    void *arg;
+};
+
+static enum fl_err snapshot_tx_run(struct db *db, void *arg, struct fl_error *err)
+{
+    const struct snapshot_tx *st = arg;
+    /* SET TRANSACTION SNAPSHOT takes a literal, not a parameter: the identifier is checked to be
+     * hex digits and dashes (db_tx_snapshot) before it is written into the command. */
+    char set[DB_SNAPSHOT_ID_BYTES + 32];
+    int n = snprintf(set, sizeof set, "SET TRANSACTION SNAPSHOT '%s'", st->id);
+    assert(n > 0 && (size_t)n < sizeof set);
+    const char *const cmds[] = {"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", set,
+                                "SET LOCAL jit = off", "SET LOCAL max_parallel_workers_per_gather = 0"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (!simple(db, cmds[i], err)) {
+            return err->code;
+        }
+    }
+    return st->fn(db, st->arg, err);
+}
+
+enum fl_err db_tx_snapshot(struct db *db, const char *id, db_tx_fn fn, void *arg, struct fl_error *err)
+{
+    assert(db != NULL && id != NULL && fn != NULL);
+    if (!snapshot_id_ok(id)) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "not a snapshot identifier");
+    }
+    struct snapshot_tx st = {id, fn, arg};
+    return db_tx(db, snapshot_tx_run, &st, err);
 }
 
 int64_t db_i64(const PGresult *r, int row, int col)

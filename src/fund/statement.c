@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "fundledger/fund.h"
 #include "fundledger/ledger.h"
 #include "fundledger/limits.h"
+#include "fundledger/log.h"
 #include "fundledger/money.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/portfolio.h"
@@ -685,29 +687,25 @@ static json_t *flow_json(const json_t *pq)
     return json_pack("{s:O, s:O}", "count", json_object_get(pq, "count"), "amount", json_object_get(pq, "amount"));
 }
 
-/* The write-offs and recoveries of each period as portfolio_quality reports them ({"write_offs":
- * {"count", "amount"}, "recoveries": {...}}): the quarter's from q, the others from the same
- * statement (portfolio_losses) over [from, period end]. */
-static enum fl_err period_losses(struct db *db, const struct bctx *b, const json_t *q, json_t *losses[PERIODS],
-                                 struct fl_error *err)
+/* The write-offs and recoveries of the year and since inception ({"write_offs": {"count",
+ * "amount"}, "recoveries": {...}}), from the statement portfolio_quality uses for the quarter's
+ * (portfolio_losses) over [from, period end]. The quarter's come with portfolio_quality. */
+static enum fl_err period_losses(struct db *db, const struct bctx *b, json_t *losses[PERIODS], struct fl_error *err)
 {
     for (int p = 0; p < PERIODS; p++) {
         if (p == P_QTD) {
-            losses[p] = json_pack("{s:o, s:o}", "write_offs", flow_json(json_object_get(q, "write_offs")),
-                                  "recoveries", flow_json(json_object_get(q, "recoveries")));
-        } else {
-            char fb[21];
-            const char *pl[3] = {db_i64_text(b->fund_id, fb), p == P_ITD ? inception_from : b->from[p],
-                                 b->period_end};
-            PGresult *r = db_exec(db, "portfolio_losses", 3, pl, err);
-            if (r == NULL) {
-                return err->code;
-            }
-            losses[p] = json_pack("{s:{s:I, s:o}, s:{s:I, s:o}}", "write_offs", "count", (json_int_t)db_i64(r, 0, 0),
-                                  "amount", amt(b, db_i64(r, 0, 1)), "recoveries", "count",
-                                  (json_int_t)db_i64(r, 0, 2), "amount", amt(b, db_i64(r, 0, 3)));
-            PQclear(r);
+            continue;
         }
+        char fb[21];
+        const char *pl[3] = {db_i64_text(b->fund_id, fb), p == P_ITD ? inception_from : b->from[p], b->period_end};
+        PGresult *r = db_exec(db, "portfolio_losses", 3, pl, err);
+        if (r == NULL) {
+            return err->code;
+        }
+        losses[p] = json_pack("{s:{s:I, s:o}, s:{s:I, s:o}}", "write_offs", "count", (json_int_t)db_i64(r, 0, 0),
+                              "amount", amt(b, db_i64(r, 0, 1)), "recoveries", "count", (json_int_t)db_i64(r, 0, 2),
+                              "amount", amt(b, db_i64(r, 0, 3)));
+        PQclear(r);
         if (losses[p] == NULL) {
             return oom(err);
         }
@@ -715,36 +713,151 @@ static enum fl_err period_losses(struct db *db, const struct bctx *b, const json
     return FLE_OK;
 }
 
-static json_t *portfolio(struct db *db, const struct bctx *b, json_t **impact_out, struct fl_error *err)
+/* ---- the portfolio pass, beside the rest ----------------------------------------------------
+ * portfolio_quality reads every loan of the fund (most of a statement's time on a large fund)
+ * and depends on nothing else the statement computes. So it runs in a second thread on a second
+ * connection (db_sibling) in a transaction that reads this transaction's snapshot
+ * (db_snapshot_export, db_tx_snapshot): it sees exactly the data this transaction sees, while
+ * this connection reads the tranches, the losses and the ledger's borrower counts. Without a
+ * sibling (none can be opened, or db_sibling_allow turned it off) or a thread, or when the pass
+ * fails on the sibling, the same function runs here, after the rest: the same figures either
+ * way (tests/db/test_statements.c compares the two). */
+
+struct pass {
+    const struct bctx *b;
+    struct db *db; /* the sibling, while the thread runs */
+    pthread_t thread;
+    bool running;
+    char snapshot[DB_SNAPSHOT_ID_BYTES];
+    json_t *q; /* portfolio_quality's object, owned */
+    enum fl_err rc;
+    struct fl_error err;
+};
+
+static enum fl_err pass_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct pass *ps = arg;
+    json_decref(ps->q);
+    const struct bctx *b = ps->b;
+    ps->q = portfolio_quality(db, b->fund_id, b->period_end, b->from[P_QTD], err);
+    return ps->q ? FLE_OK : err->code;
+}
+
+static void *pass_run(void *arg)
+{
+    struct pass *ps = arg;
+    fl_error_clear(&ps->err);
+    ps->rc = db_tx_snapshot(ps->db, ps->snapshot, pass_tx, ps, &ps->err);
+    if (ps->rc != FLE_OK) {
+        json_decref(ps->q);
+        ps->q = NULL;
+    }
+    return NULL;
+}
+
+/* Starts the portfolio pass on the sibling when there is one; otherwise ps stays idle and
+ * pass_finish runs it here. Errors only from this connection (the snapshot export). */
+static enum fl_err pass_start(struct db *db, const struct bctx *b, struct pass *ps, struct fl_error *err)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->b = b;
+    struct fl_error ignored;
+    fl_error_clear(&ignored);
+    struct db *sibling = NULL;
+    if (db_sibling(db, &sibling, &ignored) != FLE_OK) {
+        log_debug("statement: no second connection (%s); the portfolio pass runs after the rest", ignored.message);
+        return FLE_OK;
+    }
+    enum fl_err e = db_snapshot_export(db, ps->snapshot, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    ps->db = sibling;
+    if (pthread_create(&ps->thread, NULL, pass_run, ps) != 0) {
+        log_warn("statement: cannot start a thread; the portfolio pass runs after the rest");
+        ps->db = NULL;
+        return FLE_OK;
+    }
+    ps->running = true;
+    return FLE_OK;
+}
+
+/* Waits for the pass if it runs and releases what it holds (error paths). */
+static void pass_abandon(struct pass *ps)
+{
+    if (ps->running) {
+        int rc = pthread_join(ps->thread, NULL);
+        assert(rc == 0);
+        (void)rc;
+        ps->running = false;
+    }
+    json_decref(ps->q);
+    ps->q = NULL;
+}
+
+/* portfolio_quality's object of the statement (caller owns): the sibling's, or computed here. */
+static json_t *pass_finish(struct db *db, struct pass *ps, struct fl_error *err)
+{
+    if (ps->running) {
+        int rc = pthread_join(ps->thread, NULL);
+        assert(rc == 0);
+        (void)rc;
+        ps->running = false;
+        if (ps->rc == FLE_OK) {
+            json_t *q = ps->q;
+            ps->q = NULL;
+            return q;
+        }
+        /* The sibling failed: its connection was lost (a restarted server), or it reached
+         * another server that does not have this snapshot (a multi-host connection string).
+         * This connection still holds the snapshot: drop the sibling (the next statement opens
+         * a new one) and run the pass here. An error of the pass itself comes again, from here. */
+        log_warn("statement: the portfolio pass failed on the second connection (%s: %s); it runs on the first",
+                 fl_err_code(ps->rc), ps->err.message);
+        db_sibling_drop(db);
+    }
+    const struct bctx *b = ps->b;
+    return portfolio_quality(db, b->fund_id, b->period_end, b->from[P_QTD], err);
+}
+
+/* The portfolio and impact sections. What this connection reads (the year's and inception's
+ * losses, the value chains' names, the ledger's borrower counts) is read while the portfolio
+ * pass runs beside it; then the pass's figures are awaited (pass_finish). */
+static json_t *portfolio(struct db *db, const struct bctx *b, struct pass *ps, json_t **impact_out,
+                         struct fl_error *err)
 {
     *impact_out = NULL;
-    json_t *q = portfolio_quality(db, b->fund_id, b->period_end, b->from[P_QTD], err);
-    if (q == NULL) {
-        return NULL;
-    }
     json_t *pq[PERIODS] = {NULL}; /* each period's {"write_offs", "recoveries"} */
-    if (period_losses(db, b, q, pq, err) != FLE_OK) {
-        for (int p = 0; p < PERIODS; p++) {
-            json_decref(pq[p]);
-        }
-        json_decref(q);
-        return NULL;
+    json_t *q = NULL, *vc_names = NULL, *o = NULL, *ind = NULL, *impact = NULL;
+    PGresult *r = NULL;
+    /* Impact: only what the data measures. Enterprises are counted from the loans outstanding
+     * in the ledger at the period end; members are what enterprises declared. */
+    char fb[21];
+    const char *p2[2] = {db_i64_text(b->fund_id, fb), b->period_end};
+    if (period_losses(db, b, pq, err) != FLE_OK || (vc_names = pipeline_value_chains_list(db, err)) == NULL ||
+        (r = db_exec(db, "statement_loans_outstanding", 2, p2, err)) == NULL) {
+        pass_abandon(ps);
+        goto done;
+    }
+    if ((q = pass_finish(db, ps, err)) == NULL) {
+        goto done;
+    }
+    pq[P_QTD] = json_pack("{s:o, s:o}", "write_offs", flow_json(json_object_get(q, "write_offs")), "recoveries",
+                          flow_json(json_object_get(q, "recoveries")));
+    if (pq[P_QTD] == NULL) {
+        oom(err);
+        goto done;
     }
     money_i128 ledger128 = 0;
     for (unsigned i = 0; i < b->n_stack; i++) {
         ledger128 += b->stack[i].bal[TRANCHE_LOANS];
     }
     int64_t gross = 0, par30 = 0, par90 = 0, wo_q = 0;
-    json_t *vc_names = NULL, *o = NULL, *ind = NULL, *impact = NULL;
-    PGresult *r = NULL;
     if (ledger128 > INT64_MAX || ledger128 < INT64_MIN || !member_minor(b, q, "gross_portfolio", &gross) ||
         !member_minor(b, json_object_get(q, "par30"), "amount", &par30) ||
         !member_minor(b, json_object_get(q, "par90"), "amount", &par90) ||
         !member_minor(b, json_object_get(q, "write_offs"), "amount", &wo_q)) {
         fl_error_set(err, FLE_INTERNAL, NULL, "portfolio figures out of range");
-        goto done;
-    }
-    if ((vc_names = pipeline_value_chains_list(db, err)) == NULL) {
         goto done;
     }
     json_t *by_vc = concentration(b, json_object_get(q, "by_value_chain"), json_object_get(vc_names, "value_chains"),
@@ -773,16 +886,7 @@ static json_t *portfolio(struct db *db, const struct bctx *b, json_t **impact_ou
         oom(err);
         goto done;
     }
-
-    /* Impact: only what the data measures. Enterprises and loans are counted from the loans
-     * outstanding in the ledger at the period end; members are what enterprises declared. */
-    char fb[21];
-    const char *p2[2] = {db_i64_text(b->fund_id, fb), b->period_end};
-    if ((r = db_exec(db, "statement_loans_outstanding", 2, p2, err)) == NULL) {
-        json_decref(o);
-        o = NULL;
-        goto done;
-    }
+    /* The borrower counts read above (statement_loans_outstanding). */
     int64_t n_borrowers = db_i64(r, 0, 0), n_women = db_i64(r, 0, 1), members = db_i64(r, 0, 2),
             n_persons = db_i64(r, 0, 3);
     ind = json_pack(
@@ -921,6 +1025,22 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
             PQclear(r);
         }
     }
+    unsigned mine = 0; /* the tranches this statement reports */
+    for (unsigned i = 0; e == FLE_OK && i < b->n_stack; i++) {
+        const struct trow *t = &b->stack[i];
+        mine += t->investor_id == b->investor_id && (b->tranche_id == 0 || t->id == b->tranche_id);
+    }
+    if (e == FLE_OK && mine == 0) {
+        e = fl_error_set(err, FLE_NOT_FOUND, "investor_id",
+                         "investor %" PRId64 " has no tranche in fund %" PRId64 " signed by %s", b->investor_id,
+                         b->fund_id, b->period_end);
+    }
+    /* The portfolio pass runs beside the tranche sections (pass_start). */
+    struct pass ps;
+    memset(&ps, 0, sizeof ps);
+    if (e == FLE_OK) {
+        e = pass_start(db, b, &ps, err);
+    }
     json_t *tranches = e == FLE_OK ? json_array() : NULL;
     if (e == FLE_OK && tranches == NULL) {
         e = oom(err);
@@ -937,16 +1057,13 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
             e = oom(err);
         }
     }
-    if (e == FLE_OK && json_array_size(tranches) == 0) {
-        e = fl_error_set(err, FLE_NOT_FOUND, "investor_id",
-                         "investor %" PRId64 " has no tranche in fund %" PRId64 " signed by %s", b->investor_id,
-                         b->fund_id, b->period_end);
-    }
+    assert(e != FLE_OK || json_array_size(tranches) == mine);
     json_t *impact = NULL;
-    json_t *port = e == FLE_OK ? portfolio(db, b, &impact, err) : NULL;
+    json_t *port = e == FLE_OK ? portfolio(db, b, &ps, &impact, err) : NULL;
     if (e == FLE_OK && port == NULL) {
         e = err->code;
     }
+    pass_abandon(&ps); /* the pass is over on every path before this transaction ends */
     json_t *note_list = json_array();
     for (size_t i = 0; i < sizeof notes / sizeof notes[0] && note_list != NULL; i++) {
         if (json_array_append_new(note_list, json_string(notes[i])) != 0) {

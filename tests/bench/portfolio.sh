@@ -8,7 +8,10 @@
 #   make bench && bash tests/bench/portfolio.sh [--catch-up]
 #
 # Environment: BUILD (build), LOANS (100000), PG_OPTS (server options; default raises
-# shared_buffers and max_wal_size as a production server would, never durability off).
+# shared_buffers and max_wal_size as a production server would, never durability off), KEEP (a
+# directory that does not exist yet: the cluster is made there and left running afterwards, so
+# that queries can be studied on the built fund; stop it with
+# pg_ctl -D "$KEEP/data" stop, as postgres when root, and remove the directory).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -25,7 +28,13 @@ case " $PG_OPTS " in
     echo "bench: PG_OPTS must not weaken durability" >&2; exit 1 ;;
 esac
 
-tmp=$(mktemp -d /tmp/fundledger-bench.XXXXXX)
+if [ -n "${KEEP:-}" ]; then
+  [ -e "$KEEP" ] && { echo "bench: KEEP=$KEEP exists already" >&2; exit 1; }
+  mkdir -p "$KEEP" || exit 1
+  tmp=$(cd "$KEEP" && pwd)
+else
+  tmp=$(mktemp -d /tmp/fundledger-bench.XXXXXX)
+fi
 chmod 755 "$tmp"
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
@@ -34,6 +43,10 @@ if [ "$(id -u)" = 0 ]; then
 fi
 pg_started=0
 cleanup() {
+  if [ -n "${KEEP:-}" ]; then
+    [ "$pg_started" = 1 ] && echo "bench: cluster kept running: host=$tmp dbname=fundledger user=fundledger"
+    return
+  fi
   [ "$pg_started" = 1 ] && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -m fast -w stop >/dev/null 2>&1
   rm -rf "$tmp"
 }
@@ -42,10 +55,17 @@ trap 'exit 130' INT TERM
 
 "${as_pg[@]}" "$PGBIN/initdb" -D "$tmp/data" -U fundledger -A trust -E UTF8 --no-locale \
   >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; echo "bench: initdb failed"; exit 1; }
+# The server starts with no descriptor of ours beyond stdio: run under `flock LOCK bash ...`, it
+# would otherwise inherit the benchmark lock and, with KEEP, hold it for as long as it runs.
 # shellcheck disable=SC2086
-"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 -o \
-  "-k $tmp -c listen_addresses='' -c unix_socket_permissions=0700 $PG_OPTS" start >/dev/null ||
-  { cat "$tmp/server.log"; echo "bench: postgres did not start"; exit 1; }
+(
+  for fd in /proc/$BASHPID/fd/*; do
+    n=${fd##*/}
+    if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-"; fi
+  done
+  exec "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 -o \
+    "-k $tmp -c listen_addresses='' -c unix_socket_permissions=0700 $PG_OPTS" start >/dev/null
+) || { cat "$tmp/server.log"; echo "bench: postgres did not start"; exit 1; }
 pg_started=1
 
 psql_q() { "$PGBIN/psql" -h "$tmp" -U fundledger -X -A -t -q "$@"; }

@@ -21,6 +21,7 @@
 #include "fundledger/auth.h"
 #include "fundledger/distribution.h"
 #include "fundledger/fund.h"
+#include "fundledger/ledger.h"
 #include "fundledger/loan.h"
 #include "fundledger/money.h"
 #include "fundledger/org.h"
@@ -949,6 +950,287 @@ static void test_hash_changes_with_figures(void **state)
     json_decref(after);
 }
 
+/* ---- one connection or two; the borrower counts --------------------------------------------- */
+
+/* A statement's figures as text: the JSON without the build time and the hash over it. */
+static char *figures_text(const json_t *st)
+{
+    json_t *copy = json_deep_copy(st);
+    assert_non_null(copy);
+    json_object_del(copy, "hash");
+    json_object_del(json_object_get(copy, "cutoff"), "built_at");
+    char *text = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(copy);
+    assert_non_null(text);
+    return text;
+}
+
+/* Connections of this program's databases open with fundledger's application name. */
+static int64_t fundledger_connections(void)
+{
+    return scalar_i64("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND application_name = 'fundledger'");
+}
+
+/* The borrower counts of the impact section as the statement read them before the statement
+ * speed work (statement_loans_outstanding of commit 49f6135, verbatim): borrowers, women-led,
+ * members, persons. */
+static void ledger_borrowers(const char *date, int64_t out[4])
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT concat_ws(' ', q.b, q.w, q.m, q.p) FROM ("
+             "WITH o AS (SELECT e.event_ref, sum(l.amount_minor)::bigint AS s FROM account a JOIN journal_line l "
+             "ON l.account_id = a.id AND l.effective_date <= '%s'::date JOIN journal_entry e ON e.id = l.entry_id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code ~ '^T[0-9]+[.]LOANS$' GROUP BY e.event_ref), "
+             "lo AS (SELECT ln.id, ln.entrepreneur_id, o.s FROM o JOIN loan ln ON o.event_ref = 'loan:' || ln.id "
+             "WHERE ln.fund_id = %" PRId64 " AND length(o.event_ref) <= 23 "
+             "UNION ALL SELECT ln.id, ln.entrepreneur_id, o.s FROM o JOIN loan ln ON ln.id = CASE WHEN "
+             "o.event_ref ~ '^loan:[0-9]{1,18}$' THEN substr(o.event_ref, 6)::bigint END "
+             "WHERE ln.fund_id = %" PRId64 " AND o.event_ref LIKE 'loan:0_%%'), "
+             "b AS (SELECT DISTINCT entrepreneur_id FROM (SELECT entrepreneur_id FROM lo GROUP BY id, entrepreneur_id "
+             "HAVING sum(s) > 0) x) "
+             "SELECT count(*), count(*) FILTER (WHERE n.women_led), coalesce(sum(n.members), 0)::bigint, "
+             "count(*) FILTER (WHERE n.kind = 'person') FROM b JOIN entrepreneur n ON n.id = b.entrepreneur_id) "
+             "q(b, w, m, p)",
+             date, fund_id, fund_id, fund_id);
+    char *v = testdb_scalar(ci, sql);
+    assert_non_null(v);
+    int got = sscanf(v, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64, &out[0], &out[1], &out[2], &out[3]);
+    assert_int_equal(got, 4);
+    free(v);
+}
+
+static int64_t indicator(const json_t *st, const char *code)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(jpath(st, "impact.indicators"), i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "code")), code) == 0) {
+            return json_integer_value(json_object_get(x, "value"));
+        }
+    }
+    fail_msg("no indicator %s", code);
+    return -1;
+}
+
+/* At one period end: every investor's statement is the same built with the portfolio pass on a
+ * second connection (the default) and on this one alone, and its borrower counts are the
+ * ledger's (ledger_borrowers). Returns the borrowers. */
+static int64_t check_period_end(const char *date)
+{
+    const int64_t investors[3] = {impact, partner, undp};
+    int64_t borrowers = -1;
+    for (int k = 0; k < 3; k++) {
+        json_t *st = NULL;
+        struct fl_error err;
+        fl_error_clear(&err);
+        enum fl_err e2 = statement_build(db, fund_id, investors[k], 0, date, &st, &err);
+        db_sibling_allow(db, false);
+        json_t *one = NULL;
+        enum fl_err e1 = statement_build(db, fund_id, investors[k], 0, date, &one, &err);
+        db_sibling_allow(db, true);
+        assert_int_equal(e1, e2);
+        if (e1 != FLE_OK) {
+            assert_int_equal(e1, FLE_NOT_FOUND); /* no tranche signed yet */
+            continue;
+        }
+        char *a = figures_text(st), *b = figures_text(one);
+        if (strcmp(a, b) != 0) {
+            fail_msg("%s, investor %" PRId64 ": two connections\n%s\none\n%s", date, investors[k], a, b);
+        }
+        free(a);
+        free(b);
+        int64_t want[4];
+        ledger_borrowers(date, want);
+        const json_t *im = json_object_get(st, "impact");
+        assert_int_equal(jid(im, "borrowers"), want[0]);
+        assert_int_equal(indicator(st, "PI5576"), want[1]);
+        assert_int_equal(indicator(st, "PI4060"), want[2]);
+        assert_int_equal(jid(im, "persons_financed"), want[3]);
+        assert_int_equal(jid(im, "enterprises_financed"), want[0] - want[3]);
+        borrowers = want[0];
+        json_decref(st);
+        json_decref(one);
+    }
+    return borrowers;
+}
+
+static const char *const period_ends[] = {"2025-01-01", "2025-03-31", "2025-06-04", "2025-06-05", "2025-06-30",
+                                          "2025-09-30", "2025-12-31", "2026-01-09", "2026-01-10", "2026-01-15",
+                                          "2026-02-10", "2026-03-31", "2026-06-30", "2026-07-05", "2026-07-31"};
+
+/* The portfolio pass on a second connection reads the first one's snapshot: every figure is the
+ * same as on one connection, at every period end of the history (before the first drawdown, the
+ * day of it, loans current and late, the person's loan written off and recovered). The borrower
+ * counts are the ledger's at each: 0 before the drawdowns of 2025-06-05, then the cooperative
+ * (women-led, 40 members) and the person; the person's loan written off on 2026-01-15, the
+ * association's drawn on 2026-01-10. */
+static void test_one_or_two_connections(void **state)
+{
+    (void)state;
+    static const int64_t borrowers[] = {0, 0, 0, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 2, 2};
+    _Static_assert(sizeof borrowers / sizeof borrowers[0] == sizeof period_ends / sizeof period_ends[0],
+                   "one count per date");
+    for (size_t d = 0; d < sizeof period_ends / sizeof period_ends[0]; d++) {
+        assert_int_equal(check_period_end(period_ends[d]), borrowers[d]);
+    }
+    /* Turning the sibling off closed it; the next statement opens one again, and keeps it. */
+    assert_int_equal(fundledger_connections(), 1);
+    json_decref(statement(partner, 0, "2026-06-30"));
+    assert_int_equal(fundledger_connections(), 2);
+    json_decref(statement(undp, 0, "2026-06-30"));
+    assert_int_equal(fundledger_connections(), 2);
+}
+
+/* The sibling's connection lost (its server process ended): the pass runs on the statement's own
+ * connection, with the same figures, and the next statement opens a new sibling. */
+static void test_sibling_lost(void **state)
+{
+    (void)state;
+    json_t *st = statement(partner, 0, "2026-06-30");
+    char *before = figures_text(st);
+    json_decref(st);
+    assert_int_equal(fundledger_connections(), 2);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND application_name = 'fundledger' AND pid <> %d",
+             PQbackendPID(db_pg(db)));
+    assert_int_equal(scalar_i64(sql), 1);
+    st = statement(partner, 0, "2026-06-30");
+    char *after = figures_text(st);
+    json_decref(st);
+    assert_string_equal(after, before);
+    free(after);
+    assert_int_equal(fundledger_connections(), 1); /* the lost sibling was dropped */
+    st = statement(partner, 0, "2026-06-30");
+    after = figures_text(st);
+    json_decref(st);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    assert_int_equal(fundledger_connections(), 2);
+}
+
+static json_t *padded_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    (void)arg;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT id FROM account WHERE fund_id = %" PRId64 " AND code = 'T%" PRId64 ".LOANS'",
+             fund_id, t_m);
+    int64_t loans = scalar_i64(sql);
+    snprintf(sql, sizeof sql, "SELECT id FROM account WHERE fund_id = %" PRId64 " AND code = 'T%" PRId64 ".CASH'",
+             fund_id, t_m);
+    int64_t cash = scalar_i64(sql);
+    static struct ledger_entry e;
+    memset(&e, 0, sizeof e);
+    e.fund_id = fund_id;
+    e.posted_by = approver.user_id;
+    snprintf(e.effective_date, sizeof e.effective_date, "2026-07-10");
+    snprintf(e.memo, sizeof e.memo, "test: a zero-padded loan reference");
+    snprintf(e.event_type, sizeof e.event_type, "manual");
+    snprintf(e.event_ref, sizeof e.event_ref, "loan:00%" PRId64, loan_c);
+    e.n_lines = 2;
+    e.lines[0] = (struct ledger_line){loans, "COP", -80000000};
+    e.lines[1] = (struct ledger_line){cash, "COP", 80000000};
+    const struct ledger_entry *one = &e;
+    int64_t id = 0;
+    if (ledger_post(d, &one, 1, &id, err) != FLE_OK) {
+        return NULL;
+    }
+    return json_integer(id);
+}
+
+/* After the history: loan A repaid in full on 2026-07-05 (the cooperative is no borrower from
+ * then), and on 2026-07-10 an entry with a zero-padded reference to loan C ("loan:00<id>", which
+ * no code writes but the ledger's count reads) credits C's whole balance out of the mezzanine's
+ * LOANS account: the ledger has no loan outstanding left, while the portfolio (business rows)
+ * still has C, and the reconciliation shows the difference. One connection or two, the same
+ * figures; the borrower counts stay the ledger's. */
+static void test_borrowers_repaid_and_padded(void **state)
+{
+    (void)state;
+    struct money_args rp = {loan_a, "300000.00", "2026-07-05", "BANK-2"};
+    json_decref(run(repay_fn, &rp, FLE_OK));
+    assert_int_equal(check_period_end("2026-07-04"), 2);
+    assert_int_equal(check_period_end("2026-07-05"), 1);
+    assert_int_equal(check_period_end("2026-07-09"), 1);
+    json_decref(run(padded_fn, NULL, FLE_OK));
+    assert_int_equal(check_period_end("2026-07-09"), 1);
+    assert_int_equal(check_period_end("2026-07-10"), 0);
+    assert_int_equal(check_period_end("2026-07-31"), 0);
+    json_t *st = statement(partner, 0, "2026-07-31");
+    expect_str(st, "portfolio.gross_portfolio", "800000.00");
+    expect_str(st, "portfolio.reconciliation.ledger_loans_accounts", "0.00");
+    expect_str(st, "portfolio.reconciliation.difference", "-800000.00");
+    json_decref(st);
+}
+
+struct snap {
+    char id[DB_SNAPSHOT_ID_BYTES];
+    int64_t before, seen;
+};
+
+static enum fl_err count_orgs(struct db *d, int64_t *out, struct fl_error *err)
+{
+    PGresult *r = db_exec_sql(d, "SELECT count(*) FROM organisation", err);
+    if (r == NULL) {
+        return err->code;
+    }
+    *out = db_i64(r, 0, 0);
+    PQclear(r);
+    return FLE_OK;
+}
+
+static enum fl_err seen_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    return count_orgs(d, &((struct snap *)arg)->seen, err);
+}
+
+static enum fl_err export_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct snap *s = arg;
+    PGresult *r = db_exec_sql(d, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+    if (r == NULL) {
+        return err->code;
+    }
+    PQclear(r);
+    enum fl_err e = count_orgs(d, &s->before, err);
+    if (e != FLE_OK || (e = db_snapshot_export(d, s->id, err)) != FLE_OK) {
+        return e;
+    }
+    /* Committed by another connection after the snapshot was taken. */
+    assert_true(testdb_exec(ci, "INSERT INTO organisation (name, kind) VALUES ('Snapshot test', 'investor')"));
+    struct db *sibling = NULL;
+    if ((e = db_sibling(d, &sibling, err)) != FLE_OK) {
+        return e;
+    }
+    return db_tx_snapshot(sibling, s->id, seen_tx, s, err);
+}
+
+/* db_tx_snapshot reads what the exporting transaction reads, not what was committed since; once
+ * that transaction is over, its snapshot cannot be imported. */
+static void test_snapshot_shared(void **state)
+{
+    (void)state;
+    struct snap s = {.before = -1, .seen = -1};
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(db_tx(db, export_tx, &s, &err), FLE_OK);
+    assert_true(s.before > 0);
+    assert_int_equal(s.seen, s.before);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM organisation"), s.before + 1);
+    struct db *sibling = NULL;
+    assert_int_equal(db_sibling(db, &sibling, &err), FLE_OK);
+    assert_int_equal(db_tx_snapshot(sibling, s.id, seen_tx, &s, &err), FLE_INTERNAL);
+    assert_int_equal(db_tx_snapshot(sibling, "1'; SELECT 1; --", seen_tx, &s, &err), FLE_INTERNAL);
+    /* The sibling still serves statements. */
+    json_decref(statement(partner, 0, "2026-06-30"));
+    assert_int_equal(fundledger_connections(), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1245,10 @@ int main(void)
         cmocka_unit_test(test_reconciliation),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hash_changes_with_figures),
+        cmocka_unit_test(test_one_or_two_connections),
+        cmocka_unit_test(test_sibling_lost),
+        cmocka_unit_test(test_borrowers_repaid_and_padded),
+        cmocka_unit_test(test_snapshot_shared),
     };
     return cmocka_run_group_tests_name("statements (database)", tests, setup, teardown);
 }
