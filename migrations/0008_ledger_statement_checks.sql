@@ -1,27 +1,31 @@
 -- 0008_ledger_statement_checks: the journal's rules checked once per statement, set-based,
--- instead of once per row. The rules are the same; what changes is how the database enforces
--- them, because per-row enforcement cost more than the postings themselves (tests/bench/README.md,
--- ledger_post: about 150 us of server CPU per two-line posting, most of it one trigger query or
--- one foreign-key query per row).
+-- instead of once per row. Per-row enforcement cost more than the postings themselves
+-- (tests/bench/README.md, ledger_post: about 150 us of server CPU per two-line posting, most of it
+-- one trigger query or one foreign-key query per row).
 --
 -- 1. An entry and its lines are written by ONE statement (ledger_post: one INSERT with two
---    data-modifying CTEs). At the end of that statement the entry's statement trigger sees its
---    lines and refuses an entry with fewer than two: no deferred per-entry trigger is left. An
---    entry written without its lines is refused at once; lines added later in the same
---    transaction are checked again by the line trigger (balance over all the entry's lines).
--- 2. The five row-by-row foreign keys of journal_entry and journal_line (fund, user, reversed
+--    data-modifying CTEs). When that statement ends, the entry's statement trigger refuses an
+--    entry without lines; no deferred per-entry trigger is left.
+-- 2. Balance is checked on what each statement adds: the lines a statement writes for an entry
+--    must sum to zero per currency by themselves. Every line goes through that check, so every
+--    entry, the sum of such sets, balances; and since no line is zero, an entry with lines has at
+--    least two. (0007 re-read all the lines of every entry touched; this is stricter for lines
+--    added by a later statement of the same transaction, which must balance on their own.)
+-- 3. The five row-by-row foreign keys of journal_entry and journal_line (fund, user, reversed
 --    entry; entry, account+currency) are replaced by the same checks made set-based in the two
 --    statement triggers. What a foreign key also guards, that the referenced row is not deleted,
 --    holds by trigger: journal entries and accounts refuse DELETE (0001), and so now do funds and
 --    users (nothing in fundledger deletes either; users are disabled, not deleted).
--- 3. created_xact is a column default; the entry trigger refuses an entry stamped with another
+-- 4. created_xact is a column default; the entry trigger refuses an entry stamped with another
 --    transaction or inserted already sealed (it was a BEFORE ROW trigger that overwrote them).
--- 4. Balances move to their own narrow table, account_balance. Every posting rewrites the balance
+-- 5. Balances move to their own narrow table, account_balance. Every posting rewrites the balance
 --    rows of its accounts; in account that meant re-checking the account's four CHECK constraints
---    (two regular expressions) and its guard for every balance change, about a tenth of the
---    server's work per posting. account_balance has no CHECK to re-run, half-empty pages
---    (fillfactor 50) so the rewrites stay HOT, and the same guards: its rows are made with the
---    account (balance 0) and change only by posting journal lines.
+--    (two regular expressions) and its guard for every balance change. account_balance has no
+--    CHECK to re-run, half-empty pages (fillfactor 50) so the rewrites stay HOT, and the same
+--    guards: its rows are made with the account (balance 0) and change only by posting journal
+--    lines. It carries copies of the account's fund and currency (foreign keys keep them equal
+--    to the account's, which cannot change), so the balance update itself checks that each line
+--    is on an account of its entry's fund in the line's currency.
 
 DROP TRIGGER journal_entry_balanced ON journal_entry;
 DROP FUNCTION journal_entry_check_balanced();
@@ -38,9 +42,14 @@ ALTER TABLE journal_line DROP CONSTRAINT journal_line_entry_id_fkey,
 -- Balances: one row per account, made with it, moved only by the journal line trigger.
 CREATE TABLE account_balance (
     account_id     bigint PRIMARY KEY REFERENCES account (id),
-    balance_minor  bigint NOT NULL DEFAULT 0 -- signed: debits positive, credits negative
+    fund_id        bigint NOT NULL,
+    currency       char(3) NOT NULL,
+    balance_minor  bigint NOT NULL DEFAULT 0, -- signed: debits positive, credits negative
+    FOREIGN KEY (account_id, fund_id) REFERENCES account (id, fund_id),
+    FOREIGN KEY (account_id, currency) REFERENCES account (id, currency)
 ) WITH (fillfactor = 50);
-INSERT INTO account_balance (account_id, balance_minor) SELECT id, balance_minor FROM account;
+INSERT INTO account_balance (account_id, fund_id, currency, balance_minor)
+    SELECT id, fund_id, currency, balance_minor FROM account;
 
 DROP TRIGGER account_guard ON account;
 ALTER TABLE account DROP COLUMN balance_minor;
@@ -55,7 +64,7 @@ CREATE TRIGGER account_guard BEFORE UPDATE ON account
 
 CREATE FUNCTION account_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO account_balance (account_id) VALUES (NEW.id);
+    INSERT INTO account_balance (account_id, fund_id, currency) VALUES (NEW.id, NEW.fund_id, NEW.currency);
     RETURN NULL;
 END $$;
 CREATE TRIGGER account_open_balance AFTER INSERT ON account
@@ -71,7 +80,8 @@ CREATE TRIGGER account_balance_insert BEFORE INSERT ON account_balance
     FOR EACH ROW WHEN (pg_trigger_depth() < 1 OR NEW.balance_minor <> 0)
     EXECUTE FUNCTION account_balance_guard();
 CREATE TRIGGER account_balance_update BEFORE UPDATE ON account_balance
-    FOR EACH ROW WHEN (pg_trigger_depth() < 1 OR NEW.account_id <> OLD.account_id)
+    FOR EACH ROW WHEN (pg_trigger_depth() < 1 OR (NEW.account_id, NEW.fund_id, NEW.currency)
+                       IS DISTINCT FROM (OLD.account_id, OLD.fund_id, OLD.currency))
     EXECUTE FUNCTION account_balance_guard();
 CREATE TRIGGER account_balance_no_delete BEFORE DELETE ON account_balance
     FOR EACH ROW EXECUTE FUNCTION forbid_change();
@@ -79,7 +89,7 @@ CREATE TRIGGER account_balance_no_truncate BEFORE TRUNCATE ON account_balance
     FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
 
 -- Every entry of the statement: this transaction's, unsealed, of a known fund and user,
--- reversing (if it does) an existing entry, and with two or more lines by now.
+-- reversing (if it does) an existing entry, and with lines by now (two or more: see 2. above).
 CREATE FUNCTION journal_entry_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     me      xid8 := pg_current_xact_id();
@@ -93,15 +103,15 @@ BEGIN
              WHEN f.id IS NULL THEN 'names no fund'
              WHEN u.id IS NULL THEN 'names no user'
              WHEN n.reverses_entry_id IS NOT NULL AND o.id IS NULL THEN 'reverses no entry'
-             ELSE 'has fewer than 2 lines (an entry and its lines are inserted by one statement)' END
+             ELSE 'has no lines (an entry and its lines are inserted by one statement)' END
       INTO bad, reason
       FROM new_entries n
       LEFT JOIN fund f ON f.id = n.fund_id
       LEFT JOIN app_user u ON u.id = n.posted_by
       LEFT JOIN journal_entry o ON o.id = n.reverses_entry_id
-      CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM journal_line l WHERE l.entry_id = n.id LIMIT 2) x) lc
+      LEFT JOIN LATERAL (SELECT true AS found FROM journal_line l WHERE l.entry_id = n.id LIMIT 1) lc ON true
      WHERE n.created_xact <> me OR n.seal_pos IS NOT NULL OR n.prev_hash IS NOT NULL OR n.hash IS NOT NULL
-        OR f.id IS NULL OR u.id IS NULL OR (n.reverses_entry_id IS NOT NULL AND o.id IS NULL) OR lc.n < 2
+        OR f.id IS NULL OR u.id IS NULL OR (n.reverses_entry_id IS NOT NULL AND o.id IS NULL) OR lc.found IS NULL
      LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'journal entry % %', bad, reason USING ERRCODE = '23514';
@@ -113,37 +123,57 @@ CREATE TRIGGER journal_entry_check AFTER INSERT ON journal_entry
     REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION journal_entry_after_insert();
 
--- Every line of the statement: on an entry of this transaction, on an account of the entry's
--- fund in the line's currency, with the entry's date; every entry touched balances per currency
--- over all its lines; every reversal touched negates its original, which is not a reversal (that
--- query's plan is large, and setting up a plan costs more here than running it: it runs only when
--- the statement wrote a reversal). Then the balances move, in account order: the
--- UPDATE visits the aggregated rows sorted by account (a nested loop over them, probing the
--- primary key), so two posters lock shared accounts in the same order, without the separate
--- locking pass 0007 made (a deadlock, should a plan ever differ, is retried by the caller).
+-- Every line of the statement: on an entry of this transaction, with the entry's date, on an
+-- account of the entry's fund in the line's currency; the lines of each entry balance per
+-- currency; every reversal touched negates its original, which is not a reversal. One query reads
+-- each entry touched once, moves the balances (the update matches each account's row on its
+-- fund and currency too, so a line on a wrong account leaves a row unmatched) and returns what it
+-- found; a problem raises and the whole statement is undone. The balance rows are updated sorted
+-- by account (a nested loop over the sorted sums, probing the primary key), so two posters lock
+-- shared accounts in the same order (a deadlock, should a plan ever differ, is retried by the
+-- caller). The reversal check's plan is large, and setting up a plan costs more here than running
+-- it: it runs only when the statement wrote a reversal.
 CREATE OR REPLACE FUNCTION journal_line_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    me       xid8 := pg_current_xact_id();
-    bad      bigint;
-    reverses bool;
+    me         xid8 := pg_current_xact_id();
+    bad        bigint;
+    unbalanced bigint;
+    unmatched  bigint;
+    reverses   bool;
 BEGIN
-    SELECT min(nl.entry_id) FILTER (WHERE e.id IS NULL OR a.id IS NULL OR e.created_xact <> me
-                                       OR a.fund_id <> e.fund_id OR a.currency <> nl.currency
-                                       OR nl.effective_date <> e.effective_date),
-           bool_or(e.reverses_entry_id IS NOT NULL)
-      INTO bad, reverses
-      FROM new_lines nl
-      LEFT JOIN journal_entry e ON e.id = nl.entry_id
-      LEFT JOIN account a ON a.id = nl.account_id;
+    WITH e AS MATERIALIZED (
+             SELECT id, created_xact, effective_date, fund_id, reverses_entry_id FROM journal_entry
+              WHERE id IN (SELECT DISTINCT entry_id FROM new_lines)),
+         l AS MATERIALIZED (
+             SELECT nl.entry_id, nl.account_id, nl.currency, nl.amount_minor,
+                    e.id IS NULL OR e.created_xact <> me OR nl.effective_date <> e.effective_date AS foreign_entry,
+                    e.fund_id, e.reverses_entry_id IS NOT NULL AS reversal
+               FROM new_lines nl LEFT JOIN e ON e.id = nl.entry_id),
+         d AS MATERIALIZED (
+             SELECT account_id, fund_id, currency, sum(amount_minor) AS s FROM l
+              GROUP BY account_id, fund_id, currency ORDER BY account_id),
+         u AS (
+             UPDATE account_balance b SET balance_minor = b.balance_minor + d.s FROM d
+              WHERE b.account_id = d.account_id AND b.fund_id = d.fund_id AND b.currency = d.currency
+             RETURNING b.account_id)
+    SELECT (SELECT min(entry_id) FROM l WHERE foreign_entry),
+           (SELECT entry_id FROM l GROUP BY entry_id, currency HAVING sum(amount_minor) <> 0 LIMIT 1),
+           (SELECT count(*) FROM d) - (SELECT count(*) FROM u),
+           (SELECT bool_or(reversal) FROM l)
+      INTO bad, unbalanced, unmatched, reverses;
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'journal lines of entry % must belong to an entry of this transaction, on accounts of its fund in their currency, with its date', bad
+        RAISE EXCEPTION 'journal lines of entry % must belong to an entry of this transaction, with its date', bad
             USING ERRCODE = '23514';
     END IF;
-    SELECT l.entry_id INTO bad
-      FROM (SELECT DISTINCT entry_id FROM new_lines) t JOIN journal_line l ON l.entry_id = t.entry_id
-     GROUP BY l.entry_id, l.currency HAVING sum(l.amount_minor) <> 0 LIMIT 1;
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'journal entry % is not balanced', bad USING ERRCODE = '23514';
+    IF unmatched <> 0 THEN
+        SELECT min(nl.entry_id) INTO bad FROM new_lines nl
+          JOIN journal_entry e ON e.id = nl.entry_id LEFT JOIN account a ON a.id = nl.account_id
+         WHERE a.id IS NULL OR a.fund_id <> e.fund_id OR a.currency <> nl.currency;
+        RAISE EXCEPTION 'journal lines of entry % must be on accounts of its fund in their currency', bad
+            USING ERRCODE = '23514';
+    END IF;
+    IF unbalanced IS NOT NULL THEN
+        RAISE EXCEPTION 'journal entry % is not balanced', unbalanced USING ERRCODE = '23514';
     END IF;
     IF reverses THEN
         SELECT r.id INTO bad FROM journal_entry r
@@ -162,9 +192,6 @@ BEGIN
                 USING ERRCODE = '23514';
         END IF;
     END IF;
-    UPDATE account_balance b SET balance_minor = b.balance_minor + d.s
-      FROM (SELECT account_id, sum(amount_minor) AS s FROM new_lines GROUP BY account_id ORDER BY account_id) d
-     WHERE b.account_id = d.account_id;
     RETURN NULL;
 END $$;
 -- CREATE OR REPLACE dropped the setting 0007 gave it: probe by key, never scan whole.
