@@ -146,6 +146,18 @@ enum fl_err ledger_check_accounts(struct db *db, const struct ledger_entry *cons
     return e;
 }
 
+/* ledger_check on each entry; the first refusal. */
+static enum fl_err check_each(const struct ledger_entry *const *entries, unsigned n, struct fl_error *err)
+{
+    for (unsigned i = 0; i < n; i++) {
+        enum fl_err e = ledger_check(entries[i], err);
+        if (e != FLE_OK) {
+            return e;
+        }
+    }
+    return FLE_OK;
+}
+
 /* Writes entries[0..n) and their lines with the one "ledger_post" statement, inside the caller's
  * transaction (in_tx) or as a transaction of its own; ids[i] gets the id of entries[i]. */
 static enum fl_err post_statement(struct db *db, const struct ledger_entry *const *entries, unsigned n, bool in_tx,
@@ -212,13 +224,11 @@ enum fl_err ledger_post(struct db *db, const struct ledger_entry *const *entries
     assert(db != NULL && entries != NULL && ids != NULL);
     assert(db_in_tx(db));
     assert(n >= 1 && n <= LEDGER_BATCH_ENTRIES_MAX);
-    for (unsigned i = 0; i < n; i++) {
-        enum fl_err e = ledger_check(entries[i], err);
-        if (e != FLE_OK) {
-            return e;
-        }
+    enum fl_err e = check_each(entries, n, err);
+    if (e != FLE_OK) {
+        return e;
     }
-    enum fl_err e = ledger_check_accounts(db, entries, n, err);
+    e = ledger_check_accounts(db, entries, n, err);
     if (e != FLE_OK) {
         return e;
     }
@@ -231,13 +241,8 @@ enum fl_err ledger_post_commit(struct db *db, const struct ledger_entry *const *
     assert(db != NULL && entries != NULL && ids != NULL);
     assert(!db_in_tx(db));
     assert(n >= 1 && n <= LEDGER_BATCH_ENTRIES_MAX);
-    for (unsigned i = 0; i < n; i++) {
-        enum fl_err e = ledger_check(entries[i], err);
-        if (e != FLE_OK) {
-            return e;
-        }
-    }
-    return post_statement(db, entries, n, false, ids, err);
+    enum fl_err e = check_each(entries, n, err);
+    return e != FLE_OK ? e : post_statement(db, entries, n, false, ids, err);
 }
 
 enum fl_err ledger_reversal_build(struct db *db, int64_t entry_id, int64_t posted_by, const char *memo,
