@@ -281,6 +281,61 @@ static void test_database_refuses_bad_entries(void **state)
              "decode(repeat('00', 32), 'hex'))",
              fund_id, u);
     assert_refused(sql, "journal entry 900011 is stamped with another transaction or inserted sealed");
+    /* The entry's own fields (0009: checked by the entry trigger, no longer CHECK constraints). */
+    assert_refused(entry_sql(900015, fund_id, u, ", memo", ", repeat('m', 501)",
+                             two_lines(900015, cash, "COP", 7, capital, "COP", 7)),
+                   "journal entry 900015 has a memo of more than 500 characters");
+    assert_refused(entry_sql(900016, fund_id, u, ", event_ref", ", repeat('r', 201)",
+                             two_lines(900016, cash, "COP", 7, capital, "COP", 7)),
+                   "journal entry 900016 has an event reference of more than 200 characters");
+    static const char *const bad_types[] = {"''", "'Manual'", "'1st'", "'_x'", "'a-b'", "'caf' || chr(233)",
+                                            "repeat('a', 65)", "'a b'"};
+    for (size_t i = 0; i < sizeof bad_types / sizeof *bad_types; i++) {
+        char lines2[512], sql2[2048];
+        snprintf(lines2, sizeof lines2, "%s", two_lines(900017, cash, "COP", 7, capital, "COP", 7));
+        snprintf(sql2, sizeof sql2, "%s", entry_sql(900017, fund_id, u, "", "", lines2));
+        /* entry_sql writes event_type 'test': put the bad one in its place */
+        char *t = strstr(sql2, "'test'");
+        assert_non_null(t);
+        char fixed[2048];
+        int head = (int)(t - sql2);
+        snprintf(fixed, sizeof fixed, "%.*s%s", head, sql2, bad_types[i]);
+        snprintf(fixed + strlen(fixed), sizeof fixed - strlen(fixed), "%s", t + strlen("'test'"));
+        assert_refused(fixed, "journal entry 900017 has an event type that is not 1 to 64 of a-z, 0-9 and _");
+    }
+    /* The longest and the plainest good types are accepted. */
+    snprintf(sql, sizeof sql, "BEGIN; %s; ROLLBACK;",
+             entry_sql(900018, fund_id, u, "", "", two_lines(900018, cash, "COP", 7, capital, "COP", 7)));
+    char *t = strstr(sql, "'test'");
+    assert_non_null(t);
+    char good[4096];
+    snprintf(good, sizeof good, "%.*srepeat('z', 63) || '9'%s", (int)(t - sql), sql, t + strlen("'test'"));
+    assert_true(testdb_exec(ci, good));
+    /* A reversal names an earlier entry (with lines, the line trigger's reversal check refuses
+     * first; alone, the entry's own check does). */
+    assert_refused(entry_sql(900019, fund_id, u, ", reverses_entry_id", ", 900020",
+                             two_lines(900019, cash, "COP", 7, capital, "COP", 7)),
+                   "reversal 900019 does not negate its original");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, reverses_entry_id) "
+             "VALUES (900019, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test', 900020)",
+             fund_id, u);
+    assert_refused(sql, "journal entry 900019 reverses no earlier entry");
+    /* Lines numbered 1 to 64, no zero amount. */
+    snprintf(lines, sizeof lines,
+             "(900021, 0, %" PRId64 ", 'COP', 7, '2026-01-01'), (900021, 2, %" PRId64 ", 'COP', -7, '2026-01-01')", cash,
+             capital);
+    assert_refused(entry_sql(900021, fund_id, u, "", "", lines),
+                   "journal lines of entry 900021 must be numbered 1 to 64 and have a non-zero amount");
+    snprintf(lines, sizeof lines,
+             "(900022, 1, %" PRId64 ", 'COP', 7, '2026-01-01'), (900022, 65, %" PRId64 ", 'COP', -7, '2026-01-01')",
+             cash, capital);
+    assert_refused(entry_sql(900022, fund_id, u, "", "", lines), "must be numbered 1 to 64");
+    snprintf(lines, sizeof lines,
+             "(900023, 1, %" PRId64 ", 'COP', 7, '2026-01-01'), (900023, 2, %" PRId64 ", 'COP', -7, '2026-01-01'), "
+             "(900023, 3, %" PRId64 ", 'COP', 0, '2026-01-01')",
+             cash, capital, cash);
+    assert_refused(entry_sql(900023, fund_id, u, "", "", lines), "have a non-zero amount");
     assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
     assert_int_equal(scalar_i64("SELECT count(*) FROM fund WHERE code = 'OTHER'"), 0);
     assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor),0) FROM account_balance"), 0);
@@ -407,6 +462,16 @@ static void test_database_refuses_changes_to_history(void **state)
     assert_false(testdb_exec(ci, sql));
     snprintf(sql, sizeof sql, "UPDATE journal_entry SET memo = 'changed' WHERE id = %" PRId64, id);
     assert_false(testdb_exec(ci, sql));
+    /* Sealing sets all three seal columns, hashes of 32 bytes; nothing else may change. */
+    snprintf(sql, sizeof sql,
+             "UPDATE journal_entry SET seal_pos = 1000000, prev_hash = decode(repeat('00', 31), 'hex'), "
+             "hash = decode(repeat('00', 32), 'hex') WHERE id = %" PRId64,
+             id);
+    assert_refused(sql, "must be sealed with a 32-byte hash and previous hash");
+    snprintf(sql, sizeof sql,
+             "UPDATE journal_entry SET seal_pos = 1000000, prev_hash = decode(repeat('00', 32), 'hex') WHERE id = %" PRId64,
+             id);
+    assert_refused(sql, "must be sealed with a 32-byte hash and previous hash");
     snprintf(sql, sizeof sql, "DELETE FROM journal_entry WHERE id = %" PRId64, id);
     assert_false(testdb_exec(ci, sql));
     assert_false(testdb_exec(ci, "TRUNCATE journal_line CASCADE"));
