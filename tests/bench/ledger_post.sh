@@ -5,7 +5,9 @@
 #
 #   make bench && bash tests/bench/ledger_post.sh
 #
-# Environment: BUILD (build), SECONDS_PER_RUN (20), WRITERS ("1 4 16"), PGBENCH_SCALE (10),
+# Environment: BUILD (build), SECONDS_PER_RUN (20), WRITERS ("1 4 16"), PGBENCH_SCALE (the largest
+# writer count: pgbench's guidance is a scale at least the number of clients, else tpcb-like
+# mostly measures contention on its few branch rows),
 # ACCOUNTS (1000), HOT (1: also the one-hot-account variant), CRASH_TEST (1: kill the server
 # with an immediate stop during a run and check every acknowledged posting survived),
 # DIRECT (0; 1: also post without the batcher, a connection and a transaction per posting, as a
@@ -16,7 +18,8 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 WRITERS=${WRITERS:-"1 4 16"}
-PGBENCH_SCALE=${PGBENCH_SCALE:-10}
+max_writers=$(printf '%s\n' $WRITERS | sort -n | tail -n 1)
+PGBENCH_SCALE=${PGBENCH_SCALE:-$max_writers}
 ACCOUNTS=${ACCOUNTS:-1000}
 HOT=${HOT:-1}
 CRASH_TEST=${CRASH_TEST:-1}
