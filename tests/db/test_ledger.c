@@ -174,19 +174,40 @@ static void test_c_refuses_unbalanced_and_bad_entries(void **state)
     assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), before);
 }
 
-/* SQL that writes entry `id` and its lines in one statement, as ledger_post does. lines is the
- * VALUES list of journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date);
- * extra_cols/extra_vals add columns to the entry ("" for none). */
-static const char *entry_sql(int64_t id, int64_t fund, int64_t user, const char *extra_cols, const char *extra_vals,
-                             const char *lines)
+/* SQL that writes entry `id` and its lines in one statement, as ledger_post does. event_type is an
+ * SQL expression; lines is the VALUES list of journal_line (entry_id, line_no, account_id,
+ * currency, amount_minor, effective_date); extra_cols/extra_vals add columns to the entry ("" for
+ * none). */
+static const char *entry_sql_typed(int64_t id, int64_t fund, int64_t user, const char *event_type,
+                                   const char *extra_cols, const char *extra_vals, const char *lines)
 {
     static char sql[2048];
     int n = snprintf(sql, sizeof sql,
              "WITH e AS (INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type%s) "
-             "VALUES (%" PRId64 ", %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'%s)) "
+             "VALUES (%" PRId64 ", %" PRId64 ", '2026-01-01', %" PRId64 ", %s%s)) "
              "INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, effective_date) "
              "VALUES %s",
-             extra_cols, id, fund, user, extra_vals, lines);
+             extra_cols, id, fund, user, event_type, extra_vals, lines);
+    assert_true(n > 0 && (size_t)n < sizeof sql);
+    return sql;
+}
+
+/* entry_sql_typed with the event type 'test'. */
+static const char *entry_sql(int64_t id, int64_t fund, int64_t user, const char *extra_cols, const char *extra_vals,
+                             const char *lines)
+{
+    return entry_sql_typed(id, fund, user, "'test'", extra_cols, extra_vals, lines);
+}
+
+/* SQL that writes entry `id` alone, without lines (event type 'test', extra columns as above). */
+static const char *entry_alone_sql(int64_t id, int64_t fund, int64_t user, const char *extra_cols,
+                                   const char *extra_vals)
+{
+    static char sql[1024];
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type%s) "
+                     "VALUES (%" PRId64 ", %" PRId64 ", '2026-01-01', %" PRId64 ", 'test'%s)",
+                     extra_cols, id, fund, user, extra_vals);
     assert_true(n > 0 && (size_t)n < sizeof sql);
     return sql;
 }
@@ -234,11 +255,7 @@ static void test_database_refuses_bad_entries(void **state)
     /* A single line, and an entry written without its lines. */
     snprintf(sql, sizeof sql, "(900002, 1, %" PRId64 ", 'COP', 5, '2026-01-01')", cash);
     assert_refused(entry_sql(900002, fund_id, u, "", "", sql), "journal entry 900002 is not balanced");
-    snprintf(sql, sizeof sql,
-             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type) "
-             "VALUES (900003, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test')",
-             fund_id, u);
-    assert_refused(sql, "journal entry 900003 has no lines");
+    assert_refused(entry_alone_sql(900003, fund_id, u, "", ""), "journal entry 900003 has no lines");
     /* Lines on an unknown account, on another currency than the account's, on another fund's. */
     assert_refused(entry_sql(900004, fund_id, u, "", "", two_lines(900004, cash, "COP", 7, 999999, "COP", 7)),
                    "on accounts of its fund in their currency");
@@ -270,17 +287,11 @@ static void test_database_refuses_bad_entries(void **state)
     assert_refused(entry_sql(900010, fund_id, u, ", created_xact", ", '1'::xid8",
                              two_lines(900010, cash, "COP", 7, capital, "COP", 7)),
                    "must belong to an entry of this transaction");
-    snprintf(sql, sizeof sql,
-             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, created_xact) "
-             "VALUES (900010, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test', '1')",
-             fund_id, u);
-    assert_refused(sql, "journal entry 900010 is stamped with another transaction or inserted sealed");
-    snprintf(sql, sizeof sql,
-             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, seal_pos, prev_hash, hash) "
-             "VALUES (900011, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test', 1, decode(repeat('00', 32), 'hex'), "
-             "decode(repeat('00', 32), 'hex'))",
-             fund_id, u);
-    assert_refused(sql, "journal entry 900011 is stamped with another transaction or inserted sealed");
+    assert_refused(entry_alone_sql(900010, fund_id, u, ", created_xact", ", '1'"),
+                   "journal entry 900010 is stamped with another transaction or inserted sealed");
+    assert_refused(entry_alone_sql(900011, fund_id, u, ", seal_pos, prev_hash, hash",
+                                   ", 1, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')"),
+                   "journal entry 900011 is stamped with another transaction or inserted sealed");
     /* The entry's own fields (0009: checked by the entry trigger, no longer CHECK constraints). */
     assert_refused(entry_sql(900015, fund_id, u, ", memo", ", repeat('m', 501)",
                              two_lines(900015, cash, "COP", 7, capital, "COP", 7)),
@@ -291,36 +302,22 @@ static void test_database_refuses_bad_entries(void **state)
     static const char *const bad_types[] = {"''", "'Manual'", "'1st'", "'_x'", "'a-b'", "'caf' || chr(233)",
                                             "repeat('a', 65)", "'a b'"};
     for (size_t i = 0; i < sizeof bad_types / sizeof *bad_types; i++) {
-        char lines2[512], sql2[2048];
-        snprintf(lines2, sizeof lines2, "%s", two_lines(900017, cash, "COP", 7, capital, "COP", 7));
-        snprintf(sql2, sizeof sql2, "%s", entry_sql(900017, fund_id, u, "", "", lines2));
-        /* entry_sql writes event_type 'test': put the bad one in its place */
-        char *t = strstr(sql2, "'test'");
-        assert_non_null(t);
-        char fixed[2048];
-        int head = (int)(t - sql2);
-        snprintf(fixed, sizeof fixed, "%.*s%s", head, sql2, bad_types[i]);
-        snprintf(fixed + strlen(fixed), sizeof fixed - strlen(fixed), "%s", t + strlen("'test'"));
-        assert_refused(fixed, "journal entry 900017 has an event type that is not 1 to 64 of a-z, 0-9 and _");
+        assert_refused(entry_sql_typed(900017, fund_id, u, bad_types[i], "", "",
+                                       two_lines(900017, cash, "COP", 7, capital, "COP", 7)),
+                       "journal entry 900017 has an event type that is not 1 to 64 of a-z, 0-9 and _");
     }
-    /* The longest and the plainest good types are accepted. */
+    /* The longest good type is accepted. */
     snprintf(sql, sizeof sql, "BEGIN; %s; ROLLBACK;",
-             entry_sql(900018, fund_id, u, "", "", two_lines(900018, cash, "COP", 7, capital, "COP", 7)));
-    char *t = strstr(sql, "'test'");
-    assert_non_null(t);
-    char good[4096];
-    snprintf(good, sizeof good, "%.*srepeat('z', 63) || '9'%s", (int)(t - sql), sql, t + strlen("'test'"));
-    assert_true(testdb_exec(ci, good));
+             entry_sql_typed(900018, fund_id, u, "repeat('z', 63) || '9'", "", "",
+                             two_lines(900018, cash, "COP", 7, capital, "COP", 7)));
+    assert_true(testdb_exec(ci, sql));
     /* A reversal names an earlier entry (with lines, the line trigger's reversal check refuses
      * first; alone, the entry's own check does). */
     assert_refused(entry_sql(900019, fund_id, u, ", reverses_entry_id", ", 900020",
                              two_lines(900019, cash, "COP", 7, capital, "COP", 7)),
                    "reversal 900019 does not negate its original");
-    snprintf(sql, sizeof sql,
-             "INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, event_type, reverses_entry_id) "
-             "VALUES (900019, %" PRId64 ", '2026-01-01', %" PRId64 ", 'test', 900020)",
-             fund_id, u);
-    assert_refused(sql, "journal entry 900019 reverses no earlier entry");
+    assert_refused(entry_alone_sql(900019, fund_id, u, ", reverses_entry_id", ", 900020"),
+                   "journal entry 900019 reverses no earlier entry");
     /* Lines numbered 1 to 64, no zero amount. */
     snprintf(lines, sizeof lines,
              "(900021, 0, %" PRId64 ", 'COP', 7, '2026-01-01'), (900021, 2, %" PRId64 ", 'COP', -7, '2026-01-01')", cash,
