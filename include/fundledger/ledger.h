@@ -109,8 +109,9 @@ enum fl_err ledger_verify(struct db *db, struct ledger_verify_report *rep, struc
 
 /* Group commit: many threads post; `committers` threads (1..LEDGER_BATCHER_COMMITTERS_MAX), each
  * with its own connection, write what has queued up (at most batch_max entries) as one durable
- * transaction of one statement, then answer each writer. Two committers overlap one batch's
- * execution with the other's WAL flush. */
+ * transaction of one statement, then answer each writer. One committer is the default; more
+ * split the writers into smaller batches (measured slower with writers that wait for each
+ * answer, tests/bench/README.md). */
 struct ledger_batcher;
 enum fl_err ledger_batcher_start(const char *conninfo, unsigned batch_max, unsigned committers,
                                  unsigned tx_retries_max, struct ledger_batcher **out, struct fl_error *err);
