@@ -2,7 +2,9 @@
 # Runs every test program against a throwaway PostgreSQL cluster made here and removed after.
 # The cluster runs as the system user postgres when we are root (initdb refuses root), listens
 # only on a unix socket in its temp directory, and holds a migrated template database that each
-# test program clones (CREATE DATABASE ... TEMPLATE), so tests are isolated and fast.
+# test program clones (CREATE DATABASE ... TEMPLATE), so tests are isolated and fast. Test
+# programs connect as the service role fundledger_app, as the service does; their setup and
+# assertions (testdb_scalar, testdb_exec) as the owner.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,8 +24,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"${as_pg[@]}" "$PGBIN/initdb" -D "$tmp/data" -U fundledger -A trust -E UTF8 --no-locale --no-sync \
-  >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; echo "tests: initdb failed"; exit 1; }
+"${as_pg[@]}" "$PGBIN/initdb" -D "$tmp/data" -U fundledger --auth-local=peer --auth-host=reject -E UTF8 \
+  --no-locale --no-sync >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; echo "tests: initdb failed"; exit 1; }
+# The two roles of the private cluster (src/db/cluster.c): the owner "fundledger" (the bootstrap
+# superuser; migrations, test setup and assertions) and the service role "fundledger_app" (made by
+# migration 0010; every service connection of the tests). Peer authentication, as there: the user
+# running the tests may connect as either, nobody else.
+me=$(id -un)
+printf 'local all fundledger,fundledger_app peer map=fundledger\n' >"$tmp/data/pg_hba.conf"
+printf 'fundledger %s fundledger\nfundledger %s fundledger_app\n' "$me" "$me" >"$tmp/data/pg_ident.conf"
 # Durability off only here, for speed: these clusters are thrown away.
 "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -o \
   "-k $tmp -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
@@ -31,9 +40,11 @@ trap cleanup EXIT INT TERM
 
 export PGHOST=$tmp
 "$PGBIN/createdb" -h "$tmp" -U fundledger fl_template || exit 1
-FUNDLEDGER_DATABASE_URL="host=$tmp dbname=fl_template user=fundledger" FUNDLEDGER_LOG_LEVEL=warn \
+FUNDLEDGER_DATABASE_URL="host=$tmp dbname=fl_template user=fundledger_app" \
+  FUNDLEDGER_DATABASE_OWNER_URL="host=$tmp dbname=fl_template user=fundledger" FUNDLEDGER_LOG_LEVEL=warn \
   "./$BUILD/fundledger" migrate >/dev/null || { echo "tests: migrate failed"; exit 1; }
 
+unset FUNDLEDGER_DATABASE_OWNER_URL
 export FUNDLEDGER_TEST_PGHOST=$tmp
 export FUNDLEDGER_TEST_TEMPLATE=fl_template
 export FUNDLEDGER_SHARED_DIR=${FUNDLEDGER_SHARED_DIR:-../shared}

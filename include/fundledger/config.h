@@ -11,6 +11,7 @@
 struct config {
     char listen[128];                      /* "127.0.0.1:8080": host:port, port 1..65535 */
     char database_url[1024];               /* libpq conninfo or URI; "" = private cluster under data_dir */
+    char database_owner_url[1024];         /* the owner role's conninfo for migrations; "" = database_url */
     char data_dir[512];                    /* "var" */
     char migrations_dir[512];              /* "migrations" */
     char reports_dir[512];                 /* "reports" */

@@ -68,7 +68,8 @@ static int bad_usage(const char *msg)
     return 2;
 }
 
-/* Connects (starting the private cluster if needed) and applies migrations when asked. */
+/* Connects as the service role (starting the private cluster if needed), after applying
+ * migrations as the owner when asked. */
 static struct db *connect_db(bool migrate, char *conninfo, size_t cap)
 {
     struct fl_error err;
@@ -78,11 +79,13 @@ static struct db *connect_db(bool migrate, char *conninfo, size_t cap)
         return NULL;
     }
     struct db *db = NULL;
-    if (db_open(conninfo, false, cfg.db_tx_retries_max, &db, &err) != FLE_OK) {
-        fail("database", &err);
-        return NULL;
-    }
     if (migrate) {
+        char owner[CONNINFO_BYTES_MAX];
+        if (cluster_owner_conninfo(&cfg, true, owner, sizeof owner, &err) != FLE_OK ||
+            db_open(owner, false, cfg.db_tx_retries_max, &db, &err) != FLE_OK) {
+            fail("database (owner)", &err);
+            return NULL;
+        }
         unsigned applied = 0;
         if (migrate_apply(db, cfg.migrations_dir, &applied, &err) != FLE_OK) {
             fail("migrate", &err);
@@ -92,10 +95,10 @@ static struct db *connect_db(bool migrate, char *conninfo, size_t cap)
         if (applied) {
             log_info("migrate: %u migration(s) applied", applied);
         }
+        db_close(db);
+        db = NULL;
     }
-    /* Reopen with the statements prepared against the migrated schema. */
-    db_close(db);
-    db = NULL;
+    /* The service's connection, with the statements prepared against the migrated schema. */
     if (db_open(conninfo, true, cfg.db_tx_retries_max, &db, &err) != FLE_OK) {
         fail("database", &err);
         return NULL;

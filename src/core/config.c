@@ -24,6 +24,8 @@ enum key_kind {
       "Address the HTTP API listens on: host:port, or [ipv6]:port; port 1 to 65535.")              \
     X(database_url, KIND_TEXT, 0, 0, NULL, "",                                                     \
       "PostgreSQL libpq conninfo or postgresql:// URI; empty runs a private cluster under data_dir.") \
+    X(database_owner_url, KIND_TEXT, 0, 0, NULL, "",                                               \
+      "Connection of the owner role that migrations run as; empty uses database_url (one role).") \
     X(data_dir, KIND_TEXT, 1, 0, NULL, "var",                                                      \
       "Directory for the private database cluster and other runtime state.")                      \
     X(migrations_dir, KIND_TEXT, 1, 0, NULL, "migrations",                                         \

@@ -158,6 +158,13 @@ static enum fl_err apply_one(struct db *db, const char *dir, const struct migrat
     PQclear(r);
     if (!run(db, sql, err)) {
         log_error("migrate: %s failed: %s", m->name, err ? err->message : "");
+        if (strcmp(db_last_sqlstate(db), "42501") == 0) {
+            /* insufficient_privilege: most likely the service role's connection. */
+            fl_error_set(err, FLE_INTERNAL, "database_owner_url",
+                         "%s needs the owner's rights: migrations run with database_owner_url (the owner role), "
+                         "not as the service role",
+                         m->name);
+        }
         goto rollback;
     }
     const char *params[3];
@@ -197,7 +204,14 @@ enum fl_err migrate_apply(struct db *db, const char *dir, unsigned *applied, str
     if (n < 0) {
         return FLE_INTERNAL;
     }
-    if (!run(db,
+    /* Created only when absent: the service role (which may not create tables) can then run
+     * this to check that every migration is applied and unchanged. */
+    int current = migrate_current(db, err);
+    if (current < 0) {
+        return FLE_INTERNAL;
+    }
+    if (current == 0 &&
+        !run(db,
              "CREATE TABLE IF NOT EXISTS schema_migration ("
              " version int PRIMARY KEY, name text NOT NULL, checksum bytea NOT NULL,"
              " applied_at timestamptz NOT NULL DEFAULT now())",

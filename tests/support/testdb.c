@@ -6,7 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/cluster.h"
+
 static char conninfo[1024];
+
+#define SERVICE_USER " user=" CLUSTER_SERVICE_ROLE
+#define OWNER_USER " user=" CLUSTER_OWNER_ROLE
+
+/* The owner's conninfo for a service conninfo of testdb_create (ci with its user replaced);
+ * other conninfo strings are used as they are. */
+static void owner_ci(const char *ci, char *out, size_t cap)
+{
+    const char *u = strstr(ci, SERVICE_USER);
+    if (u == NULL || u[strlen(SERVICE_USER)] != '\0') {
+        snprintf(out, cap, "%s", ci);
+        return;
+    }
+    snprintf(out, cap, "%.*s%s", (int)(u - ci), ci, OWNER_USER);
+}
+
+const char *testdb_owner(const char *ci)
+{
+    static _Thread_local char out[1024];
+    owner_ci(ci, out, sizeof out);
+    return out;
+}
 
 const char *testdb_create(const char *name)
 {
@@ -17,7 +41,7 @@ const char *testdb_create(const char *name)
         exit(2);
     }
     char admin[600];
-    snprintf(admin, sizeof admin, "host=%s dbname=postgres user=fundledger", host);
+    snprintf(admin, sizeof admin, "host=%s dbname=postgres" OWNER_USER, host);
     PGconn *c = PQconnectdb(admin);
     if (PQstatus(c) != CONNECTION_OK) {
         fprintf(stderr, "testdb: %s", PQerrorMessage(c));
@@ -35,7 +59,7 @@ const char *testdb_create(const char *name)
     }
     PQclear(r);
     PQfinish(c);
-    snprintf(conninfo, sizeof conninfo, "host=%s dbname=t_%s user=fundledger", host, name);
+    snprintf(conninfo, sizeof conninfo, "host=%s dbname=t_%s" SERVICE_USER, host, name);
     return conninfo;
 }
 
@@ -53,7 +77,7 @@ struct db *testdb_open(const char *ci)
 
 char *testdb_scalar(const char *ci, const char *sql)
 {
-    PGconn *c = PQconnectdb(ci);
+    PGconn *c = PQconnectdb(testdb_owner(ci));
     char *out = NULL;
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
@@ -68,7 +92,7 @@ char *testdb_scalar(const char *ci, const char *sql)
 
 bool testdb_exec(const char *ci, const char *sql)
 {
-    PGconn *c = PQconnectdb(ci);
+    PGconn *c = PQconnectdb(testdb_owner(ci));
     PGresult *r = PQexec(c, sql);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
@@ -78,13 +102,35 @@ bool testdb_exec(const char *ci, const char *sql)
 
 char *testdb_refusal(const char *ci, const char *sql)
 {
-    PGconn *c = PQconnectdb(ci);
+    PGconn *c = PQconnectdb(testdb_owner(ci));
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     char *msg = NULL;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         msg = strdup(m ? m : PQerrorMessage(c));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return msg;
+}
+
+char *testdb_service_refusal(const char *ci, const char *sql, char sqlstate[6])
+{
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "testdb: %s", PQerrorMessage(c));
+        exit(2);
+    }
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    char *msg = NULL;
+    sqlstate[0] = '\0';
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        msg = strdup(m ? m : PQerrorMessage(c));
+        snprintf(sqlstate, 6, "%s", s ? s : "?????");
     }
     PQclear(r);
     PQfinish(c);

@@ -67,6 +67,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 {
     assert_string_equal(a->listen, b->listen);
     assert_string_equal(a->database_url, b->database_url);
+    assert_string_equal(a->database_owner_url, b->database_owner_url);
     assert_string_equal(a->data_dir, b->data_dir);
     assert_string_equal(a->migrations_dir, b->migrations_dir);
     assert_string_equal(a->reports_dir, b->reports_dir);
@@ -125,7 +126,7 @@ static void test_key_table(void **state)
     size_t n = 0;
     const struct config_key_doc *docs = config_key_docs(&n);
     assert_non_null(docs);
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 18);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(docs[i].key);
         assert_non_null(docs[i].default_text);
