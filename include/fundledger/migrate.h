@@ -18,4 +18,9 @@ int migrate_count(const char *dir, struct fl_error *err);
 /* The highest applied version, 0 when none (or the table is absent), -1 on a database error. */
 int migrate_current(struct db *db, struct fl_error *err);
 
+/* Whether the connection's role has the owner's rights: a superuser, or the owner (or a member
+ * of the owner) of the schema's tables. 1 yes, 0 no (the least-privilege service role), -1 on a
+ * database error; role gets the role's name. The service warns when it connects with them. */
+int migrate_role_is_owner(struct db *db, char *role, size_t cap, struct fl_error *err);
+
 #endif

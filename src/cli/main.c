@@ -103,6 +103,12 @@ static struct db *connect_db(bool migrate, char *conninfo, size_t cap)
         fail("database", &err);
         return NULL;
     }
+    char role[128];
+    if (migrate_role_is_owner(db, role, sizeof role, &err) == 1) {
+        log_warn("database: the service connects as %s, which has the owner's rights, so the database's guards do "
+                 "not bind it; connect as fundledger_app (database_url) and migrate as the owner (database_owner_url)",
+                 role);
+    }
     return db;
 }
 

@@ -250,3 +250,24 @@ int migrate_current(struct db *db, struct fl_error *err)
     PQclear(r);
     return v;
 }
+
+int migrate_role_is_owner(struct db *db, char *role, size_t cap, struct fl_error *err)
+{
+    PGresult *r = db_exec_sql(db,
+                              "SELECT current_user, r.rolsuper OR coalesce(pg_has_role(current_user, "
+                              "(SELECT relowner FROM pg_class WHERE oid = to_regclass('journal_line')), 'USAGE'), false) "
+                              "FROM pg_roles r WHERE r.rolname = current_user",
+                              err);
+    if (r == NULL) {
+        return -1;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        fl_error_set(err, FLE_INTERNAL, NULL, "cannot read the connection's role");
+        return -1;
+    }
+    snprintf(role, cap, "%s", PQgetvalue(r, 0, 0));
+    int owner = db_bool(r, 0, 1) ? 1 : 0;
+    PQclear(r);
+    return owner;
+}
