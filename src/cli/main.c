@@ -80,8 +80,9 @@ static struct db *connect_db(bool migrate, char *conninfo, size_t cap)
     }
     struct db *db = NULL;
     if (migrate) {
+        /* The cluster was made and started just above. */
         char owner[CONNINFO_BYTES_MAX];
-        if (cluster_owner_conninfo(&cfg, true, owner, sizeof owner, &err) != FLE_OK ||
+        if (cluster_owner_conninfo(&cfg, false, owner, sizeof owner, &err) != FLE_OK ||
             db_open(owner, false, cfg.db_tx_retries_max, &db, &err) != FLE_OK) {
             fail("database (owner)", &err);
             return NULL;

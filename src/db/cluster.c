@@ -213,10 +213,13 @@ static enum fl_err resolve(const struct config *cfg, struct paths *p, bool creat
          * A cluster once moved stays where it is, even if data_dir becomes reachable later. */
         char alt[PATH_MAX];
         bool have_alt = moved_home(p->base, alt, sizeof alt);
-        if (have_alt && (initialised_at(alt) || (!initialised_at(p->base) && !postgres_can_reach(p->base)))) {
+        bool alt_made = have_alt && initialised_at(alt);
+        bool reachable = alt_made || postgres_can_reach(p->base);
+        if (alt_made || (have_alt && !reachable && !initialised_at(p->base))) {
             snprintf(p->home, sizeof p->home, "%s", alt);
             p->moved = true;
-        } else if (!have_alt && !postgres_can_reach(p->base)) {
+        } else if (!reachable) {
+            /* A cluster already in data_dir (made when it was reachable), or no home for postgres. */
             return fl_error_set(err, FLE_INTERNAL, "data_dir",
                                 "the system user postgres cannot reach %s: make every directory above it "
                                 "searchable (chmod o+x), choose another data_dir, or set FUNDLEDGER_DATABASE_URL",
