@@ -301,7 +301,11 @@ static enum fl_err reconnect(struct db *db, struct fl_error *err)
         e = db->prepare ? prepare_all(db, &why) : FLE_OK;
     }
     if (e == FLE_OK) {
-        log_warn("db: reconnected after %u failed attempt(s)", db->reconnect_failures);
+        if (db->reconnect_failures > 0) {
+            log_warn("db: reconnected after %u failed attempt(s)", db->reconnect_failures);
+        } else {
+            log_warn("db: reconnected");
+        }
         db->broken = false;
         db->reconnect_failures = 0;
         db->sqlstate[0] = '\0';
