@@ -47,12 +47,20 @@ void db_sibling_allow(struct db *db, bool allowed);
 /* Runs a prepared statement with n text parameters (a NULL pointer is SQL NULL). Returns the
  * result, owned by the caller (PQclear), or NULL with *err set: FLE_DUPLICATE (23505),
  * FLE_RULE (a CHECK or trigger refused: 23514, 23503, P0001), FLE_DB_UNAVAILABLE (connection
- * lost), FLE_INTERNAL (anything else; the server message is logged, not returned). */
+ * lost: libpq, SQLSTATE class 08 but 08P01, 57P01-57P03), FLE_INTERNAL (anything else; the
+ * server message is logged, not returned).
+ * Outside a transaction a lost connection is first reconnected (PQreset, session settings,
+ * statements prepared again; attempts back off per connection, DB_RECONNECT_BACKOFF_*_MS, and
+ * fail at once between attempts). A statement lost while it ran outside a transaction runs again
+ * in a READ ONLY transaction: a read answers, a write is refused there by PostgreSQL and gives
+ * FLE_DB_UNAVAILABLE "outcome unknown" without running twice. Inside a transaction nothing is
+ * reconnected (db_tx deals with it); after a loss inside a transaction opened with raw SQL the
+ * connection stays failed (close it). */
 PGresult *db_exec(struct db *db, const char *stmt, int n, const char *const *params,
                   struct fl_error *err);
 
 /* Runs one SQL text outside the statement table (migrations, administration). Same
- * ownership and errors as db_exec. */
+ * ownership and errors as db_exec, and the same reconnection first; never run again. */
 PGresult *db_exec_sql(struct db *db, const char *sql, struct fl_error *err);
 
 /* Same as db_exec but only succeeds when the statement affected or returned exactly `rows` rows;
@@ -67,13 +75,15 @@ const char *db_last_sqlstate(const struct db *db);
  * is returned with *err as fn set it. A serialization failure or deadlock (40001, 40P01),
  * in fn or at COMMIT, rolls back and runs fn again, up to the retry bound; fn must therefore
  * reset its outputs at its start. A constraint that fires at COMMIT (a deferred check) gives
- * FLE_RULE. */
+ * FLE_RULE. A lost connection: before or in fn (nothing committed) fn runs again on a new
+ * connection, up to DB_LOST_RETRIES_MAX times, then FLE_DB_UNAVAILABLE whatever fn returned; at
+ * COMMIT (the outcome is unknown) FLE_DB_UNAVAILABLE at once, never fn again. */
 typedef enum fl_err (*db_tx_fn)(struct db *db, void *arg, struct fl_error *err);
 enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err);
 
 /* Runs one prepared statement as a transaction of its own (outside db_tx), reconnecting first
- * if the connection was lost and running it again after a serialization failure or deadlock, up
- * to the retry bound. When it returns a result the statement has committed (durably, with
+ * if the connection was lost (db_exec) and running it again after a serialization failure or
+ * deadlock, up to the retry bound. When it returns a result the statement has committed (durably, with
  * synchronous_commit on). NULL with *err as db_exec; after FLE_DB_UNAVAILABLE the outcome is
  * unknown (the connection may have dropped after the commit), so the caller must not repeat
  * the write blindly. */

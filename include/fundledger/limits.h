@@ -53,9 +53,21 @@
 /* Transaction retries on serialization failure or deadlock (also a config key). */
 #define DB_TX_RETRIES_MAX 100
 
+/* A lost database connection (db.c): reconnection attempts per connection back off from the
+ * minimum, doubling, to the maximum, so a restarting server is not hammered and a recovered one
+ * is found within a second; meanwhile requests get 503 with Retry-After of DB_RETRY_AFTER_S. A
+ * transaction whose connection was lost before COMMIT runs again on a new connection at most
+ * DB_LOST_RETRIES_MAX times (it never committed, so running it again cannot write twice). */
+#define DB_RECONNECT_BACKOFF_MIN_MS 50
+#define DB_RECONNECT_BACKOFF_MAX_MS 1000
+#define DB_RETRY_AFTER_S 1
+#define DB_LOST_RETRIES_MAX 1
+
 _Static_assert(LEDGER_LINES_MAX >= 2, "an entry needs two lines");
 _Static_assert(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX, "default page within the maximum");
 _Static_assert(TOKEN_RANDOM_BYTES * 8 == 256, "tokens carry 256 random bits");
+_Static_assert(DB_RECONNECT_BACKOFF_MIN_MS <= DB_RECONNECT_BACKOFF_MAX_MS, "backoff grows");
+_Static_assert(DB_RETRY_AFTER_S * 1000 >= DB_RECONNECT_BACKOFF_MAX_MS, "a client retrying after Retry-After finds a reconnection attempt due");
 _Static_assert(LEDGER_SEAL_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "seal rounds are batches");
 
 #endif

@@ -16,7 +16,8 @@ json_t *org_create(struct db *db, const struct principal *actor, const char *nam
                    const char *iati_ref, const char *iati_type, struct fl_error *err);
 json_t *org_list(struct db *db, const char *kind, struct fl_error *err);
 json_t *org_get(struct db *db, int64_t id, struct fl_error *err);
-/* The organisation when it exists and is of the given kind; else FLE_BAD_FIELD naming field. */
+/* The organisation when it exists and is of the given kind; else FLE_BAD_FIELD naming field, or
+ * org_get's database error (FLE_DB_UNAVAILABLE, FLE_INTERNAL) as it is. */
 json_t *org_get_kind(struct db *db, int64_t id, const char *kind, const char *field, struct fl_error *err);
 
 #endif

@@ -2,11 +2,15 @@
 #include "fundledger/db.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "fundledger/limits.h"
 #include "fundledger/log.h"
 
 struct db {
@@ -18,6 +22,14 @@ struct db {
     unsigned char *prepared; /* a sibling's statements prepared so far (one flag each); NULL otherwise */
     struct db *sibling;      /* db_sibling's connection, owned, or NULL */
     bool sibling_off;        /* db_sibling_allow(db, false) */
+    bool prepare;            /* db_open's prepare: a new session prepares the whole table again */
+    /* Connection faults (see "Database faults" in docs/architecture.md). */
+    bool broken;                  /* a call found the connection lost: reconnect before the next */
+    bool call_raw_tx;             /* the call running is inside a transaction opened with SQL */
+    bool tx_lost;                 /* lost inside db_tx's open transaction (db_tx clears it) */
+    bool raw_tx_lost;             /* lost inside a transaction opened with SQL: stays failed */
+    unsigned reconnect_failures;  /* failed attempts since the connection was last good */
+    struct timespec reconnect_at; /* no attempt before this (CLOCK_MONOTONIC) while failing */
 };
 
 PGconn *db_pg(struct db *db)
@@ -36,15 +48,29 @@ bool db_in_tx(const struct db *db)
     return db->in_tx;
 }
 
+/* Whether a failure means the connection is gone (or going): libpq lost it, SQLSTATE class 08
+ * (connection exception) except 08P01 (a protocol violation: a bug), or 57P01-57P03 (the server
+ * shuts down, crashed, or cannot accept connections yet). */
+static bool lost(const struct db *db, const char *state)
+{
+    return PQstatus(db->pg) != CONNECTION_OK ||
+           (state != NULL && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
+           (state != NULL && strncmp(state, "57P0", 4) == 0 && state[4] >= '1' && state[4] <= '3');
+}
+
 static enum fl_err prepare_all(struct db *db, struct fl_error *err)
 {
     for (unsigned i = 0; i < db_statements_count; i++) {
         PGresult *r = PQprepare(db->pg, db_statements[i].name, db_statements[i].sql, 0, NULL);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        bool gone = !ok && lost(db, r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
         if (!ok) {
             log_error("db: cannot prepare %s: %s", db_statements[i].name, PQerrorMessage(db->pg));
         }
         PQclear(r);
+        if (gone) {
+            return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the database connection was lost");
+        }
         if (!ok) {
             return fl_error_set(err, FLE_INTERNAL, NULL,
                                 "database schema does not match this build (statement %s); run migrate",
@@ -52,6 +78,16 @@ static enum fl_err prepare_all(struct db *db, struct fl_error *err)
         }
     }
     return FLE_OK;
+}
+
+/* Dates and times are read as text: fix their form for every session (after a reconnection too). */
+static bool session_setup(struct db *db)
+{
+    PGresult *set = PQexec(db->pg, "SET application_name = 'fundledger'; SET DateStyle = 'ISO, YMD'; "
+                                   "SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = warning");
+    bool ok = PQresultStatus(set) == PGRES_COMMAND_OK;
+    PQclear(set);
+    return ok;
 }
 
 static PGresult *fail(struct db *db, PGresult *r, const char *what, struct fl_error *err);
@@ -91,6 +127,7 @@ enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max,
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
     db->tx_retries_max = tx_retries_max;
+    db->prepare = prepare;
     if ((db->conninfo = strdup(conninfo)) == NULL) {
         free(db);
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
@@ -102,12 +139,7 @@ enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max,
         db_close(db);
         return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
     }
-    /* Dates and times are read as text: fix their form for every session. */
-    PGresult *set = PQexec(db->pg, "SET application_name = 'fundledger'; SET DateStyle = 'ISO, YMD'; "
-                                   "SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET client_min_messages = warning");
-    bool set_ok = PQresultStatus(set) == PGRES_COMMAND_OK;
-    PQclear(set);
-    if (!set_ok) {
+    if (!session_setup(db)) {
         db_close(db);
         return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot configure the database session");
     }
@@ -186,12 +218,12 @@ static PGresult *fail(struct db *db, PGresult *r, const char *what, struct fl_er
     if (msg == NULL) {
         msg = PQerrorMessage(db->pg);
     }
-    /* Class 08 is a lost or refused connection, except 08P01, a protocol violation (a bug). */
-    bool lost = PQstatus(db->pg) != CONNECTION_OK ||
-                (state && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
-                (state && strncmp(state, "57P", 3) == 0);
-    if (lost) {
+    if (lost(db, state)) {
         log_error("db: %s: connection lost: %s", what, msg);
+        /* Whatever the server still holds of this session is gone or going: start a new one. */
+        db->broken = true;
+        db->tx_lost = db->tx_lost || db->in_tx;
+        db->raw_tx_lost = db->raw_tx_lost || db->call_raw_tx;
         fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the database connection was lost");
     } else if (state && strcmp(state, "23505") == 0) {
         fl_error_set(err, FLE_DUPLICATE, NULL, "%s", msg);
@@ -220,10 +252,106 @@ static PGresult *check(struct db *db, PGresult *r, const char *what, struct fl_e
     return fail(db, r, what, err);
 }
 
-PGresult *db_exec(struct db *db, const char *stmt, int n, const char *const *params,
-                  struct fl_error *err)
+/* Whether the connection, idle between statements, is still there. A server that shut down or
+ * crashed has closed the socket (after a last notice, often): poll sees it readable, and
+ * PQconsumeInput reads what is there, notices the end of the stream and marks the connection bad.
+ * Costs one poll(2) when nothing is pending; nothing is sent. */
+static bool idle_alive(struct db *db)
 {
-    assert(db != NULL && stmt != NULL && n >= 0);
+    if (db->broken || PQstatus(db->pg) != CONNECTION_OK) {
+        return false;
+    }
+    for (int round = 0; round < 4; round++) { /* a notice, then the end: two reads suffice */
+        struct pollfd p = {.fd = PQsocket(db->pg), .events = POLLIN};
+        int n = poll(&p, 1, 0);
+        if (n == 0 || (n < 0 && errno == EINTR)) {
+            return true; /* nothing pending (an interrupted poll: the statement will tell) */
+        }
+        if (n < 0 || !PQconsumeInput(db->pg)) {
+            return false;
+        }
+    }
+    return PQstatus(db->pg) == CONNECTION_OK;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* A new session for a lost connection: PQreset with the same connection string (so a multi-host
+ * string with target_session_attrs=read-write finds the server that now takes writes), the
+ * session settings, and the statement table. Attempts back off (DB_RECONNECT_BACKOFF_*_MS) so
+ * requests meanwhile fail at once with FLE_DB_UNAVAILABLE instead of waiting on a dead server. */
+static enum fl_err reconnect(struct db *db, struct fl_error *err)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (db->reconnect_failures > 0 && before(&now, &db->reconnect_at)) {
+        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the database cannot be reached; retry");
+    }
+    PQreset(db->pg);
+    if (db->prepared != NULL) { /* a new session: a sibling prepares its statements again */
+        memset(db->prepared, 0, db_statements_count);
+    }
+    struct fl_error why;
+    fl_error_clear(&why);
+    enum fl_err e = FLE_DB_UNAVAILABLE;
+    if (PQstatus(db->pg) == CONNECTION_OK && session_setup(db)) {
+        e = db->prepare ? prepare_all(db, &why) : FLE_OK;
+    }
+    if (e == FLE_OK) {
+        if (db->reconnect_failures > 0) {
+            log_warn("db: reconnected after %u failed attempt(s)", db->reconnect_failures);
+        } else {
+            log_warn("db: reconnected");
+        }
+        db->broken = false;
+        db->reconnect_failures = 0;
+        db->sqlstate[0] = '\0';
+        return FLE_OK;
+    }
+    unsigned shift = db->reconnect_failures < 10 ? db->reconnect_failures : 10;
+    long ms = (long)DB_RECONNECT_BACKOFF_MIN_MS << shift;
+    ms = ms < DB_RECONNECT_BACKOFF_MAX_MS ? ms : DB_RECONNECT_BACKOFF_MAX_MS;
+    db->reconnect_at = now;
+    db->reconnect_at.tv_sec += ms / 1000;
+    db->reconnect_at.tv_nsec += (ms % 1000) * 1000000L;
+    if (db->reconnect_at.tv_nsec >= 1000000000L) {
+        db->reconnect_at.tv_sec++;
+        db->reconnect_at.tv_nsec -= 1000000000L;
+    }
+    if (db->reconnect_failures++ == 0) { /* once per outage, not once per request */
+        log_error("db: cannot reconnect (retrying every %d ms at most): %s", DB_RECONNECT_BACKOFF_MAX_MS,
+                  PQstatus(db->pg) != CONNECTION_OK ? PQerrorMessage(db->pg) : why.message);
+    }
+    db->broken = true;
+    if (e == FLE_INTERNAL) { /* connected, but the statements do not prepare: not ours to hide */
+        return fl_error_set(err, FLE_INTERNAL, NULL, "%s", why.message);
+    }
+    return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the database cannot be reached; retry");
+}
+
+/* Before a statement outside any transaction: a usable connection, reconnected if it was lost. */
+static enum fl_err ensure(struct db *db, struct fl_error *err)
+{
+    if (db->raw_tx_lost) {
+        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL,
+                            "the connection was lost inside a transaction opened with SQL; close it");
+    }
+    return idle_alive(db) ? FLE_OK : reconnect(db, err);
+}
+
+/* Whether a transaction is open on the connection: db_tx's, or one a caller opened with SQL. */
+static bool tx_open(const struct db *db)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(db->pg);
+    return db->in_tx || ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
+}
+
+static PGresult *exec_prepared(struct db *db, const char *stmt, int n, const char *const *params,
+                               struct fl_error *err)
+{
     if (db->prepared != NULL && !prepare_lazily(db, stmt, err)) {
         return NULL;
     }
@@ -231,10 +359,71 @@ PGresult *db_exec(struct db *db, const char *stmt, int n, const char *const *par
     return check(db, r, stmt, err);
 }
 
+/* A statement outside any transaction lost its connection while it ran: it may have committed.
+ * It runs again, on a new connection, only if it is a read, and PostgreSQL is the judge: inside
+ * a READ ONLY transaction any write is refused (25006), which is then answered as "outcome
+ * unknown" (FLE_DB_UNAVAILABLE) without having written anything. */
+static PGresult *again_if_read(struct db *db, const char *stmt, int n, const char *const *params,
+                               struct fl_error *err)
+{
+    if (ensure(db, err) != FLE_OK) {
+        return NULL;
+    }
+    PGresult *b = check(db, PQexec(db->pg, "BEGIN READ ONLY"), "BEGIN READ ONLY", err);
+    if (b == NULL) {
+        return NULL;
+    }
+    PQclear(b);
+    PGresult *r = exec_prepared(db, stmt, n, params, err);
+    if (r == NULL) {
+        bool write = strcmp(db->sqlstate, "25006") == 0;
+        if (!db->broken) {
+            PQclear(PQexec(db->pg, "ROLLBACK"));
+        }
+        if (write) {
+            fl_error_set(err, FLE_DB_UNAVAILABLE, NULL,
+                         "the database connection was lost during a write; its outcome is unknown");
+        }
+        return NULL;
+    }
+    PGresult *c = check(db, PQexec(db->pg, "COMMIT"), "COMMIT", err);
+    if (c == NULL) {
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(c);
+    log_warn("db: %s ran again after a lost connection (a read)", stmt);
+    return r;
+}
+
+PGresult *db_exec(struct db *db, const char *stmt, int n, const char *const *params,
+                  struct fl_error *err)
+{
+    assert(db != NULL && stmt != NULL && n >= 0);
+    bool open = tx_open(db);
+    if (!open && ensure(db, err) != FLE_OK) {
+        return NULL;
+    }
+    db->call_raw_tx = open && !db->in_tx;
+    PGresult *r = exec_prepared(db, stmt, n, params, err);
+    db->call_raw_tx = false;
+    if (r != NULL || open || !db->broken) {
+        return r;
+    }
+    return again_if_read(db, stmt, n, params, err);
+}
+
 PGresult *db_exec_sql(struct db *db, const char *sql, struct fl_error *err)
 {
     assert(db != NULL && sql != NULL);
-    return check(db, PQexec(db->pg, sql), "sql", err);
+    bool open = tx_open(db);
+    if (!open && ensure(db, err) != FLE_OK) {
+        return NULL;
+    }
+    db->call_raw_tx = open && !db->in_tx;
+    PGresult *r = check(db, PQexec(db->pg, sql), "sql", err);
+    db->call_raw_tx = false;
+    return r;
 }
 
 PGresult *db_exec_rows(struct db *db, const char *stmt, int n, const char *const *params, int rows,
@@ -271,51 +460,67 @@ static bool retryable(const struct db *db)
     return strcmp(db->sqlstate, "40001") == 0 || strcmp(db->sqlstate, "40P01") == 0;
 }
 
-/* Reconnects a connection found lost between transactions (never inside one). */
-static bool connected(struct db *db, struct fl_error *err)
+static enum fl_err code_of(const struct fl_error *err)
 {
-    if (PQstatus(db->pg) != CONNECTION_OK) {
-        PQreset(db->pg);
-        if (db->prepared != NULL) { /* a new session: a sibling prepares its statements again */
-            memset(db->prepared, 0, db_statements_count);
-        }
-        if (PQstatus(db->pg) != CONNECTION_OK || (db->prepared == NULL && prepare_all(db, err) != FLE_OK)) {
-            fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
-            return false;
-        }
-    }
-    return true;
+    return err != NULL && err->code != FLE_OK ? err->code : FLE_INTERNAL;
 }
 
 enum fl_err db_tx(struct db *db, db_tx_fn fn, void *arg, struct fl_error *err)
 {
     assert(db != NULL && fn != NULL);
     assert(!db->in_tx);
-    if (!connected(db, err)) {
-        return FLE_DB_UNAVAILABLE;
-    }
-    for (unsigned attempt = 0; attempt <= db->tx_retries_max; attempt++) {
+    unsigned conflicts = 0, losses = 0;
+    for (;;) {
+        enum fl_err e = ensure(db, err);
+        if (e != FLE_OK) {
+            return e;
+        }
         if (!simple(db, "BEGIN", err)) {
-            return err ? err->code : FLE_INTERNAL;
+            if (db->broken && losses++ < DB_LOST_RETRIES_MAX) {
+                continue; /* nothing ran: try on a new connection */
+            }
+            return code_of(err);
         }
         db->in_tx = true;
-        enum fl_err e = fn(db, arg, err);
-        if (e == FLE_OK && simple(db, "COMMIT", err)) {
+        db->tx_lost = false;
+        e = fn(db, arg, err);
+        bool lost_in_fn = db->tx_lost; /* then COMMIT was never sent: nothing committed */
+        if (e == FLE_OK && !lost_in_fn && simple(db, "COMMIT", err)) {
             db->in_tx = false;
             return FLE_OK;
         }
+        bool at_commit = e == FLE_OK && !lost_in_fn;
         if (e == FLE_OK) {
-            e = err ? err->code : FLE_INTERNAL; /* COMMIT failed: a deferred check, or a retry */
+            e = code_of(err); /* COMMIT failed: a deferred check, a retry, or the connection */
+        }
+        bool gone = db->tx_lost;
+        db->in_tx = false;
+        db->tx_lost = false;
+        if (gone && at_commit) {
+            /* The server may have committed before the connection went: never run fn again. */
+            return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL,
+                                "the database connection was lost at COMMIT; the outcome is unknown: "
+                                "retry with the same Idempotency-Key");
+        }
+        if (gone) {
+            /* Whatever fn made of the failure (it may have called it a client error), the cause is
+             * the connection; the transaction never committed, so it may run again. */
+            if (losses++ < DB_LOST_RETRIES_MAX) {
+                log_warn("db: a transaction runs again after a lost connection");
+                continue;
+            }
+            return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "the database connection was lost");
         }
         bool again = retryable(db);
         PQclear(PQexec(db->pg, "ROLLBACK"));
-        db->in_tx = false;
         if (!again) {
             return e;
         }
-        log_debug("db: transaction retried after %s (attempt %u)", db->sqlstate, attempt + 1);
+        if (conflicts++ >= db->tx_retries_max) {
+            return fl_error_set(err, FLE_CONFLICT, NULL, "too much concurrent activity; retry");
+        }
+        log_debug("db: transaction retried after %s (attempt %u)", db->sqlstate, conflicts);
     }
-    return fl_error_set(err, FLE_CONFLICT, NULL, "too much concurrent activity; retry");
 }
 
 PGresult *db_exec_commit(struct db *db, const char *stmt, int n, const char *const *params,
@@ -323,9 +528,6 @@ PGresult *db_exec_commit(struct db *db, const char *stmt, int n, const char *con
 {
     assert(db != NULL && stmt != NULL);
     assert(!db->in_tx);
-    if (!connected(db, err)) {
-        return NULL;
-    }
     for (unsigned attempt = 0; attempt <= db->tx_retries_max; attempt++) {
         PGresult *r = db_exec(db, stmt, n, params, err);
         if (r != NULL || !retryable(db)) {

@@ -121,8 +121,10 @@ json_t *org_get_kind(struct db *db, int64_t id, const char *kind, const char *fi
 {
     json_t *o = id > 0 ? org_get(db, id, err) : NULL;
     if (o == NULL || strcmp(json_string_value(json_object_get(o, "kind")), kind) != 0) {
+        /* Only "no such row" or "another kind" is the client's; any other failure is the database's. */
+        bool clients = o != NULL || id <= 0 || err == NULL || err->code == FLE_NOT_FOUND;
         json_decref(o);
-        if (err == NULL || err->code != FLE_DB_UNAVAILABLE) {
+        if (clients) {
             fl_error_set(err, FLE_BAD_FIELD, field, "no %s organisation %" PRId64, kind, id);
         }
         return NULL;

@@ -304,6 +304,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply
     if (out->replayed) {
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     }
+    if (out->status == 503) { /* the database is away (db.c reconnects): say when to come back */
+        char after[16];
+        snprintf(after, sizeof after, "%d", DB_RETRY_AFTER_S);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+    }
     if (out->status == 405 && out->allow[0]) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
     }

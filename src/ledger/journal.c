@@ -78,6 +78,9 @@ json_t *journal_propose(struct db *db, const struct principal *maker, int64_t fu
     for (unsigned i = 0; i < n; i++) {
         char field[ERROR_FIELD_BYTES];
         json_t *acc = fund_account_get(db, in[i].account_id, NULL, err);
+        if (acc == NULL && err != NULL && err->code != FLE_NOT_FOUND) {
+            return NULL; /* the database failed (lost, refused): its error, not the client's */
+        }
         if (acc == NULL || json_integer_value(json_object_get(acc, "fund_id")) != fund_id) {
             json_decref(acc);
             snprintf(field, sizeof field, "lines[%u].account_id", i);

@@ -1084,8 +1084,9 @@ static void test_one_or_two_connections(void **state)
     assert_int_equal(fundledger_connections(), 2);
 }
 
-/* The sibling's connection lost (its server process ended): the pass runs on the statement's own
- * connection, with the same figures, and the next statement opens a new sibling. */
+/* The sibling's connection lost (its server process ended): the next statement has the same
+ * figures, its sibling reconnected in place (db.c reconnects a lost idle connection before
+ * using it: a new server process, still two connections), and so does the one after. */
 static void test_sibling_lost(void **state)
 {
     (void)state;
@@ -1095,16 +1096,21 @@ static void test_sibling_lost(void **state)
     assert_int_equal(fundledger_connections(), 2);
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
-             "WHERE datname = current_database() AND application_name = 'fundledger' AND pid <> %d",
+             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = "
+             "'fundledger' AND pid <> %d",
              PQbackendPID(db_pg(db)));
+    int64_t lost_pid = scalar_i64(sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+             "WHERE pid = %" PRId64, lost_pid);
     assert_int_equal(scalar_i64(sql), 1);
     st = statement(partner, 0, "2026-06-30");
     char *after = figures_text(st);
     json_decref(st);
     assert_string_equal(after, before);
     free(after);
-    assert_int_equal(fundledger_connections(), 1); /* the lost sibling was dropped */
+    assert_int_equal(fundledger_connections(), 2); /* the lost sibling reconnected: a new process */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %" PRId64, lost_pid);
+    assert_int_equal(scalar_i64(sql), 0);
     st = statement(partner, 0, "2026-06-30");
     after = figures_text(st);
     json_decref(st);

@@ -56,13 +56,23 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Keeps the value of Idempotent-Replayed (the last one seen) in *(char **)arg. */
+/* The headers a test reads: the last value seen of each. */
+struct kept_headers {
+    char *replayed;    /* Idempotent-Replayed */
+    char *retry_after; /* Retry-After */
+};
+
+/* Keeps the value of Idempotent-Replayed and Retry-After in the struct kept_headers at arg. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
-    char **replayed = arg;
+    struct kept_headers *kept = arg;
     size_t n = size * nmemb;
-    static const char name[] = "Idempotent-Replayed:";
-    size_t nl = sizeof name - 1;
+    static const char name_replayed[] = "Idempotent-Replayed:";
+    static const char name_retry[] = "Retry-After:";
+    bool retry = n > sizeof name_retry - 1 && strncasecmp(data, name_retry, sizeof name_retry - 1) == 0;
+    const char *name = retry ? name_retry : name_replayed;
+    char **replayed = retry ? &kept->retry_after : &kept->replayed;
+    size_t nl = strlen(name);
     if (n > nl && strncasecmp(data, name, nl) == 0) {
         const char *v = data + nl;
         size_t vl = n - nl;
@@ -93,6 +103,7 @@ void httpc_resp_free(struct httpc_resp *r)
     json_decref(r->json);
     free(r->body);
     free(r->replayed_header);
+    free(r->retry_after_header);
     memset(r, 0, sizeof *r);
 }
 
@@ -122,7 +133,7 @@ bool httpc_request_raw(const char *base_url, const char *method, const char *pat
         list = l ? l : list;
     }
     struct sink sink = {0};
-    char *replayed = NULL;
+    struct kept_headers kept = {0};
     bool writes = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
     ok = ok && curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -131,7 +142,7 @@ bool httpc_request_raw(const char *base_url, const char *method, const char *pat
          curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
-         curl_easy_setopt(c, CURLOPT_HEADERDATA, &replayed) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_HEADERDATA, &kept) == CURLE_OK &&
          curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK;
     if (ok && strcmp(method, "GET") == 0 && body == NULL) {
         ok = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
@@ -157,12 +168,14 @@ bool httpc_request_raw(const char *base_url, const char *method, const char *pat
     curl_slist_free_all(list);
     if (rc != CURLE_OK || status == 0) {
         free(sink.buf);
-        free(replayed);
+        free(kept.replayed);
+        free(kept.retry_after);
         return false;
     }
     out->status = status;
     out->body = sink.buf ? sink.buf : strdup("");
-    out->replayed_header = replayed;
+    out->replayed_header = kept.replayed;
+    out->retry_after_header = kept.retry_after;
     if (out->body != NULL && sink.len > 0) {
         json_error_t je;
         out->json = json_loadb(out->body, sink.len, 0, &je);

@@ -10,12 +10,14 @@
  * status: the HTTP status, 0 when the exchange failed (connection refused, reset, timeout);
  * body: the body as received, NUL-terminated ("" when empty; NULL only when status is 0);
  * json: the body parsed by Jansson, NULL when it is not JSON;
- * replayed_header: the value of the Idempotent-Replayed header, NULL when absent. */
+ * replayed_header: the value of the Idempotent-Replayed header, NULL when absent;
+ * retry_after_header: the value of the Retry-After header, NULL when absent. */
 struct httpc_resp {
     long status;
     json_t *json;
     char *body;
     char *replayed_header;
+    char *retry_after_header;
 };
 
 /* Sends method path (path includes the query) to base_url ("http://127.0.0.1:PORT") with
