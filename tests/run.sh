@@ -31,7 +31,9 @@ trap cleanup EXIT INT TERM
 # migration 0010; every service connection of the tests). Peer authentication, as there: the user
 # running the tests may connect as either, nobody else.
 me=$(id -un)
-printf 'local all fundledger,fundledger_app peer map=fundledger\n' >"$tmp/data/pg_hba.conf"
+# (The owner may also open a replication connection, for a test that builds a standby.)
+printf 'local all fundledger,fundledger_app peer map=fundledger\nlocal replication fundledger peer map=fundledger\n' \
+  >"$tmp/data/pg_hba.conf"
 printf 'fundledger %s fundledger\nfundledger %s fundledger_app\n' "$me" "$me" >"$tmp/data/pg_ident.conf"
 # Durability off only here, for speed: these clusters are thrown away.
 "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -o \
