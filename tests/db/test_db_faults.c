@@ -83,10 +83,12 @@ static void wait_blocked(int64_t pid)
     fail_msg("backend %" PRId64 " never waited on the lock", pid);
 }
 
-/* A connection of the test's own holding an ACCESS EXCLUSIVE lock on table until released. */
+/* A connection of the test's own holding an ACCESS EXCLUSIVE lock on table until released. It is
+ * the owner's: the service role may not take that lock (it has no UPDATE, DELETE or TRUNCATE on
+ * the tables the tests lock). */
 static PGconn *lock_table(const char *table)
 {
-    PGconn *c = PQconnectdb(conninfo);
+    PGconn *c = PQconnectdb(testdb_owner(conninfo));
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     char sql[128];
     snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
