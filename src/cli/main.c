@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fundledger/auth.h"
@@ -33,12 +34,16 @@ static const char usage[] =
     "                                 investor, transparency_officer, auditor)\n"
     "  user limit NAME CURRENCY AMOUNT  set an approver's approval limit\n"
     "  token create --user NAME [--label TEXT] [--expires-days N]\n"
-    "                                 create an API token; it is printed once\n"
+    "                                 create an API token; it is printed once; it expires in\n"
+    "                                 N days (1 to 3650; default token_lifetime_days, 90)\n"
+    "  token renew ID [--expires-days N]\n"
+    "                                 a live token now expires N days from now (default as above)\n"
     "  token revoke ID                revoke a token\n"
     "  demo load                      load the demo fund (writes var/demo-credentials.json)\n"
     "  iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]\n"
     "                                 write DIR/activities.xml and DIR/organisation.xml for a\n"
-    "                                 fund after every check (schema, codelists, rules, privacy,\n"
+    "                                 fund (DIR is created when missing, mode 0755)\n"
+    "                                 after every check (schema, codelists, rules, privacy,\n"
     "                                 ledger totals); the problems and exit 1 otherwise\n"
     "  iati check FILE [--kind activities|organisation]\n"
     "                                 check any IATI file (schema, codelists, rules, no\n"
@@ -52,13 +57,11 @@ static const char usage[] =
 
 static struct config cfg;
 
+/* Every error is one line on stderr: "fundledger: what: message (field)". */
 static int fail(const char *what, const struct fl_error *err)
 {
-    fprintf(stderr, "fundledger: %s: %s%s%s\n", what, err->message[0] ? err->message : fl_err_hint(err->code),
-            err->field[0] ? " (" : "", err->field[0] ? err->field : "");
-    if (err->field[0]) {
-        fputs(")\n", stderr);
-    }
+    fprintf(stderr, "fundledger: %s: %s%s%s%s\n", what, err->message[0] ? err->message : fl_err_hint(err->code),
+            err->field[0] ? " (" : "", err->field, err->field[0] ? ")" : "");
     return 1;
 }
 
@@ -66,6 +69,56 @@ static int bad_usage(const char *msg)
 {
     fprintf(stderr, "fundledger: %s (see fundledger help)\n", msg);
     return 2;
+}
+
+/* The one way the command line reads a number: all of text is decimal digits
+ * (config_parse_uint: no sign, blank, suffix or exponent), from min to max. Otherwise prints one
+ * line naming the argument and returns false; the caller exits 2 having done nothing. */
+static bool arg_number(const char *name, const char *text, unsigned long min, unsigned long max, int64_t *out)
+{
+    unsigned long v = 0;
+    if (text == NULL || !config_parse_uint(text, max, &v) || v < min) {
+        fprintf(stderr, "fundledger: %s: must be an integer from %lu to %lu (see fundledger help)\n", name, min, max);
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Ids are positive and fit a PostgreSQL bigint. */
+#define ARG_ID_MAX ((unsigned long)INT64_MAX)
+
+/* mkdir -p: makes path and every missing parent with mode 0755 (before the umask); an existing
+ * directory is fine. Returns false with errno set when a part cannot be made or is not a directory. */
+static bool make_dirs(const char *path)
+{
+    char buf[1024];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') {
+            continue;
+        }
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            return false;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return false;
+    }
+    return true;
 }
 
 /* Connects (starting the private cluster if needed) and applies migrations when asked. */
@@ -254,7 +307,10 @@ static int cmd_user(struct db *db, int argc, char **argv)
             return bad_usage("unknown role");
         }
         const char *org = opt(argc, argv, "--org");
-        int64_t org_id = org ? strtoll(org, NULL, 10) : 0;
+        int64_t org_id = 0;
+        if (org != NULL && !arg_number("--org", org, 1, ARG_ID_MAX, &org_id)) {
+            return 2;
+        }
         int64_t id = 0;
         if (auth_user_add(db, argv[1], role, org_id, &id, &err) != FLE_OK) {
             return fail("user add", &err);
@@ -291,9 +347,9 @@ static int cmd_token(struct db *db, int argc, char **argv)
             return bad_usage("token create --user NAME [--label TEXT] [--expires-days N]");
         }
         const char *days = opt(argc, argv, "--expires-days");
-        long d = days ? strtol(days, NULL, 10) : 0;
-        if (d < 0 || d > 3650) {
-            return bad_usage("--expires-days is 0 to 3650");
+        int64_t d = cfg.token_lifetime_days;
+        if (days != NULL && !arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &d)) {
+            return 2;
         }
         int64_t uid = 0, tid = 0;
         char token[TOKEN_TEXT_BYTES];
@@ -302,13 +358,14 @@ static int cmd_token(struct db *db, int argc, char **argv)
             return fail("token create", &err);
         }
         printf("%s\n", token);
-        fprintf(stderr, "token %" PRId64 " for %s: store it now, it is shown once\n", tid, user);
+        fprintf(stderr, "token %" PRId64 " for %s, expires in %" PRId64 " days: store it now, it is shown once\n", tid,
+                user, d);
         return 0;
     }
     if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
-        int64_t id = strtoll(argv[1], NULL, 10);
-        if (id <= 0) {
-            return bad_usage("token revoke ID");
+        int64_t id = 0;
+        if (!arg_number("token revoke ID", argv[1], 1, ARG_ID_MAX, &id)) {
+            return 2;
         }
         if (auth_token_revoke(db, id, &err) != FLE_OK) {
             return fail("token revoke", &err);
@@ -316,7 +373,25 @@ static int cmd_token(struct db *db, int argc, char **argv)
         printf("token %" PRId64 " revoked\n", id);
         return 0;
     }
-    return bad_usage("token create --user NAME | token revoke ID");
+    if ((argc == 2 || argc == 4) && strcmp(argv[0], "renew") == 0) {
+        static const char *const names[] = {"--expires-days", NULL};
+        if (!only_options(argc, argv, 2, names)) {
+            return bad_usage("token renew ID [--expires-days N]");
+        }
+        int64_t id = 0, d = cfg.token_lifetime_days;
+        const char *days = opt(argc, argv, "--expires-days");
+        if (!arg_number("token renew ID", argv[1], 1, ARG_ID_MAX, &id) ||
+            (days != NULL && !arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &d))) {
+            return 2;
+        }
+        char until[32];
+        if (auth_token_renew(db, id, (unsigned)d, until, &err) != FLE_OK) {
+            return fail("token renew", &err);
+        }
+        printf("token %" PRId64 " expires %s\n", id, until);
+        return 0;
+    }
+    return bad_usage("token create --user NAME | token renew ID | token revoke ID");
 }
 
 /* iati check FILE [--kind K]: needs no database. */
@@ -377,8 +452,7 @@ static const char *const iati_export_names[] = {"--fund", "--out", "--today", "-
 
 static bool iati_export_args_ok(int argc, char **argv)
 {
-    const char *fund = opt(argc, argv, "--fund");
-    return argc >= 5 && only_options(argc, argv, 1, iati_export_names) && fund != NULL && strtoll(fund, NULL, 10) > 0 &&
+    return argc >= 5 && only_options(argc, argv, 1, iati_export_names) && opt(argc, argv, "--fund") != NULL &&
            opt(argc, argv, "--out") != NULL;
 }
 
@@ -393,8 +467,18 @@ static int cmd_iati_export(struct db *db, int argc, char **argv)
     if (given == NULL) {
         snprintf(policy, sizeof policy, "http://%s/v1/iati/exclusions-policy", cfg.listen);
     }
-    x.o = (struct iati_export_options){.fund_id = strtoll(opt(argc, argv, "--fund"), NULL, 10),
-                                       .out_dir = opt(argc, argv, "--out"),
+    int64_t fund_id = 0;
+    if (!arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &fund_id)) {
+        return 2; /* checked before connecting (main); kept here so no path reads it loosely */
+    }
+    const char *out_dir = opt(argc, argv, "--out");
+    if (!make_dirs(out_dir)) {
+        fprintf(stderr, "fundledger: iati export: cannot make the directory %s: %s (--out)\n", out_dir,
+                strerror(errno));
+        return 1;
+    }
+    x.o = (struct iati_export_options){.fund_id = fund_id,
+                                       .out_dir = out_dir,
                                        .reporting_org_ref = cfg.iati_reporting_org_ref,
                                        .schema_dir = cfg.iati_schema_dir,
                                        .codelist_dir = cfg.iati_codelist_dir,
@@ -483,6 +567,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "iati") == 0 && !iati_export_args_ok(rest, args)) {
         return bad_usage("iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]");
+    }
+    int64_t checked = 0;
+    if (strcmp(cmd, "iati") == 0 && !arg_number("--fund", opt(rest, args, "--fund"), 1, ARG_ID_MAX, &checked)) {
+        return 2;
     }
     static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo", "iati"};
     bool known = false;
