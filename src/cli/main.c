@@ -292,106 +292,137 @@ static bool only_options(int argc, char **argv, int first, const char *const *na
     return true;
 }
 
-static int cmd_user(struct db *db, int argc, char **argv)
+/* What a command's arguments say, read and checked before the database is touched: a bad
+ * argument exits 2 having connected to nothing and changed nothing. */
+struct cli_args {
+    int64_t id;     /* token revoke|renew ID; iati export --fund */
+    int64_t days;   /* token create|renew --expires-days, else the config's token_lifetime_days */
+    int64_t org_id; /* user add --org; 0 = none */
+    enum role role; /* user add --role */
+    int64_t limit;  /* user limit AMOUNT, in minor units of CURRENCY */
+};
+
+static int parse_user(int argc, char **argv, struct cli_args *a)
 {
-    struct fl_error err;
-    fl_error_clear(&err);
     if (argc >= 2 && strcmp(argv[0], "add") == 0) {
         static const char *const names[] = {"--role", "--org", NULL};
-        const char *role_name = opt(argc, argv, "--role");
-        enum role role;
+        const char *role_name = opt(argc, argv, "--role"), *org = opt(argc, argv, "--org");
         if (!only_options(argc, argv, 2, names) || role_name == NULL) {
             return bad_usage("user add NAME --role ROLE [--org ID]");
         }
-        if (!auth_role_parse(role_name, &role) || role == ROLE_SYSTEM) {
+        if (!auth_role_parse(role_name, &a->role) || a->role == ROLE_SYSTEM) {
             return bad_usage("unknown role");
         }
-        const char *org = opt(argc, argv, "--org");
-        int64_t org_id = 0;
-        if (org != NULL && !arg_number("--org", org, 1, ARG_ID_MAX, &org_id)) {
-            return 2;
-        }
-        int64_t id = 0;
-        if (auth_user_add(db, argv[1], role, org_id, &id, &err) != FLE_OK) {
-            return fail("user add", &err);
-        }
-        printf("user %s (%s) created with id %" PRId64 "\n", argv[1], role_name, id);
-        return 0;
+        return org == NULL || arg_number("--org", org, 1, ARG_ID_MAX, &a->org_id) ? 0 : 2;
     }
     if (argc == 4 && strcmp(argv[0], "limit") == 0) {
-        int64_t id = 0, limit = 0;
         int exp = money_currency_exponent(argv[2]);
         if (exp < 0) {
             return bad_usage("unknown currency");
         }
-        if (money_parse(argv[3], exp, false, &limit) != MONEY_OK) {
+        if (money_parse(argv[3], exp, false, &a->limit) != MONEY_OK) {
             return bad_usage("the amount is a decimal such as 1000000.00");
         }
-        if (auth_user_find(db, argv[1], &id, &err) != FLE_OK || auth_limit_set(db, id, argv[2], limit, &err) != FLE_OK) {
-            return fail("user limit", &err);
-        }
-        printf("approval limit of %s set to %s %s\n", argv[1], argv[3], argv[2]);
         return 0;
     }
     return bad_usage("user add NAME --role ROLE [--org ID] | user limit NAME CURRENCY AMOUNT");
 }
 
-static int cmd_token(struct db *db, int argc, char **argv)
+static int cmd_user(struct db *db, char **argv, const struct cli_args *a)
 {
     struct fl_error err;
     fl_error_clear(&err);
-    if (argc >= 1 && strcmp(argv[0], "create") == 0) {
-        static const char *const names[] = {"--user", "--label", "--expires-days", NULL};
-        const char *user = opt(argc, argv, "--user");
-        if (!only_options(argc, argv, 1, names) || user == NULL) {
-            return bad_usage("token create --user NAME [--label TEXT] [--expires-days N]");
+    if (strcmp(argv[0], "add") == 0) {
+        int64_t id = 0;
+        if (auth_user_add(db, argv[1], a->role, a->org_id, &id, &err) != FLE_OK) {
+            return fail("user add", &err);
         }
-        const char *days = opt(argc, argv, "--expires-days");
-        int64_t d = cfg.token_lifetime_days;
-        if (days != NULL && !arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &d)) {
-            return 2;
-        }
-        int64_t uid = 0, tid = 0;
-        char token[TOKEN_TEXT_BYTES];
-        if (auth_user_find(db, user, &uid, &err) != FLE_OK ||
-            auth_token_create(db, uid, opt(argc, argv, "--label"), (unsigned)d, token, &tid, &err) != FLE_OK) {
-            return fail("token create", &err);
-        }
-        printf("%s\n", token);
-        fprintf(stderr, "token %" PRId64 " for %s, expires in %" PRId64 " days: store it now, it is shown once\n", tid,
-                user, d);
+        printf("user %s (%s) created with id %" PRId64 "\n", argv[1], auth_role_name(a->role), id);
         return 0;
     }
+    int64_t id = 0;
+    if (auth_user_find(db, argv[1], &id, &err) != FLE_OK || auth_limit_set(db, id, argv[2], a->limit, &err) != FLE_OK) {
+        return fail("user limit", &err);
+    }
+    printf("approval limit of %s set to %s %s\n", argv[1], argv[3], argv[2]);
+    return 0;
+}
+
+static int parse_token(int argc, char **argv, struct cli_args *a)
+{
+    const char *days = opt(argc, argv, "--expires-days");
+    if (argc >= 1 && strcmp(argv[0], "create") == 0) {
+        static const char *const names[] = {"--user", "--label", "--expires-days", NULL};
+        if (!only_options(argc, argv, 1, names) || opt(argc, argv, "--user") == NULL) {
+            return bad_usage("token create --user NAME [--label TEXT] [--expires-days N]");
+        }
+        return days == NULL || arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &a->days) ? 0 : 2;
+    }
     if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
-        int64_t id = 0;
-        if (!arg_number("token revoke ID", argv[1], 1, ARG_ID_MAX, &id)) {
-            return 2;
-        }
-        if (auth_token_revoke(db, id, &err) != FLE_OK) {
-            return fail("token revoke", &err);
-        }
-        printf("token %" PRId64 " revoked\n", id);
-        return 0;
+        return arg_number("token revoke ID", argv[1], 1, ARG_ID_MAX, &a->id) ? 0 : 2;
     }
     if ((argc == 2 || argc == 4) && strcmp(argv[0], "renew") == 0) {
         static const char *const names[] = {"--expires-days", NULL};
         if (!only_options(argc, argv, 2, names)) {
             return bad_usage("token renew ID [--expires-days N]");
         }
-        int64_t id = 0, d = cfg.token_lifetime_days;
-        const char *days = opt(argc, argv, "--expires-days");
-        if (!arg_number("token renew ID", argv[1], 1, ARG_ID_MAX, &id) ||
-            (days != NULL && !arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &d))) {
+        if (!arg_number("token renew ID", argv[1], 1, ARG_ID_MAX, &a->id) ||
+            (days != NULL && !arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &a->days))) {
             return 2;
         }
-        char until[32];
-        if (auth_token_renew(db, id, (unsigned)d, until, &err) != FLE_OK) {
-            return fail("token renew", &err);
-        }
-        printf("token %" PRId64 " expires %s\n", id, until);
         return 0;
     }
     return bad_usage("token create --user NAME | token renew ID | token revoke ID");
+}
+
+static int cmd_token(struct db *db, int argc, char **argv, const struct cli_args *a)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (strcmp(argv[0], "create") == 0) {
+        const char *user = opt(argc, argv, "--user");
+        int64_t uid = 0, tid = 0;
+        char token[TOKEN_TEXT_BYTES];
+        if (auth_user_find(db, user, &uid, &err) != FLE_OK ||
+            auth_token_create(db, uid, opt(argc, argv, "--label"), (unsigned)a->days, token, &tid, &err) != FLE_OK) {
+            return fail("token create", &err);
+        }
+        printf("%s\n", token);
+        fprintf(stderr, "token %" PRId64 " for %s, expires in %" PRId64 " days: store it now, it is shown once\n", tid,
+                user, a->days);
+        return 0;
+    }
+    if (strcmp(argv[0], "revoke") == 0) {
+        if (auth_token_revoke(db, a->id, &err) != FLE_OK) {
+            return fail("token revoke", &err);
+        }
+        printf("token %" PRId64 " revoked\n", a->id);
+        return 0;
+    }
+    char until[32];
+    if (auth_token_renew(db, a->id, (unsigned)a->days, until, &err) != FLE_OK) {
+        return fail("token renew", &err);
+    }
+    printf("token %" PRId64 " expires %s\n", a->id, until);
+    return 0;
+}
+
+/* Reads and checks the arguments of a command that uses the database (see struct cli_args);
+ * 0, or 2 after a one-line message. */
+static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->days = cfg.token_lifetime_days;
+    if (strcmp(cmd, "user") == 0) {
+        return parse_user(argc, argv, a);
+    }
+    if (strcmp(cmd, "token") == 0) {
+        return parse_token(argc, argv, a);
+    }
+    if (strcmp(cmd, "iati") == 0) {
+        return arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &a->id) ? 0 : 2;
+    }
+    return 0;
 }
 
 /* iati check FILE [--kind K]: needs no database. */
@@ -457,7 +488,7 @@ static bool iati_export_args_ok(int argc, char **argv)
 }
 
 /* iati export --fund ID --out DIR: both files after every check, or the problems and exit 1. */
-static int cmd_iati_export(struct db *db, int argc, char **argv)
+static int cmd_iati_export(struct db *db, int argc, char **argv, const struct cli_args *a)
 {
     struct iati_export_run x;
     memset(&x, 0, sizeof x);
@@ -467,17 +498,13 @@ static int cmd_iati_export(struct db *db, int argc, char **argv)
     if (given == NULL) {
         snprintf(policy, sizeof policy, "http://%s/v1/iati/exclusions-policy", cfg.listen);
     }
-    int64_t fund_id = 0;
-    if (!arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &fund_id)) {
-        return 2; /* checked before connecting (main); kept here so no path reads it loosely */
-    }
     const char *out_dir = opt(argc, argv, "--out");
     if (!make_dirs(out_dir)) {
         fprintf(stderr, "fundledger: iati export: cannot make the directory %s: %s (--out)\n", out_dir,
                 strerror(errno));
         return 1;
     }
-    x.o = (struct iati_export_options){.fund_id = fund_id,
+    x.o = (struct iati_export_options){.fund_id = a->id,
                                        .out_dir = out_dir,
                                        .reporting_org_ref = cfg.iati_reporting_org_ref,
                                        .schema_dir = cfg.iati_schema_dir,
@@ -568,10 +595,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "iati") == 0 && !iati_export_args_ok(rest, args)) {
         return bad_usage("iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]");
     }
-    int64_t checked = 0;
-    if (strcmp(cmd, "iati") == 0 && !arg_number("--fund", opt(rest, args, "--fund"), 1, ARG_ID_MAX, &checked)) {
-        return 2;
-    }
     static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo", "iati"};
     bool known = false;
     for (size_t k = 0; k < sizeof db_commands / sizeof db_commands[0]; k++) {
@@ -586,6 +609,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "demo") == 0 && !(rest == 1 && strcmp(args[0], "load") == 0)) {
         return bad_usage("demo load");
+    }
+    struct cli_args parsed;
+    int bad = parse_args(cmd, rest, args, &parsed);
+    if (bad != 0) {
+        return bad;
     }
     char conninfo[CONNINFO_BYTES_MAX];
     /* Every command first brings the schema up to date, so none meets an old schema. */
@@ -603,11 +631,11 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "seal") == 0) {
         rc = cmd_seal(db);
     } else if (strcmp(cmd, "user") == 0) {
-        rc = cmd_user(db, rest, args);
+        rc = cmd_user(db, args, &parsed);
     } else if (strcmp(cmd, "token") == 0) {
-        rc = cmd_token(db, rest, args);
+        rc = cmd_token(db, rest, args, &parsed);
     } else if (strcmp(cmd, "iati") == 0) {
-        rc = cmd_iati_export(db, rest, args);
+        rc = cmd_iati_export(db, rest, args, &parsed);
     } else {
         rc = cmd_demo_load(db);
     }
