@@ -138,32 +138,11 @@ static void expect_refusal_at(const struct run *r, int code, const char *err_lin
     _assert_string_equal(r->out, "", file, line);
 }
 
-static char *sql_value(const char *sql)
-{
-    char *v = testdb_scalar(conninfo, sql);
-    if (v == NULL) {
-        fail_msg("no value for: %s", sql);
-    }
-    return v;
-}
-
-static long long sql_int(const char *sql)
-{
-    char *v = sql_value(sql);
-    long long n = strtoll(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-/* The token's state: "live", "revoked" (and its expiry in seconds from now). */
 static bool token_revoked(long long id)
 {
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT revoked_at IS NOT NULL FROM api_token WHERE id = %lld", id);
-    char *v = sql_value(sql);
-    bool revoked = strcmp(v, "t") == 0;
-    free(v);
-    return revoked;
+    snprintf(sql, sizeof sql, "SELECT (revoked_at IS NOT NULL)::int FROM api_token WHERE id = %lld", id);
+    return testdb_int(conninfo, sql) == 1;
 }
 
 static long long expires_in_s(long long id)
@@ -171,7 +150,7 @@ static long long expires_in_s(long long id)
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT extract(epoch FROM expires_at - now())::bigint FROM api_token WHERE id = %lld",
              id);
-    return sql_int(sql);
+    return testdb_int(conninfo, sql);
 }
 
 /* The expiry is days from now, give or take the two minutes a slow run may take. */
@@ -185,7 +164,7 @@ static long long expires_in_s(long long id)
 
 static long long token_count(void)
 {
-    return sql_int("SELECT count(*) FROM api_token");
+    return testdb_int(conninfo, "SELECT count(*) FROM api_token");
 }
 
 /* Creates a token for user with the binary (extra args after --user NAME); returns its id. */
@@ -285,7 +264,7 @@ static void test_token_revoke_strict(void **state)
         expect_refusal(&r, 2, want);
     }
     assert_false(token_revoked(admin_token_id));
-    assert_int_equal(sql_int("SELECT count(*) FROM api_token WHERE revoked_at IS NOT NULL"), 0);
+    assert_int_equal(testdb_int(conninfo, "SELECT count(*) FROM api_token WHERE revoked_at IS NOT NULL"), 0);
 }
 
 static void test_token_create_strict(void **state)
@@ -315,10 +294,10 @@ static void test_other_numbers_strict(void **state)
     struct stat st;
     assert_int_equal(stat(out_dir, &st), -1);
 
-    long long users = sql_int("SELECT count(*) FROM app_user");
+    long long users = testdb_int(conninfo, "SELECT count(*) FROM app_user");
     RUN(&r, "user", "add", "newinvestor", "--role", "investor", "--org", "1x");
     expect_refusal(&r, 2, "fundledger: --org: must be an integer from 1 to " ID_MAX_TEXT " (see fundledger help)\n");
-    assert_int_equal(sql_int("SELECT count(*) FROM app_user"), users);
+    assert_int_equal(testdb_int(conninfo, "SELECT count(*) FROM app_user"), users);
 
     char id_x[32];
     snprintf(id_x, sizeof id_x, "%lldx", admin_token_id);

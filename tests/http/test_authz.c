@@ -185,10 +185,7 @@ static long long count_of(const char *table)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    char *v = scalar(sql);
-    long long n = strtoll(v, NULL, 10);
-    free(v);
-    return n;
+    return testdb_int(conninfo, sql);
 }
 
 static void set_fixture(const char *name, const char *own_sql, const char *other_sql)
@@ -765,10 +762,7 @@ static long long expires_in_s(long long token_id)
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT extract(epoch FROM expires_at - now())::bigint FROM api_token WHERE id = %lld",
              token_id);
-    char *v = scalar(sql);
-    long long s = strtoll(v, NULL, 10);
-    free(v);
-    return s;
+    return testdb_int(conninfo, sql);
 }
 
 static void test_token_lifetime(void **state)
@@ -856,9 +850,7 @@ static void test_token_lifetime(void **state)
     assert_true(is_error(&r, 404, "not_found", "token_id"));
     httpc_resp_free(&r);
     /* Every renewal is in the audit log. */
-    char *renewals = scalar("SELECT count(*) FROM audit_log WHERE action = 'token.renew'");
-    assert_string_equal(renewals, "2");
-    free(renewals);
+    assert_int_equal(testdb_int(conninfo, "SELECT count(*) FROM audit_log WHERE action = 'token.renew'"), 2);
 }
 
 int main(void)

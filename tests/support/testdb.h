@@ -15,6 +15,10 @@ struct db *testdb_open(const char *conninfo);
  * as a malloc'd string (or NULL when no rows / on error, with the error printed). */
 char *testdb_scalar(const char *conninfo, const char *sql);
 
+/* The first value of the first row of sql as an integer. Exits the test program (status 2, the
+ * SQL printed) when there is no value or it is not an integer. */
+long long testdb_int(const char *conninfo, const char *sql);
+
 /* Runs SQL and returns true when it succeeded. */
 bool testdb_exec(const char *conninfo, const char *sql);
 
