@@ -87,6 +87,7 @@ static bool arg_number(const char *name, const char *text, unsigned long min, un
 
 /* Ids are positive and fit a PostgreSQL bigint. */
 #define ARG_ID_MAX ((unsigned long)INT64_MAX)
+_Static_assert(sizeof(unsigned long) >= sizeof(int64_t), "config_parse_uint reads every id");
 
 /* mkdir -p: makes path and every missing parent with mode 0755 (before the umask); an existing
  * directory is fine. Returns false with errno set when a part cannot be made or is not a directory. */
