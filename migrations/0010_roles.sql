@@ -60,7 +60,7 @@ GRANT INSERT ON organisation, app_user, account, journal_line, proposal_decision
     TO fundledger_app;
 
 -- Rows with a life: INSERT, and UPDATE of exactly the columns the service's statements change.
-GRANT INSERT, UPDATE (revoked_at) ON api_token TO fundledger_app;                       -- auth_token_revoke
+GRANT INSERT, UPDATE (revoked_at, expires_at) ON api_token TO fundledger_app;           -- auth_token_revoke, auth_token_renew
 GRANT INSERT, UPDATE (limit_minor) ON approval_limit TO fundledger_app;                 -- auth_limit_set (upsert)
 GRANT INSERT, UPDATE (waterfall_mode, reserve_target_minor) ON fund TO fundledger_app;  -- fund_settings_update
 -- Sealing (ledger_seal_update) is the one update of a posted entry; journal_entry_immutable
@@ -126,7 +126,8 @@ CREATE UNIQUE INDEX tranche_proposal_key ON tranche (proposal_id);
 CREATE UNIQUE INDEX tranche_change_proposal_key ON tranche_change (proposal_id);
 
 -- Tokens: a revocation is final (revoked_at is set once and never cleared or moved); a token's
--- user, hash and creation never change. Tokens are never deleted (revoke them).
+-- user, hash and creation never change; a renewal moves a live token's expiry to a later time and
+-- never removes it, and an expired token stays expired. Tokens are never deleted (revoke them).
 CREATE FUNCTION api_token_guard_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.revoked_at IS NOT NULL THEN
@@ -135,6 +136,14 @@ BEGIN
     IF (NEW.id, NEW.user_id, NEW.token_hash, NEW.created_at) IS DISTINCT FROM
        (OLD.id, OLD.user_id, OLD.token_hash, OLD.created_at) THEN
         RAISE EXCEPTION 'token % cannot change its user, hash or creation', OLD.id USING ERRCODE = 'P0001';
+    END IF;
+    IF NEW.expires_at IS DISTINCT FROM OLD.expires_at THEN
+        IF NEW.expires_at IS NULL OR NEW.expires_at <= now() THEN
+            RAISE EXCEPTION 'token % can only be renewed to a later expiry', OLD.id USING ERRCODE = 'P0001';
+        END IF;
+        IF OLD.expires_at IS NOT NULL AND OLD.expires_at <= now() THEN
+            RAISE EXCEPTION 'token % has expired: an expired token is not renewed', OLD.id USING ERRCODE = 'P0001';
+        END IF;
     END IF;
     RETURN NEW;
 END $$;

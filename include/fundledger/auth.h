@@ -46,11 +46,20 @@ enum fl_err auth_user_add(struct db *db, const char *name, enum role role, int64
 enum fl_err auth_user_find(struct db *db, const char *name, int64_t *id, struct fl_error *err);
 
 /* Creates a token for a user: writes the token text (shown once, never stored) into token,
- * stores its SHA-256. expires_days 0 means no expiry. */
+ * stores its SHA-256. It expires expires_days (1..TOKEN_LIFETIME_DAYS_MAX) days from now; the
+ * command line and the API pass the config key token_lifetime_days when the creator gives no
+ * lifetime. 0 means no expiry: no command or route passes it (tests make such tokens).
+ * Errors: FLE_BAD_FIELD (label, expires_days), FLE_NOT_FOUND (no active user). */
 enum fl_err auth_token_create(struct db *db, int64_t user_id, const char *label, unsigned expires_days,
                               char token[TOKEN_TEXT_BYTES], int64_t *token_id, struct fl_error *err);
 /* Revokes a token; FLE_NOT_FOUND if there is none with that id or it is already revoked. */
 enum fl_err auth_token_revoke(struct db *db, int64_t token_id, struct fl_error *err);
+/* Renews a live token (not revoked, not yet expired): it now expires expires_days
+ * (1..TOKEN_LIFETIME_DAYS_MAX) days from now, which may also shorten it. Writes the new expiry,
+ * "YYYY-MM-DDTHH:MM:SSZ" (UTC), into expires_at. An expired or revoked token stays dead: create
+ * a new one. Errors: FLE_BAD_FIELD (expires_days), FLE_NOT_FOUND naming token_id. */
+enum fl_err auth_token_renew(struct db *db, int64_t token_id, unsigned expires_days, char expires_at[32],
+                             struct fl_error *err);
 
 /* Resolves "Bearer <token>" (the whole Authorization header value, or NULL) to a principal.
  * FLE_UNAUTHENTICATED for absent, malformed, unknown, revoked or expired tokens and disabled users. */

@@ -27,6 +27,7 @@ struct config {
     char iati_codelist_dir[512];           /* "../shared/iati/codelists" */
     char iati_reporting_org_ref[128];      /* "CO-RUE-9001234567": IATI org identifier of the fund manager */
     char log_level[16];                    /* "info": one of error, warn, info, debug */
+    unsigned token_lifetime_days;          /* 90, 1..3650: an API token's lifetime when none is given */
 };
 
 /* Longest line accepted in a configuration file, newline included. */
@@ -52,6 +53,11 @@ void config_defaults(struct config *c);
  * to 64". Errors: unknown key, key set twice in the file, line without '=', line too long,
  * too many lines, value out of bounds or too long, unreadable file. */
 bool config_load(struct config *c, const char *path, bool required, char *err, size_t err_cap);
+
+/* The one strict number parser (configuration values and every number on the command line):
+ * all of text must be decimal digits, at least one, no sign, blank or other character, with a
+ * value no larger than max. Returns true with *out set, false with *out untouched. */
+bool config_parse_uint(const char *text, unsigned long max, unsigned long *out);
 
 /* One row of the key table, for documentation and tests. */
 struct config_key_doc {

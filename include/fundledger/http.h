@@ -111,6 +111,7 @@ void h_users_list(struct http_req *r, struct http_reply *out);
 void h_users_create(struct http_req *r, struct http_reply *out);
 void h_tokens_create(struct http_req *r, struct http_reply *out);
 void h_tokens_revoke(struct http_req *r, struct http_reply *out);
+void h_tokens_renew(struct http_req *r, struct http_reply *out);
 void h_limits_set(struct http_req *r, struct http_reply *out);
 void h_orgs_list(struct http_req *r, struct http_reply *out);
 void h_orgs_create(struct http_req *r, struct http_reply *out);

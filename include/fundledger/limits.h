@@ -45,6 +45,9 @@
 /* Tokens: 256 random bits, shown once as "fl_" + 64 hex digits. */
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_TEXT_BYTES (3 + 2 * TOKEN_RANDOM_BYTES + 1)
+/* A token's lifetime in days: at most ten years (the records are kept ten years). The default,
+ * when its creator gives none, is the config key token_lifetime_days (90). */
+#define TOKEN_LIFETIME_DAYS_MAX 3650
 
 /* Error messages are one line; fields are JSON member names or header names. */
 #define ERROR_MESSAGE_BYTES 256

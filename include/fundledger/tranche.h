@@ -43,6 +43,12 @@ enum fl_err tranche_change_execute(struct db *db, const struct proposal *p, cons
 json_t *tranche_get(struct db *db, int64_t tranche_id, const char *as_of, struct fl_error *err);
 /* The fund's tranches, most senior first; investor_id 0 = all. */
 json_t *tranche_list(struct db *db, int64_t fund_id, int64_t investor_id, const char *as_of, struct fl_error *err);
+/* The fund's tranches as IATI publishes them, for a transparency officer: per tranche only the
+ * funder (id, name), its provider_activity_id, currency, signed_date and the figures commitment
+ * (net of cancellations) and paid_in, as of a date or now; no cash, distributions, losses,
+ * capital, rates, eligibility or kind (docs/authorization.md). Same shape otherwise
+ * ({"tranches":[...]}), caller owns; FLE_NOT_FOUND naming fund_id when there is no such fund. */
+json_t *tranche_list_published(struct db *db, int64_t fund_id, const char *as_of, struct fl_error *err);
 
 /* A capital call notice (no ledger effect until paid): amount <= unfunded. */
 json_t *tranche_call(struct db *db, const struct principal *actor, int64_t tranche_id, const char *amount,

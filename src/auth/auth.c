@@ -115,6 +115,9 @@ enum fl_err auth_token_create(struct db *db, int64_t user_id, const char *label,
     if (label != NULL && strlen(label) > 100) {
         return fl_error_set(err, FLE_BAD_FIELD, "label", "at most 100 characters");
     }
+    if (expires_days > TOKEN_LIFETIME_DAYS_MAX) {
+        return fl_error_set(err, FLE_BAD_FIELD, "expires_days", "1 to %d days", TOKEN_LIFETIME_DAYS_MAX);
+    }
     char ub[21], db_[21];
     const char *p[4] = {db_i64_text(user_id, ub), hex, label ? label : "",
                         expires_days ? db_i64_text(expires_days, db_) : NULL};
@@ -144,6 +147,28 @@ enum fl_err auth_token_revoke(struct db *db, int64_t token_id, struct fl_error *
         }
         return err->code;
     }
+    PQclear(r);
+    return FLE_OK;
+}
+
+enum fl_err auth_token_renew(struct db *db, int64_t token_id, unsigned expires_days, char expires_at[32],
+                             struct fl_error *err)
+{
+    assert(expires_at != NULL);
+    if (expires_days < 1 || expires_days > TOKEN_LIFETIME_DAYS_MAX) {
+        return fl_error_set(err, FLE_BAD_FIELD, "expires_days", "1 to %d days", TOKEN_LIFETIME_DAYS_MAX);
+    }
+    char tb[21], db_[21];
+    const char *p[2] = {db_i64_text(token_id, tb), db_i64_text(expires_days, db_)};
+    PGresult *r = db_exec_rows(db, "auth_token_renew", 2, p, 1, err);
+    if (r == NULL) {
+        if (err->code == FLE_NOT_FOUND) {
+            fl_error_set(err, FLE_NOT_FOUND, "token_id", "no live token %" PRId64 " (revoked, expired or absent)",
+                         token_id);
+        }
+        return err->code;
+    }
+    snprintf(expires_at, 32, "%s", db_str(r, 0, 0));
     PQclear(r);
     return FLE_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fundledger/auth.h"
@@ -33,12 +34,16 @@ static const char usage[] =
     "                                 investor, transparency_officer, auditor)\n"
     "  user limit NAME CURRENCY AMOUNT  set an approver's approval limit\n"
     "  token create --user NAME [--label TEXT] [--expires-days N]\n"
-    "                                 create an API token; it is printed once\n"
+    "                                 create an API token; it is printed once; it expires in\n"
+    "                                 N days (1 to 3650; default token_lifetime_days, 90)\n"
+    "  token renew ID [--expires-days N]\n"
+    "                                 a live token now expires N days from now (default as above)\n"
     "  token revoke ID                revoke a token\n"
     "  demo load                      load the demo fund (writes var/demo-credentials.json)\n"
     "  iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]\n"
     "                                 write DIR/activities.xml and DIR/organisation.xml for a\n"
-    "                                 fund after every check (schema, codelists, rules, privacy,\n"
+    "                                 fund (DIR is created when missing, mode 0755)\n"
+    "                                 after every check (schema, codelists, rules, privacy,\n"
     "                                 ledger totals); the problems and exit 1 otherwise\n"
     "  iati check FILE [--kind activities|organisation]\n"
     "                                 check any IATI file (schema, codelists, rules, no\n"
@@ -52,13 +57,11 @@ static const char usage[] =
 
 static struct config cfg;
 
+/* Every error is one line on stderr: "fundledger: what: message (field)". */
 static int fail(const char *what, const struct fl_error *err)
 {
-    fprintf(stderr, "fundledger: %s: %s%s%s\n", what, err->message[0] ? err->message : fl_err_hint(err->code),
-            err->field[0] ? " (" : "", err->field[0] ? err->field : "");
-    if (err->field[0]) {
-        fputs(")\n", stderr);
-    }
+    fprintf(stderr, "fundledger: %s: %s%s%s%s\n", what, err->message[0] ? err->message : fl_err_hint(err->code),
+            err->field[0] ? " (" : "", err->field, err->field[0] ? ")" : "");
     return 1;
 }
 
@@ -66,6 +69,57 @@ static int bad_usage(const char *msg)
 {
     fprintf(stderr, "fundledger: %s (see fundledger help)\n", msg);
     return 2;
+}
+
+/* The one way the command line reads a number: all of text is decimal digits
+ * (config_parse_uint: no sign, blank, suffix or exponent), from min to max. Otherwise prints one
+ * line naming the argument and returns false; the caller exits 2 having done nothing. */
+static bool arg_number(const char *name, const char *text, unsigned long min, unsigned long max, int64_t *out)
+{
+    unsigned long v = 0;
+    if (text == NULL || !config_parse_uint(text, max, &v) || v < min) {
+        fprintf(stderr, "fundledger: %s: must be an integer from %lu to %lu (see fundledger help)\n", name, min, max);
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Ids are positive and fit a PostgreSQL bigint. */
+#define ARG_ID_MAX ((unsigned long)INT64_MAX)
+_Static_assert(sizeof(unsigned long) >= sizeof(int64_t), "config_parse_uint reads every id");
+
+/* mkdir -p: makes path and every missing parent with mode 0755 (before the umask); an existing
+ * directory is fine. Returns false with errno set when a part cannot be made or is not a directory. */
+static bool make_dirs(const char *path)
+{
+    char buf[1024];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') {
+            continue;
+        }
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            return false;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return false;
+    }
+    return true;
 }
 
 /* Connects as the service role (starting the private cluster if needed), after applying
@@ -249,84 +303,137 @@ static bool only_options(int argc, char **argv, int first, const char *const *na
     return true;
 }
 
-static int cmd_user(struct db *db, int argc, char **argv)
+/* What a command's arguments say, read and checked before the database is touched: a bad
+ * argument exits 2 having connected to nothing and changed nothing. */
+struct cli_args {
+    int64_t id;     /* token revoke|renew ID; iati export --fund */
+    int64_t days;   /* token create|renew --expires-days, else the config's token_lifetime_days */
+    int64_t org_id; /* user add --org; 0 = none */
+    enum role role; /* user add --role */
+    int64_t limit;  /* user limit AMOUNT, in minor units of CURRENCY */
+};
+
+static int parse_user(int argc, char **argv, struct cli_args *a)
 {
-    struct fl_error err;
-    fl_error_clear(&err);
     if (argc >= 2 && strcmp(argv[0], "add") == 0) {
         static const char *const names[] = {"--role", "--org", NULL};
-        const char *role_name = opt(argc, argv, "--role");
-        enum role role;
+        const char *role_name = opt(argc, argv, "--role"), *org = opt(argc, argv, "--org");
         if (!only_options(argc, argv, 2, names) || role_name == NULL) {
             return bad_usage("user add NAME --role ROLE [--org ID]");
         }
-        if (!auth_role_parse(role_name, &role) || role == ROLE_SYSTEM) {
+        if (!auth_role_parse(role_name, &a->role) || a->role == ROLE_SYSTEM) {
             return bad_usage("unknown role");
         }
-        const char *org = opt(argc, argv, "--org");
-        int64_t org_id = org ? strtoll(org, NULL, 10) : 0;
-        int64_t id = 0;
-        if (auth_user_add(db, argv[1], role, org_id, &id, &err) != FLE_OK) {
-            return fail("user add", &err);
-        }
-        printf("user %s (%s) created with id %" PRId64 "\n", argv[1], role_name, id);
-        return 0;
+        return org == NULL || arg_number("--org", org, 1, ARG_ID_MAX, &a->org_id) ? 0 : 2;
     }
     if (argc == 4 && strcmp(argv[0], "limit") == 0) {
-        int64_t id = 0, limit = 0;
         int exp = money_currency_exponent(argv[2]);
         if (exp < 0) {
             return bad_usage("unknown currency");
         }
-        if (money_parse(argv[3], exp, false, &limit) != MONEY_OK) {
+        if (money_parse(argv[3], exp, false, &a->limit) != MONEY_OK) {
             return bad_usage("the amount is a decimal such as 1000000.00");
         }
-        if (auth_user_find(db, argv[1], &id, &err) != FLE_OK || auth_limit_set(db, id, argv[2], limit, &err) != FLE_OK) {
-            return fail("user limit", &err);
-        }
-        printf("approval limit of %s set to %s %s\n", argv[1], argv[3], argv[2]);
         return 0;
     }
     return bad_usage("user add NAME --role ROLE [--org ID] | user limit NAME CURRENCY AMOUNT");
 }
 
-static int cmd_token(struct db *db, int argc, char **argv)
+static int cmd_user(struct db *db, char **argv, const struct cli_args *a)
 {
     struct fl_error err;
     fl_error_clear(&err);
+    if (strcmp(argv[0], "add") == 0) {
+        int64_t id = 0;
+        if (auth_user_add(db, argv[1], a->role, a->org_id, &id, &err) != FLE_OK) {
+            return fail("user add", &err);
+        }
+        printf("user %s (%s) created with id %" PRId64 "\n", argv[1], auth_role_name(a->role), id);
+        return 0;
+    }
+    int64_t id = 0;
+    if (auth_user_find(db, argv[1], &id, &err) != FLE_OK || auth_limit_set(db, id, argv[2], a->limit, &err) != FLE_OK) {
+        return fail("user limit", &err);
+    }
+    printf("approval limit of %s set to %s %s\n", argv[1], argv[3], argv[2]);
+    return 0;
+}
+
+static int parse_token(int argc, char **argv, struct cli_args *a)
+{
+    const char *days = opt(argc, argv, "--expires-days");
     if (argc >= 1 && strcmp(argv[0], "create") == 0) {
         static const char *const names[] = {"--user", "--label", "--expires-days", NULL};
-        const char *user = opt(argc, argv, "--user");
-        if (!only_options(argc, argv, 1, names) || user == NULL) {
+        if (!only_options(argc, argv, 1, names) || opt(argc, argv, "--user") == NULL) {
             return bad_usage("token create --user NAME [--label TEXT] [--expires-days N]");
         }
-        const char *days = opt(argc, argv, "--expires-days");
-        long d = days ? strtol(days, NULL, 10) : 0;
-        if (d < 0 || d > 3650) {
-            return bad_usage("--expires-days is 0 to 3650");
+        return days == NULL || arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &a->days) ? 0 : 2;
+    }
+    if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
+        return arg_number("token revoke ID", argv[1], 1, ARG_ID_MAX, &a->id) ? 0 : 2;
+    }
+    if ((argc == 2 || argc == 4) && strcmp(argv[0], "renew") == 0) {
+        static const char *const names[] = {"--expires-days", NULL};
+        if (!only_options(argc, argv, 2, names)) {
+            return bad_usage("token renew ID [--expires-days N]");
         }
+        if (!arg_number("token renew ID", argv[1], 1, ARG_ID_MAX, &a->id) ||
+            (days != NULL && !arg_number("--expires-days", days, 1, TOKEN_LIFETIME_DAYS_MAX, &a->days))) {
+            return 2;
+        }
+        return 0;
+    }
+    return bad_usage("token create --user NAME | token renew ID | token revoke ID");
+}
+
+static int cmd_token(struct db *db, int argc, char **argv, const struct cli_args *a)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (strcmp(argv[0], "create") == 0) {
+        const char *user = opt(argc, argv, "--user");
         int64_t uid = 0, tid = 0;
         char token[TOKEN_TEXT_BYTES];
         if (auth_user_find(db, user, &uid, &err) != FLE_OK ||
-            auth_token_create(db, uid, opt(argc, argv, "--label"), (unsigned)d, token, &tid, &err) != FLE_OK) {
+            auth_token_create(db, uid, opt(argc, argv, "--label"), (unsigned)a->days, token, &tid, &err) != FLE_OK) {
             return fail("token create", &err);
         }
         printf("%s\n", token);
-        fprintf(stderr, "token %" PRId64 " for %s: store it now, it is shown once\n", tid, user);
+        fprintf(stderr, "token %" PRId64 " for %s, expires in %" PRId64 " days: store it now, it is shown once\n", tid,
+                user, a->days);
         return 0;
     }
-    if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
-        int64_t id = strtoll(argv[1], NULL, 10);
-        if (id <= 0) {
-            return bad_usage("token revoke ID");
-        }
-        if (auth_token_revoke(db, id, &err) != FLE_OK) {
+    if (strcmp(argv[0], "revoke") == 0) {
+        if (auth_token_revoke(db, a->id, &err) != FLE_OK) {
             return fail("token revoke", &err);
         }
-        printf("token %" PRId64 " revoked\n", id);
+        printf("token %" PRId64 " revoked\n", a->id);
         return 0;
     }
-    return bad_usage("token create --user NAME | token revoke ID");
+    char until[32];
+    if (auth_token_renew(db, a->id, (unsigned)a->days, until, &err) != FLE_OK) {
+        return fail("token renew", &err);
+    }
+    printf("token %" PRId64 " expires %s\n", a->id, until);
+    return 0;
+}
+
+/* Reads and checks the arguments of a command that uses the database (see struct cli_args);
+ * 0, or 2 after a one-line message. */
+static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->days = cfg.token_lifetime_days;
+    if (strcmp(cmd, "user") == 0) {
+        return parse_user(argc, argv, a);
+    }
+    if (strcmp(cmd, "token") == 0) {
+        return parse_token(argc, argv, a);
+    }
+    if (strcmp(cmd, "iati") == 0) {
+        return arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &a->id) ? 0 : 2;
+    }
+    return 0;
 }
 
 /* iati check FILE [--kind K]: needs no database. */
@@ -387,13 +494,12 @@ static const char *const iati_export_names[] = {"--fund", "--out", "--today", "-
 
 static bool iati_export_args_ok(int argc, char **argv)
 {
-    const char *fund = opt(argc, argv, "--fund");
-    return argc >= 5 && only_options(argc, argv, 1, iati_export_names) && fund != NULL && strtoll(fund, NULL, 10) > 0 &&
+    return argc >= 5 && only_options(argc, argv, 1, iati_export_names) && opt(argc, argv, "--fund") != NULL &&
            opt(argc, argv, "--out") != NULL;
 }
 
 /* iati export --fund ID --out DIR: both files after every check, or the problems and exit 1. */
-static int cmd_iati_export(struct db *db, int argc, char **argv)
+static int cmd_iati_export(struct db *db, int argc, char **argv, const struct cli_args *a)
 {
     struct iati_export_run x;
     memset(&x, 0, sizeof x);
@@ -403,8 +509,14 @@ static int cmd_iati_export(struct db *db, int argc, char **argv)
     if (given == NULL) {
         snprintf(policy, sizeof policy, "http://%s/v1/iati/exclusions-policy", cfg.listen);
     }
-    x.o = (struct iati_export_options){.fund_id = strtoll(opt(argc, argv, "--fund"), NULL, 10),
-                                       .out_dir = opt(argc, argv, "--out"),
+    const char *out_dir = opt(argc, argv, "--out");
+    if (!make_dirs(out_dir)) {
+        fprintf(stderr, "fundledger: iati export: cannot make the directory %s: %s (--out)\n", out_dir,
+                strerror(errno));
+        return 1;
+    }
+    x.o = (struct iati_export_options){.fund_id = a->id,
+                                       .out_dir = out_dir,
                                        .reporting_org_ref = cfg.iati_reporting_org_ref,
                                        .schema_dir = cfg.iati_schema_dir,
                                        .codelist_dir = cfg.iati_codelist_dir,
@@ -509,6 +621,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "demo") == 0 && !(rest == 1 && strcmp(args[0], "load") == 0)) {
         return bad_usage("demo load");
     }
+    struct cli_args parsed;
+    int bad = parse_args(cmd, rest, args, &parsed);
+    if (bad != 0) {
+        return bad;
+    }
     char conninfo[CONNINFO_BYTES_MAX];
     /* Every command first brings the schema up to date, so none meets an old schema. */
     struct db *db = connect_db(true, conninfo, sizeof conninfo);
@@ -525,11 +642,11 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "seal") == 0) {
         rc = cmd_seal(db);
     } else if (strcmp(cmd, "user") == 0) {
-        rc = cmd_user(db, rest, args);
+        rc = cmd_user(db, args, &parsed);
     } else if (strcmp(cmd, "token") == 0) {
-        rc = cmd_token(db, rest, args);
+        rc = cmd_token(db, rest, args, &parsed);
     } else if (strcmp(cmd, "iati") == 0) {
-        rc = cmd_iati_export(db, rest, args);
+        rc = cmd_iati_export(db, rest, args, &parsed);
     } else {
         rc = cmd_demo_load(db);
     }

@@ -55,7 +55,9 @@ enum key_kind {
     X(iati_reporting_org_ref, KIND_TEXT, 1, 0, NULL, "CO-RUE-9001234567",                          \
       "IATI organisation identifier of the fund manager, used as reporting-org ref.")              \
     X(log_level, KIND_CHOICE, 0, 0, "error, warn, info, debug", "info",                            \
-      "Least severe messages logged: error, warn, info or debug.")
+      "Least severe messages logged: error, warn, info or debug.")                                 \
+    X(token_lifetime_days, KIND_UINT, 1, 3650, NULL, "90",                                         \
+      "Days an API token lives when its creator gives no lifetime, 1 to 3650; renewable.")
 
 struct key_spec {
     const char *key;
@@ -436,4 +438,9 @@ bool config_load(struct config *c, const char *path, bool required, char *err, s
     }
     memcpy(c, &loaded, sizeof loaded);
     return true;
+}
+
+bool config_parse_uint(const char *text, unsigned long max, unsigned long *out)
+{
+    return parse_unsigned(text, max, out);
 }

@@ -106,6 +106,10 @@ const struct db_statement db_statements[] = {
      "CASE WHEN $4::int IS NULL THEN NULL ELSE now() + make_interval(days => $4::int) END "
      "FROM app_user WHERE id = $1 AND disabled_at IS NULL RETURNING id"},
     {"auth_token_revoke", "UPDATE api_token SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"},
+    {"auth_token_renew",
+     "UPDATE api_token SET expires_at = now() + make_interval(days => $2::int) WHERE id = $1 AND revoked_at IS NULL "
+     "AND (expires_at IS NULL OR expires_at > now()) "
+     "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"},
     {"auth_authenticate",
      "SELECT t.id, u.id, u.name, u.role, u.organisation_id FROM api_token t JOIN app_user u ON u.id = t.user_id "
      "WHERE t.token_hash = decode($1, 'hex') AND t.revoked_at IS NULL "

@@ -206,7 +206,9 @@ static enum fl_err people_and_orgs(struct db *db, struct load *l, int64_t invest
         int64_t uid = 0, org = people[i].role == ROLE_INVESTOR ? investors[i - P_UNDP] : 0;
         enum fl_err e = auth_user_add(db, people[i].name, people[i].role, org, &uid, err);
         if (e == FLE_OK) {
-            e = auth_token_create(db, uid, "demo", 0, l->tokens[i], NULL, err);
+            /* Demo tokens expire like any other (the default token_lifetime_days, 90); renew them
+             * with `fundledger token renew ID`. */
+            e = auth_token_create(db, uid, "demo", 90, l->tokens[i], NULL, err);
         }
         if (e == FLE_OK && people[i].limit) {
             int64_t limit = 0;

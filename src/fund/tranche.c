@@ -367,7 +367,34 @@ json_t *tranche_get(struct db *db, int64_t tranche_id, const char *as_of, struct
     return o;
 }
 
-json_t *tranche_list(struct db *db, int64_t fund_id, int64_t investor_id, const char *as_of, struct fl_error *err)
+/* What IATI publishes of a tranche (docs/authorization.md): its funder and the funder's own
+ * activity id, the currency, the signing date, the commitment (incoming commitments, type 11:
+ * signed less cancelled) and what was paid in (incoming funds, type 1: -CONTRIB), read from the
+ * same balances as tranche_json. A contribution moves its amount from the COMMITMENT memo
+ * account's credit (docs/fund-operations.md), so signed less cancelled = -(COMMITMENT + CONTRIB).
+ * Nothing else. */
+static json_t *tranche_published_json(struct db *db, const PGresult *r, int i, const char *as_of,
+                                      struct fl_error *err)
+{
+    int64_t id = db_i64(r, i, 0), fund_id = db_i64(r, i, 1);
+    const char *cur = db_str(r, i, 6);
+    int64_t b[SUFFIXES];
+    if (balances(db, fund_id, id, as_of, b, err) != FLE_OK) {
+        return NULL;
+    }
+    /* Both are credit balances (negative): shown as positive figures. */
+    return json_pack("{s:I, s:I, s:{s:I, s:s}, s:o, s:s, s:s, s:o, s:{s:o, s:o}}", "id", (json_int_t)id, "fund_id",
+                     (json_int_t)fund_id, "investor", "id", (json_int_t)db_i64(r, i, 2), "name", db_str(r, i, 14),
+                     "provider_activity_id", db_null(r, i, 12) ? json_null() : json_string(db_str(r, i, 12)),
+                     "currency", cur, "signed_date", db_str(r, i, 11), "as_of",
+                     as_of ? json_string(as_of) : json_null(), "figures", "commitment",
+                     jv_amount(-(b[TRANCHE_COMMITMENT] + b[TRANCHE_CONTRIB]), cur), "paid_in", jv_amount(-b[TRANCHE_CONTRIB], cur));
+}
+
+typedef json_t *(*tranche_row_fn)(struct db *db, const PGresult *r, int i, const char *as_of, struct fl_error *err);
+
+static json_t *list_rows(struct db *db, int64_t fund_id, int64_t investor_id, const char *as_of, tranche_row_fn row,
+                         struct fl_error *err)
 {
     if (fund_exists(db, fund_id, NULL, err) != FLE_OK) {
         return NULL;
@@ -380,7 +407,7 @@ json_t *tranche_list(struct db *db, int64_t fund_id, int64_t investor_id, const 
     }
     json_t *a = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_t *t = tranche_json(db, r, i, as_of, err);
+        json_t *t = row(db, r, i, as_of, err);
         if (t == NULL) {
             json_decref(a);
             PQclear(r);
@@ -390,6 +417,16 @@ json_t *tranche_list(struct db *db, int64_t fund_id, int64_t investor_id, const 
     }
     PQclear(r);
     return json_pack("{s:o}", "tranches", a);
+}
+
+json_t *tranche_list(struct db *db, int64_t fund_id, int64_t investor_id, const char *as_of, struct fl_error *err)
+{
+    return list_rows(db, fund_id, investor_id, as_of, tranche_json, err);
+}
+
+json_t *tranche_list_published(struct db *db, int64_t fund_id, const char *as_of, struct fl_error *err)
+{
+    return list_rows(db, fund_id, 0, as_of, tranche_published_json, err);
 }
 
 json_t *tranche_change_propose(struct db *db, const struct principal *maker, int64_t tranche_id, const json_t *ch,

@@ -85,17 +85,36 @@ static enum fl_err token_op(struct db *db, void *arg, unsigned *status, json_t *
     }
     if (e == FLE_OK) {
         /* "token" is shown once: idem_run never stores a member of that name. */
-        *reply = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "user_id", (json_int_t)a->user_id, "token",
-                           token, "note", "store this token now; it is shown once");
+        *reply = json_pack("{s:I, s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "user_id", (json_int_t)a->user_id,
+                           "expires_days", (json_int_t)a->days, "token", token, "note",
+                           "store this token now; it is shown once");
     }
     return e;
+}
+
+/* A token's lifetime from the body: expires_days, 1 to TOKEN_LIFETIME_DAYS_MAX, or the configured
+ * token_lifetime_days when absent. false after replying 400 naming expires_days. */
+static bool token_days(struct http_req *r, unsigned *days, struct http_reply *out)
+{
+    json_t *given = json_object_get(r->body, "expires_days");
+    if (given == NULL || json_is_null(given)) {
+        *days = r->cfg->token_lifetime_days;
+        return true;
+    }
+    long long d = jv_int(r->body, "expires_days");
+    if (d < 1 || d > TOKEN_LIFETIME_DAYS_MAX) {
+        http_reply_fail(out, FLE_BAD_FIELD, "expires_days", "1 to 3650 days (absent: the configured default)");
+        return false;
+    }
+    *days = (unsigned)d;
+    return true;
 }
 
 void h_tokens_create(struct http_req *r, struct http_reply *out)
 {
     static const struct jv_field spec[] = {
         {"label", JV_TEXT, false, 100},
-        {"expires_days", JV_UINT, false, 3650},
+        {"expires_days", JV_UINT, false, TOKEN_LIFETIME_DAYS_MAX},
     };
     struct token_args a = {.who = &r->who};
     struct fl_error err;
@@ -107,7 +126,9 @@ void h_tokens_create(struct http_req *r, struct http_reply *out)
         return;
     }
     a.label = jv_str(r->body, "label");
-    a.days = (unsigned)jv_int(r->body, "expires_days");
+    if (!token_days(r, &a.days, out)) {
+        return;
+    }
     http_write(r, out, token_op, &a);
 }
 
@@ -139,6 +160,48 @@ void h_tokens_revoke(struct http_req *r, struct http_reply *out)
         return;
     }
     http_write(r, out, revoke_op, &a);
+}
+
+struct renew_args {
+    const struct principal *who;
+    int64_t id;
+    unsigned days;
+};
+
+static enum fl_err renew_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct renew_args *a = arg;
+    *status = 200;
+    *reply = NULL;
+    char ib[21], until[32];
+    enum fl_err e = auth_token_renew(db, a->id, a->days, until, err);
+    if (e == FLE_OK) {
+        e = audit_record(db, a->who, "token.renew", "token", db_i64_text(a->id, ib), 0,
+                         json_pack("{s:I, s:s}", "expires_days", (json_int_t)a->days, "expires_at", until), err);
+    }
+    if (e == FLE_OK) {
+        *reply = json_pack("{s:I, s:I, s:s}", "id", (json_int_t)a->id, "expires_days", (json_int_t)a->days,
+                           "expires_at", until);
+    }
+    return e;
+}
+
+void h_tokens_renew(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {{"expires_days", JV_UINT, false, TOKEN_LIFETIME_DAYS_MAX}};
+    struct renew_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, 1, "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    if (!token_days(r, &a.days, out)) {
+        return;
+    }
+    http_write(r, out, renew_op, &a);
 }
 
 struct limit_args {

@@ -1,5 +1,5 @@
 /* h_capital: tranches (four eyes), capital calls, contributions and cancellations. Investors
- * see only their own tranches. */
+ * see only their own tranches; a transparency officer only what IATI publishes of them. */
 #include "fundledger/http.h"
 #include "fundledger/jsonv.h"
 #include "fundledger/tranche.h"
@@ -27,6 +27,11 @@ void h_tranches_list(struct http_req *r, struct http_reply *out)
     }
     struct fl_error err;
     fl_error_clear(&err);
+    if (r->who.role == ROLE_TRANSPARENCY_OFFICER) {
+        /* What is public: what IATI publishes of each funder's capital, nothing more. */
+        http_reply_result(out, 200, tranche_list_published(r->db, fund_id, as_of, &err), &err);
+        return;
+    }
     int64_t investor = r->who.role == ROLE_INVESTOR ? r->who.organisation_id : 0;
     http_reply_result(out, 200, tranche_list(r->db, fund_id, investor, as_of, &err), &err);
 }

@@ -6,6 +6,10 @@
 #define ANY_USER (R(ADMIN) | R(FUND_MANAGER) | R(APPROVER) | R(INVESTOR) | R(TRANSPARENCY_OFFICER) | R(AUDITOR))
 #define STAFF (R(ADMIN) | R(FUND_MANAGER) | R(APPROVER) | R(AUDITOR))
 #define FUNDS_READ (STAFF | R(INVESTOR) | R(TRANSPARENCY_OFFICER))
+/* The pipeline holds people: names and national ID numbers of persons, their human-security
+ * measures. Staff who work the pipeline read it; the admin's job (users, tokens, settings) does
+ * not need it (Ley 1581 de 2012: data minimisation; docs/authorization.md). */
+#define PIPELINE_READ (R(FUND_MANAGER) | R(APPROVER) | R(AUDITOR))
 
 static const struct http_route routes[] = {
     {"GET", "/healthz", 0, false, h_healthz, "process alive"},
@@ -35,9 +39,12 @@ static const struct http_route routes[] = {
     {"PUT", "/v1/users/{user_id}/approval-limits/{currency}", R(ADMIN), true, h_limits_set,
      "set an approver's limit"},
     {"DELETE", "/v1/tokens/{token_id}", R(ADMIN), true, h_tokens_revoke, "revoke a token"},
+    {"POST", "/v1/tokens/{token_id}/renewal", R(ADMIN), true, h_tokens_renew,
+     "a live token now expires N days from now"},
     {"GET", "/v1/organisations", STAFF | R(TRANSPARENCY_OFFICER), false, h_orgs_list, "organisations"},
     {"POST", "/v1/organisations", R(ADMIN) | R(FUND_MANAGER), true, h_orgs_create, "create an organisation"},
-    {"GET", "/v1/funds/{fund_id}/tranches", FUNDS_READ, false, h_tranches_list, "tranches (an investor sees its own)"},
+    {"GET", "/v1/funds/{fund_id}/tranches", FUNDS_READ, false, h_tranches_list,
+     "tranches (an investor sees its own; a transparency officer what IATI publishes)"},
     {"POST", "/v1/funds/{fund_id}/tranches", R(FUND_MANAGER), true, h_tranches_propose, "propose a tranche"},
     {"GET", "/v1/tranches/{tranche_id}", STAFF | R(INVESTOR), false, h_tranches_get, "one tranche with figures"},
     {"POST", "/v1/tranches/{tranche_id}/changes", R(FUND_MANAGER), true, h_tranches_change,
@@ -55,17 +62,19 @@ static const struct http_route routes[] = {
     {"POST", "/v1/loans/{loan_id}/disbursements", R(FUND_MANAGER), true, h_loans_disburse, "propose a drawdown"},
     {"POST", "/v1/funds/{fund_id}/entrepreneurs", R(FUND_MANAGER), true, h_entrepreneurs_create,
      "add an entrepreneur to the pipeline"},
-    {"GET", "/v1/funds/{fund_id}/entrepreneurs", STAFF, false, h_entrepreneurs_list, "the pipeline, filtered, paged"},
-    {"GET", "/v1/entrepreneurs/{entrepreneur_id}", STAFF, false, h_entrepreneurs_get,
+    {"GET", "/v1/funds/{fund_id}/entrepreneurs", PIPELINE_READ, false, h_entrepreneurs_list,
+     "the pipeline, filtered, paged"},
+    {"GET", "/v1/entrepreneurs/{entrepreneur_id}", PIPELINE_READ, false, h_entrepreneurs_get,
      "one entrepreneur with stage history and latest measures"},
     {"POST", "/v1/entrepreneurs/{entrepreneur_id}/stage", R(FUND_MANAGER), true, h_entrepreneurs_move,
      "move an entrepreneur to another stage"},
-    {"GET", "/v1/funds/{fund_id}/funnel", STAFF, false, h_funnel, "entrepreneurs and requested amounts per stage"},
+    {"GET", "/v1/funds/{fund_id}/funnel", PIPELINE_READ, false, h_funnel,
+     "entrepreneurs and requested amounts per stage"},
     {"POST", "/v1/funds/{fund_id}/hs-measures", R(FUND_MANAGER), true, h_hs_measures_create,
      "record a human-security measure"},
     {"POST", "/v1/hs-measures/{measure_id}/approve", R(FUND_MANAGER) | R(APPROVER), true, h_hs_measures_approve,
      "approve a measure (not its recorder)"},
-    {"GET", "/v1/funds/{fund_id}/hs-measures", STAFF | R(TRANSPARENCY_OFFICER), false, h_hs_measures_list,
+    {"GET", "/v1/funds/{fund_id}/hs-measures", PIPELINE_READ | R(TRANSPARENCY_OFFICER), false, h_hs_measures_list,
      "human-security measures"},
     {"GET", "/v1/municipalities", ANY_USER, false, h_municipalities_list, "DIVIPOLA municipalities"},
     {"GET", "/v1/value-chains", ANY_USER, false, h_value_chains_list, "value chains"},

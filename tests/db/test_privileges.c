@@ -39,7 +39,7 @@ static const struct {
     {"account", "INSERT,SELECT"},
     {"account_balance", "INSERT,SELECT UPDATE(balance_minor)"},
     {"account_id_seq", "USAGE"},
-    {"api_token", "INSERT,SELECT UPDATE(revoked_at)"},
+    {"api_token", "INSERT,SELECT UPDATE(expires_at,revoked_at)"},
     {"api_token_id_seq", "USAGE"},
     {"app_user", "INSERT,SELECT"},
     {"app_user_id_seq", "USAGE"},
@@ -504,7 +504,18 @@ static void test_revocation_is_final(void **state)
     snprintf(sql, sizeof sql, "UPDATE api_token SET revoked_at = now() + interval '1 year' WHERE id = %" PRId64, tid);
     refused(sql, "P0001", reason);
     assert_int_equal(auth_authenticate(db, bearer, &who, &err), FLE_UNAUTHENTICATED);
-    refused("UPDATE api_token SET expires_at = NULL", "42501", "permission denied for table api_token");
+    /* A renewal (auth_token_renew) may move a live token's expiry later, never remove it. */
+    snprintf(sql, sizeof sql, "UPDATE api_token SET expires_at = NULL WHERE id = %" PRId64, tid);
+    refused(sql, "P0001", reason);
+    int64_t live = 0;
+    char live_token[TOKEN_TEXT_BYTES], expires_at[32];
+    assert_int_equal(auth_token_create(db, manager.user_id, "privileges-live", 30, live_token, &live, &err), FLE_OK);
+    assert_int_equal(auth_token_renew(db, live, 60, expires_at, &err), FLE_OK); /* the service's path */
+    snprintf(sql, sizeof sql, "UPDATE api_token SET expires_at = NULL WHERE id = %" PRId64, live);
+    snprintf(reason, sizeof reason, "token %" PRId64 " can only be renewed to a later expiry", live);
+    refused(sql, "P0001", reason);
+    snprintf(sql, sizeof sql, "UPDATE api_token SET expires_at = now() - interval '1 day' WHERE id = %" PRId64, live);
+    refused(sql, "P0001", reason);
     refused("UPDATE api_token SET user_id = 1", "42501", "permission denied for table api_token");
     refused("DELETE FROM api_token", "42501", "permission denied for table api_token");
     refused("TRUNCATE api_token CASCADE", "42501", "permission denied for table api_token");

@@ -90,6 +90,21 @@ char *testdb_scalar(const char *ci, const char *sql)
     return out;
 }
 
+long long testdb_int(const char *ci, const char *sql)
+{
+    char *v = testdb_scalar(ci, sql);
+    char *end = NULL;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    bool ok = v != NULL && v[0] != '\0' && *end == '\0';
+    if (!ok) {
+        fprintf(stderr, "testdb: no integer from: %s\n", sql);
+        free(v);
+        exit(2);
+    }
+    free(v);
+    return n;
+}
+
 bool testdb_exec(const char *ci, const char *sql)
 {
     PGconn *c = PQconnectdb(testdb_owner(ci));

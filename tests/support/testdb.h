@@ -22,6 +22,10 @@ struct db *testdb_open(const char *conninfo);
  * printed). */
 char *testdb_scalar(const char *conninfo, const char *sql);
 
+/* The first value of the first row of sql as an integer. Exits the test program (status 2, the
+ * SQL printed) when there is no value or it is not an integer. */
+long long testdb_int(const char *conninfo, const char *sql);
+
 /* Runs SQL as the owner and returns true when it succeeded. */
 bool testdb_exec(const char *conninfo, const char *sql);
 

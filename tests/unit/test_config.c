@@ -83,6 +83,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     assert_string_equal(a->iati_codelist_dir, b->iati_codelist_dir);
     assert_string_equal(a->iati_reporting_org_ref, b->iati_reporting_org_ref);
     assert_string_equal(a->log_level, b->log_level);
+    assert_int_equal(a->token_lifetime_days, b->token_lifetime_days);
 }
 
 /* ------------------------------------------------------------------ defaults and table */
@@ -110,6 +111,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.iati_codelist_dir, "../shared/iati/codelists");
     assert_string_equal(c.iati_reporting_org_ref, "CO-RUE-9001234567");
     assert_string_equal(c.log_level, "info");
+    assert_int_equal(c.token_lifetime_days, 90);
 
     struct config loaded;
     char err[256] = "";
@@ -140,6 +142,30 @@ static void test_key_table(void **state)
             assert_true(strcmp(docs[i].key, docs[j].key) != 0);
         }
     }
+}
+
+/* config_parse_uint, the one strict number parser (also the command line's): all digits or nothing. */
+static void test_parse_uint_strict(void **state)
+{
+    (void)state;
+    unsigned long v = 77;
+    static const char *const refused[] = {"", "1x", "x1", "abc", "5x", " 1", "1 ", "+1", "-1", "0x10", "1e3",
+                                          "1.0", "3651", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (config_parse_uint(refused[i], 3650, &v)) {
+            fail_msg("'%s' accepted as %lu", refused[i], v);
+        }
+        assert_int_equal(v, 77); /* untouched */
+    }
+    assert_true(config_parse_uint("0", 3650, &v));
+    assert_int_equal(v, 0);
+    assert_true(config_parse_uint("3650", 3650, &v));
+    assert_int_equal(v, 3650);
+    assert_true(config_parse_uint("007", 3650, &v));
+    assert_int_equal(v, 7);
+    assert_true(config_parse_uint("9223372036854775807", 9223372036854775807UL, &v));
+    assert_int_equal(v, 9223372036854775807UL);
+    assert_false(config_parse_uint("9223372036854775808", 9223372036854775807UL, &v));
 }
 
 /* Each key set to its own default text through the file gives exactly the defaults. */
@@ -531,6 +557,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clear_env),
         cmocka_unit_test_setup(test_key_table, clear_env),
+        cmocka_unit_test(test_parse_uint_strict),
         cmocka_unit_test_setup(test_default_texts_parse, clear_env),
         cmocka_unit_test_setup(test_file_parse, clear_env),
         cmocka_unit_test_setup(test_file_values_accepted, clear_env),
