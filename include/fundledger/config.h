@@ -26,6 +26,9 @@ struct config {
     char iati_codelist_dir[512];           /* "../shared/iati/codelists" */
     char iati_reporting_org_ref[128];      /* "CO-RUE-9001234567": IATI org identifier of the fund manager */
     char log_level[16];                    /* "info": one of error, warn, info, debug */
+    unsigned http_connections_per_ip_max;  /* 64, 0..10000 (0 = no per-client limit) */
+    unsigned http_request_deadline_s;      /* 30, 1..3600: a request must arrive within this */
+    unsigned http_shutdown_grace_s;        /* 30, 0..3600: SIGTERM waits this long for requests */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

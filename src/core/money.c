@@ -1,6 +1,8 @@
 /* money: ISO 4217 minor units, strict decimal parsing and formatting, checked and exact integer arithmetic. */
 #include "fundledger/money.h"
 
+#include "fundledger/limits.h"
+
 #include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -78,6 +80,8 @@ const char *money_status_text(money_status st)
         return "amount must not be negative";
     case MONEY_ERR_CURRENCY:
         return "not an active ISO 4217 currency code";
+    case MONEY_ERR_LIMIT:
+        return "amount is above the maximum of 1000000000000000 minor units (10000000000000.00 with two decimals)";
     }
     return "unknown money status";
 }
@@ -207,6 +211,21 @@ money_status money_parse(const char *text, int exponent, bool allow_negative, in
         *out = -(int64_t)magnitude;
     }
     return MONEY_OK;
+}
+
+/* The bound after the int64 parse: one rule, one message, whatever the size of the text. */
+money_status money_parse_amount(const char *text, int exponent, int64_t *out)
+{
+    assert(out != NULL);
+    int64_t v = 0;
+    money_status st = money_parse(text, exponent, false, &v);
+    if (st == MONEY_ERR_OVERFLOW || (st == MONEY_OK && v > MONEY_AMOUNT_MAX)) {
+        return MONEY_ERR_LIMIT;
+    }
+    if (st == MONEY_OK) {
+        *out = v;
+    }
+    return st;
 }
 
 /* Digits are produced from the unsigned magnitude, so INT64_MIN needs no special case; on a
