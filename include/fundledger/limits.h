@@ -76,7 +76,7 @@ _Static_assert(LEDGER_SEAL_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "seal rounds are b
 /* How often the request-deadline watchdog looks at the open connections. */
 #define HTTP_WATCHDOG_MS 250
 
-_Static_assert(MONEY_AMOUNT_MAX * LEDGER_LINES_MAX < 9223372036854775807LL / 100,
+_Static_assert((MONEY_AMOUNT_MAX * LEDGER_LINES_MAX) < 9223372036854775807LL / 100,
                "an entry's debits total far below int64");
 
 #endif

@@ -51,6 +51,14 @@ money_status money_parse_amount(const char *text, int exponent, int64_t *out);
  * cap is too small. buf must hold MONEY_TEXT_MAX bytes to be always enough. */
 size_t money_format(int64_t minor, int exponent, char *buf, size_t cap);
 
+/* Largest text of money_format_wide: sign, 39 digits, point, NUL, with room to spare. */
+#define MONEY_WIDE_TEXT_MAX 48
+
+/* money_format for a 128-bit figure (a total of int64 amounts, which cannot overflow 128 bits:
+ * 2^63 * 2^63 < 2^127): 20000000000000000000, 2 -> "200000000000000000.00". buf must hold
+ * MONEY_WIDE_TEXT_MAX bytes to be always enough. */
+size_t money_format_wide(money_i128 minor, int exponent, char *buf, size_t cap);
+
 /* Checked arithmetic: false on int64 overflow, *out untouched then. */
 bool money_add(int64_t a, int64_t b, int64_t *out);
 bool money_sub(int64_t a, int64_t b, int64_t *out);

@@ -294,8 +294,9 @@ static int cmd_user(struct db *db, int argc, char **argv)
         if (exp < 0) {
             return bad_usage("unknown currency");
         }
-        if (money_parse(argv[3], exp, false, &limit) != MONEY_OK) {
-            return bad_usage("the amount is a decimal such as 1000000.00");
+        money_status ms = money_parse_amount(argv[3], exp, &limit);
+        if (ms != MONEY_OK) {
+            return bad_usage(ms == MONEY_ERR_LIMIT ? money_status_text(ms) : "the amount is a decimal such as 1000000.00");
         }
         if (auth_user_find(db, argv[1], &id, &err) != FLE_OK || auth_limit_set(db, id, argv[2], limit, &err) != FLE_OK) {
             return fail("user limit", &err);

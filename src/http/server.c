@@ -54,9 +54,9 @@ struct http_server {
     struct conn *conns;
     pthread_t watchdog;
     bool watchdog_running;
-    atomic_int inflight;    /* requests from their request line to their completion */
-    atomic_bool quiescing;  /* http_server_stop has begun: no new connections, replies close */
-    atomic_uint cut_count;  /* requests cut at their deadline, for the log and tests */
+    atomic_int inflight;   /* requests from their request line to their completion */
+    atomic_bool quiescing; /* http_server_stop has begun: no new connections, replies close */
+    atomic_uint cut_count; /* requests cut at their deadline, for the log and tests */
 };
 
 /* Per request, from its request line (MHD_OPTION_URI_LOG_CALLBACK) to the completion callback. */
@@ -132,12 +132,12 @@ void http_reply_fail(struct http_reply *out, enum fl_err code, const char *field
                           message && message[0] ? message : fl_err_hint(code), "field", field ? field : "");
     if (e == NULL) {
         /* A field or message that is not UTF-8 (a client's bytes cut or quoted): the hint instead. */
-        e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message", fl_err_hint(code),
-                      "field", jv_utf8_valid(field ? field : "", field ? strlen(field) : 0) ? field : "");
+        e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message", fl_err_hint(code), "field",
+                      jv_utf8_valid(field ? field : "", field ? strlen(field) : 0) ? field : "");
     }
     if (e == NULL) {
-        e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message", fl_err_hint(code),
-                      "field", "");
+        e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message", fl_err_hint(code), "field",
+                      "");
     }
     http_reply_json(out, fl_err_status(code), e);
 }
@@ -459,7 +459,7 @@ struct header_scan {
     const char *block, *block_end;     /* the request head in libmicrohttpd's read buffer */
     const char *prev_key, *prev_value; /* the header before, to check it is whole */
     size_t prev_size;
-    enum fl_err code;         /* FLE_OK while nothing is wrong */
+    enum fl_err code; /* FLE_OK while nothing is wrong */
     char field[ERROR_FIELD_BYTES];
     const char *message;
 };
@@ -484,8 +484,8 @@ static void scan_fail(struct header_scan *h, enum fl_err code, const char *name,
  * of the header block) starts right after those one or two NULs. Anything else between them is
  * what a NUL hid (a folded header, kept elsewhere, also fails this and is refused: RFC 9112
  * allows that). */
-static bool header_followed_by(const struct header_scan *h, const char *value, size_t value_size,
-                               const char *next, int nuls)
+static bool header_followed_by(const struct header_scan *h, const char *value, size_t value_size, const char *next,
+                               int nuls)
 {
     /* Addresses compared as integers: a folded value lives elsewhere in the pool, and only bytes
      * inside the header block are read. */
@@ -501,6 +501,21 @@ static bool header_followed_by(const struct header_scan *h, const char *value, s
         at++;
     }
     return at == to;
+}
+
+/* A name and value without NUL and in UTF-8; else the scan fails naming the name. */
+static enum MHD_Result bytes_ok(struct header_scan *h, const char *key, size_t key_size, const char *value,
+                                size_t value_size, const char *nul_message, const char *utf8_message)
+{
+    if (memchr(key, '\0', key_size) != NULL || (value_size > 0 && memchr(value, '\0', value_size) != NULL)) {
+        scan_fail(h, FLE_BAD_PARAM, key, strnlen(key, key_size), nul_message);
+        return MHD_NO;
+    }
+    if (!jv_utf8_valid(key, key_size) || (value_size > 0 && !jv_utf8_valid(value, value_size))) {
+        scan_fail(h, FLE_BAD_PARAM, key, key_size, utf8_message);
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 /* Every header: no NUL, valid UTF-8, counted towards the header size; Content-Length once. */
@@ -524,15 +539,7 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         h->transfer_encoding = true;
     }
-    if (memchr(key, '\0', key_size) != NULL || (vlen > 0 && memchr(value, '\0', vlen) != NULL)) {
-        scan_fail(h, FLE_BAD_PARAM, key, strnlen(key, key_size), "a header holds a NUL byte");
-        return MHD_NO;
-    }
-    if (!jv_utf8_valid(key, key_size) || (vlen > 0 && !jv_utf8_valid(value, vlen))) {
-        scan_fail(h, FLE_BAD_PARAM, key, key_size, "a header is not valid UTF-8");
-        return MHD_NO;
-    }
-    return MHD_YES;
+    return bytes_ok(h, key, key_size, value, vlen, "a header holds a NUL byte", "a header is not valid UTF-8");
 }
 
 /* Every query argument, once unescaped: no NUL (%00), valid UTF-8 (it may reach the database). */
@@ -540,17 +547,8 @@ static enum MHD_Result scan_argument(void *cls, enum MHD_ValueKind kind, const c
                                      const char *value, size_t value_size)
 {
     (void)kind;
-    struct header_scan *h = cls;
-    size_t vlen = value ? value_size : 0;
-    if (memchr(key, '\0', key_size) != NULL || (vlen > 0 && memchr(value, '\0', vlen) != NULL)) {
-        scan_fail(h, FLE_BAD_PARAM, key, strnlen(key, key_size), "a query parameter holds a NUL byte (%00)");
-        return MHD_NO;
-    }
-    if (!jv_utf8_valid(key, key_size) || (vlen > 0 && !jv_utf8_valid(value, vlen))) {
-        scan_fail(h, FLE_BAD_PARAM, key, key_size, "a query parameter is not valid UTF-8");
-        return MHD_NO;
-    }
-    return MHD_YES;
+    return bytes_ok(cls, key, key_size, value, value ? value_size : 0, "a query parameter holds a NUL byte (%00)",
+                    "a query parameter is not valid UTF-8");
 }
 
 /* The checks that need only the request line and headers, made before any of the body is read:
@@ -574,7 +572,8 @@ static bool request_head_ok(struct MHD_Connection *conn, const struct ctx *c, co
     }
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &h);
     /* The last header ends where the blank line and the head end: its CRLF and the blank CRLF. */
-    if (h.code == FLE_OK && h.prev_value != NULL && !header_followed_by(&h, h.prev_value, h.prev_size, h.block_end, 4)) {
+    if (h.code == FLE_OK && h.prev_value != NULL &&
+        !header_followed_by(&h, h.prev_value, h.prev_size, h.block_end, 4)) {
         scan_fail(&h, FLE_BAD_PARAM, h.prev_key, strlen(h.prev_key), "a header holds a NUL byte (or is folded)");
     }
     if (h.code == FLE_OK && h.bytes > HTTP_HEADER_BYTES_MAX) {
@@ -985,8 +984,7 @@ void http_server_stop(struct http_server *s)
         nanosleep(&nap, NULL);
     }
     if (left > 0) {
-        log_warn("server: %d request(s) still in flight after %us; they are cut", left,
-                 s->cfg->http_shutdown_grace_s);
+        log_warn("server: %d request(s) still in flight after %us; they are cut", left, s->cfg->http_shutdown_grace_s);
     }
     MHD_stop_daemon(s->daemon);
     pthread_mutex_lock(&s->stop_mu);

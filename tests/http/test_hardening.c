@@ -41,11 +41,11 @@
 #define TOKEN_BYTES 128
 #define RAW_REPLY_BYTES 65536
 /* Slow-client tests: bounded counts and times. */
-#define TRICKLERS 12          /* connections one client opens */
-#define PER_IP_LIMIT 4        /* the limit of the slow-client server */
-#define DEADLINE_S 2          /* its whole-request deadline */
-#define FILL_CONNECTIONS 6    /* connections_max of the server the tricklers fill */
-#define TRICKLE_MS 100        /* one byte every TRICKLE_MS */
+#define TRICKLERS 12       /* connections one client opens */
+#define PER_IP_LIMIT 4     /* the limit of the slow-client server */
+#define DEADLINE_S 2       /* its whole-request deadline */
+#define FILL_CONNECTIONS 6 /* connections_max of the server the tricklers fill */
+#define TRICKLE_MS 100     /* one byte every TRICKLE_MS */
 
 enum who { ADMIN, MANAGER, APPROVER, UNDP, TRANSPARENCY, AUDITOR, PEOPLE };
 static const char *const people[PEOPLE] = {"admin", "manager", "approver", "undp", "transparency", "auditor"};
@@ -410,10 +410,10 @@ static void test_utf8_json_cases(void **state)
         const char *field;
     } cases[] = {
         {"\"memo\":\"fee \xff\"", "memo"},
-        {"\"memo\":\"\xed\xa0\x80\"", "memo"},                     /* a UTF-16 surrogate */
-        {"\"memo\":\"\xc0\xaf\"", "memo"},                         /* an overlong '/' */
-        {"\"memo\":\"\xf4\x90\x80\x80\"", "memo"},                 /* above U+10FFFF */
-        {"\"m\xffo\":\"x\"", "body"},                              /* in a member name */
+        {"\"memo\":\"\xed\xa0\x80\"", "memo"},     /* a UTF-16 surrogate */
+        {"\"memo\":\"\xc0\xaf\"", "memo"},         /* an overlong '/' */
+        {"\"memo\":\"\xf4\x90\x80\x80\"", "memo"}, /* above U+10FFFF */
+        {"\"m\xffo\":\"x\"", "body"},              /* in a member name */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(body, sizeof body,
@@ -488,7 +488,8 @@ static void test_nul_in_path_and_headers(void **state)
     assert_int_equal(raw_exchange(nul_last, sizeof nul_last - 1, body, sizeof body), 400);
     expect_raw_error(body, "invalid_parameter", "X-Last");
     /* The same requests without the NUL are served. */
-    static const char clean[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: ab\r\nX-Empty:\r\nConnection: close\r\n\r\n";
+    static const char clean[] =
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: ab\r\nX-Empty:\r\nConnection: close\r\n\r\n";
     assert_int_equal(raw_exchange(clean, sizeof clean - 1, body, sizeof body), 200);
     assert_string_equal(body, "{\"status\":\"ok\"}");
     static const char bare_lf[] = "GET /healthz HTTP/1.1\nHost: t\nX-Note: ab\nConnection: close\n\n";
@@ -819,16 +820,11 @@ static void test_tricklers_do_not_lock_out(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_on_every_write_route),
-        cmocka_unit_test(test_utf8_json_cases),
-        cmocka_unit_test(test_utf8_headers_and_query),
-        cmocka_unit_test(test_nul_in_path_and_headers),
-        cmocka_unit_test(test_content_length_conflicts),
-        cmocka_unit_test(test_oversized_headers),
-        cmocka_unit_test(test_amount_maximum_end_to_end),
-        cmocka_unit_test(test_per_client_connection_limit),
-        cmocka_unit_test(test_trickle_cut_at_deadline),
-        cmocka_unit_test(test_tricklers_do_not_lock_out),
+        cmocka_unit_test(test_utf8_on_every_write_route), cmocka_unit_test(test_utf8_json_cases),
+        cmocka_unit_test(test_utf8_headers_and_query),    cmocka_unit_test(test_nul_in_path_and_headers),
+        cmocka_unit_test(test_content_length_conflicts),  cmocka_unit_test(test_oversized_headers),
+        cmocka_unit_test(test_amount_maximum_end_to_end), cmocka_unit_test(test_per_client_connection_limit),
+        cmocka_unit_test(test_trickle_cut_at_deadline),   cmocka_unit_test(test_tricklers_do_not_lock_out),
     };
     return cmocka_run_group_tests_name("HTTP hardening", tests, setup, teardown);
 }

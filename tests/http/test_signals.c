@@ -111,8 +111,8 @@ static void child_start(struct child *c)
     posix_spawn_file_actions_t fa;
     assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
     assert_int_equal(posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0), 0);
-    assert_int_equal(
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+                     0);
     char *const argv[] = {(char *)bin, "serve", NULL};
     int rc = posix_spawn(&c->pid, bin, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);

@@ -326,6 +326,29 @@ static void test_parse_amount_limit(void **state)
 
 /* ------------------------------------------------------------------ format */
 
+/* Totals beyond int64 (the trial balance's): exact, with the same layout as money_format. */
+static void test_format_wide(void **state)
+{
+    (void)state;
+    char buf[MONEY_WIDE_TEXT_MAX];
+    money_i128 two_max = (money_i128)INT64_MAX * 2;
+    assert_int_equal(money_format_wide(two_max, 2, buf, sizeof buf), 21);
+    assert_string_equal(buf, "184467440737095516.14");
+    assert_int_equal(money_format_wide(-two_max, 2, buf, sizeof buf), 22);
+    assert_string_equal(buf, "-184467440737095516.14");
+    money_i128 big = (money_i128)INT64_MAX * INT64_MAX;
+    assert_true(money_format_wide(big, 0, buf, sizeof buf) > 0);
+    assert_string_equal(buf, "85070591730234615847396907784232501249");
+    assert_int_equal(money_format_wide(5, 2, buf, sizeof buf), 4);
+    assert_string_equal(buf, "0.05");
+    assert_int_equal(money_format_wide(two_max, 2, buf, 21), 0); /* no room for the NUL */
+    /* Within int64 both agree. */
+    char narrow[MONEY_TEXT_MAX];
+    money_format(INT64_MIN, 2, narrow, sizeof narrow);
+    money_format_wide(INT64_MIN, 2, buf, sizeof buf);
+    assert_string_equal(buf, narrow);
+}
+
 static void check_format(int64_t minor, int exponent, const char *want)
 {
     char buf[MONEY_TEXT_MAX];
@@ -753,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_parse_currency_exponents),
         cmocka_unit_test(test_status_text),
         cmocka_unit_test(test_parse_amount_limit),
+        cmocka_unit_test(test_format_wide),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_format_capacity),
         cmocka_unit_test(test_format_round_trip_random),
