@@ -73,8 +73,9 @@ static unsigned free_port(void)
     return ntohs(sa.sin_port);
 }
 
-/* `fundledger serve` on this test's database, its stderr (the log) in log_path. */
-static void child_start(struct child *c)
+/* `fundledger serve` on this test's database with http_shutdown_grace_s = grace_s, its stderr
+ * (the log) in log_path. */
+static void child_start_grace(struct child *c, unsigned grace_s)
 {
     const char *bin = getenv("FUNDLEDGER_BIN");
     if (bin == NULL || bin[0] == '\0') {
@@ -82,11 +83,11 @@ static void child_start(struct child *c)
     }
     c->port = free_port();
     snprintf(c->url, sizeof c->url, "http://127.0.0.1:%u", c->port);
-    static char listen_env[64], db_env[1200];
+    static char listen_env[64], db_env[1200], grace_env[64];
+    snprintf(grace_env, sizeof grace_env, "FUNDLEDGER_HTTP_SHUTDOWN_GRACE_S=%u", grace_s);
     snprintf(listen_env, sizeof listen_env, "FUNDLEDGER_LISTEN=127.0.0.1:%u", c->port);
     snprintf(db_env, sizeof db_env, "FUNDLEDGER_DATABASE_URL=%s", conninfo);
-    static char *extra[] = {listen_env, db_env, "FUNDLEDGER_HTTP_THREADS=2", "FUNDLEDGER_LOG_LEVEL=info",
-                            "FUNDLEDGER_HTTP_SHUTDOWN_GRACE_S=20"};
+    static char *extra[] = {listen_env, db_env, "FUNDLEDGER_HTTP_THREADS=2", "FUNDLEDGER_LOG_LEVEL=info", grace_env};
     size_t n = 0;
     while (environ[n] != NULL) {
         n++;
@@ -134,6 +135,11 @@ static void child_start(struct child *c)
     kill(c->pid, SIGKILL);
     waitpid(c->pid, NULL, 0);
     fail_msg("fundledger serve did not answer /healthz within 10 s");
+}
+
+static void child_start(struct child *c)
+{
+    child_start_grace(c, 20);
 }
 
 /* Waits at most timeout_ms for the child; its wait status, or -1 when it is still running (then
@@ -340,6 +346,7 @@ static void test_sigterm_finishes_in_flight(void **state)
     assert_true(st != -1 && WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_true(log_has("SIGTERM: stopping"));
+    assert_true(log_has("server: stopping; 1 request(s) in flight"));
     assert_true(log_has("serve: stopped; database connections closed"));
     char *n = testdb_scalar(conninfo, "SELECT count(*) FROM proposal WHERE payload->>'memo' = 'in flight at SIGTERM'");
     assert_non_null(n);
@@ -347,11 +354,111 @@ static void test_sigterm_finishes_in_flight(void **state)
     free(n);
 }
 
+/* SIGTERM while a slow handler runs: a statement import of many lines (each a small repayment
+ * applied to an active loan, seconds of work), sent whole just before the signal. Its client gets
+ * the full 200 report with every line applied, and the process exits 0. */
+static void test_sigterm_finishes_slow_import(void **state)
+{
+    (void)state;
+    enum { LINES = 4000 };
+    char *fund = testdb_scalar(conninfo, "SELECT id FROM fund WHERE code = 'HSP-ELCHARCO'");
+    char *loan = testdb_scalar(conninfo, "SELECT l.id FROM loan l JOIN fund f ON f.id = l.fund_id "
+                                         "WHERE f.code = 'HSP-ELCHARCO' AND l.status = 'active' ORDER BY l.id LIMIT 1");
+    assert_non_null(fund);
+    assert_non_null(loan);
+    size_t cap = 64 + (size_t)LINES * 64;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    char today[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
+    size_t len = (size_t)snprintf(csv, cap, "loan_id,amount,value_date,reference\n");
+    for (int i = 0; i < LINES; i++) {
+        len += (size_t)snprintf(csv + len, cap - len, "%s,0.01,%s,SIGTERM-%d\n", loan, today, i);
+    }
+    char head[1024];
+    int hlen = snprintf(head, sizeof head,
+                        "POST /v1/funds/%s/repayments/import HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                        "Idempotency-Key: sigterm-import\r\nContent-Type: text/csv\r\nContent-Length: %zu\r\n\r\n",
+                        fund, manager_token, len);
+    free(fund);
+    struct child c;
+    child_start(&c);
+    int fd = raw_connect(c.port);
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, head, (size_t)hlen, MSG_NOSIGNAL), hlen);
+    assert_int_equal(send(fd, csv, len, MSG_NOSIGNAL), (ssize_t)len);
+    free(csv);
+    sleep_ms(100);
+    assert_int_equal(kill(c.pid, SIGTERM), 0);
+    static char reply[REPLY_BYTES * 16];
+    read_all(fd, reply, sizeof reply, 60000);
+    close(fd);
+    if (strncmp(reply, "HTTP/1.1 200", 12) != 0) {
+        fail_msg("expected a 200 reply, got: %.300s", reply);
+    }
+    const char *json = strstr(reply, "\r\n\r\n");
+    assert_non_null(json);
+    json_error_t je;
+    json_t *j = json_loads(json + 4, 0, &je);
+    if (j == NULL) {
+        fail_msg("the reply body is not whole JSON: %s", je.text);
+    }
+    assert_int_equal(json_integer_value(json_object_get(j, "lines")), LINES);
+    assert_int_equal(json_integer_value(json_object_get(j, "applied")), LINES);
+    assert_string_equal(json_string_value(json_object_get(j, "amount_applied")), "40.00");
+    json_decref(j);
+    int st = child_wait(&c, 60000);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* The import was still running when the signal came. */
+    assert_true(log_has("server: stopping; 1 request(s) in flight"));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM repayment WHERE loan_id = %s AND reference LIKE 'SIGTERM-%%'",
+             loan);
+    free(loan);
+    char *n = testdb_scalar(conninfo, sql);
+    assert_non_null(n);
+    assert_string_equal(n, "4000");
+    free(n);
+}
+
+/* The grace is a bound: a request that never completes (half its body, then nothing) does not
+ * keep a stopping server alive past http_shutdown_grace_s; the process still exits 0, and the
+ * client sees its connection closed without a reply. */
+static void test_sigterm_grace_is_bounded(void **state)
+{
+    (void)state;
+    struct child c;
+    child_start_grace(&c, 1);
+    int fd = raw_connect(c.port);
+    assert_true(fd >= 0);
+    const char *head = "POST /v1/funds HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                       "Idempotency-Key: never-finished\r\nContent-Length: 1000\r\n\r\n{\"code\":";
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    sleep_ms(200);
+    long t0 = now_ms();
+    assert_int_equal(kill(c.pid, SIGTERM), 0);
+    int st = child_wait(&c, 15000);
+    long took = now_ms() - t0;
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(took >= 900);   /* it waited for the request ... */
+    assert_true(took <= 10000); /* ... for about the grace, not for ever */
+    char reply[256];
+    assert_int_equal(read_all(fd, reply, sizeof reply, 2000), 0);
+    close(fd);
+    assert_true(log_has("request(s) still in flight after 1s; they are cut"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sighup_keeps_serving),
         cmocka_unit_test(test_sigterm_finishes_in_flight),
+        cmocka_unit_test(test_sigterm_finishes_slow_import),
+        cmocka_unit_test(test_sigterm_grace_is_bounded),
     };
     return cmocka_run_group_tests_name("signals (fundledger serve)", tests, setup, teardown);
 }
