@@ -28,6 +28,9 @@ struct config {
     char iati_reporting_org_ref[128];      /* "CO-RUE-9001234567": IATI org identifier of the fund manager */
     char log_level[16];                    /* "info": one of error, warn, info, debug */
     unsigned token_lifetime_days;          /* 90, 1..3650: an API token's lifetime when none is given */
+    unsigned http_connections_per_ip_max;  /* 64, 0..10000 (0 = no per-client limit) */
+    unsigned http_request_deadline_s;      /* 30, 1..3600: a request must arrive within this */
+    unsigned http_shutdown_grace_s;        /* 30, 0..3600: SIGTERM waits this long for requests */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

@@ -64,8 +64,12 @@ const struct http_route *http_routes(unsigned *n);
 enum fl_err http_server_start(const struct config *cfg, const char *conninfo, struct http_server **out,
                               struct fl_error *err);
 uint16_t http_server_port(const struct http_server *s);
-/* Stops accepting, finishes requests in flight, closes every connection, frees. */
+/* Stops accepting (the listening socket closes), lets the requests in flight finish for at most
+ * cfg->http_shutdown_grace_s (their replies say Connection: close), then closes every connection
+ * and database connection and frees. */
 void http_server_stop(struct http_server *s);
+/* How many requests the deadline watchdog has cut (http_request_deadline_s), since start. */
+unsigned http_server_cut_count(const struct http_server *s);
 
 /* Reply helpers. json is stolen. */
 void http_reply_json(struct http_reply *out, unsigned status, json_t *json);

@@ -38,8 +38,13 @@ enum fl_err jv_check(const json_t *obj, const struct jv_field *spec, size_t n, c
 
 /* Parses a request body: UTF-8 JSON, no duplicate keys, nesting at most JSON_DEPTH_MAX
  * (checked before parsing, without recursion). Returns a new reference or NULL with
- * FLE_BAD_JSON naming the position. */
+ * FLE_BAD_JSON naming the position; bytes that are not UTF-8 are FLE_BAD_JSON naming the member
+ * whose value holds them ("memo"; "body" when they are in a member name or outside any member). */
 json_t *jv_parse(const char *body, size_t len, struct fl_error *err);
+
+/* true when the n bytes at s are valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF; Jansson's own check). NUL bytes are valid UTF-8: callers that refuse NUL check it. */
+bool jv_utf8_valid(const char *s, size_t n);
 
 /* An amount as the API shows it: a decimal string with the currency's minor digits
  * ("1234.50" for 123450 COP; 2 digits when the code is unknown). New reference. */

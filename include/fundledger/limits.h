@@ -73,4 +73,25 @@ _Static_assert(DB_RECONNECT_BACKOFF_MIN_MS <= DB_RECONNECT_BACKOFF_MAX_MS, "back
 _Static_assert(DB_RETRY_AFTER_S * 1000 >= DB_RECONNECT_BACKOFF_MAX_MS, "a client retrying after Retry-After finds a reconnection attempt due");
 _Static_assert(LEDGER_SEAL_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "seal rounds are batches");
 
+/* Money: the largest single amount, in minor units, that any input may carry and any business
+ * table may store (money_parse_amount, migration 0010_amount_limits.sql). 10^15 minor units is
+ * 10,000,000,000,000.00 in a two-decimal currency (COP 10 trillion, about 2,500 million US dollars
+ * in 2026, several times the largest blended-finance fund; Colombia's whole 2026 budget is about
+ * COP 500 trillion), 1,000,000,000,000,000 in a zero-decimal one (JPY, CLP) and
+ * 1,000,000,000,000.000 in a three-decimal one (BHD). It is far below int64 (9.22 * 10^18) on
+ * purpose: an entry of LEDGER_LINES_MAX maximal lines totals 6.4 * 10^16, and a balance or a total
+ * needs more than 9,000 maximal postings before it could overflow; every sum is still checked or
+ * taken in 128 bits (docs/architecture.md, Amount limits). */
+#define MONEY_AMOUNT_MAX 1000000000000000LL
+
+/* HTTP request headers: all names and values together, in bytes. Above it the reply is 431 in the
+ * JSON error shape; above what http_connection_memory_bytes can hold, libmicrohttpd answers its
+ * own 431 (HTML) before any code of ours runs (docs/deployment.md). nginx's default is 8 KiB a line. */
+#define HTTP_HEADER_BYTES_MAX 16384
+/* How often the request-deadline watchdog looks at the open connections. */
+#define HTTP_WATCHDOG_MS 250
+
+_Static_assert((MONEY_AMOUNT_MAX * LEDGER_LINES_MAX) < 9223372036854775807LL / 100,
+               "an entry's debits total far below int64");
+
 #endif

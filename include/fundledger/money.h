@@ -20,6 +20,7 @@ typedef enum money_status {
     MONEY_ERR_OVERFLOW,  /* does not fit int64 minor units */
     MONEY_ERR_NEGATIVE,  /* a minus sign where the caller does not allow one */
     MONEY_ERR_CURRENCY,  /* not an active ISO 4217 code */
+    MONEY_ERR_LIMIT,     /* above MONEY_AMOUNT_MAX minor units (money_parse_amount) */
 } money_status;
 
 /* A short English phrase for a status, for error messages. Static storage. */
@@ -39,10 +40,24 @@ bool money_currency_valid(const char *code);
  * allow_negative=false makes "-..." MONEY_ERR_NEGATIVE ("-0" too). On error *out is untouched. */
 money_status money_parse(const char *text, int exponent, bool allow_negative, int64_t *out);
 
+/* An amount a client or an operator gives: money_parse with allow_negative false, then at most
+ * MONEY_AMOUNT_MAX minor units (limits.h); anything larger, int64 overflow included, is
+ * MONEY_ERR_LIMIT. "10000000000000.00" with exponent 2 is the largest; "10000000000000.01" is
+ * MONEY_ERR_LIMIT. money_parse stays the int64 parser for figures read back from the database. */
+money_status money_parse_amount(const char *text, int exponent, int64_t *out);
+
 /* Formats minor units with exactly `exponent` decimals: 123450, 2 -> "1234.50";
  * -1, 2 -> "-0.01"; 5, 0 -> "5". Returns the length written (excluding NUL), or 0 when
  * cap is too small. buf must hold MONEY_TEXT_MAX bytes to be always enough. */
 size_t money_format(int64_t minor, int exponent, char *buf, size_t cap);
+
+/* Largest text of money_format_wide: sign, 39 digits, point, NUL, with room to spare. */
+#define MONEY_WIDE_TEXT_MAX 48
+
+/* money_format for a 128-bit figure (a total of int64 amounts, which cannot overflow 128 bits:
+ * 2^63 * 2^63 < 2^127): 20000000000000000000, 2 -> "200000000000000000.00". buf must hold
+ * MONEY_WIDE_TEXT_MAX bytes to be always enough. */
+size_t money_format_wide(money_i128 minor, int exponent, char *buf, size_t cap);
 
 /* Checked arithmetic: false on int64 overflow, *out untouched then. */
 bool money_add(int64_t a, int64_t b, int64_t *out);

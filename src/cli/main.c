@@ -56,6 +56,9 @@ static const char usage[] =
     "commands use the private cluster under data_dir, starting it when needed.\n";
 
 static struct config cfg;
+/* Where cfg came from, for SIGHUP's re-read. */
+static const char *cfg_file = "config/fundledger.conf";
+static bool cfg_required;
 
 /* Every error is one line on stderr: "fundledger: what: message (field)". */
 static int fail(const char *what, const struct fl_error *err)
@@ -219,11 +222,13 @@ static int cmd_serve(int argc, char **argv)
         printf("demo fund loaded\n");
     }
     db_close(db);
-    /* Block the stop signals in every thread; the main thread waits for them. */
+    /* Block the signals we act on in every thread (the threads the server starts inherit the
+     * mask); the main thread takes them one at a time with sigwait, so no handler runs anywhere. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct http_server *srv = NULL;
     if (http_server_start(&cfg, conninfo, &srv, &err) != FLE_OK) {
@@ -239,9 +244,30 @@ static int cmd_serve(int argc, char **argv)
     printf("stop with Ctrl-C; `make stop` stops the private database\n");
     fflush(stdout);
     int sig = 0;
-    sigwait(&stop, &sig);
-    log_info("serve: signal %d, stopping", sig);
+    for (;;) {
+        if (sigwait(&stop, &sig) != 0) {
+            continue;
+        }
+        if (sig != SIGHUP) {
+            break;
+        }
+        /* SIGHUP: re-read the configuration; the log level applies at once, the rest at the next
+         * start. Logs go to stderr, which the service manager owns: there is no file to reopen. */
+        struct config fresh;
+        char msg[512];
+        if (!config_load(&fresh, cfg_file, cfg_required, msg, sizeof msg)) {
+            log_warn("serve: SIGHUP: configuration not reloaded: %s", msg);
+        } else if (!log_set_level_name(fresh.log_level)) {
+            log_warn("serve: SIGHUP: log_level %s not known; unchanged", fresh.log_level);
+        } else {
+            log_info("serve: SIGHUP: configuration re-read; log_level is %s; other settings apply at the next start",
+                     fresh.log_level);
+        }
+    }
+    log_info("serve: %s: stopping (no new connections; requests in flight finish within %us)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.http_shutdown_grace_s);
     http_server_stop(srv);
+    log_info("serve: stopped; database connections closed");
     return 0;
 }
 
@@ -331,8 +357,9 @@ static int parse_user(int argc, char **argv, struct cli_args *a)
         if (exp < 0) {
             return bad_usage("unknown currency");
         }
-        if (money_parse(argv[3], exp, false, &a->limit) != MONEY_OK) {
-            return bad_usage("the amount is a decimal such as 1000000.00");
+        money_status ms = money_parse_amount(argv[3], exp, &a->limit);
+        if (ms != MONEY_OK) {
+            return bad_usage(ms == MONEY_ERR_LIMIT ? money_status_text(ms) : "the amount is a decimal such as 1000000.00");
         }
         return 0;
     }
@@ -583,6 +610,8 @@ int main(int argc, char **argv)
         return i >= argc ? 2 : 0;
     }
     char err[512];
+    cfg_file = config_path ? config_path : cfg_file;
+    cfg_required = required;
     if (!config_load(&cfg, config_path ? config_path : "config/fundledger.conf", required, err, sizeof err)) {
         fprintf(stderr, "fundledger: %s\n", err);
         return 1;

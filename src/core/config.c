@@ -57,7 +57,13 @@ enum key_kind {
     X(log_level, KIND_CHOICE, 0, 0, "error, warn, info, debug", "info",                            \
       "Least severe messages logged: error, warn, info or debug.")                                 \
     X(token_lifetime_days, KIND_UINT, 1, 3650, NULL, "90",                                         \
-      "Days an API token lives when its creator gives no lifetime, 1 to 3650; renewable.")
+      "Days an API token lives when its creator gives no lifetime, 1 to 3650; renewable.")         \
+    X(http_connections_per_ip_max, KIND_UINT, 0, 10000, NULL, "64",                                 \
+      "Most HTTP connections open at once from one client address, 0 (no limit) to 10000.")       \
+    X(http_request_deadline_s, KIND_UINT, 1, 3600, NULL, "30",                                      \
+      "Seconds a request (line, headers and body) may take to arrive, however it trickles, 1 to 3600.") \
+    X(http_shutdown_grace_s, KIND_UINT, 0, 3600, NULL, "30",                                        \
+      "Seconds SIGTERM or SIGINT waits for requests in flight before closing them, 0 to 3600.")
 
 struct key_spec {
     const char *key;

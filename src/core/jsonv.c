@@ -34,6 +34,61 @@ static bool depth_ok(const char *s, size_t n)
     return true;
 }
 
+bool jv_utf8_valid(const char *s, size_t n)
+{
+    /* json_stringn validates with Jansson's UTF-8 decoder and refuses what it does not take. */
+    json_t *j = json_stringn(n > 0 ? s : "", n);
+    bool ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+/* The member whose value holds byte pos of a JSON text (Jansson stops there on bytes that are
+ * not UTF-8; everything before pos is UTF-8 then): the last name followed by ':' before pos, or
+ * "" when pos is inside a name or before any. A scan of strings and ':' only, like depth_ok. */
+static void member_at(const char *s, size_t n, size_t pos, char *out, size_t cap)
+{
+    size_t name_at = 0, name_len = 0, str_at = 0, str_len = 0;
+    bool have_name = false, have_str = false, in_string = false;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < pos; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+                str_len = i - str_at;
+                have_str = true;
+            }
+        } else if (c == '"') {
+            in_string = true;
+            str_at = i + 1;
+        } else if (c == ':' && have_str) {
+            name_at = str_at;
+            name_len = str_len;
+            have_name = true;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            have_str = false;
+        }
+    }
+    if (in_string) {
+        /* pos is inside a string: a name if a ':' follows its end. */
+        size_t i = pos;
+        while (i < n && s[i] != '"') {
+            i += s[i] == '\\' ? 2 : 1;
+        }
+        for (i++; i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'); i++) {
+        }
+        if (i < n && s[i] == ':') {
+            return;
+        }
+    }
+    if (have_name && name_len < cap && memchr(s + name_at, '\\', name_len) == NULL) {
+        snprintf(out, cap, "%.*s", (int)name_len, s + name_at);
+    }
+}
+
 json_t *jv_parse(const char *body, size_t len, struct fl_error *err)
 {
     if (body == NULL || len == 0) {
@@ -46,6 +101,13 @@ json_t *jv_parse(const char *body, size_t len, struct fl_error *err)
     }
     json_error_t je;
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL && json_error_code(&je) == json_error_invalid_utf8) {
+        char member[ERROR_FIELD_BYTES];
+        member_at(body, len, (size_t)je.position, member, sizeof member);
+        fl_error_set(err, FLE_BAD_JSON, member[0] ? member : "body", "not valid UTF-8 (byte %d of the body)",
+                     je.position);
+        return NULL;
+    }
     if (j == NULL) {
         fl_error_set(err, FLE_BAD_JSON, "", "line %d column %d: %s", je.line, je.column, je.text);
         return NULL;

@@ -1,6 +1,8 @@
 /* money: ISO 4217 minor units, strict decimal parsing and formatting, checked and exact integer arithmetic. */
 #include "fundledger/money.h"
 
+#include "fundledger/limits.h"
+
 #include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -78,6 +80,8 @@ const char *money_status_text(money_status st)
         return "amount must not be negative";
     case MONEY_ERR_CURRENCY:
         return "not an active ISO 4217 currency code";
+    case MONEY_ERR_LIMIT:
+        return "amount is above the maximum of 1000000000000000 minor units (10000000000000.00 with two decimals)";
     }
     return "unknown money status";
 }
@@ -209,22 +213,38 @@ money_status money_parse(const char *text, int exponent, bool allow_negative, in
     return MONEY_OK;
 }
 
-/* Digits are produced from the unsigned magnitude, so INT64_MIN needs no special case; on a
- * too-small cap nothing is written and 0 is returned. exponent must be 0..EXPONENT_MAX. */
-size_t money_format(int64_t minor, int exponent, char *buf, size_t cap)
+/* The bound after the int64 parse: one rule, one message, whatever the size of the text. */
+money_status money_parse_amount(const char *text, int exponent, int64_t *out)
+{
+    assert(out != NULL);
+    int64_t v = 0;
+    money_status st = money_parse(text, exponent, false, &v);
+    if (st == MONEY_ERR_OVERFLOW || (st == MONEY_OK && v > MONEY_AMOUNT_MAX)) {
+        return MONEY_ERR_LIMIT;
+    }
+    if (st == MONEY_OK) {
+        *out = v;
+    }
+    return st;
+}
+
+/* Digits are produced from the unsigned magnitude, so the most negative value needs no special
+ * case; on a too-small cap nothing is written and 0 is returned. exponent must be 0..EXPONENT_MAX.
+ * One body for both widths: an int64 is formatted as a money_i128. */
+size_t money_format_wide(money_i128 minor, int exponent, char *buf, size_t cap)
 {
     assert(buf != NULL);
     assert(exponent >= 0 && exponent <= EXPONENT_MAX);
 
     bool negative = minor < 0;
-    /* Unsigned negation is defined for INT64_MIN too: 2^64 - 2^63 = 2^63. */
-    uint64_t magnitude = negative ? 0u - (uint64_t)minor : (uint64_t)minor;
+    /* Unsigned negation is defined for the most negative value too. */
+    money_u128 magnitude = negative ? (money_u128)0 - (money_u128)minor : (money_u128)minor;
 
-    char digits[24]; /* least significant first; 19 digits at most, exponent + 1 at least */
+    char digits[48]; /* least significant first; 39 digits at most, exponent + 1 at least */
     size_t n = 0;
     do {
         assert(n < sizeof digits);
-        digits[n++] = (char)('0' + magnitude % 10u);
+        digits[n++] = (char)('0' + (int)(magnitude % 10u));
         magnitude /= 10u;
     } while (magnitude != 0);
     while (n < (size_t)exponent + 1) {
@@ -233,7 +253,7 @@ size_t money_format(int64_t minor, int exponent, char *buf, size_t cap)
     }
 
     size_t len = (negative ? 1u : 0u) + n + (exponent > 0 ? 1u : 0u);
-    assert(len < MONEY_TEXT_MAX);
+    assert(len < MONEY_WIDE_TEXT_MAX);
     if (len + 1 > cap) {
         return 0;
     }
@@ -249,6 +269,13 @@ size_t money_format(int64_t minor, int exponent, char *buf, size_t cap)
     }
     buf[w] = '\0';
     assert(w == len);
+    return len;
+}
+
+size_t money_format(int64_t minor, int exponent, char *buf, size_t cap)
+{
+    size_t len = money_format_wide(minor, exponent, buf, cap);
+    assert(len < MONEY_TEXT_MAX);
     return len;
 }
 

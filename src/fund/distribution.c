@@ -605,7 +605,7 @@ json_t *fund_settings_propose(struct db *db, const struct principal *maker, int6
     }
     int64_t target = 0;
     if (reserve_target != NULL) {
-        money_status ms = money_parse(reserve_target, money_currency_exponent(cur), false, &target);
+        money_status ms = money_parse_amount(reserve_target, money_currency_exponent(cur), &target);
         if (ms != MONEY_OK) {
             fl_error_set(err, FLE_BAD_FIELD, "reserve_target", "a decimal >= 0 in %s: %s", cur, money_status_text(ms));
             return NULL;

@@ -181,7 +181,7 @@ static enum fl_err normalise(struct db *db, int64_t fund_id, const char *currenc
     if (in->principal == NULL) {
         return fl_error_set(err, FLE_MISSING_FIELD, "principal", "required");
     }
-    money_status ms = money_parse(in->principal, money_currency_exponent(currency), false, &t->principal);
+    money_status ms = money_parse_amount(in->principal, money_currency_exponent(currency), &t->principal);
     if (ms != MONEY_OK || t->principal == 0) {
         return fl_error_set(err, FLE_BAD_FIELD, "principal", "%s",
                             ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
@@ -329,7 +329,7 @@ static enum fl_err explicit_shares(const json_t *shares, const char *currency, i
         }
         snprintf(field, sizeof field, "shares[%zu].amount", i);
         int64_t v = 0;
-        if (amount == NULL || money_parse(amount, money_currency_exponent(currency), false, &v) != MONEY_OK || v == 0 ||
+        if (amount == NULL || money_parse_amount(amount, money_currency_exponent(currency), &v) != MONEY_OK || v == 0 ||
             !money_add(sum, v, &sum)) {
             return fl_error_set(err, FLE_BAD_FIELD, field, "a positive decimal amount");
         }
@@ -774,7 +774,7 @@ json_t *disbursement_propose(struct db *db, const struct principal *maker, int64
         return NULL;
     }
     int64_t minor = 0;
-    money_status st = amount ? money_parse(amount, money_currency_exponent(l.currency), false, &minor) : MONEY_ERR_EMPTY;
+    money_status st = amount ? money_parse_amount(amount, money_currency_exponent(l.currency), &minor) : MONEY_ERR_EMPTY;
     if (st != MONEY_OK || minor == 0) {
         fl_error_set(err, amount ? FLE_BAD_FIELD : FLE_MISSING_FIELD, "amount", "%s",
                      st != MONEY_OK ? money_status_text(st) : "must be more than zero");

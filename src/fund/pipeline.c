@@ -404,7 +404,7 @@ json_t *pipeline_entrepreneur_create(struct db *db, const struct principal *acto
     }
     int64_t requested = 0;
     if (in->requested != NULL) {
-        money_status st = money_parse(in->requested, money_currency_exponent(currency), false, &requested);
+        money_status st = money_parse_amount(in->requested, money_currency_exponent(currency), &requested);
         if (st != MONEY_OK) {
             fl_error_set(err, FLE_BAD_FIELD, "requested", "%s (%s)", money_status_text(st), currency);
             return NULL;

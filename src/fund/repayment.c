@@ -597,7 +597,7 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
         fl_error_set(le, FLE_MISSING_FIELD, "amount", "required");
         return FLE_OK;
     }
-    money_status ms = money_parse(ln->amount, l->exponent, false, &ln->amount_minor);
+    money_status ms = money_parse_amount(ln->amount, l->exponent, &ln->amount_minor);
     if (ms != MONEY_OK || ln->amount_minor == 0) {
         fl_error_set(le, FLE_BAD_FIELD, "amount", "a positive decimal in %s: %s", l->currency,
                      ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
@@ -1009,6 +1009,10 @@ static void parse_line(char *s, struct rp_line *ln)
         fl_error_set(&ln->err, FLE_BAD_FIELD, "line", "longer than %d bytes", REPAYMENT_IMPORT_LINE_BYTES_MAX);
         return;
     }
+    if (!jv_utf8_valid(s, len)) {
+        fl_error_set(&ln->err, FLE_BAD_FIELD, "line", "not valid UTF-8");
+        return;
+    }
     if (strchr(s, '"') != NULL) {
         fl_error_set(&ln->err, FLE_BAD_FIELD, "line",
                      "quoted fields are not supported: write plain comma-separated fields without quotes");
@@ -1406,7 +1410,7 @@ json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t l
             goto done;
         }
     } else {
-        money_status ms = money_parse(amount, l->exponent, false, &minor);
+        money_status ms = money_parse_amount(amount, l->exponent, &minor);
         if (ms != MONEY_OK || minor == 0) {
             fl_error_set(err, FLE_BAD_FIELD, "amount", "%s",
                          ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
@@ -1547,7 +1551,7 @@ json_t *recovery_record(struct db *db, const struct principal *actor, int64_t lo
                      loan_id);
         goto done;
     }
-    money_status ms = amount ? money_parse(amount, l->exponent, false, &minor) : MONEY_ERR_EMPTY;
+    money_status ms = amount ? money_parse_amount(amount, l->exponent, &minor) : MONEY_ERR_EMPTY;
     if (ms != MONEY_OK || minor == 0) {
         fl_error_set(err, amount ? FLE_BAD_FIELD : FLE_MISSING_FIELD, "amount", "%s",
                      ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");

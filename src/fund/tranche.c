@@ -60,7 +60,7 @@ static enum fl_err parse_amount(const char *text, const char *currency, const ch
     if (text == NULL) {
         return fl_error_set(err, FLE_MISSING_FIELD, field, "required");
     }
-    money_status st = money_parse(text, money_currency_exponent(currency), false, out);
+    money_status st = money_parse_amount(text, money_currency_exponent(currency), out);
     if (st != MONEY_OK) {
         return fl_error_set(err, FLE_BAD_FIELD, field, "%s", money_status_text(st));
     }

@@ -248,7 +248,7 @@ void h_limits_set(struct http_req *r, struct http_reply *out)
         http_reply_error(out, &err);
         return;
     }
-    money_status st = money_parse(jv_str(r->body, "limit"), money_currency_exponent(cur), false, &a.limit);
+    money_status st = money_parse_amount(jv_str(r->body, "limit"), money_currency_exponent(cur), &a.limit);
     if (st != MONEY_OK) {
         http_reply_fail(out, FLE_BAD_FIELD, "limit", money_status_text(st));
         return;

@@ -6,11 +6,14 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fundledger/hash.h"
 #include "fundledger/http.h"
@@ -25,6 +28,16 @@
 
 int http_expected_migration;
 
+/* Per connection (MHD_OPTION_NOTIFY_CONNECTION), in the server's list so that the watchdog can cut
+ * a request that has not arrived by its deadline. Guarded by http_server.conns_mu. */
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    struct timespec since; /* the current request's clock: accept, or the end of the previous reply */
+    bool receiving;        /* the current request has not fully arrived */
+    bool cut;              /* the watchdog shut the socket down */
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct config *cfg;
@@ -37,13 +50,23 @@ struct http_server {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     bool stopping;
+    pthread_mutex_t conns_mu;
+    struct conn *conns;
+    pthread_t watchdog;
+    bool watchdog_running;
+    atomic_int inflight;   /* requests from their request line to their completion */
+    atomic_bool quiescing; /* http_server_stop has begun: no new connections, replies close */
+    atomic_uint cut_count; /* requests cut at their deadline, for the log and tests */
 };
 
-/* Per request, from the first call of the access handler to the completion callback. */
+/* Per request, from its request line (MHD_OPTION_URI_LOG_CALLBACK) to the completion callback. */
 struct ctx {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool headers_seen; /* the first access-handler call (headers complete) has run */
+    bool nul_in_uri;   /* the raw request target holds %00 (a NUL byte once unescaped) */
+    size_t uri_seen;   /* strlen of the raw request target as the request-line callback saw it */
     struct timespec started;
 };
 
@@ -107,6 +130,15 @@ void http_reply_fail(struct http_reply *out, enum fl_err code, const char *field
 {
     json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message",
                           message && message[0] ? message : fl_err_hint(code), "field", field ? field : "");
+    if (e == NULL) {
+        /* A field or message that is not UTF-8 (a client's bytes cut or quoted): the hint instead. */
+        e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message", fl_err_hint(code), "field",
+                      jv_utf8_valid(field ? field : "", field ? strlen(field) : 0) ? field : "");
+    }
+    if (e == NULL) {
+        e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", fl_err_code(code), "message", fl_err_hint(code), "field",
+                      "");
+    }
     http_reply_json(out, fl_err_status(code), e);
 }
 
@@ -274,7 +306,7 @@ static bool match(const char *pattern, const char *url, char *buf, size_t cap, c
     return true;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply *out)
+static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *conn, struct http_reply *out)
 {
     char *text = out->text;
     size_t len = 0;
@@ -311,6 +343,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply
     }
     if (out->status == 405 && out->allow[0]) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
+    }
+    if (atomic_load(&s->quiescing)) {
+        /* Stopping: this reply is the connection's last. */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     enum MHD_Result rc = MHD_queue_response(conn, out->status, resp);
     MHD_destroy_response(resp);
@@ -420,21 +456,208 @@ static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, s
     r->route->handler(r, out);
 }
 
+/* What the header and argument checks found: the first problem stops the walk. */
+struct header_scan {
+    size_t bytes;             /* names and values of every header, with ": " and CRLF */
+    unsigned content_lengths; /* Content-Length headers */
+    bool transfer_encoding;
+    const char *block, *block_end;     /* the request head in libmicrohttpd's read buffer */
+    const char *prev_key, *prev_value; /* the header before, to check it is whole */
+    size_t prev_size;
+    enum fl_err code; /* FLE_OK while nothing is wrong */
+    char field[ERROR_FIELD_BYTES];
+    const char *message;
+};
+
+/* A name that is safe to echo in the error's field: printable ASCII, else "". */
+static void scan_fail(struct header_scan *h, enum fl_err code, const char *name, size_t name_len, const char *message)
+{
+    h->code = code;
+    h->message = message;
+    size_t n = name_len < sizeof h->field - 1 ? name_len : sizeof h->field - 1;
+    bool printable = true;
+    for (size_t i = 0; i < n; i++) {
+        printable &= name[i] > 0x20 && name[i] < 0x7f;
+    }
+    snprintf(h->field, sizeof h->field, "%.*s", printable ? (int)n : 0, name);
+}
+
+/* libmicrohttpd 0.9.75 reads the request line and each header line as C strings, in place in its
+ * read buffer: a raw NUL byte ends a value early and what follows it on the line is silently
+ * dropped. Each header's key and value point into that buffer, in order, each line ended by the
+ * NULs that replaced its CRLF (or LF); so a header is whole only when the next header (or the end
+ * of the header block) starts right after those one or two NULs. Anything else between them is
+ * what a NUL hid (a folded header, kept elsewhere, also fails this and is refused: RFC 9112
+ * allows that). */
+static bool header_followed_by(const struct header_scan *h, const char *value, size_t value_size, const char *next,
+                               int nuls)
+{
+    /* Addresses compared as integers: a folded value lives elsewhere in the pool, and only bytes
+     * inside the header block are read. */
+    uintptr_t lo = (uintptr_t)h->block, hi = (uintptr_t)h->block_end;
+    uintptr_t v = (uintptr_t)value, at = v + value_size, to = (uintptr_t)next;
+    if (h->block == NULL) {
+        return true; /* no head size (cannot happen once the headers are in): nothing to check */
+    }
+    if (v < lo || at > hi || to < lo || to > hi) {
+        return false;
+    }
+    for (int i = 0; i < nuls && at < to && value[at - v] == '\0'; i++) {
+        at++;
+    }
+    return at == to;
+}
+
+/* A name and value without NUL and in UTF-8; else the scan fails naming the name. */
+static enum MHD_Result bytes_ok(struct header_scan *h, const char *key, size_t key_size, const char *value,
+                                size_t value_size, const char *nul_message, const char *utf8_message)
+{
+    if (memchr(key, '\0', key_size) != NULL || (value_size > 0 && memchr(value, '\0', value_size) != NULL)) {
+        scan_fail(h, FLE_BAD_PARAM, key, strnlen(key, key_size), nul_message);
+        return MHD_NO;
+    }
+    if (!jv_utf8_valid(key, key_size) || (value_size > 0 && !jv_utf8_valid(value, value_size))) {
+        scan_fail(h, FLE_BAD_PARAM, key, key_size, utf8_message);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Every header: no NUL, valid UTF-8, counted towards the header size; Content-Length once. */
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+    (void)kind;
+    struct header_scan *h = cls;
+    size_t vlen = value ? value_size : 0;
+    if (h->prev_value != NULL && !header_followed_by(h, h->prev_value, h->prev_size, key, 2)) {
+        scan_fail(h, FLE_BAD_PARAM, h->prev_key, strlen(h->prev_key), "a header holds a NUL byte (or is folded)");
+        return MHD_NO;
+    }
+    h->prev_key = key;
+    h->prev_value = value ? value : key + key_size;
+    h->prev_size = vlen;
+    h->bytes += key_size + vlen + 4;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        h->content_lengths++;
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        h->transfer_encoding = true;
+    }
+    return bytes_ok(h, key, key_size, value, vlen, "a header holds a NUL byte", "a header is not valid UTF-8");
+}
+
+/* Every query argument, once unescaped: no NUL (%00), valid UTF-8 (it may reach the database). */
+static enum MHD_Result scan_argument(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                     const char *value, size_t value_size)
+{
+    (void)kind;
+    return bytes_ok(cls, key, key_size, value, value ? value_size : 0, "a query parameter holds a NUL byte (%00)",
+                    "a query parameter is not valid UTF-8");
+}
+
+/* The checks that need only the request line and headers, made before any of the body is read:
+ * false with the error in out when the request is refused. */
+static bool request_head_ok(struct MHD_Connection *conn, const struct ctx *c, const char *method, const char *url,
+                            const char *version, struct http_reply *out)
+{
+    /* The target runs from url to the space before the version; a raw NUL in it made the
+     * request-line callback see less (url and version point into the same line). */
+    bool raw_nul = version != NULL && version[0] != '\0' && (size_t)(version - url) != c->uri_seen + 1;
+    if (c->nul_in_uri || raw_nul) {
+        http_reply_fail(out, FLE_BAD_PARAM, "path", "the request target holds a NUL byte (%00)");
+        return false;
+    }
+    struct header_scan h = {.code = FLE_OK};
+    /* The head runs from the method to the end of the blank line (libmicrohttpd's header size). */
+    const union MHD_ConnectionInfo *hs = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (hs != NULL) {
+        h.block = method;
+        h.block_end = method + hs->header_size;
+    }
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &h);
+    /* The last header ends where the blank line and the head end: its CRLF and the blank CRLF. */
+    if (h.code == FLE_OK && h.prev_value != NULL &&
+        !header_followed_by(&h, h.prev_value, h.prev_size, h.block_end, 4)) {
+        scan_fail(&h, FLE_BAD_PARAM, h.prev_key, strlen(h.prev_key), "a header holds a NUL byte (or is folded)");
+    }
+    if (h.code == FLE_OK && h.bytes > HTTP_HEADER_BYTES_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the headers are over %d bytes", HTTP_HEADER_BYTES_MAX);
+        http_reply_fail(out, FLE_HEADERS_TOO_LARGE, "", msg);
+        return false;
+    }
+    if (h.code == FLE_OK && h.content_lengths > 1) {
+        /* Two lengths frame the body two ways (request smuggling behind a proxy): refuse both. */
+        http_reply_fail(out, FLE_BAD_PARAM, MHD_HTTP_HEADER_CONTENT_LENGTH, "more than one Content-Length header");
+        return false;
+    }
+    if (h.code == FLE_OK && h.content_lengths > 0 && h.transfer_encoding) {
+        http_reply_fail(out, FLE_BAD_PARAM, MHD_HTTP_HEADER_TRANSFER_ENCODING,
+                        "Transfer-Encoding and Content-Length together");
+        return false;
+    }
+    if (h.code == FLE_OK) {
+        MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, scan_argument, &h);
+    }
+    if (h.code != FLE_OK) {
+        http_reply_fail(out, h.code, h.field, h.message);
+        return false;
+    }
+    return true;
+}
+
+/* This connection's entry in the deadline list (NULL when it could not be made). */
+static struct conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request has arrived in full (or is refused): the deadline no longer applies to it. */
+static void conn_received(struct http_server *s, struct MHD_Connection *conn)
+{
+    struct conn *k = conn_of(conn);
+    if (k != NULL) {
+        pthread_mutex_lock(&s->conns_mu);
+        k->receiving = false;
+        pthread_mutex_unlock(&s->conns_mu);
+    }
+}
+
+static void log_request(const char *method, const struct http_req *r, unsigned status, const struct ctx *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long us = (now.tv_sec - c->started.tv_sec) * 1000000L + (now.tv_nsec - c->started.tv_nsec) / 1000;
+    /* Route pattern, not the URL: ids and query strings stay out of the log. */
+    log_info("http %s %s %u %ldus user=%" PRId64, method, r->route ? r->route->pattern : "-", status, us,
+             r->who.user_id);
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                       const char *version, const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
-    (void)version;
     struct http_server *s = cls;
     struct ctx *c = *con_cls;
     if (c == NULL) {
-        c = calloc(1, sizeof *c);
-        if (c == NULL) {
-            return MHD_NO;
+        return MHD_NO; /* the request-line callback ran out of memory: close */
+    }
+    if (!c->headers_seen) {
+        c->headers_seen = true;
+        struct http_req r = {.conn = conn, .method = method, .url = url, .cfg = s->cfg};
+        struct http_reply out = {0};
+        if (request_head_ok(conn, c, method, url, version, &out)) {
+            return MHD_YES;
         }
-        clock_gettime(CLOCK_MONOTONIC, &c->started);
-        *con_cls = c;
-        return MHD_YES;
+        /* Refused before the body: the reply is queued now and the connection closes after it. */
+        conn_received(s, conn);
+        enum MHD_Result rc = send_reply(s, conn, &out);
+        log_request(method, &r, out.status, c);
+        json_decref(out.json);
+        free(out.text);
+        return rc;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -464,6 +687,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         c->body[c->len] = '\0';
         return MHD_YES;
     }
+    conn_received(s, conn);
     struct http_req r = {.conn = conn, .method = method, .url = url, .cfg = s->cfg};
     struct http_reply out = {0};
     if (strlen(url) >= HTTP_PATH_BYTES_MAX) {
@@ -471,30 +695,137 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     } else {
         dispatch(s, &r, c, &out);
     }
-    enum MHD_Result rc = send_reply(conn, &out);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long us = (now.tv_sec - c->started.tv_sec) * 1000000L + (now.tv_nsec - c->started.tv_nsec) / 1000;
-    /* Route pattern, not the URL: ids and query strings stay out of the log. */
-    log_info("http %s %s %u %ldus user=%" PRId64, method, r.route ? r.route->pattern : "-", out.status, us,
-             r.who.user_id);
+    enum MHD_Result rc = send_reply(s, conn, &out);
+    log_request(method, &r, out.status, c);
     json_decref(out.json);
     free(out.text);
     json_decref(r.body);
     return rc;
 }
 
+/* The request line has arrived (raw, before unescaping): the request's context begins here, so
+ * that a request is counted in flight from its first line and %00 is seen before it is cut. */
+static void *request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)conn;
+    struct http_server *s = cls;
+    struct ctx *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    c->nul_in_uri = uri != NULL && strstr(uri, "%00") != NULL;
+    c->uri_seen = uri != NULL ? strlen(uri) : 0;
+    atomic_fetch_add(&s->inflight, 1);
+    return c;
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     (void)toe;
+    struct http_server *s = cls;
     struct ctx *c = *con_cls;
     if (c != NULL) {
         free(c->body);
         free(c);
         *con_cls = NULL;
+        atomic_fetch_sub(&s->inflight, 1);
     }
+    /* The next request on this connection starts its clock now. */
+    struct conn *k = conn_of(conn);
+    if (k != NULL) {
+        pthread_mutex_lock(&s->conns_mu);
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+        k->receiving = true;
+        pthread_mutex_unlock(&s->conns_mu);
+    }
+}
+
+/* Connections enter the deadline list when accepted and leave it before their socket is closed
+ * (libmicrohttpd calls CLOSED before closing), so the watchdog never touches a reused descriptor. */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn *k = calloc(1, sizeof *k);
+        if (k == NULL || ci == NULL) {
+            free(k);
+            log_warn("http: a connection without a request deadline (out of memory)");
+            return;
+        }
+        k->fd = ci->connect_fd;
+        k->receiving = true;
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+        pthread_mutex_lock(&s->conns_mu);
+        k->next = s->conns;
+        if (s->conns != NULL) {
+            s->conns->prev = k;
+        }
+        s->conns = k;
+        pthread_mutex_unlock(&s->conns_mu);
+        *socket_context = k;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
+        struct conn *k = *socket_context;
+        pthread_mutex_lock(&s->conns_mu);
+        if (k->prev != NULL) {
+            k->prev->next = k->next;
+        } else {
+            s->conns = k->next;
+        }
+        if (k->next != NULL) {
+            k->next->prev = k->prev;
+        }
+        pthread_mutex_unlock(&s->conns_mu);
+        free(k);
+        *socket_context = NULL;
+    }
+}
+
+/* Every HTTP_WATCHDOG_MS: a connection whose request has not fully arrived within
+ * http_request_deadline_s of its start is shut down, however steadily its bytes trickle in
+ * (the idle timeout restarts on every byte; this clock does not). The worker that owns the
+ * connection then sees the end of the stream and closes it. */
+static void *watchdog(void *arg)
+{
+    struct http_server *s = arg;
+    const long deadline_ms = (long)s->cfg->http_request_deadline_s * 1000L;
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += HTTP_WATCHDOG_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+        if (s->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&s->stop_mu);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        unsigned cut = 0;
+        pthread_mutex_lock(&s->conns_mu);
+        for (struct conn *k = s->conns; k != NULL; k = k->next) {
+            long ms = (now.tv_sec - k->since.tv_sec) * 1000L + (now.tv_nsec - k->since.tv_nsec) / 1000000L;
+            if (k->receiving && !k->cut && ms > deadline_ms) {
+                k->cut = shutdown(k->fd, SHUT_RDWR) == 0;
+                cut += k->cut;
+            }
+        }
+        pthread_mutex_unlock(&s->conns_mu);
+        if (cut > 0) {
+            atomic_fetch_add(&s->cut_count, cut);
+            log_warn("http: %u request(s) not received within %us; connection closed", cut,
+                     s->cfg->http_request_deadline_s);
+        }
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    return NULL;
 }
 
 static void *sealer(void *arg)
@@ -578,15 +909,22 @@ enum fl_err http_server_start(const struct config *cfg, const char *conninfo, st
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
+    pthread_mutex_init(&s->conns_mu, NULL);
     /* Jansson's hash seed must be set before threads use it. */
     json_object_seed(0);
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it in thread-pool mode. The per-IP limit counts
+     * connections per client address (0: none); the request line callback starts each request's
+     * context; the connection callbacks keep the list the deadline watchdog reads. */
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_handler, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_connections_max, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->http_connection_memory_bytes, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL, NULL,
+        access_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_connections_max,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_connection_memory_bytes, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_connections_per_ip_max,
+        MHD_OPTION_URI_LOG_CALLBACK, request_begin, s, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
+        pthread_mutex_destroy(&s->conns_mu);
         pthread_mutex_destroy(&s->mu);
         pthread_mutex_destroy(&s->stop_mu);
         pthread_cond_destroy(&s->stop_cv);
@@ -598,6 +936,11 @@ enum fl_err http_server_start(const struct config *cfg, const char *conninfo, st
     } else {
         log_warn("server: the sealer thread did not start; run `fundledger verify` to seal");
     }
+    if (pthread_create(&s->watchdog, NULL, watchdog, s) == 0) {
+        s->watchdog_running = true;
+    } else {
+        log_warn("server: the request-deadline watchdog did not start; only the idle timeout applies");
+    }
     *out = s;
     return FLE_OK;
 }
@@ -608,10 +951,45 @@ uint16_t http_server_port(const struct http_server *s)
     return info ? info->port : 0;
 }
 
+unsigned http_server_cut_count(const struct http_server *s)
+{
+    return atomic_load(&((struct http_server *)s)->cut_count);
+}
+
 void http_server_stop(struct http_server *s)
 {
     if (s == NULL) {
         return;
+    }
+    /* Stop accepting (the listening socket is closed: new clients are refused at once), then let
+     * the requests in flight finish, for at most http_shutdown_grace_s; a request still trickling
+     * in is cut at its deadline meanwhile. Replies from now on close their connection. */
+    atomic_store(&s->quiescing, true);
+    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+    if (listener != MHD_INVALID_SOCKET) {
+        close(listener);
+    } else {
+        log_warn("server: could not stop accepting before the grace period");
+    }
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const long grace_ms = (long)s->cfg->http_shutdown_grace_s * 1000L;
+    int left = atomic_load(&s->inflight);
+    if (left > 0) {
+        log_info("server: stopping; %d request(s) in flight, waiting up to %us", left, s->cfg->http_shutdown_grace_s);
+    }
+    for (;;) {
+        left = atomic_load(&s->inflight);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+        if (left <= 0 || ms >= grace_ms) {
+            break;
+        }
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    if (left > 0) {
+        log_warn("server: %d request(s) still in flight after %us; they are cut", left, s->cfg->http_shutdown_grace_s);
     }
     MHD_stop_daemon(s->daemon);
     pthread_mutex_lock(&s->stop_mu);
@@ -621,11 +999,15 @@ void http_server_stop(struct http_server *s)
     if (s->sealer_running) {
         pthread_join(s->sealer, NULL);
     }
+    if (s->watchdog_running) {
+        pthread_join(s->watchdog, NULL);
+    }
     for (unsigned i = 0; i < s->n_dbs; i++) {
         db_close(s->dbs[i]);
     }
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
+    pthread_mutex_destroy(&s->conns_mu);
     free(s);
 }

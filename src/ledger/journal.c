@@ -98,7 +98,7 @@ json_t *journal_propose(struct db *db, const struct principal *maker, int64_t fu
         const char *text = in[i].debit ? in[i].debit : in[i].credit;
         snprintf(field, sizeof field, "lines[%u].%s", i, in[i].debit ? "debit" : "credit");
         int64_t minor = 0;
-        money_status st = money_parse(text, money_currency_exponent(e.lines[i].currency), false, &minor);
+        money_status st = money_parse_amount(text, money_currency_exponent(e.lines[i].currency), &minor);
         if (st != MONEY_OK) {
             fl_error_set(err, FLE_BAD_FIELD, field, "%s", money_status_text(st));
             return NULL;

@@ -1824,7 +1824,7 @@ static void test_garbage_does_not_crash(void **state)
 
     /* Not UTF-8; an escaped NUL inside a string; a NUL byte in the body. */
     wreq(&r, "POST", path, TOKEN(MANAGER), "{\"memo\":\"\xff\xfe\"}");
-    expect_error(&r, 400, "malformed_json", "");
+    expect_error(&r, 400, "malformed_json", "memo");
     httpc_resp_free(&r);
     char body[512];
     snprintf(body, sizeof body,
@@ -1975,12 +1975,13 @@ static bool child_stop(struct child_server *c)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-/* Debits that add up to more than an int64_t while every amount parses and the alternating
- * running sum of ledger_check never overflows: 400 invalid_field naming "lines". Regression
- * test, against a separate `fundledger serve` so that a crash cannot take this program down:
- * journal_propose used to add the debits without an overflow check (undefined behaviour; it
- * wrapped negative and tripped assert(amount_minor >= 0) in approval_propose, aborting the
- * server on one fund manager's request). */
+/* Debits that would add up to more than an int64_t: each is now above the amount maximum
+ * (MONEY_AMOUNT_MAX, 10^15 minor units; 64 lines of it total far below int64), so the first is
+ * refused, 400 invalid_field naming "lines[0].debit". Regression test, against a separate
+ * `fundledger serve` so that a crash cannot take this program down: journal_propose used to add
+ * the debits without an overflow check (undefined behaviour; it wrapped negative and tripped
+ * assert(amount_minor >= 0) in approval_propose, aborting the server on one fund manager's
+ * request). */
 static void test_overflowing_debits_do_not_crash(void **state)
 {
     (void)state;
@@ -2009,7 +2010,7 @@ static void test_overflowing_debits_do_not_crash(void **state)
     assert_true(stopped_cleanly);
     assert_int_equal(status, 400);
     assert_string_equal(code, "invalid_field");
-    assert_string_equal(field, "lines");
+    assert_string_equal(field, "lines[0].debit");
 }
 
 int main(void)

@@ -112,6 +112,9 @@ static void test_defaults(void **state)
     assert_string_equal(c.iati_reporting_org_ref, "CO-RUE-9001234567");
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.token_lifetime_days, 90);
+    assert_int_equal(c.http_connections_per_ip_max, 64);
+    assert_int_equal(c.http_request_deadline_s, 30);
+    assert_int_equal(c.http_shutdown_grace_s, 30);
 
     struct config loaded;
     char err[256] = "";
@@ -128,7 +131,7 @@ static void test_key_table(void **state)
     size_t n = 0;
     const struct config_key_doc *docs = config_key_docs(&n);
     assert_non_null(docs);
-    assert_int_equal(n, 18);
+    assert_int_equal(n, 22);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(docs[i].key);
         assert_non_null(docs[i].default_text);

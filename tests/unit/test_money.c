@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fundledger/limits.h"
 #include "fundledger/money.h"
 
 /* A fixed-seed 64-bit LCG (Knuth's MMIX constants) so runs are reproducible; not rand(). */
@@ -283,14 +284,70 @@ static void test_parse_currency_exponents(void **state)
 static void test_status_text(void **state)
 {
     (void)state;
-    for (int st = MONEY_OK; st <= MONEY_ERR_CURRENCY; st++) {
+    for (int st = MONEY_OK; st <= MONEY_ERR_LIMIT; st++) {
         const char *text = money_status_text((money_status)st);
         assert_non_null(text);
         assert_true(strlen(text) > 0);
     }
 }
 
+/* money_parse_amount: the documented maximum (limits.h, docs/architecture.md "Amount limits"):
+ * 10^15 minor units; the worked examples of the docs. */
+static void test_parse_amount_limit(void **state)
+{
+    (void)state;
+    int64_t v = -1;
+    assert_int_equal(money_parse_amount("10000000000000.00", 2, &v), MONEY_OK);
+    assert_int_equal(v, MONEY_AMOUNT_MAX);
+    assert_int_equal(v, 1000000000000000LL);
+    assert_int_equal(money_parse_amount("1000000000000000", 0, &v), MONEY_OK);
+    assert_int_equal(v, 1000000000000000LL);
+    assert_int_equal(money_parse_amount("1000000000000.000", 3, &v), MONEY_OK);
+    assert_int_equal(v, 1000000000000000LL);
+    assert_int_equal(money_parse_amount("0.01", 2, &v), MONEY_OK);
+    assert_int_equal(v, 1);
+    v = 7;
+    assert_int_equal(money_parse_amount("10000000000000.01", 2, &v), MONEY_ERR_LIMIT);
+    assert_int_equal(money_parse_amount("1000000000000001", 0, &v), MONEY_ERR_LIMIT);
+    assert_int_equal(money_parse_amount("1000000000000.001", 3, &v), MONEY_ERR_LIMIT);
+    assert_int_equal(money_parse_amount("92233720368547758.07", 2, &v), MONEY_ERR_LIMIT);
+    assert_int_equal(money_parse_amount("92233720368547758.08", 2, &v), MONEY_ERR_LIMIT);
+    assert_int_equal(money_parse_amount("99999999999999999999999999", 0, &v), MONEY_ERR_LIMIT);
+    assert_int_equal(v, 7); /* untouched on refusal */
+    /* The other refusals are money_parse's, in its order. */
+    assert_int_equal(money_parse_amount("-1.00", 2, &v), MONEY_ERR_NEGATIVE);
+    assert_int_equal(money_parse_amount("1e6", 2, &v), MONEY_ERR_SYNTAX);
+    assert_int_equal(money_parse_amount("1.001", 2, &v), MONEY_ERR_PRECISION);
+    assert_int_equal(money_parse_amount("", 2, &v), MONEY_ERR_EMPTY);
+    assert_string_equal(money_status_text(MONEY_ERR_LIMIT),
+                        "amount is above the maximum of 1000000000000000 minor units (10000000000000.00 with two "
+                        "decimals)");
+}
+
 /* ------------------------------------------------------------------ format */
+
+/* Totals beyond int64 (the trial balance's): exact, with the same layout as money_format. */
+static void test_format_wide(void **state)
+{
+    (void)state;
+    char buf[MONEY_WIDE_TEXT_MAX];
+    money_i128 two_max = (money_i128)INT64_MAX * 2;
+    assert_int_equal(money_format_wide(two_max, 2, buf, sizeof buf), 21);
+    assert_string_equal(buf, "184467440737095516.14");
+    assert_int_equal(money_format_wide(-two_max, 2, buf, sizeof buf), 22);
+    assert_string_equal(buf, "-184467440737095516.14");
+    money_i128 big = (money_i128)INT64_MAX * INT64_MAX;
+    assert_true(money_format_wide(big, 0, buf, sizeof buf) > 0);
+    assert_string_equal(buf, "85070591730234615847396907784232501249");
+    assert_int_equal(money_format_wide(5, 2, buf, sizeof buf), 4);
+    assert_string_equal(buf, "0.05");
+    assert_int_equal(money_format_wide(two_max, 2, buf, 21), 0); /* no room for the NUL */
+    /* Within int64 both agree. */
+    char narrow[MONEY_TEXT_MAX];
+    money_format(INT64_MIN, 2, narrow, sizeof narrow);
+    money_format_wide(INT64_MIN, 2, buf, sizeof buf);
+    assert_string_equal(buf, narrow);
+}
 
 static void check_format(int64_t minor, int exponent, const char *want)
 {
@@ -718,6 +775,8 @@ int main(void)
         cmocka_unit_test(test_parse_refused),
         cmocka_unit_test(test_parse_currency_exponents),
         cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_parse_amount_limit),
+        cmocka_unit_test(test_format_wide),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_format_capacity),
         cmocka_unit_test(test_format_round_trip_random),
