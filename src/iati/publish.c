@@ -390,7 +390,7 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
                                 struct iati_problems *problems, struct fl_error *err)
 {
     assert(db != NULL && o != NULL && sum != NULL && problems != NULL && err != NULL);
-    size_t before = problems->count + problems->dropped;
+    size_t before_count = problems->count, before_dropped = problems->dropped;
     char staging[DIR_BYTES];
     if ((size_t)snprintf(staging, sizeof staging, "%s/.iati-staging-XXXXXX", o->out_dir) >= sizeof staging) {
         return fl_error_set(err, FLE_BAD_FIELD, "out", "the output directory path is too long");
@@ -416,7 +416,7 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
                                             .codelists = cl,
                                             .codelist_dir = o->codelist_dir,
                                             .today = o->today,
-                                            .refuse_coordinates = true};
+                                            .policy = true};
             (void)iati_check_file(apath, IATI_KIND_ACTIVITIES, &cfg, problems);
             (void)iati_check_file(opath, IATI_KIND_ORGANISATIONS, &cfg, problems);
             iati_codelists_free(cl);
@@ -441,10 +441,13 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
                                 iati_tx_code((enum iati_tx)t), a, ledger.currency, b, ledger.currency);
         }
     }
-    size_t found = problems->count + problems->dropped - before;
-    if (e == FLE_OK && found > 0) {
+    /* errors (IATI errors and the fund's policies) refuse; warnings and infos are published with
+     * the files and shown to the caller (problems) */
+    if (e == FLE_OK && iati_problems_errors_since(problems, before_count, before_dropped)) {
+        size_t found = iati_problems_count(problems, before_count, IATI_SEVERITY_ERROR) +
+                       (problems->dropped - before_dropped);
         e = fl_error_set(err, FLE_RULE, "iati",
-                         "the files did not pass the checks: %zu problem(s); nothing was "
+                         "the files did not pass the checks: %zu error(s); nothing was "
                          "published",
                          found);
     }
@@ -585,6 +588,7 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
                                 struct iati_problems *problems, struct fl_error *err)
 {
     assert(db != NULL && who != NULL && o != NULL && problems != NULL);
+    size_t warnings_from = problems->count; /* what the checks find from here on, warnings only on success */
     struct iati_export_summary sum;
     struct published pub;
     memset(&pub, 0, sizeof pub);
@@ -641,13 +645,21 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
                   "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1]);
     PQclear(r);
     json_decref(stored);
-    if (reply == NULL) {
+    json_t *warnings = iati_problems_json(problems, warnings_from);
+    if (reply == NULL || warnings == NULL || json_object_set_new(reply, "warnings", warnings) != 0) {
+        json_decref(reply);
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
         return NULL;
     }
     char vb[21];
-    json_t *detail = json_pack("{s:I, s:s, s:s, s:s}", "version", (json_int_t)version, "fund_identifier",
-                               sum.fund_identifier, "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1]);
+    /* the record says what was published despite warnings: their rule ids, in order found */
+    json_t *warning_ids = json_array();
+    for (size_t i = warnings_from; warning_ids != NULL && i < problems->count; i++) {
+        json_array_append_new(warning_ids, json_string(problems->items[i].rule_id));
+    }
+    json_t *detail = json_pack("{s:I, s:s, s:s, s:s, s:o*}", "version", (json_int_t)version, "fund_identifier",
+                               sum.fund_identifier, "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1],
+                               "warnings", warning_ids);
     if (audit_record(db, who, "iati.publish", "publication", db_i64_text(version, vb), o->fund_id, detail, err) !=
         FLE_OK) {
         json_decref(reply);

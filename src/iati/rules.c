@@ -13,11 +13,13 @@
  * IATI Validator's implementation (js-validator-api, services/rulesValidator.js) with these
  * deliberate differences, all stricter:
  * - 11.2.1 / 11.2.2 look at every transaction (the validator only at the first one it selects);
- * - 8.6.1 / 8.6.3 want the period start strictly before its end (the validator accepts equal);
  * - 1.14.8 / 1.18.8 take the approved agency prefixes from the OrganisationRegistrationAgency
  *   codelist, and the rules with idCondition NOT_EXISTING_ORG_ID(_PREFIX) always apply (the
  *   registry of publishers is not available offline).
- * Dates that do not parse are left to the schema, as the validator does.
+ * Dates that do not parse are left to the schema, as the validator does. The date_order rules
+ * (8.6.1, 8.6.3, 11.1.2, 11.1.3) fail only when the start is after the end: equal dates pass
+ * (SPEC.rst: "If they are equal, the are valid"; the validator's dateOrder is compareAsc <= 0),
+ * so a one-day period is valid.
  */
 
 struct rule {
@@ -427,6 +429,32 @@ static bool vocabulary_seen_before(const xmlNode *n, const char *name, const cha
     return false;
 }
 
+/* ---------------------------------------------------------------- the fund's policies */
+
+/* Administrative levels the fund publishes at most: 1 department, 2 municipality (DIVIPOLA). */
+#define POLICY_ADMIN_LEVEL_MAX 2
+
+/* The fund's publication policies on one element (only with cfg->policy; domain.md §10). Not IATI
+ * rules: errors of the fund's own, never applied to other people's files unless asked. */
+static void policy_element(struct iati_chk *c, const xmlNode *e)
+{
+    if (iati_chk_is(e, "point")) {
+        iati_chk_problem(c, "FL-PRIVACY-COORDINATES", IATI_SEVERITY_ERROR, e, NULL,
+                         "policy: coordinates are never published: locations stop at municipality level "
+                         "(domain.md 10)");
+        return;
+    }
+    if (iati_chk_is(e, "administrative") && e->parent != NULL && iati_chk_is(e->parent, "location")) {
+        const char *level = iati_chk_attr(e, "level");
+        int64_t v;
+        if (level != NULL && iati_chk_decimal(level, &v) && v > POLICY_ADMIN_LEVEL_MAX * NANO) {
+            iati_chk_problem(c, "FL-PRIVACY-ADMIN-LEVEL", IATI_SEVERITY_ERROR, e, "level",
+                             "policy: administrative level %s is finer than a municipality (level %d at most)", level,
+                             POLICY_ADMIN_LEVEL_MAX);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- element rules (any depth) */
 
 void iati_chk_rules_element(struct iati_chk *c, const xmlNode *e)
@@ -448,15 +476,14 @@ void iati_chk_rules_element(struct iati_chk *c, const xmlNode *e)
         if (c->walk.values_without_currency++ == 0) {
             c->walk.first_value_without_currency = e;
         }
-    } else if (iati_chk_is(e, "point") && c->cfg->refuse_coordinates) {
-        iati_chk_problem(c, "FL-NO-COORDINATES", IATI_SEVERITY_ERROR, e, NULL,
-                         "coordinates are never published: locations stop at municipality level (domain.md 10)");
+    } else if (c->cfg->policy) {
+        policy_element(c, e);
     }
 }
 
 /* ---------------------------------------------------------------- shared rule groups */
 
-/* 8.6.3 (start strictly before end) and, when asked, 7.5.3 (at most 365 days apart). */
+/* 8.6.3 / 8.6.1 (start not after end; equal is fine) and, when asked, 7.5.3 (at most 365 days apart). */
 static void period_rules(struct iati_chk *c, const xmlNode *el, const struct rule *order, bool time_limit)
 {
     const xmlNode *ps = iati_chk_child(el, "period-start");
@@ -467,7 +494,7 @@ static void period_rules(struct iati_chk *c, const xmlNode *el, const struct rul
         !iati_chk_date_days(iati_chk_attr(pe, "iso-date"), &end)) {
         return;
     }
-    if (start >= end) {
+    if (start > end) {
         fail(c, order, pe, "iso-date", "period %s to %s", iati_chk_attr(ps, "iso-date"), iati_chk_attr(pe, "iso-date"));
     }
     if (time_limit && end - start > 365) {
