@@ -26,6 +26,7 @@ struct config {
     char iati_codelist_dir[512];           /* "../shared/iati/codelists" */
     char iati_reporting_org_ref[128];      /* "CO-RUE-9001234567": IATI org identifier of the fund manager */
     char log_level[16];                    /* "info": one of error, warn, info, debug */
+    unsigned iati_small_group_min;         /* 5, 1..1000: fewer loans to persons: no activity of its own */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

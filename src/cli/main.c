@@ -447,6 +447,7 @@ static int cmd_iati_export(struct db *db, int argc, char **argv)
                                        .today = opt(argc, argv, "--today"),
                                        .policy_url = policy};
     iati_problems_init(&x.problems);
+    x.o.small_group_min = cfg.iati_small_group_min;
     struct fl_error err;
     fl_error_clear(&err);
     enum fl_err e = db_tx(db, iati_export_tx, &x, &err);
@@ -463,8 +464,17 @@ static int cmd_iati_export(struct db *db, int argc, char **argv)
             money_format(x.sum.written.total_minor[t], x.sum.written.exponent, amount, sizeof amount) == 0) {
             continue;
         }
-        printf("  transaction type %-2s %6llu  %s %s (equal to the ledger)\n", iati_tx_code((enum iati_tx)t),
-               (unsigned long long)x.sum.written.count[t], amount, x.sum.written.currency);
+        printf("  transaction type %-2s %6llu  %s %s (%s)\n", iati_tx_code((enum iati_tx)t),
+               (unsigned long long)x.sum.written.count[t], amount, x.sum.written.currency,
+               x.sum.withheld_loans > 0 ? "with what was withheld, equal to the ledger" : "equal to the ledger");
+    }
+    if (x.sum.other_departments > 0) {
+        printf("  %llu department(s) with fewer than %u loans to persons summed as other departments\n",
+               (unsigned long long)x.sum.other_departments, cfg.iati_small_group_min);
+    }
+    if (x.sum.withheld_loans > 0) {
+        printf("  %llu loan(s) to persons withheld: fewer than %u in all (docs/iati.md, small groups)\n",
+               (unsigned long long)x.sum.withheld_loans, cfg.iati_small_group_min);
     }
     return 0;
 }

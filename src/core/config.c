@@ -53,7 +53,9 @@ enum key_kind {
     X(iati_reporting_org_ref, KIND_TEXT, 1, 0, NULL, "CO-RUE-9001234567",                          \
       "IATI organisation identifier of the fund manager, used as reporting-org ref.")              \
     X(log_level, KIND_CHOICE, 0, 0, "error, warn, info, debug", "info",                            \
-      "Least severe messages logged: error, warn, info or debug.")
+      "Least severe messages logged: error, warn, info or debug.")                                 \
+    X(iati_small_group_min, KIND_UINT, 1, 1000, NULL, "5",                                         \
+      "Fewest loans to persons a department needs to be its own IATI activity, 1 to 1000.")
 
 struct key_spec {
     const char *key;

@@ -56,6 +56,7 @@ void h_publications_create(struct http_req *r, struct http_reply *out)
     a.o.schema_dir = r->cfg->iati_schema_dir;
     a.o.codelist_dir = r->cfg->iati_codelist_dir;
     a.o.policy_url = policy;
+    a.o.small_group_min = r->cfg->iati_small_group_min;
     iati_problems_init(&a.problems);
     http_write(r, out, publish_op, &a);
     /* A refused publication: the error body lists every problem found. */

@@ -430,15 +430,20 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
         struct iati_totals ledger;
         e = iati_export_totals(db, o->fund_id, &ledger, err);
         for (int t = 0; e == FLE_OK && t < IATI_TX_COUNT_; t++) {
-            if (ledger.total_minor[t] == sum->written.total_minor[t]) {
+            /* what the file says plus what small groups withheld (docs/iati.md) is the ledger's */
+            int64_t accounted;
+            bool ok = money_add(sum->written.total_minor[t], sum->withheld.total_minor[t], &accounted);
+            if (ok && ledger.total_minor[t] == accounted) {
                 continue;
             }
-            char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
+            char a[MONEY_TEXT_MAX], w[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
             (void)money_format(sum->written.total_minor[t], ledger.exponent, a, sizeof a);
+            (void)money_format(sum->withheld.total_minor[t], ledger.exponent, w, sizeof w);
             (void)money_format(ledger.total_minor[t], ledger.exponent, b, sizeof b);
             iati_chk_problem_at(problems, "FL-TOTALS", IATI_SEVERITY_ERROR, "/iati-activities", 0,
-                                "transaction type %s: the file totals %s %s, the ledger %s %s",
-                                iati_tx_code((enum iati_tx)t), a, ledger.currency, b, ledger.currency);
+                                "transaction type %s: the file totals %s %s (and %s %s withheld), the ledger %s %s",
+                                iati_tx_code((enum iati_tx)t), a, ledger.currency, w, ledger.currency, b,
+                                ledger.currency);
         }
     }
     /* errors (IATI errors and the fund's policies) refuse; warnings and infos are published with
@@ -646,7 +651,10 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
     PQclear(r);
     json_decref(stored);
     json_t *warnings = iati_problems_json(problems, warnings_from);
-    if (reply == NULL || warnings == NULL || json_object_set_new(reply, "warnings", warnings) != 0) {
+    json_t *small = json_pack("{s:I, s:I}", "other_departments", (json_int_t)sum.other_departments,
+                              "withheld_loans", (json_int_t)sum.withheld_loans);
+    if (reply == NULL || warnings == NULL || small == NULL || json_object_set_new(reply, "small_groups", small) != 0 ||
+        json_object_set_new(reply, "warnings", warnings) != 0) {
         json_decref(reply);
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
         return NULL;

@@ -82,6 +82,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     assert_string_equal(a->iati_codelist_dir, b->iati_codelist_dir);
     assert_string_equal(a->iati_reporting_org_ref, b->iati_reporting_org_ref);
     assert_string_equal(a->log_level, b->log_level);
+    assert_int_equal(a->iati_small_group_min, b->iati_small_group_min);
 }
 
 /* ------------------------------------------------------------------ defaults and table */
@@ -109,6 +110,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.iati_codelist_dir, "../shared/iati/codelists");
     assert_string_equal(c.iati_reporting_org_ref, "CO-RUE-9001234567");
     assert_string_equal(c.log_level, "info");
+    assert_int_equal(c.iati_small_group_min, 5);
 
     struct config loaded;
     char err[256] = "";
@@ -125,7 +127,7 @@ static void test_key_table(void **state)
     size_t n = 0;
     const struct config_key_doc *docs = config_key_docs(&n);
     assert_non_null(docs);
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 18);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(docs[i].key);
         assert_non_null(docs[i].default_text);
