@@ -41,6 +41,11 @@ enum iati_severity {
 /* "error", "warning", "info". Static storage. */
 const char *iati_severity_name(enum iati_severity s);
 
+/* The severity iati_check gives the standard.json rule rule_id ("8.6.3"): the one standard.json
+ * gives it (the Validator reports a ruleset finding with its ruleInfo.severity). false when the
+ * rule is not one of standard.json's. */
+bool iati_rule_severity(const char *rule_id, enum iati_severity *severity);
+
 /* One problem found in a file.
  * rule_id: the id in standard.json / standard-rules-table.tsv ("11.2.1"), or one of ours:
  *   FL-XML             not well-formed XML, or a DOCTYPE

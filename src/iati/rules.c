@@ -222,6 +222,32 @@ static const struct rule R_11_4_1 = {"11.4.1", E,
 #undef E
 #undef W
 
+/* Every rule above, for iati_rule_severity (and the test that compares them with standard.json). */
+static const struct rule *const all_rules[] = {
+    &R_1_1_3, &R_1_1_21, &R_1_3_1, &R_1_3_13, &R_1_4_1, &R_1_5_1, &R_1_6_1, &R_1_7_1, &R_1_8_1, &R_1_8_13, &R_1_9_1,
+    &R_1_10_1, &R_1_10_13, &R_1_11_1, &R_1_11_13, &R_1_12_1, &R_1_12_13, &R_1_14_1, &R_1_14_8, &R_1_14_13, &R_1_15_1,
+    &R_1_15_13, &R_1_16_1, &R_1_17_1, &R_1_18_1, &R_1_18_8, &R_1_18_13, &R_2_1_1, &R_2_1_2, &R_2_1_4, &R_2_2_1,
+    &R_6_2_2, &R_6_6_2, &R_6_7_2, &R_6_13_1, &R_6_14_1, &R_12_3_1, &R_102_1_1, &R_3_1_1, &R_3_1_2, &R_3_1_4, &R_3_4_1,
+    &R_3_4_2, &R_3_4_4, &R_3_6_2, &R_3_7_1, &R_3_7_2, &R_12_1_1, &R_4_1_1, &R_4_3_1, &R_4_4_1, &R_4_5_1, &R_6_8_1,
+    &R_6_9_1, &R_6_9_2, &R_6_10_1, &R_6_11_1, &R_7_5_3, &R_7_8_1, &R_7_8_2, &R_7_9_1, &R_7_9_2, &R_7_9_4, &R_8_6_3,
+    &R_11_2_1, &R_11_2_2, &R_11_3_1, &R_12_2_1, &R_107_1_1, &R_107_1_2, &R_107_2_1, &R_107_2_2, &R_8_6_1, &R_8_8_1,
+    &R_8_8_2, &R_8_8_3, &R_8_9_1, &R_8_9_2, &R_8_9_3, &R_8_10_1, &R_8_10_2, &R_8_10_3, &R_8_11_1, &R_11_1_1,
+    &R_11_1_2, &R_11_1_3, &R_11_1_4, &R_11_1_5, &R_11_4_1,
+};
+
+bool iati_rule_severity(const char *rule_id, enum iati_severity *severity)
+{
+    assert(rule_id != NULL && severity != NULL);
+    for (size_t i = 0; i < sizeof all_rules / sizeof all_rules[0]; i++) {
+        if (strcmp(all_rules[i]->id, rule_id) == 0) {
+            *severity = all_rules[i]->severity;
+            return true;
+        }
+    }
+    return false;
+}
+
+
 #define NANO 1000000000LL
 #define LIST_GUARD 100000 /* distinct vocabularies looked at per element kind: far beyond real data */
 

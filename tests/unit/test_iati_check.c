@@ -325,6 +325,85 @@ static void test_organisation_rules_all_collected(void **state)
     expect_exactly("org-more-rules.xml", IATI_KIND_ORGANISATIONS, expected, sizeof expected / sizeof expected[0]);
 }
 
+/* Every ruleInfo of standard.json, found by walking the document (json_t nodes, explicit stack):
+ * the checker knows the rule and gives it the severity standard.json gives it, which is the one
+ * the Validator reports (docs/iati.md, "Severities"). */
+static void test_rule_severities_are_standard_json(void **state)
+{
+    (void)state;
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/iati/rulesets/standard.json", shared_dir);
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    assert_non_null(doc);
+    json_t *stack[4096];
+    size_t top = 0, rules = 0, warnings = 0;
+    stack[top++] = doc;
+    while (top > 0) {
+        json_t *n = stack[--top];
+        const json_t *info = json_is_object(n) ? json_object_get(n, "ruleInfo") : NULL;
+        if (info != NULL) {
+            const char *id = json_string_value(json_object_get(info, "id"));
+            const char *sev = json_string_value(json_object_get(info, "severity"));
+            assert_non_null(id);
+            assert_non_null(sev);
+            enum iati_severity ours;
+            if (!iati_rule_severity(id, &ours)) {
+                fail_msg("rule %s of standard.json unknown to the checker", id);
+            }
+            if (strcmp(iati_severity_name(ours), sev) != 0) {
+                fail_msg("rule %s: standard.json says %s, the checker %s", id, sev, iati_severity_name(ours));
+            }
+            rules++;
+            warnings += ours == IATI_SEVERITY_WARNING ? 1 : 0;
+        }
+        const char *key;
+        json_t *v;
+        size_t i;
+        if (json_is_object(n)) {
+            json_object_foreach(n, key, v)
+            {
+                assert_true(top < sizeof stack / sizeof stack[0]);
+                stack[top++] = v;
+            }
+        } else if (json_is_array(n)) {
+            json_array_foreach(n, i, v)
+            {
+                assert_true(top < sizeof stack / sizeof stack[0]);
+                stack[top++] = v;
+            }
+        }
+    }
+    json_decref(doc);
+    assert_true(rules >= 89); /* 89 distinct ids, some in several contexts */
+    assert_true(warnings > 0);
+    enum iati_severity sev;
+    assert_false(iati_rule_severity("FL-XSD", &sev));
+    assert_true(iati_rule_severity("8.6.3", &sev));
+    assert_int_equal(sev, IATI_SEVERITY_ERROR);
+    assert_true(iati_rule_severity("1.14.8", &sev));
+    assert_int_equal(sev, IATI_SEVERITY_WARNING);
+}
+
+/* The Validator's 1.1.2: the second activity with an identifier is an error at its
+ * iati-identifier, and the message names the first (both locations). */
+static void test_duplicate_identifier_names_both(void **state)
+{
+    (void)state;
+    struct iati_check_config cfg = config();
+    struct iati_problems p;
+    assert_int_equal(run(FIXTURES "/corpus/duplicate-identifier.xml", IATI_KIND_ACTIVITIES, &cfg, &p),
+                     IATI_CHECK_FAILED);
+    assert_int_equal(p.count, 1);
+    assert_string_equal(p.items[0].rule_id, "1.1.2");
+    assert_int_equal(p.items[0].severity, IATI_SEVERITY_ERROR);
+    assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/iati-identifier");
+    assert_int_equal(p.items[0].line, 24);
+    assert_non_null(strstr(p.items[0].message, "'XM-DAC-41114-CORPUS-1' is also the identifier at "
+                                                "/iati-activities/iati-activity[1]/iati-identifier, line 4"));
+    iati_problems_free(&p);
+}
+
 /* ---------------------------------------------------------------- streaming, limits, errors */
 
 /* The valid fixture's head and its one activity, read once for building multi-activity files. */
@@ -948,6 +1027,8 @@ int main(void)
         cmocka_unit_test(test_many_rules_all_collected),
         cmocka_unit_test(test_more_rules_all_collected),
         cmocka_unit_test(test_organisation_rules_all_collected),
+        cmocka_unit_test(test_rule_severities_are_standard_json),
+        cmocka_unit_test(test_duplicate_identifier_names_both),
         cmocka_unit_test(test_schema_errors_located_in_their_activity),
         cmocka_unit_test(test_not_well_formed),
         cmocka_unit_test(test_doctype_refused),
