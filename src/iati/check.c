@@ -793,16 +793,23 @@ static void check_streamed(struct run *r, const xmlNode *e, enum iati_chk_kind k
     s->el = NULL;
 }
 
-/* Where a record's identifier was first seen (1.1.2). */
-struct seen_id {
-    size_t index;
-    long line;
-};
+/* Where a record's identifier was first seen (1.1.2), packed into the hash table's payload pointer
+ * (no allocation per identifier): its record's index (1-based, so never NULL) in the high 32 bits,
+ * its line in the low 32 (both far below 2^32 in any file this checker reads whole). */
+_Static_assert(sizeof(uintptr_t) >= 8, "a payload pointer holds an index and a line");
 
-static void seen_id_free(void *payload, const xmlChar *name)
+static void *seen_pack(size_t index, long line)
 {
-    (void)name;
-    free(payload);
+    uint64_t i = index > UINT32_MAX ? UINT32_MAX : (uint64_t)index;
+    uint64_t l = line < 0 ? 0 : (uint64_t)line > UINT32_MAX ? UINT32_MAX : (uint64_t)line;
+    return (void *)(uintptr_t)(i << 32 | l);
+}
+
+static void seen_unpack(const void *payload, size_t *index, long *line)
+{
+    uint64_t v = (uint64_t)(uintptr_t)payload;
+    *index = (size_t)(v >> 32);
+    *line = (long)(v & UINT32_MAX);
 }
 
 /* 1.1.2 (the Validator's, an error): the record's identifier (iati-identifier or
@@ -823,26 +830,23 @@ static void unique_identifier(struct iati_chk *c, const xmlNode *item)
     if (c->ids == NULL) {
         c->ids = xmlHashCreate(1024);
     }
-    const struct seen_id *first = c->ids != NULL ? xmlHashLookup(c->ids, id) : NULL;
+    const void *first = c->ids != NULL ? xmlHashLookup(c->ids, id) : NULL;
     if (first != NULL) {
+        size_t first_index;
+        long first_line;
+        seen_unpack(first, &first_index, &first_line);
         char first_loc[IATI_LOCATION_BYTES];
-        (void)snprintf(first_loc, sizeof first_loc, "/%s/%s[%zu]/%s", c->root_name, c->item_name, first->index, name);
+        (void)snprintf(first_loc, sizeof first_loc, "/%s/%s[%zu]/%s", c->root_name, c->item_name, first_index, name);
         iati_chk_problem(c, "1.1.2", IATI_SEVERITY_ERROR, id_el, NULL,
                          "The %s identifier must be unique for each %s. ('%.200s' is also the identifier at %s, "
                          "line %ld)",
                          c->kind == IATI_KIND_ACTIVITIES ? "activity" : "organisation",
                          c->kind == IATI_KIND_ACTIVITIES ? "activity" : "organisation", (const char *)id, first_loc,
-                         first->line);
+                         first_line);
         xmlFree(id);
         return;
     }
-    struct seen_id *s = malloc(sizeof *s);
-    if (s != NULL) {
-        long line = xmlGetLineNo(id_el);
-        *s = (struct seen_id){c->item_index, line < 0 ? 0 : line};
-    }
-    if (c->ids == NULL || s == NULL || xmlHashAddEntry(c->ids, id, s) != 0) {
-        free(s);
+    if (c->ids == NULL || xmlHashAddEntry(c->ids, id, seen_pack(c->item_index, xmlGetLineNo(id_el))) != 0) {
         c->ids_full = true;
         iati_chk_problem(c, "FL-LIMIT", IATI_SEVERITY_ERROR, id_el, NULL,
                          "out of memory: identifiers from here on were not checked for uniqueness (1.1.2)");
@@ -1174,7 +1178,7 @@ enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, co
     result = iati_problems_errors_since(out, before_count, before_dropped) ? IATI_CHECK_FAILED : IATI_CHECK_OK;
 done:
     if (r.c.ids != NULL) {
-        xmlHashFree(r.c.ids, seen_id_free);
+        xmlHashFree(r.c.ids, NULL); /* payloads are packed values, nothing to free */
     }
     if (r.reader != NULL) {
         xmlFreeTextReader(r.reader);
