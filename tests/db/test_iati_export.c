@@ -330,6 +330,72 @@ static void test_small_groups_own_and_other(void **state)
     small_groups_done(dir, &p);
 }
 
+/* ---- warnings publish, errors refuse ------------------------------------------------------ */
+
+struct create_run {
+    struct iati_export_options o;
+    struct iati_problems problems;
+    json_t *reply;
+};
+
+static enum fl_err create_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct create_run *c = arg;
+    iati_problems_free(&c->problems); /* a retry starts over */
+    json_decref(c->reply);
+    c->reply = NULL;
+    if (iati_export_snapshot(d, err) != FLE_OK) {
+        return err->code;
+    }
+    c->reply = iati_publication_create(d, &F.transparency, &c->o, &c->problems, err);
+    return c->reply != NULL ? FLE_OK : err->code;
+}
+
+/* A withdrawn code (beans as Sector 74010, withdrawn 2017-12-31) is a warning: the files are
+ * published, the warning is in the problems, in the publication's reply and in its audit record. */
+static void test_published_with_a_warning(void **state)
+{
+    (void)state;
+    char dir[PATH_BYTES], path[PATH_BYTES + 32];
+    mk_temp_dir(dir, sizeof dir, "iati-warning");
+    assert_true(testdb_exec(ci, "UPDATE value_chain SET dac_sector = '74010' WHERE code = 'beans'"));
+    struct iati_export_options o = options(dir);
+    struct publish_run p;
+    assert_int_equal(publish(&o, &p), FLE_OK);
+    const struct iati_problem *w = iati_problems_find(&p.problems, "FL-CODE-WITHDRAWN");
+    assert_non_null(w);
+    assert_int_equal(w->severity, IATI_SEVERITY_WARNING);
+    assert_false(iati_problems_errors_since(&p.problems, 0, 0));
+    iati_problems_free(&p.problems);
+    assert_int_equal(dir_entries(dir), 2); /* both files published */
+    snprintf(path, sizeof path, "%s/activities.xml", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/organisation.xml", dir);
+    unlink(path);
+
+    struct create_run c = {.o = options(dir)};
+    iati_problems_init(&c.problems);
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(db_tx(db, create_tx, &c, &err), FLE_OK);
+    const json_t *warnings = json_object_get(c.reply, "warnings");
+    assert_true(json_array_size(warnings) >= 1);
+    const json_t *w0 = json_array_get(warnings, 0);
+    assert_string_equal(json_string_value(json_object_get(w0, "id")), "FL-CODE-WITHDRAWN");
+    assert_string_equal(json_string_value(json_object_get(w0, "severity")), "warning");
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM audit_log WHERE action = 'iati.publish' AND object_id = '%" PRId64
+             "' AND detail->'warnings' ? 'FL-CODE-WITHDRAWN'",
+             (int64_t)json_integer_value(json_object_get(c.reply, "version")));
+    assert_int_equal(scalar_i64(q), 1);
+    json_decref(c.reply);
+    iati_problems_free(&c.problems);
+    assert_int_equal(dir_entries(dir), 0); /* the staging directory is gone */
+    rmdir(dir);
+    assert_true(testdb_exec(ci, "UPDATE value_chain SET dac_sector = '31161' WHERE code = 'beans'"));
+}
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static int setup(void **state)
@@ -954,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_small_groups_one_person_department_joins_other),
         cmocka_unit_test(test_small_groups_withheld_below_minimum),
         cmocka_unit_test(test_small_groups_own_and_other),
+        cmocka_unit_test(test_published_with_a_warning),
         cmocka_unit_test(test_refused_when_totals_differ),
         cmocka_unit_test(test_refused_with_a_future_transaction),
     };
