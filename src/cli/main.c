@@ -375,12 +375,12 @@ static int cmd_iati_check(int argc, char **argv)
     int rc = res == IATI_CHECK_ERROR ? 2 : res == IATI_CHECK_FAILED || (strict && warnings > 0) ? 1 : 0;
     if (json) {
         /* the IATI Validator's report shape (docs/iati.md): valid, summary by severity, findings */
-        json_t *report = json_pack(
-            "{s:b, s:b, s:s, s:s, s:{s:I, s:I, s:I}, s:I, s:o*}", "valid", res == IATI_CHECK_OK, "checked",
-            res != IATI_CHECK_ERROR, "file", path, "fileType",
-            kind == IATI_KIND_ACTIVITIES ? "iati-activities" : "iati-organisations", "summary", "error",
-            (json_int_t)errors, "warning", (json_int_t)warnings, "info", (json_int_t)infos, "dropped",
-            (json_int_t)problems.dropped, "errors", iati_problems_json(&problems, 0));
+        json_t *report =
+            json_pack("{s:b, s:b, s:s, s:s, s:{s:I, s:I, s:I}, s:I, s:o*}", "valid", res == IATI_CHECK_OK, "checked",
+                      res != IATI_CHECK_ERROR, "file", path, "fileType",
+                      kind == IATI_KIND_ACTIVITIES ? "iati-activities" : "iati-organisations", "summary", "error",
+                      (json_int_t)errors, "warning", (json_int_t)warnings, "info", (json_int_t)infos, "dropped",
+                      (json_int_t)problems.dropped, "errors", iati_problems_json(&problems, 0));
         if (report == NULL || json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
             fprintf(stderr, "fundledger: iati check: cannot write the JSON report\n");
             rc = 2;

@@ -105,7 +105,7 @@ struct ex;
  * department with at least min loans as its own activity ("own"), the others summed into one
  * "other departments" activity, or, when all of them are fewer than min, withheld. */
 struct person_groups {
-    size_t n;                                  /* departments (distinct codes, in code order) */
+    size_t n;                                      /* departments (distinct codes, in code order) */
     const char *code[IATI_EXPORT_DEPARTMENTS_MAX]; /* borrowed from ex.depts */
     const char *name[IATI_EXPORT_DEPARTMENTS_MAX];
     int64_t loans[IATI_EXPORT_DEPARTMENTS_MAX];
@@ -1197,12 +1197,13 @@ static enum fl_err write_group(struct ex *x, struct dept_act *D, const size_t *m
     if (other) {
         snprintf(D->title_es, sizeof D->title_es, "Créditos a personas naturales en otros departamentos (agregado)");
         snprintf(D->title_en, sizeof D->title_en, "Loans to individuals in other departments (aggregated)");
-        snprintf(D->d_es, sizeof D->d_es,
-                 "Cartera agregada de %" PRId64 " créditos a personas naturales en %zu departamentos de Colombia que "
-                 "no alcanzan %" PRId64 " créditos cada uno, sumados por trimestre, sin ubicación más fina que el país. "
-                 "No se publican nombres, identificaciones ni municipios: protección de datos personales (Ley 1581 de "
-                 "2012) y seguridad de líderes sociales y emprendedores. Ver la política de exclusiones del publicador.",
-                 loans, n, g->min);
+        snprintf(
+            D->d_es, sizeof D->d_es,
+            "Cartera agregada de %" PRId64 " créditos a personas naturales en %zu departamentos de Colombia que "
+            "no alcanzan %" PRId64 " créditos cada uno, sumados por trimestre, sin ubicación más fina que el país. "
+            "No se publican nombres, identificaciones ni municipios: protección de datos personales (Ley 1581 de "
+            "2012) y seguridad de líderes sociales y emprendedores. Ver la política de exclusiones del publicador.",
+            loans, n, g->min);
         snprintf(D->d_en, sizeof D->d_en,
                  "Aggregated portfolio of %" PRId64 " loans to individuals in %zu departments of Colombia with fewer "
                  "than %" PRId64 " such loans each, summed per quarter, located at country level only. No names, "

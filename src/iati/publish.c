@@ -449,8 +449,8 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
     /* errors (IATI errors and the fund's policies) refuse; warnings and infos are published with
      * the files and shown to the caller (problems) */
     if (e == FLE_OK && iati_problems_errors_since(problems, before_count, before_dropped)) {
-        size_t found = iati_problems_count(problems, before_count, IATI_SEVERITY_ERROR) +
-                       (problems->dropped - before_dropped);
+        size_t found =
+            iati_problems_count(problems, before_count, IATI_SEVERITY_ERROR) + (problems->dropped - before_dropped);
         e = fl_error_set(err, FLE_RULE, "iati",
                          "the files did not pass the checks: %zu error(s); nothing was "
                          "published",
@@ -651,8 +651,8 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
     PQclear(r);
     json_decref(stored);
     json_t *warnings = iati_problems_json(problems, warnings_from);
-    json_t *small = json_pack("{s:I, s:I}", "other_departments", (json_int_t)sum.other_departments,
-                              "withheld_loans", (json_int_t)sum.withheld_loans);
+    json_t *small = json_pack("{s:I, s:I}", "other_departments", (json_int_t)sum.other_departments, "withheld_loans",
+                              (json_int_t)sum.withheld_loans);
     if (reply == NULL || warnings == NULL || small == NULL || json_object_set_new(reply, "small_groups", small) != 0 ||
         json_object_set_new(reply, "warnings", warnings) != 0) {
         json_decref(reply);
@@ -665,9 +665,9 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
     for (size_t i = warnings_from; warning_ids != NULL && i < problems->count; i++) {
         json_array_append_new(warning_ids, json_string(problems->items[i].rule_id));
     }
-    json_t *detail = json_pack("{s:I, s:s, s:s, s:s, s:o*}", "version", (json_int_t)version, "fund_identifier",
-                               sum.fund_identifier, "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1],
-                               "warnings", warning_ids);
+    json_t *detail =
+        json_pack("{s:I, s:s, s:s, s:s, s:o*}", "version", (json_int_t)version, "fund_identifier", sum.fund_identifier,
+                  "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1], "warnings", warning_ids);
     if (audit_record(db, who, "iati.publish", "publication", db_i64_text(version, vb), o->fund_id, detail, err) !=
         FLE_OK) {
         json_decref(reply);

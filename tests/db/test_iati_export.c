@@ -306,8 +306,8 @@ static void test_small_groups_own_and_other(void **state)
     (void)state;
     assert_true(testdb_exec(ci, "INSERT INTO municipality (code, name, department_code, department_name) VALUES "
                                 "('19001', 'Popayán', '19', 'Cauca') ON CONFLICT DO NOTHING"));
-    assert_true(iati_fixture_person_loan(db, &F, "Persona De Prueba Cauca", "1061000001", "19001", "coffee",
-                                         "30000.00") > 0);
+    assert_true(
+        iati_fixture_person_loan(db, &F, "Persona De Prueba Cauca", "1061000001", "19001", "coffee", "30000.00") > 0);
     char dir[PATH_BYTES], q[512], buf[256], a[256];
     struct publish_run p;
     struct xdoc x;

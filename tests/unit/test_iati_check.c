@@ -400,7 +400,7 @@ static void test_duplicate_identifier_names_both(void **state)
     assert_string_equal(p.items[0].location, "/iati-activities/iati-activity[2]/iati-identifier");
     assert_int_equal(p.items[0].line, 24);
     assert_non_null(strstr(p.items[0].message, "'XM-DAC-41114-CORPUS-1' is also the identifier at "
-                                                "/iati-activities/iati-activity[1]/iati-identifier, line 4"));
+                                               "/iati-activities/iati-activity[1]/iati-identifier, line 4"));
     iati_problems_free(&p);
 }
 
