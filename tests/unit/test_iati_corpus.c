@@ -1,10 +1,11 @@
 /* Unit tests for `iati check` as a user runs it: every line of tests/fixtures/iati/corpus/EXPECTED
  * (file, options, exit code, findings, and why) against the command's exit code and JSON report. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <dirent.h>
 #include <stdbool.h>
