@@ -31,6 +31,7 @@ struct config {
     unsigned http_connections_per_ip_max;  /* 64, 0..10000 (0 = no per-client limit) */
     unsigned http_request_deadline_s;      /* 30, 1..3600: a request must arrive within this */
     unsigned http_shutdown_grace_s;        /* 30, 0..3600: SIGTERM waits this long for requests */
+    unsigned iati_small_group_min;         /* 5, 1..1000: fewer loans to persons: no activity of its own */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

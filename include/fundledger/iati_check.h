@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 /* ---------------------------------------------------------------- limits (with their reasons) */
 
 /* Problems kept per check: enough to fix a file by; the rest are only counted (dropped). */
@@ -26,10 +28,23 @@
 
 /* ---------------------------------------------------------------- problems */
 
+/* How much a finding weighs, as the IATI Validator ranks it (docs/iati.md, "Severities"): the
+ * Validator's "critical" (XML, schema) and "error" are errors here, its "warning" a warning, its
+ * "advisory" an info. Only errors make a file fail (iati check exits 1, publishing refuses);
+ * warnings and infos are reported and the file passes (unless iati check --strict). */
 enum iati_severity {
     IATI_SEVERITY_ERROR = 0,
-    IATI_SEVERITY_WARNING, /* as standard.json grades it; the fund still refuses to publish it */
+    IATI_SEVERITY_WARNING,
+    IATI_SEVERITY_INFO,
 };
+
+/* "error", "warning", "info". Static storage. */
+const char *iati_severity_name(enum iati_severity s);
+
+/* The severity iati_check gives the standard.json rule rule_id ("8.6.3"): the one standard.json
+ * gives it (the Validator reports a ruleset finding with its ruleInfo.severity). false when the
+ * rule is not one of standard.json's. */
+bool iati_rule_severity(const char *rule_id, enum iati_severity *severity);
 
 /* One problem found in a file.
  * rule_id: the id in standard.json / standard-rules-table.tsv ("11.2.1"), or one of ours:
@@ -37,8 +52,14 @@ enum iati_severity {
  *   FL-XSD             invalid against the 2.03 schema
  *   FL-ROOT            the root element is not the one the kind asks for
  *   FL-CODE-UNKNOWN    a coded value not in its codelist (mapping.xml)
- *   FL-CODE-WITHDRAWN  a coded value whose codelist item is status="withdrawn"
- *   FL-NO-COORDINATES  a location/point (only with refuse_coordinates; domain.md §10)
+ *   FL-CODE-WITHDRAWN  a coded value whose codelist item is status="withdrawn" (a warning: the
+ *                      Validator's codelist rules accept withdrawn codes)
+ *   1.1.2              (the Validator's id) an iati-identifier (organisation-identifier) already
+ *                      used by an earlier record of the same file; the message names the first
+ *   FL-PRIVACY-COORDINATES, FL-PRIVACY-ADMIN-LEVEL
+ *                      the fund's publication policy, not an IATI rule (only with .policy;
+ *                      domain.md §10): a location/point (coordinates), or a
+ *                      location/administrative finer than a municipality (@level above 2)
  *   FL-LIMIT           a record too large or too deep to walk (IATI_CHECK_*_MAX)
  *   FL-CONFIG          schema, codelists or "today" missing or unusable (the check did not run)
  *   FL-IO              the file could not be opened
@@ -73,6 +94,21 @@ const struct iati_problem *iati_problems_find(const struct iati_problems *p, con
 /* Writes the problems one per line ("rule_id severity location line N: message") to fp. */
 void iati_problems_print(const struct iati_problems *p, FILE *fp);
 
+/* How many kept problems from index `from` on have this severity. Problems not kept (dropped)
+ * are not counted: see iati_problems_errors_since. */
+size_t iati_problems_count(const struct iati_problems *p, size_t from, enum iati_severity severity);
+
+/* true when a problem of severity error was appended at or after index `from`, or when problems
+ * were dropped since `dropped_before` (a dropped problem's severity is unknown: it counts as an
+ * error, so that a full list never lets a file pass). */
+bool iati_problems_errors_since(const struct iati_problems *p, size_t from, size_t dropped_before);
+
+/* The problems from index `from` on as a JSON array of {"id", "rule_id" (the same), "severity",
+ * "message", "location", "line", "context": [{"text"}]} (the IATI Validator's finding shape, plus location and line),
+ * and, when problems were dropped, a last FL-LIMIT item saying how many. New reference; NULL when
+ * out of memory. */
+json_t *iati_problems_json(const struct iati_problems *p, size_t from);
+
 /* ---------------------------------------------------------------- codelists */
 
 /* The codelists of a directory holding embedded/, non-embedded/ and mapping.xml, loaded once. */
@@ -106,13 +142,16 @@ struct iati_check_config {
     /* "YYYY-MM-DD": dates after it are in the future (11.1.1, 11.1.4, 11.1.5, 11.2.1, 11.2.2,
      * 11.4.1). NULL means the current UTC date. Passed in so tests are deterministic. */
     const char *today;
-    /* The fund's own policy on top of IATI (domain.md §10): refuse any location <point>. */
-    bool refuse_coordinates;
+    /* Also apply the fund's publication policies that need only the file (domain.md §10; not IATI
+     * rules): no coordinates (FL-PRIVACY-COORDINATES), no location finer than a municipality
+     * (FL-PRIVACY-ADMIN-LEVEL). Off for other people's files; iati check --policy turns it on.
+     * The name and ledger-total policies need the database: iati_export_publish runs them. */
+    bool policy;
 };
 
 enum iati_check_result {
-    IATI_CHECK_OK = 0, /* no problem at all */
-    IATI_CHECK_FAILED, /* problems were found and appended to out */
+    IATI_CHECK_OK = 0, /* no error: the file passes (warnings or infos may have been appended) */
+    IATI_CHECK_FAILED, /* at least one error was found (appended to out) */
     IATI_CHECK_ERROR,  /* the check could not run (FL-CONFIG, FL-IO, out of memory): see out */
 };
 

@@ -29,6 +29,9 @@
 #define IATI_EXPORT_SECTORS_MAX 64
 /* Departments with loans to persons: Colombia has 33 first-level areas. */
 #define IATI_EXPORT_DEPARTMENTS_MAX 64
+/* Small groups: a department with fewer loans to persons than this (config iati_small_group_min)
+ * is not published as its own activity (docs/iati.md, "Small groups"). */
+#define IATI_SMALL_GROUP_MIN_DEFAULT 5
 /* Quarters x transaction types summed for one department (100 years of quarters, 4 types). */
 #define IATI_EXPORT_BUCKETS_MAX 1600
 /* Person names hashed per pass of the privacy check (16 bytes each, twice for the table's
@@ -90,6 +93,9 @@ struct iati_export_options {
     const char *codelist_dir;      /* config iati_codelist_dir */
     const char *today;             /* "YYYY-MM-DD" as-of date and the checks' today; NULL = UTC today */
     const char *policy_url;        /* the exclusions policy (document-link); required */
+    /* config iati_small_group_min: a department with fewer loans to persons joins the country's
+     * "other departments" activity; 0 means IATI_SMALL_GROUP_MIN_DEFAULT */
+    unsigned small_group_min;
 };
 
 /* What an export wrote. */
@@ -97,6 +103,12 @@ struct iati_export_summary {
     char fund_identifier[IATI_EXPORT_ID_BYTES];
     uint64_t activity_count;
     struct iati_totals written; /* per type, as written in the activity file */
+    /* Loans to persons not published at all: the fund's loans to persons are fewer than the small
+     * group minimum in all, so any figure of them could be one person's loan. Their sums per type
+     * (count: quarterly sums) are here, so that written + withheld still equals the ledger. */
+    struct iati_totals withheld;
+    uint64_t withheld_loans;
+    uint64_t other_departments; /* departments summed into the "other departments" activity */
 };
 
 /* Makes the caller's just-opened transaction REPEATABLE READ, so that everything an export reads
@@ -106,7 +118,11 @@ enum fl_err iati_export_snapshot(struct db *db, struct fl_error *err);
 
 /* Writes <out_dir>/activities.xml and <out_dir>/organisation.xml for the fund, streaming: the fund
  * (hierarchy 1), one activity per loan to an organisation, one per department for loans to
- * persons (never one per person; no name of a person is read). Loans are read in keyset pages,
+ * persons (never one per person; no name of a person is read). Small groups: departments with
+ * fewer than small_group_min loans to persons are summed into one "<fund>-AGG-OTHER" activity
+ * (no department location); while that one is itself below the minimum, the smallest department
+ * published on its own joins it; when all the fund's loans to persons are below the minimum,
+ * none is published (sum->withheld). Loans are read in keyset pages,
  * so memory does not grow with them. Does not check the files (see iati_export_publish). Inside
  * the caller's transaction (iati_export_snapshot first). Errors: FLE_NOT_FOUND fund_id;
  * FLE_RULE with a message when the data cannot be published as it is (no fund_manager
@@ -117,11 +133,13 @@ enum fl_err iati_export_write(struct db *db, const struct iati_export_options *o
                               struct fl_error *err);
 
 /* The whole publishing path: writes both files into a staging directory inside out_dir, checks
- * each with iati_check_file (schema from schema_dir, codelists, rulesets, no coordinates, today),
- * checks privacy (iati_privacy_check), compares the file's total per type with
- * iati_export_totals (rule FL-TOTALS), and only when nothing at all was found moves both files
- * into out_dir. Every problem is appended to problems; then nothing is published and the
- * result is FLE_RULE ("the files did not pass the checks: N problems"). Schemas or codelists
+ * each with iati_check_file (schema from schema_dir, codelists, rulesets, and the fund's policies:
+ * no coordinates, nothing finer than a municipality; today), checks privacy (iati_privacy_check),
+ * compares the file's total per type plus what was withheld (small groups) with
+ * iati_export_totals (rule FL-TOTALS), and only when no error was found moves both files into
+ * out_dir. Every problem is appended to problems; warnings and infos (IATI rules the Validator
+ * ranks so) do not stop publishing; any error does: then nothing is published and the result is
+ * FLE_RULE ("the files did not pass the checks: N error(s)"). Schemas or codelists
  * that cannot be read are problems (FL-CONFIG), never a skipped check. Inside the caller's
  * transaction (iati_export_snapshot first). */
 enum fl_err iati_export_publish(struct db *db, const struct iati_export_options *o, struct iati_export_summary *sum,
@@ -146,7 +164,8 @@ bool iati_file_kind(const char *path, enum iati_kind *kind);
  * removed. The caller runs this in a fresh transaction after iati_export_snapshot. Returns
  * {"fund_id", "version", "created_at", "created_by", "fund_identifier", "currency",
  * "activity_count", "transactions": {"<type>": {"count", "total"}}, "activities_sha256",
- * "organisation_sha256"} (caller owns). When the checks fail: NULL with FLE_RULE and the problems
+ * "organisation_sha256", "warnings": [the checks' warnings, iati_problems_json]} (caller owns);
+ * the audit record lists the warnings' rule ids. When the checks fail: NULL with FLE_RULE and the problems
  * appended. FLE_CONFLICT when another publication of the fund was made at the same time,
  * FLE_RULE when a file is over IATI_PUBLICATION_BYTES_MAX. */
 json_t *iati_publication_create(struct db *db, const struct principal *who, const struct iati_export_options *o,

@@ -45,9 +45,11 @@ static const char usage[] =
     "                                 fund (DIR is created when missing, mode 0755)\n"
     "                                 after every check (schema, codelists, rules, privacy,\n"
     "                                 ledger totals); the problems and exit 1 otherwise\n"
-    "  iati check FILE [--kind activities|organisation]\n"
-    "                                 check any IATI file (schema, codelists, rules, no\n"
-    "                                 coordinates); kind from the root element by default\n"
+    "  iati check FILE [--kind activities|organisation] [--strict] [--policy] [--format text|json]\n"
+    "                                 check any IATI file (schema, codelists, rulesets) with the\n"
+    "                                 IATI Validator's severities; --policy adds the fund's\n"
+    "                                 publication policies; exit 0 no error, 1 errors (--strict:\n"
+    "                                 or warnings), 2 could not run\n"
     "  db start | stop | url          the private PostgreSQL cluster under data_dir\n"
     "  help                           this text\n"
     "\n"
@@ -463,42 +465,86 @@ static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a
     return 0;
 }
 
-/* iati check FILE [--kind K]: needs no database. */
+/* iati check FILE [--kind K] [--strict] [--policy] [--format text|json]: needs no database.
+ * Exit 0: no error (warnings printed); 1: an error (or, with --strict, a warning); 2: the check
+ * could not run (usage, configuration, unreadable file). */
 static int cmd_iati_check(int argc, char **argv)
 {
-    static const char *const names[] = {"--kind", NULL};
-    if (argc < 2 || strcmp(argv[0], "check") != 0 || !only_options(argc, argv, 2, names)) {
-        return bad_usage("iati check FILE [--kind activities|organisation] | iati export --fund ID --out DIR");
+    static const char *const check_usage =
+        "iati check FILE [--kind activities|organisation] [--strict] [--policy] [--format text|json] | iati export "
+        "--fund ID --out DIR";
+    if (argc < 2 || strcmp(argv[0], "check") != 0) {
+        return bad_usage(check_usage);
     }
-    const char *path = argv[1], *kind_name = opt(argc, argv, "--kind");
-    enum iati_kind kind;
+    const char *path = argv[1], *kind_name = NULL, *format = "text";
+    bool strict = false, policy = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--strict") == 0) {
+            strict = true;
+        } else if (strcmp(argv[i], "--policy") == 0) {
+            policy = true;
+        } else if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) {
+            kind_name = argv[++i];
+        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            format = argv[++i];
+        } else {
+            return bad_usage(check_usage);
+        }
+    }
+    bool json = strcmp(format, "json") == 0;
+    if (!json && strcmp(format, "text") != 0) {
+        return bad_usage("--format is text or json");
+    }
+    enum iati_kind kind = IATI_KIND_ACTIVITIES;
     if (kind_name != NULL && strcmp(kind_name, "activities") == 0) {
         kind = IATI_KIND_ACTIVITIES;
     } else if (kind_name != NULL && strcmp(kind_name, "organisation") == 0) {
         kind = IATI_KIND_ORGANISATIONS;
     } else if (kind_name != NULL) {
         return bad_usage("--kind is activities or organisation");
+    } else if (access(path, R_OK) != 0) {
+        fprintf(stderr, "fundledger: iati check: %s: not readable: %s\n", path, strerror(errno));
+        return 2;
     } else if (!iati_file_kind(path, &kind)) {
-        fprintf(stderr,
-                "fundledger: iati check: %s: not readable, or its root is neither iati-activities nor "
-                "iati-organisations (use --kind)\n",
-                path);
-        return 1;
+        kind = IATI_KIND_ACTIVITIES; /* not an IATI root: checked as activities, FL-ROOT / FL-XML say why */
     }
     struct iati_check_config c = {
-        .schema_dir = cfg.iati_schema_dir, .codelist_dir = cfg.iati_codelist_dir, .refuse_coordinates = true};
+        .schema_dir = cfg.iati_schema_dir, .codelist_dir = cfg.iati_codelist_dir, .policy = policy};
     struct iati_problems problems;
     iati_problems_init(&problems);
     enum iati_check_result res = iati_check_file(path, kind, &c, &problems);
-    iati_problems_print(&problems, stderr);
-    size_t n = problems.count + problems.dropped;
-    iati_problems_free(&problems);
-    if (res == IATI_CHECK_OK) {
-        printf("iati check: %s: ok\n", path);
-        return 0;
+    size_t errors = iati_problems_count(&problems, 0, IATI_SEVERITY_ERROR) + problems.dropped;
+    size_t warnings = iati_problems_count(&problems, 0, IATI_SEVERITY_WARNING);
+    size_t infos = iati_problems_count(&problems, 0, IATI_SEVERITY_INFO);
+    int rc = res == IATI_CHECK_ERROR ? 2 : res == IATI_CHECK_FAILED || (strict && warnings > 0) ? 1 : 0;
+    if (json) {
+        /* the IATI Validator's report shape (docs/iati.md): valid, summary by severity, findings */
+        json_t *report =
+            json_pack("{s:b, s:b, s:s, s:s, s:{s:I, s:I, s:I}, s:I, s:o*}", "valid", res == IATI_CHECK_OK, "checked",
+                      res != IATI_CHECK_ERROR, "file", path, "fileType",
+                      kind == IATI_KIND_ACTIVITIES ? "iati-activities" : "iati-organisations", "summary", "error",
+                      (json_int_t)errors, "warning", (json_int_t)warnings, "info", (json_int_t)infos, "dropped",
+                      (json_int_t)problems.dropped, "errors", iati_problems_json(&problems, 0));
+        if (report == NULL || json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+            fprintf(stderr, "fundledger: iati check: cannot write the JSON report\n");
+            rc = 2;
+        } else {
+            fputc('\n', stdout);
+        }
+        json_decref(report);
+    } else {
+        iati_problems_print(&problems, stderr);
+        if (res == IATI_CHECK_ERROR) {
+            fprintf(stderr, "iati check: %s: the check could not run\n", path);
+        } else if (rc == 0) {
+            printf("iati check: %s: ok (%zu warning(s), %zu info)\n", path, warnings, infos);
+        } else {
+            fprintf(stderr, "iati check: %s: %zu error(s), %zu warning(s)%s\n", path, errors, warnings,
+                    strict && errors == 0 ? " (--strict: warnings fail)" : "");
+        }
     }
-    fprintf(stderr, "iati check: %s: %zu problem(s)%s\n", path, n, res == IATI_CHECK_ERROR ? ", check not run" : "");
-    return 1;
+    iati_problems_free(&problems);
+    return rc;
 }
 
 struct iati_export_run {
@@ -550,6 +596,7 @@ static int cmd_iati_export(struct db *db, int argc, char **argv, const struct cl
                                        .today = opt(argc, argv, "--today"),
                                        .policy_url = policy};
     iati_problems_init(&x.problems);
+    x.o.small_group_min = cfg.iati_small_group_min;
     struct fl_error err;
     fl_error_clear(&err);
     enum fl_err e = db_tx(db, iati_export_tx, &x, &err);
@@ -566,8 +613,17 @@ static int cmd_iati_export(struct db *db, int argc, char **argv, const struct cl
             money_format(x.sum.written.total_minor[t], x.sum.written.exponent, amount, sizeof amount) == 0) {
             continue;
         }
-        printf("  transaction type %-2s %6llu  %s %s (equal to the ledger)\n", iati_tx_code((enum iati_tx)t),
-               (unsigned long long)x.sum.written.count[t], amount, x.sum.written.currency);
+        printf("  transaction type %-2s %6llu  %s %s (%s)\n", iati_tx_code((enum iati_tx)t),
+               (unsigned long long)x.sum.written.count[t], amount, x.sum.written.currency,
+               x.sum.withheld_loans > 0 ? "with what was withheld, equal to the ledger" : "equal to the ledger");
+    }
+    if (x.sum.other_departments > 0) {
+        printf("  %llu department(s) with fewer than %u loans to persons summed as other departments\n",
+               (unsigned long long)x.sum.other_departments, cfg.iati_small_group_min);
+    }
+    if (x.sum.withheld_loans > 0) {
+        printf("  %llu loan(s) to persons withheld: fewer than %u in all (docs/iati.md, small groups)\n",
+               (unsigned long long)x.sum.withheld_loans, cfg.iati_small_group_min);
     }
     return 0;
 }
@@ -614,7 +670,7 @@ int main(int argc, char **argv)
     cfg_required = required;
     if (!config_load(&cfg, config_path ? config_path : "config/fundledger.conf", required, err, sizeof err)) {
         fprintf(stderr, "fundledger: %s\n", err);
-        return 1;
+        return i + 2 < argc && strcmp(argv[i], "iati") == 0 && strcmp(argv[i + 1], "check") == 0 ? 2 : 1;
     }
     if (!log_set_level_name(cfg.log_level)) {
         fprintf(stderr, "fundledger: log_level: one of error, warn, info, debug\n");

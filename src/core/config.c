@@ -63,7 +63,9 @@ enum key_kind {
     X(http_request_deadline_s, KIND_UINT, 1, 3600, NULL, "30",                                      \
       "Seconds a request (line, headers and body) may take to arrive, however it trickles, 1 to 3600.") \
     X(http_shutdown_grace_s, KIND_UINT, 0, 3600, NULL, "30",                                        \
-      "Seconds SIGTERM or SIGINT waits for requests in flight before closing them, 0 to 3600.")
+      "Seconds SIGTERM or SIGINT waits for requests in flight before closing them, 0 to 3600.")   \
+    X(iati_small_group_min, KIND_UINT, 1, 1000, NULL, "5",                                         \
+      "Fewest loans to persons a department needs to be its own IATI activity, 1 to 1000.")
 
 struct key_spec {
     const char *key;

@@ -30,26 +30,6 @@ static enum fl_err publish_op(struct db *db, void *arg, unsigned *status, json_t
     return *reply ? FLE_OK : err->code;
 }
 
-/* The problems as JSON: [{"rule_id", "severity", "location", "line", "message"}], and a last item
- * saying how many were not kept. */
-static json_t *problems_json(const struct iati_problems *p)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; i < p->count; i++) {
-        const struct iati_problem *q = &p->items[i];
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:s}", "rule_id", q->rule_id, "severity",
-                                              q->severity == IATI_SEVERITY_ERROR ? "error" : "warning", "location",
-                                              q->location, "line", (json_int_t)q->line, "message", q->message));
-    }
-    if (p->dropped > 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%zu more problems were found and not kept", p->dropped);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:s}", "rule_id", "FL-LIMIT", "severity", "error",
-                                              "location", "/", "line", (json_int_t)0, "message", msg));
-    }
-    return list;
-}
-
 void h_publications_create(struct http_req *r, struct http_reply *out)
 {
     static const struct jv_field spec[] = {{"policy_url", JV_STRING, false, POLICY_URL_BYTES - 1}};
@@ -76,12 +56,13 @@ void h_publications_create(struct http_req *r, struct http_reply *out)
     a.o.schema_dir = r->cfg->iati_schema_dir;
     a.o.codelist_dir = r->cfg->iati_codelist_dir;
     a.o.policy_url = policy;
+    a.o.small_group_min = r->cfg->iati_small_group_min;
     iati_problems_init(&a.problems);
     http_write(r, out, publish_op, &a);
     /* A refused publication: the error body lists every problem found. */
     json_t *e = out->json != NULL ? json_object_get(out->json, "error") : NULL;
     if (e != NULL && (a.problems.count > 0 || a.problems.dropped > 0)) {
-        json_object_set_new(e, "problems", problems_json(&a.problems));
+        json_object_set_new(e, "problems", iati_problems_json(&a.problems, 0));
     }
     iati_problems_free(&a.problems);
 }

@@ -68,17 +68,83 @@ const struct iati_problem *iati_problems_find(const struct iati_problems *p, con
     return NULL;
 }
 
+const char *iati_severity_name(enum iati_severity s)
+{
+    switch (s) {
+    case IATI_SEVERITY_ERROR:
+        return "error";
+    case IATI_SEVERITY_WARNING:
+        return "warning";
+    case IATI_SEVERITY_INFO:
+        return "info";
+    }
+    return "error";
+}
+
 void iati_problems_print(const struct iati_problems *p, FILE *fp)
 {
     assert(p != NULL && fp != NULL);
     for (size_t i = 0; i < p->count; i++) {
         const struct iati_problem *q = &p->items[i];
-        (void)fprintf(fp, "%s %s %s line %ld: %s\n", q->rule_id,
-                      q->severity == IATI_SEVERITY_ERROR ? "error" : "warning", q->location, q->line, q->message);
+        (void)fprintf(fp, "%s %s %s line %ld: %s\n", q->rule_id, iati_severity_name(q->severity), q->location, q->line,
+                      q->message);
     }
     if (p->dropped > 0) {
         (void)fprintf(fp, "... and %zu more problems not kept\n", p->dropped);
     }
+}
+
+size_t iati_problems_count(const struct iati_problems *p, size_t from, enum iati_severity severity)
+{
+    assert(p != NULL);
+    size_t n = 0;
+    for (size_t i = from; i < p->count; i++) {
+        n += p->items[i].severity == severity ? 1 : 0;
+    }
+    return n;
+}
+
+bool iati_problems_errors_since(const struct iati_problems *p, size_t from, size_t dropped_before)
+{
+    assert(p != NULL);
+    return p->dropped > dropped_before || iati_problems_count(p, from, IATI_SEVERITY_ERROR) > 0;
+}
+
+/* One finding in the Validator's shape; NULL when out of memory. */
+static json_t *problem_json(const char *id, const char *severity, const char *message, const char *location, long line)
+{
+    char context[64];
+    if (line > 0) {
+        (void)snprintf(context, sizeof context, "At line: %ld", line);
+    } else {
+        context[0] = '\0';
+    }
+    /* "id" as the Validator names it; "rule_id" as this API always has (the same value) */
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:[{s:s}]}", "id", id, "rule_id", id, "severity", severity,
+                     "message", message, "location", location, "line", (json_int_t)line, "context", "text", context);
+}
+
+json_t *iati_problems_json(const struct iati_problems *p, size_t from)
+{
+    assert(p != NULL);
+    json_t *list = json_array();
+    for (size_t i = from; list != NULL && i < p->count; i++) {
+        const struct iati_problem *q = &p->items[i];
+        if (json_array_append_new(list, problem_json(q->rule_id, iati_severity_name(q->severity), q->message,
+                                                     q->location, q->line)) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    if (list != NULL && p->dropped > 0) {
+        char msg[96];
+        (void)snprintf(msg, sizeof msg, "%zu more problems were found and not kept", p->dropped);
+        if (json_array_append_new(list, problem_json("FL-LIMIT", "error", msg, "/", 0)) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
 }
 
 /* A zeroed slot at the end of the list, or NULL (counted as dropped) when full or out of memory. */
@@ -727,6 +793,67 @@ static void check_streamed(struct run *r, const xmlNode *e, enum iati_chk_kind k
     s->el = NULL;
 }
 
+/* Where a record's identifier was first seen (1.1.2), packed into the hash table's payload pointer
+ * (no allocation per identifier): its record's index (1-based, so never NULL) in the high 32 bits,
+ * its line in the low 32 (both far below 2^32 in any file this checker reads whole). */
+_Static_assert(sizeof(uintptr_t) >= 8, "a payload pointer holds an index and a line");
+
+static void *seen_pack(size_t index, long line)
+{
+    uint64_t i = index > UINT32_MAX ? UINT32_MAX : (uint64_t)index;
+    uint64_t l = line < 0 ? 0 : (uint64_t)line > UINT32_MAX ? UINT32_MAX : (uint64_t)line;
+    return (void *)(uintptr_t)(i << 32 | l);
+}
+
+static void seen_unpack(const void *payload, size_t *index, long *line)
+{
+    uint64_t v = (uint64_t)(uintptr_t)payload;
+    *index = (size_t)(v >> 32);
+    *line = (long)(v & UINT32_MAX);
+}
+
+/* 1.1.2 (the Validator's, an error): the record's identifier (iati-identifier or
+ * organisation-identifier, its text as written) is not the identifier of an earlier record of the
+ * same file. The second is reported, naming the first. A record without one is left to the schema. */
+static void unique_identifier(struct iati_chk *c, const xmlNode *item)
+{
+    if (c->ids_full) {
+        return;
+    }
+    const char *name = c->kind == IATI_KIND_ACTIVITIES ? "iati-identifier" : "organisation-identifier";
+    const xmlNode *id_el = iati_chk_child(item, name);
+    xmlChar *id = id_el != NULL ? xmlNodeGetContent(id_el) : NULL;
+    if (id == NULL || id[0] == '\0') {
+        xmlFree(id);
+        return;
+    }
+    if (c->ids == NULL) {
+        c->ids = xmlHashCreate(1024);
+    }
+    const void *first = c->ids != NULL ? xmlHashLookup(c->ids, id) : NULL;
+    if (first != NULL) {
+        size_t first_index;
+        long first_line;
+        seen_unpack(first, &first_index, &first_line);
+        char first_loc[IATI_LOCATION_BYTES];
+        (void)snprintf(first_loc, sizeof first_loc, "/%s/%s[%zu]/%s", c->root_name, c->item_name, first_index, name);
+        iati_chk_problem(c, "1.1.2", IATI_SEVERITY_ERROR, id_el, NULL,
+                         "The %s identifier must be unique for each %s. ('%.200s' is also the identifier at %s, "
+                         "line %ld)",
+                         c->kind == IATI_KIND_ACTIVITIES ? "activity" : "organisation",
+                         c->kind == IATI_KIND_ACTIVITIES ? "activity" : "organisation", (const char *)id, first_loc,
+                         first_line);
+        xmlFree(id);
+        return;
+    }
+    if (c->ids == NULL || xmlHashAddEntry(c->ids, id, seen_pack(c->item_index, xmlGetLineNo(id_el))) != 0) {
+        c->ids_full = true;
+        iati_chk_problem(c, "FL-LIMIT", IATI_SEVERITY_ERROR, id_el, NULL,
+                         "out of memory: identifiers from here on were not checked for uniqueness (1.1.2)");
+    }
+    xmlFree(id);
+}
+
 /* The record has been read (its streamed children checked and freed): its schema problems are
  * placed, then its tree is walked and the record's rules applied. */
 static void end_record(struct run *r, xmlNode *item)
@@ -759,6 +886,7 @@ static void end_record(struct run *r, xmlNode *item)
     } else {
         iati_chk_rules_organisation(c, item);
     }
+    unique_identifier(c, item);
     c->item = NULL;
 }
 
@@ -961,7 +1089,8 @@ enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, co
 {
     assert(path != NULL && cfg != NULL && out != NULL);
     assert(kind == IATI_KIND_ACTIVITIES || kind == IATI_KIND_ORGANISATIONS);
-    size_t before = out->count + out->dropped;
+    size_t before_count = out->count;
+    size_t before_dropped = out->dropped;
     enum iati_check_result result = IATI_CHECK_ERROR;
     struct iati_codelists *owned = NULL;
     xmlSchemaPtr schema = NULL;
@@ -1046,8 +1175,11 @@ enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, co
     if (read_all && xmlTextReaderIsValid(r.reader) != 1 && !any_since(out, stream_from, "FL-XSD")) {
         iati_chk_problem_at(out, "FL-XSD", IATI_SEVERITY_ERROR, path, 0, "the file is not valid against the schema");
     }
-    result = out->count + out->dropped > before ? IATI_CHECK_FAILED : IATI_CHECK_OK;
+    result = iati_problems_errors_since(out, before_count, before_dropped) ? IATI_CHECK_FAILED : IATI_CHECK_OK;
 done:
+    if (r.c.ids != NULL) {
+        xmlHashFree(r.c.ids, NULL); /* payloads are packed values, nothing to free */
+    }
     if (r.reader != NULL) {
         xmlFreeTextReader(r.reader);
     }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libxml/hash.h>
 #include <libxml/tree.h>
 
 #include "fundledger/iati_check.h"
@@ -85,6 +86,8 @@ struct iati_chk {
     int64_t today_days;    /* days since 1970-01-01 */
     struct iati_chk_walk walk;
     struct iati_chk_stream stream; /* the record's streamed children (activities only) */
+    xmlHashTablePtr ids;           /* identifiers of the records read so far (1.1.2), or NULL */
+    bool ids_full;                 /* the table could not grow (out of memory): 1.1.2 stopped */
 };
 
 /* Initialises libxml2 once per process and installs its no-network entity loader. */

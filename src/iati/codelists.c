@@ -450,7 +450,8 @@ static void check_value(struct iati_chk *c, const struct mapping *m, const xmlNo
         iati_chk_problem(c, "FL-CODE-UNKNOWN", IATI_SEVERITY_ERROR, el, attr_label, "'%s' is not a code of %s (%s)",
                          value, list->name, m->path);
     } else if (found == 2) {
-        iati_chk_problem(c, "FL-CODE-WITHDRAWN", IATI_SEVERITY_ERROR, el, attr_label,
+        /* a warning: the Validator's codelist rules accept withdrawn codes (docs/iati.md) */
+        iati_chk_problem(c, "FL-CODE-WITHDRAWN", IATI_SEVERITY_WARNING, el, attr_label,
                          "'%s' is withdrawn from %s and must not be used in new data (%s)", value, list->name, m->path);
     }
 }

@@ -101,6 +101,21 @@ struct year_sums {
 
 struct ex;
 
+/* Loans to persons by department, and how they are published (small groups, docs/iati.md): each
+ * department with at least min loans as its own activity ("own"), the others summed into one
+ * "other departments" activity, or, when all of them are fewer than min, withheld. */
+struct person_groups {
+    size_t n;                                      /* departments (distinct codes, in code order) */
+    const char *code[IATI_EXPORT_DEPARTMENTS_MAX]; /* borrowed from ex.depts */
+    const char *name[IATI_EXPORT_DEPARTMENTS_MAX];
+    int64_t loans[IATI_EXPORT_DEPARTMENTS_MAX];
+    bool own[IATI_EXPORT_DEPARTMENTS_MAX];
+    int64_t min;
+    int64_t other_loans; /* in the departments not published on their own */
+    size_t other_n;
+    bool withheld; /* other_loans > 0 and below min: not published at all */
+};
+
 /* The pages of published loans, each read with one query (iati_export_page). The next page is
  * asked for as soon as the current one has arrived (libpq's asynchronous send on this worker's
  * connection), so the database computes it while the current one is written; and when a stream
@@ -143,6 +158,7 @@ struct ex {
     size_t n_years;
     /* departments with loans to persons */
     PGresult *depts;
+    struct person_groups groups;
     /* the pages of loans (each_loan) */
     struct pager pager;
     int64_t org_loans; /* loans to organisations listed as the fund's children (iati_export_loan_ids) */
@@ -250,46 +266,64 @@ struct sectors {
     size_t n;
 };
 
-/* The DAC sectors of the fund's published loans (dept NULL) or of the persons of one department,
- * weighted by disbursed principal (committed principal when nothing is disbursed), rounded to
- * integer percentages by largest remainder so they sum to 100; sectors at 0% are left out. A
- * fund with no loan yet is a formal financial intermediary (24030). */
-static enum fl_err sectors_load(struct ex *x, const char *dept, struct sectors *out)
+/* The DAC sectors of the fund's published loans (n_depts 0) or of the persons of the departments
+ * depts[0..n_depts), weighted by disbursed principal (committed principal when nothing is
+ * disbursed, over all of them), rounded to integer percentages by largest remainder so they sum to
+ * 100; sectors at 0% are left out. A fund with no loan yet is a formal financial intermediary
+ * (24030). */
+static enum fl_err sectors_load(struct ex *x, const char *const *depts, size_t n_depts, struct sectors *out)
 {
     char fb[21];
-    const char *p[2] = {db_i64_text(x->o->fund_id, fb), dept};
-    PGresult *r = db_exec(x->db, "iati_export_sectors", 2, p, x->err);
-    if (r == NULL) {
-        return x->err->code;
-    }
-    int n = PQntuples(r);
-    if (n > IATI_EXPORT_SECTORS_MAX) {
+    char code[IATI_EXPORT_SECTORS_MAX][8];
+    int64_t disbursed[IATI_EXPORT_SECTORS_MAX], committed[IATI_EXPORT_SECTORS_MAX];
+    size_t n = 0;
+    for (size_t k = 0; k < (n_depts == 0 ? 1 : n_depts); k++) {
+        const char *p[2] = {db_i64_text(x->o->fund_id, fb), n_depts == 0 ? NULL : depts[k]};
+        PGresult *r = db_exec(x->db, "iati_export_sectors", 2, p, x->err);
+        if (r == NULL) {
+            return x->err->code;
+        }
+        for (int i = 0; i < PQntuples(r); i++) {
+            size_t j = 0;
+            while (j < n && strcmp(code[j], db_str(r, i, 0)) != 0) {
+                j++;
+            }
+            if (j == n) {
+                if (n == IATI_EXPORT_SECTORS_MAX) {
+                    PQclear(r);
+                    return rule(x, "value_chain", "more than %d DAC sectors", IATI_EXPORT_SECTORS_MAX);
+                }
+                snprintf(code[n], sizeof code[n], "%s", db_str(r, i, 0));
+                disbursed[n] = committed[n] = 0;
+                n++;
+            }
+            int64_t d = db_i64(r, i, 1), c = db_i64(r, i, 2);
+            disbursed[j] = d > 0 && disbursed[j] <= INT64_MAX - d ? disbursed[j] + d : disbursed[j];
+            committed[j] = c > 0 && committed[j] <= INT64_MAX - c ? committed[j] + c : committed[j];
+        }
         PQclear(r);
-        return rule(x, "value_chain", "more than %d DAC sectors", IATI_EXPORT_SECTORS_MAX);
     }
     int64_t w[IATI_EXPORT_SECTORS_MAX];
     int64_t parts[IATI_EXPORT_SECTORS_MAX];
     int64_t total = 0;
     for (int col = 1; col <= 2 && total == 0; col++) {
         total = 0;
-        for (int i = 0; i < n; i++) {
-            int64_t v = db_i64(r, i, col);
-            w[i] = v > 0 ? v : 0;
+        for (size_t i = 0; i < n; i++) {
+            w[i] = col == 1 ? disbursed[i] : committed[i];
             total = total > INT64_MAX - w[i] ? INT64_MAX : total + w[i];
         }
     }
     out->n = 0;
-    if (total > 0 && money_split(100, w, (size_t)n, parts)) {
-        for (int i = 0; i < n; i++) {
+    if (total > 0 && money_split(100, w, n, parts)) {
+        for (size_t i = 0; i < n; i++) {
             if (parts[i] == 0) {
                 continue;
             }
-            snprintf(out->code[out->n], sizeof out->code[out->n], "%s", db_str(r, i, 0));
+            memcpy(out->code[out->n], code[i], sizeof out->code[out->n]);
             out->s[out->n] = (struct iati_sector){"1", out->code[out->n], true, (int32_t)(parts[i] * 100)};
             out->n++;
         }
     }
-    PQclear(r);
     if (out->n == 0) {
         snprintf(out->code[0], sizeof out->code[0], "24030");
         out->s[0] = (struct iati_sector){"1", out->code[0], true, 10000};
@@ -908,6 +942,23 @@ static enum fl_err loan_one(struct ex *x, const PGresult *page, int row, int end
     return write_loan(x, page, row, end, sc->slots, sc->txs, &sc->act);
 }
 
+/* The first department whose loans are read for a group (to ask for its first page early), or NULL. */
+static const char *groups_first_code(const struct ex *x)
+{
+    const struct person_groups *g = &x->groups;
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->own[i]) {
+            return g->code[i];
+        }
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (!g->own[i]) {
+            return g->code[i];
+        }
+    }
+    return NULL;
+}
+
 /* One activity per loan to an organisation. */
 static enum fl_err write_loans(struct ex *x)
 {
@@ -915,8 +966,7 @@ static enum fl_err write_loans(struct ex *x)
     if (sc == NULL) {
         return nomem(x);
     }
-    const char *first_dept = PQntuples(x->depts) > 0 ? db_str(x->depts, 0, 0) : NULL;
-    enum fl_err e = each_loan(x, NULL, x->org_loans, first_dept, loan_one, sc);
+    enum fl_err e = each_loan(x, NULL, x->org_loans, groups_first_code(x), loan_one, sc);
     free(sc->slots);
     free(sc->txs);
     free(sc);
@@ -1051,41 +1101,132 @@ static enum fl_err dept_one(struct ex *x, const PGresult *r, int row, int end, v
     return e;
 }
 
-/* One activity summing a department's loans to persons: no name, no identifier, no municipality. */
-static enum fl_err write_department(struct ex *x, int row, struct dept_act *D)
+/* Sorts the departments into published groups (struct person_groups) from x->depts (rows of
+ * department code, name, loans, in code order; a code may come with several names). */
+static enum fl_err groups_build(struct ex *x)
 {
-    memset(D, 0, sizeof *D);
-    const char *dept = db_str(x->depts, row, 0);
-    const char *dept_name = db_str(x->depts, row, 1);
-    int64_t loans = db_i64(x->depts, row, 2);
-    struct dept_sum ds = {.D = D};
-    int64_t at_most = 0; /* the department's loans to persons, over every name it has in the reference table */
+    struct person_groups *g = &x->groups;
+    memset(g, 0, sizeof *g);
+    g->min = x->o->small_group_min > 0 ? (int64_t)x->o->small_group_min : IATI_SMALL_GROUP_MIN_DEFAULT;
     for (int i = 0; i < PQntuples(x->depts); i++) {
-        at_most += strcmp(db_str(x->depts, i, 0), dept) == 0 ? db_i64(x->depts, i, 2) : 0;
+        const char *code = db_str(x->depts, i, 0);
+        if (g->n == 0 || strcmp(g->code[g->n - 1], code) != 0) {
+            if (g->n == IATI_EXPORT_DEPARTMENTS_MAX) {
+                return rule(x, "department", "loans to persons in more than %d departments",
+                            IATI_EXPORT_DEPARTMENTS_MAX);
+            }
+            g->code[g->n] = code;
+            g->name[g->n] = db_str(x->depts, i, 1);
+            g->n++;
+        }
+        g->loans[g->n - 1] += db_i64(x->depts, i, 2);
     }
-    enum fl_err e = each_loan(x, dept, at_most, NULL, dept_one, &ds);
+    for (size_t i = 0; i < g->n; i++) {
+        g->own[i] = g->loans[i] >= g->min;
+        if (!g->own[i]) {
+            g->other_loans += g->loans[i];
+            g->other_n++;
+        }
+    }
+    /* "other departments" below the minimum: the smallest department published on its own joins
+     * it (the first in code order among equals), until it reaches the minimum or none is left */
+    for (size_t guard = 0; g->other_loans > 0 && g->other_loans < g->min && guard < g->n; guard++) {
+        size_t pick = g->n;
+        for (size_t i = 0; i < g->n; i++) {
+            if (g->own[i] && (pick == g->n || g->loans[i] < g->loans[pick])) {
+                pick = i;
+            }
+        }
+        if (pick == g->n) {
+            break;
+        }
+        g->own[pick] = false;
+        g->other_loans += g->loans[pick];
+        g->other_n++;
+    }
+    g->withheld = g->other_loans > 0 && g->other_loans < g->min;
+    x->sum->other_departments = g->withheld ? 0 : g->other_n;
+    x->sum->withheld_loans = g->withheld ? (uint64_t)g->other_loans : 0;
+    return FLE_OK;
+}
+
+/* Adds the quarterly sums of a withheld group to sum->withheld (count: the sums). */
+static enum fl_err withhold(struct ex *x, const struct dept_act *D)
+{
+    struct iati_totals *w = &x->sum->withheld;
+    for (size_t i = 0; i < D->n_buckets; i++) {
+        const struct bucket *b = &D->buckets[i];
+        if (!money_add(w->total_minor[b->type], b->amount, &w->total_minor[b->type])) {
+            return rule(x, "amount", "a withheld total overflows");
+        }
+        w->count[b->type] += b->amount != 0 ? 1 : 0;
+    }
+    return FLE_OK;
+}
+
+/* One activity summing the loans to persons of the departments members[0..n) (no name, no
+ * identifier, no municipality): one department ("<fund>-AGG-<code>", located at the department),
+ * or other (the departments below the small group minimum: "<fund>-AGG-OTHER", the country only).
+ * A withheld group is read and summed into sum->withheld, and not written. */
+static enum fl_err write_group(struct ex *x, struct dept_act *D, const size_t *members, size_t n, bool other)
+{
+    const struct person_groups *g = &x->groups;
+    memset(D, 0, sizeof *D);
+    struct dept_sum ds = {.D = D};
+    int64_t loans = 0;
+    const char *codes[IATI_EXPORT_DEPARTMENTS_MAX];
+    enum fl_err e = FLE_OK;
+    for (size_t k = 0; k < n && e == FLE_OK; k++) {
+        codes[k] = g->code[members[k]];
+        loans += g->loans[members[k]];
+        e = each_loan(x, codes[k], g->loans[members[k]], NULL, dept_one, &ds);
+    }
+    if (e == FLE_OK && other && g->withheld) {
+        return withhold(x, D);
+    }
     const struct loan_figs total = ds.total;
     if (e == FLE_OK) {
-        e = sectors_load(x, dept, &D->sectors);
+        e = sectors_load(x, codes, n, &D->sectors);
     }
     if (e != FLE_OK) {
         return e;
     }
+    const char *dept = other ? "OTHER" : codes[0];
+    const char *dept_name = other ? NULL : g->name[members[0]];
     snprintf(D->id, sizeof D->id, "%s-AGG-%.8s", x->id, dept);
-    snprintf(D->title_es, sizeof D->title_es, "Créditos a personas naturales en %s (agregado)", dept_name);
-    snprintf(D->title_en, sizeof D->title_en, "Loans to individuals in %s (aggregated)", dept_name);
-    snprintf(D->d_es, sizeof D->d_es,
-             "Cartera agregada de %" PRId64 " créditos a personas naturales en el departamento de %s, sumados por "
-             "trimestre. No se publican nombres, identificaciones ni ubicaciones más finas que el departamento: "
-             "protección de datos personales (Ley 1581 de 2012) y seguridad de líderes sociales y emprendedores. Ver "
-             "la política de exclusiones del publicador.",
-             loans, dept_name);
-    snprintf(D->d_en, sizeof D->d_en,
-             "Aggregated portfolio of %" PRId64 " loans to individuals in the department of %s, summed per quarter. "
-             "No names, identification numbers or locations finer than the department are published: personal data "
-             "protection (Colombian Law 1581 of 2012) and the safety of social leaders and entrepreneurs. See the "
-             "publisher's exclusions policy.",
-             loans, dept_name);
+    if (other) {
+        snprintf(D->title_es, sizeof D->title_es, "Créditos a personas naturales en otros departamentos (agregado)");
+        snprintf(D->title_en, sizeof D->title_en, "Loans to individuals in other departments (aggregated)");
+        snprintf(
+            D->d_es, sizeof D->d_es,
+            "Cartera agregada de %" PRId64 " créditos a personas naturales en %zu departamentos de Colombia que "
+            "no alcanzan %" PRId64 " créditos cada uno, sumados por trimestre, sin ubicación más fina que el país. "
+            "No se publican nombres, identificaciones ni municipios: protección de datos personales (Ley 1581 de "
+            "2012) y seguridad de líderes sociales y emprendedores. Ver la política de exclusiones del publicador.",
+            loans, n, g->min);
+        snprintf(D->d_en, sizeof D->d_en,
+                 "Aggregated portfolio of %" PRId64 " loans to individuals in %zu departments of Colombia with fewer "
+                 "than %" PRId64 " such loans each, summed per quarter, located at country level only. No names, "
+                 "identification numbers or municipalities are published: personal data protection (Colombian Law "
+                 "1581 of 2012) and the safety of social leaders and entrepreneurs. See the publisher's exclusions "
+                 "policy.",
+                 loans, n, g->min);
+    } else {
+        snprintf(D->title_es, sizeof D->title_es, "Créditos a personas naturales en %s (agregado)", dept_name);
+        snprintf(D->title_en, sizeof D->title_en, "Loans to individuals in %s (aggregated)", dept_name);
+        snprintf(D->d_es, sizeof D->d_es,
+                 "Cartera agregada de %" PRId64 " créditos a personas naturales en el departamento de %s, sumados por "
+                 "trimestre. No se publican nombres, identificaciones ni ubicaciones más finas que el departamento: "
+                 "protección de datos personales (Ley 1581 de 2012) y seguridad de líderes sociales y emprendedores. "
+                 "Ver la política de exclusiones del publicador.",
+                 loans, dept_name);
+        snprintf(D->d_en, sizeof D->d_en,
+                 "Aggregated portfolio of %" PRId64 " loans to individuals in the department of %s, summed per "
+                 "quarter. No names, identification numbers or locations finer than the department are published: "
+                 "personal data protection (Colombian Law 1581 of 2012) and the safety of social leaders and "
+                 "entrepreneurs. See the publisher's exclusions policy.",
+                 loans, dept_name);
+    }
     D->desc = (struct iati_description){"1", bi_text(&D->d, D->d_es, D->d_en)};
     D->people = (struct iati_org_ref){
         NULL, NULL, NULL,
@@ -1123,7 +1264,9 @@ static enum fl_err write_department(struct ex *x, int row, struct dept_act *D)
     if (D->planned_end[0] != '\0' && strcmp(D->planned_end, D->planned_start) >= 0) {
         D->dates[n_dates++] = (struct iati_activity_date){"3", D->planned_end};
     }
-    place_set(&D->place, false, NULL, NULL, dept, dept_name);
+    if (!other) {
+        place_set(&D->place, false, NULL, NULL, dept, dept_name);
+    }
     D->parent = (struct iati_related_activity){"1", x->id};
     loan_status_set(x, &D->status, &total);
     D->crs = (struct iati_crs_add){NULL, &D->status};
@@ -1140,11 +1283,11 @@ static enum fl_err write_department(struct ex *x, int row, struct dept_act *D)
     a->activity_status = "2";
     a->dates = D->dates;
     a->date_count = n_dates;
-    a->activity_scope = "6";
+    a->activity_scope = other ? "4" : "6"; /* national : sub-national single area */
     a->recipient_countries = &colombia;
     a->recipient_country_count = 1;
-    a->locations = &D->place.loc;
-    a->location_count = 1;
+    a->locations = other ? NULL : &D->place.loc;
+    a->location_count = other ? 0 : 1;
     a->sectors = D->sectors.s;
     a->sector_count = D->sectors.n;
     a->transactions = D->txs;
@@ -1155,15 +1298,31 @@ static enum fl_err write_department(struct ex *x, int row, struct dept_act *D)
     return add_activity(x, a);
 }
 
+/* The loans to persons: one activity per department with at least the minimum, then "other
+ * departments" (or, below the minimum in all, nothing: withheld). */
 static enum fl_err write_departments(struct ex *x)
 {
+    const struct person_groups *g = &x->groups;
     struct dept_act *D = malloc(sizeof *D);
     if (D == NULL) {
         return nomem(x);
     }
+    size_t members[IATI_EXPORT_DEPARTMENTS_MAX];
     enum fl_err e = FLE_OK;
-    for (int i = 0; i < PQntuples(x->depts) && e == FLE_OK; i++) {
-        e = write_department(x, i, D);
+    for (size_t i = 0; i < g->n && e == FLE_OK; i++) {
+        if (g->own[i]) {
+            members[0] = i;
+            e = write_group(x, D, members, 1, false);
+        }
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (!g->own[i]) {
+            members[n++] = i;
+        }
+    }
+    if (e == FLE_OK && n > 0) {
+        e = write_group(x, D, members, n, true);
     }
     free(D);
     return e;
@@ -1335,7 +1494,8 @@ struct children {
     int row;
     int64_t after;
     bool loans_done;
-    int dept;
+    size_t dept;
+    bool other_done;
     bool failed;
     struct fl_error why; /* the database error that stopped the stream */
     char ref[IATI_EXPORT_ID_BYTES + 32];
@@ -1386,9 +1546,20 @@ static int children_next(void *ctx, struct iati_related_activity *out)
             }
         }
     }
-    if (c->dept < PQntuples(x->depts)) {
-        snprintf(c->ref, sizeof c->ref, "%s-AGG-%.8s", x->id, db_str(x->depts, c->dept, 0));
+    /* the groups of loans to persons, as write_departments writes them */
+    const struct person_groups *g = &x->groups;
+    while (c->dept < g->n && !g->own[c->dept]) {
         c->dept++;
+    }
+    if (c->dept < g->n) {
+        snprintf(c->ref, sizeof c->ref, "%s-AGG-%.8s", x->id, g->code[c->dept]);
+        c->dept++;
+        *out = (struct iati_related_activity){"2", c->ref};
+        return 1;
+    }
+    if (!c->other_done && g->other_n > 0 && !g->withheld) {
+        c->other_done = true;
+        snprintf(c->ref, sizeof c->ref, "%s-AGG-OTHER", x->id);
         *out = (struct iati_related_activity){"2", c->ref};
         return 1;
     }
@@ -1453,13 +1624,17 @@ static void policy_link(struct ex *x, struct iati_document_link *d, struct bi *t
         .description = bi_text(
             desc,
             "Los créditos a personas naturales no se publican uno por uno: se suman por departamento y trimestre, "
-            "sin nombres, identificaciones ni municipio. Las ubicaciones se publican a nivel de municipio como máximo "
-            "y nunca con coordenadas. Razones: la Ley 1581 de 2012 de protección de datos personales y la seguridad "
-            "de líderes sociales y emprendedores en municipios afectados por el conflicto.",
+            "sin nombres, identificaciones ni municipio; los departamentos con pocos créditos a personas (menos del "
+            "mínimo del fondo) se suman juntos como otros departamentos, y si el fondo tiene menos de ese mínimo en "
+            "total, no se publican. Las ubicaciones se publican a nivel de municipio como máximo y nunca con "
+            "coordenadas. Razones: la Ley 1581 de 2012 de protección de datos personales y la seguridad de líderes "
+            "sociales y emprendedores en municipios afectados por el conflicto.",
             "Loans to individuals are not published one by one: they are summed per department and quarter, without "
-            "names, identification numbers or municipality. Locations are published at municipality level at the "
-            "finest and never with coordinates. Reasons: Colombian Law 1581 of 2012 on personal data protection and "
-            "the safety of social leaders and entrepreneurs in municipalities affected by the conflict."),
+            "names, identification numbers or municipality; departments with few loans to individuals (fewer than "
+            "the fund's minimum) are summed together as other departments, and when the fund has fewer than that "
+            "minimum in all, they are not published. Locations are published at municipality level at the finest "
+            "and never with coordinates. Reasons: Colombian Law 1581 of 2012 on personal data protection and the "
+            "safety of social leaders and entrepreneurs in municipalities affected by the conflict."),
         .categories = categories,
         .category_count = 1,
         .languages = languages,
@@ -1607,7 +1782,7 @@ static enum fl_err write_fund(struct ex *x)
     }
     enum fl_err e = fund_txs_load(x, &F->ftx);
     if (e == FLE_OK) {
-        e = sectors_load(x, NULL, &F->sectors);
+        e = sectors_load(x, NULL, 0, &F->sectors);
     }
     if (e == FLE_OK && ((F->investors = fund_query(x, "iati_export_investors")) == NULL ||
                         (F->dates = fund_query(x, "iati_export_fund_dates")) == NULL ||
@@ -1928,11 +2103,13 @@ enum fl_err iati_export_write(struct db *db, const struct iati_export_options *o
         snprintf(sum->fund_identifier, sizeof sum->fund_identifier, "%s", x->id);
         snprintf(sum->written.currency, sizeof sum->written.currency, "%s", x->currency);
         sum->written.exponent = x->exponent;
+        sum->withheld = (struct iati_totals){.exponent = x->exponent};
+        snprintf(sum->withheld.currency, sizeof sum->withheld.currency, "%s", x->currency);
         x->depts = fund_query(x, "iati_export_departments");
         if (x->depts == NULL) {
             e = err->code;
-        } else if (PQntuples(x->depts) > IATI_EXPORT_DEPARTMENTS_MAX) {
-            e = rule(x, "department", "loans to persons in more than %d departments", IATI_EXPORT_DEPARTMENTS_MAX);
+        } else {
+            e = groups_build(x);
         }
     }
     if (e == FLE_OK) {

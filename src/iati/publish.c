@@ -390,7 +390,7 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
                                 struct iati_problems *problems, struct fl_error *err)
 {
     assert(db != NULL && o != NULL && sum != NULL && problems != NULL && err != NULL);
-    size_t before = problems->count + problems->dropped;
+    size_t before_count = problems->count, before_dropped = problems->dropped;
     char staging[DIR_BYTES];
     if ((size_t)snprintf(staging, sizeof staging, "%s/.iati-staging-XXXXXX", o->out_dir) >= sizeof staging) {
         return fl_error_set(err, FLE_BAD_FIELD, "out", "the output directory path is too long");
@@ -416,7 +416,7 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
                                             .codelists = cl,
                                             .codelist_dir = o->codelist_dir,
                                             .today = o->today,
-                                            .refuse_coordinates = true};
+                                            .policy = true};
             (void)iati_check_file(apath, IATI_KIND_ACTIVITIES, &cfg, problems);
             (void)iati_check_file(opath, IATI_KIND_ORGANISATIONS, &cfg, problems);
             iati_codelists_free(cl);
@@ -430,21 +430,29 @@ enum fl_err iati_export_publish(struct db *db, const struct iati_export_options 
         struct iati_totals ledger;
         e = iati_export_totals(db, o->fund_id, &ledger, err);
         for (int t = 0; e == FLE_OK && t < IATI_TX_COUNT_; t++) {
-            if (ledger.total_minor[t] == sum->written.total_minor[t]) {
+            /* what the file says plus what small groups withheld (docs/iati.md) is the ledger's */
+            int64_t accounted;
+            bool ok = money_add(sum->written.total_minor[t], sum->withheld.total_minor[t], &accounted);
+            if (ok && ledger.total_minor[t] == accounted) {
                 continue;
             }
-            char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
+            char a[MONEY_TEXT_MAX], w[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
             (void)money_format(sum->written.total_minor[t], ledger.exponent, a, sizeof a);
+            (void)money_format(sum->withheld.total_minor[t], ledger.exponent, w, sizeof w);
             (void)money_format(ledger.total_minor[t], ledger.exponent, b, sizeof b);
             iati_chk_problem_at(problems, "FL-TOTALS", IATI_SEVERITY_ERROR, "/iati-activities", 0,
-                                "transaction type %s: the file totals %s %s, the ledger %s %s",
-                                iati_tx_code((enum iati_tx)t), a, ledger.currency, b, ledger.currency);
+                                "transaction type %s: the file totals %s %s (and %s %s withheld), the ledger %s %s",
+                                iati_tx_code((enum iati_tx)t), a, ledger.currency, w, ledger.currency, b,
+                                ledger.currency);
         }
     }
-    size_t found = problems->count + problems->dropped - before;
-    if (e == FLE_OK && found > 0) {
+    /* errors (IATI errors and the fund's policies) refuse; warnings and infos are published with
+     * the files and shown to the caller (problems) */
+    if (e == FLE_OK && iati_problems_errors_since(problems, before_count, before_dropped)) {
+        size_t found =
+            iati_problems_count(problems, before_count, IATI_SEVERITY_ERROR) + (problems->dropped - before_dropped);
         e = fl_error_set(err, FLE_RULE, "iati",
-                         "the files did not pass the checks: %zu problem(s); nothing was "
+                         "the files did not pass the checks: %zu error(s); nothing was "
                          "published",
                          found);
     }
@@ -585,6 +593,7 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
                                 struct iati_problems *problems, struct fl_error *err)
 {
     assert(db != NULL && who != NULL && o != NULL && problems != NULL);
+    size_t warnings_from = problems->count; /* what the checks find from here on, warnings only on success */
     struct iati_export_summary sum;
     struct published pub;
     memset(&pub, 0, sizeof pub);
@@ -641,13 +650,24 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
                   "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1]);
     PQclear(r);
     json_decref(stored);
-    if (reply == NULL) {
+    json_t *warnings = iati_problems_json(problems, warnings_from);
+    json_t *small = json_pack("{s:I, s:I}", "other_departments", (json_int_t)sum.other_departments, "withheld_loans",
+                              (json_int_t)sum.withheld_loans);
+    if (reply == NULL || warnings == NULL || small == NULL || json_object_set_new(reply, "small_groups", small) != 0 ||
+        json_object_set_new(reply, "warnings", warnings) != 0) {
+        json_decref(reply);
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
         return NULL;
     }
     char vb[21];
-    json_t *detail = json_pack("{s:I, s:s, s:s, s:s}", "version", (json_int_t)version, "fund_identifier",
-                               sum.fund_identifier, "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1]);
+    /* the record says what was published despite warnings: their rule ids, in order found */
+    json_t *warning_ids = json_array();
+    for (size_t i = warnings_from; warning_ids != NULL && i < problems->count; i++) {
+        json_array_append_new(warning_ids, json_string(problems->items[i].rule_id));
+    }
+    json_t *detail =
+        json_pack("{s:I, s:s, s:s, s:s, s:o*}", "version", (json_int_t)version, "fund_identifier", sum.fund_identifier,
+                  "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1], "warnings", warning_ids);
     if (audit_record(db, who, "iati.publish", "publication", db_i64_text(version, vb), o->fund_id, detail, err) !=
         FLE_OK) {
         json_decref(reply);
@@ -911,7 +931,11 @@ const char *iati_exclusions_policy_html(void)
            "<body>\n"
            "<h1>Política de exclusiones</h1>\n"
            "<p>Los créditos a personas naturales no se publican uno por uno: se suman por departamento y trimestre, "
-           "sin nombres, números de identificación ni municipio. Los créditos a cooperativas, asociaciones y empresas "
+           "sin nombres, números de identificación ni municipio. Un departamento con menos créditos a personas que "
+           "el mínimo del fondo (5 si no se fija otro) no se publica aparte: se suma con los demás en «otros "
+           "departamentos», sin ubicación más fina que el país; si el fondo tiene menos de ese mínimo en total, no "
+           "se publican (sus sumas cuentan en la conciliación con la contabilidad). Ninguna cifra publicada es el "
+           "crédito de una sola persona. Los créditos a cooperativas, asociaciones y empresas "
            "se publican uno por uno, con la ubicación a nivel de municipio como máximo. Nunca se publican "
            "coordenadas ni la ubicación de una finca.</p>\n"
            "<p>Razones: la Ley 1581 de 2012 de protección de datos personales, y la seguridad de líderes sociales y "
@@ -919,7 +943,11 @@ const char *iati_exclusions_policy_html(void)
            "durante el programa.</p>\n"
            "<h1 lang=\"en\">Exclusions policy</h1>\n"
            "<p lang=\"en\">Loans to individuals are not published one by one: they are summed per department and "
-           "quarter, without names, identification numbers or municipality. Loans to cooperatives, associations and "
+           "quarter, without names, identification numbers or municipality. A department with fewer loans to "
+           "individuals than the fund's minimum (5 unless set otherwise) is not published on its own: it is summed "
+           "with the others as \"other departments\", located at country level only; when the fund has fewer than "
+           "that minimum in all, they are not published (their sums still count in the reconciliation with the "
+           "ledger). No published figure is one person's loan. Loans to cooperatives, associations and "
            "firms are published one by one, located at municipality level at the finest. Coordinates and the "
            "location of a farm are never published.</p>\n"
            "<p lang=\"en\">Reasons: Colombian Law 1581 of 2012 on personal data protection, and the safety of "

@@ -13,11 +13,13 @@
  * IATI Validator's implementation (js-validator-api, services/rulesValidator.js) with these
  * deliberate differences, all stricter:
  * - 11.2.1 / 11.2.2 look at every transaction (the validator only at the first one it selects);
- * - 8.6.1 / 8.6.3 want the period start strictly before its end (the validator accepts equal);
  * - 1.14.8 / 1.18.8 take the approved agency prefixes from the OrganisationRegistrationAgency
  *   codelist, and the rules with idCondition NOT_EXISTING_ORG_ID(_PREFIX) always apply (the
  *   registry of publishers is not available offline).
- * Dates that do not parse are left to the schema, as the validator does.
+ * Dates that do not parse are left to the schema, as the validator does. The date_order rules
+ * (8.6.1, 8.6.3, 11.1.2, 11.1.3) fail only when the start is after the end: equal dates pass
+ * (SPEC.rst: "If they are equal, the are valid"; the validator's dateOrder is compareAsc <= 0),
+ * so a one-day period is valid.
  */
 
 struct rule {
@@ -219,6 +221,32 @@ static const struct rule R_11_4_1 = {"11.4.1", E,
 
 #undef E
 #undef W
+
+/* Every rule above, for iati_rule_severity (and the test that compares them with standard.json). */
+static const struct rule *const all_rules[] = {
+    &R_1_1_3,  &R_1_1_21,  &R_1_3_1,  &R_1_3_13,  &R_1_4_1,  &R_1_5_1,   &R_1_6_1,   &R_1_7_1,   &R_1_8_1,
+    &R_1_8_13, &R_1_9_1,   &R_1_10_1, &R_1_10_13, &R_1_11_1, &R_1_11_13, &R_1_12_1,  &R_1_12_13, &R_1_14_1,
+    &R_1_14_8, &R_1_14_13, &R_1_15_1, &R_1_15_13, &R_1_16_1, &R_1_17_1,  &R_1_18_1,  &R_1_18_8,  &R_1_18_13,
+    &R_2_1_1,  &R_2_1_2,   &R_2_1_4,  &R_2_2_1,   &R_6_2_2,  &R_6_6_2,   &R_6_7_2,   &R_6_13_1,  &R_6_14_1,
+    &R_12_3_1, &R_102_1_1, &R_3_1_1,  &R_3_1_2,   &R_3_1_4,  &R_3_4_1,   &R_3_4_2,   &R_3_4_4,   &R_3_6_2,
+    &R_3_7_1,  &R_3_7_2,   &R_12_1_1, &R_4_1_1,   &R_4_3_1,  &R_4_4_1,   &R_4_5_1,   &R_6_8_1,   &R_6_9_1,
+    &R_6_9_2,  &R_6_10_1,  &R_6_11_1, &R_7_5_3,   &R_7_8_1,  &R_7_8_2,   &R_7_9_1,   &R_7_9_2,   &R_7_9_4,
+    &R_8_6_3,  &R_11_2_1,  &R_11_2_2, &R_11_3_1,  &R_12_2_1, &R_107_1_1, &R_107_1_2, &R_107_2_1, &R_107_2_2,
+    &R_8_6_1,  &R_8_8_1,   &R_8_8_2,  &R_8_8_3,   &R_8_9_1,  &R_8_9_2,   &R_8_9_3,   &R_8_10_1,  &R_8_10_2,
+    &R_8_10_3, &R_8_11_1,  &R_11_1_1, &R_11_1_2,  &R_11_1_3, &R_11_1_4,  &R_11_1_5,  &R_11_4_1,
+};
+
+bool iati_rule_severity(const char *rule_id, enum iati_severity *severity)
+{
+    assert(rule_id != NULL && severity != NULL);
+    for (size_t i = 0; i < sizeof all_rules / sizeof all_rules[0]; i++) {
+        if (strcmp(all_rules[i]->id, rule_id) == 0) {
+            *severity = all_rules[i]->severity;
+            return true;
+        }
+    }
+    return false;
+}
 
 #define NANO 1000000000LL
 #define LIST_GUARD 100000 /* distinct vocabularies looked at per element kind: far beyond real data */
@@ -427,6 +455,32 @@ static bool vocabulary_seen_before(const xmlNode *n, const char *name, const cha
     return false;
 }
 
+/* ---------------------------------------------------------------- the fund's policies */
+
+/* Administrative levels the fund publishes at most: 1 department, 2 municipality (DIVIPOLA). */
+#define POLICY_ADMIN_LEVEL_MAX 2
+
+/* The fund's publication policies on one element (only with cfg->policy; domain.md §10). Not IATI
+ * rules: errors of the fund's own, never applied to other people's files unless asked. */
+static void policy_element(struct iati_chk *c, const xmlNode *e)
+{
+    if (iati_chk_is(e, "point")) {
+        iati_chk_problem(c, "FL-PRIVACY-COORDINATES", IATI_SEVERITY_ERROR, e, NULL,
+                         "policy: coordinates are never published: locations stop at municipality level "
+                         "(domain.md 10)");
+        return;
+    }
+    if (iati_chk_is(e, "administrative") && e->parent != NULL && iati_chk_is(e->parent, "location")) {
+        const char *level = iati_chk_attr(e, "level");
+        int64_t v;
+        if (level != NULL && iati_chk_decimal(level, &v) && v > POLICY_ADMIN_LEVEL_MAX * NANO) {
+            iati_chk_problem(c, "FL-PRIVACY-ADMIN-LEVEL", IATI_SEVERITY_ERROR, e, "level",
+                             "policy: administrative level %s is finer than a municipality (level %d at most)", level,
+                             POLICY_ADMIN_LEVEL_MAX);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- element rules (any depth) */
 
 void iati_chk_rules_element(struct iati_chk *c, const xmlNode *e)
@@ -448,15 +502,14 @@ void iati_chk_rules_element(struct iati_chk *c, const xmlNode *e)
         if (c->walk.values_without_currency++ == 0) {
             c->walk.first_value_without_currency = e;
         }
-    } else if (iati_chk_is(e, "point") && c->cfg->refuse_coordinates) {
-        iati_chk_problem(c, "FL-NO-COORDINATES", IATI_SEVERITY_ERROR, e, NULL,
-                         "coordinates are never published: locations stop at municipality level (domain.md 10)");
+    } else if (c->cfg->policy) {
+        policy_element(c, e);
     }
 }
 
 /* ---------------------------------------------------------------- shared rule groups */
 
-/* 8.6.3 (start strictly before end) and, when asked, 7.5.3 (at most 365 days apart). */
+/* 8.6.3 / 8.6.1 (start not after end; equal is fine) and, when asked, 7.5.3 (at most 365 days apart). */
 static void period_rules(struct iati_chk *c, const xmlNode *el, const struct rule *order, bool time_limit)
 {
     const xmlNode *ps = iati_chk_child(el, "period-start");
@@ -467,7 +520,7 @@ static void period_rules(struct iati_chk *c, const xmlNode *el, const struct rul
         !iati_chk_date_days(iati_chk_attr(pe, "iso-date"), &end)) {
         return;
     }
-    if (start >= end) {
+    if (start > end) {
         fail(c, order, pe, "iso-date", "period %s to %s", iati_chk_attr(ps, "iso-date"), iati_chk_attr(pe, "iso-date"));
     }
     if (time_limit && end - start > 365) {

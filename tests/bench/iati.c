@@ -436,7 +436,7 @@ static int cmd_check(const char *path)
         fprintf(stderr, "iati bench: %s is not an IATI file\n", path);
         return 1;
     }
-    struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .refuse_coordinates = true};
+    struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .policy = true};
     struct iati_problems p;
     iati_problems_init(&p);
     double t0 = now_s();

@@ -89,7 +89,10 @@ static struct iati_export_options options(const char *dir)
                                         .schema_dir = schemas,
                                         .codelist_dir = codelists,
                                         .today = NULL,
-                                        .policy_url = "https://fund.example.org/v1/iati/exclusions-policy"};
+                                        .policy_url = "https://fund.example.org/v1/iati/exclusions-policy",
+                                        /* each department of the fixture (2 and 1 loans to persons)
+                                         * its own activity; small groups: test_small_groups_* */
+                                        .small_group_min = 1};
 }
 
 /* Publishes into dir with o; returns the result, p keeps the problems (caller frees). */
@@ -205,6 +208,194 @@ static int64_t scalar_i64(const char *sql)
     return x;
 }
 
+/* ---- small groups: no published figure is one person's loan ---------------------------- */
+
+/* Publishes the fixture with a small group minimum into a fresh directory; the activity file is
+ * opened in x (the caller closes it and calls small_groups_done). */
+static void small_groups_publish(unsigned min, char *dir, size_t cap, struct publish_run *p, struct xdoc *x)
+{
+    mk_temp_dir(dir, cap, "iati-small");
+    struct iati_export_options o = options(dir);
+    o.small_group_min = min;
+    assert_int_equal(publish(&o, p), FLE_OK);
+    assert_false(iati_problems_errors_since(&p->problems, 0, 0));
+    char path[PATH_BYTES];
+    snprintf(path, sizeof path, "%s/activities.xml", dir);
+    xopen(x, path);
+}
+
+static void small_groups_done(const char *dir, struct publish_run *p)
+{
+    char path[PATH_BYTES];
+    snprintf(path, sizeof path, "%s/activities.xml", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/organisation.xml", dir);
+    unlink(path);
+    rmdir(dir);
+    iati_problems_free(&p->problems);
+}
+
+/* Minimum 2: Antioquia has one person's loan (40,000): not its own activity. It joins "other
+ * departments", which then has 1 loan, below 2: Nariño (2 loans, the smallest department on its
+ * own) joins it too. One activity: AGG-OTHER, 3 loans, Q1 drawdowns 50,000 + 70,000 + 40,000. */
+static void test_small_groups_one_person_department_joins_other(void **state)
+{
+    (void)state;
+    char dir[PATH_BYTES], q[512], buf[256];
+    struct publish_run p;
+    struct xdoc x;
+    small_groups_publish(2, dir, sizeof dir, &p, &x);
+    assert_int_equal(p.sum.activity_count, 4); /* the fund, two loans to organisations, AGG-OTHER */
+    assert_int_equal(p.sum.other_departments, 2);
+    assert_int_equal(p.sum.withheld_loans, 0);
+    snprintf(q, sizeof q, "//iati-activity[iati-identifier='%s-AGG-05' or iati-identifier='%s-AGG-52']", FUND_ID_TEXT,
+             FUND_ID_TEXT);
+    assert_int_equal(xcount(&x, q), 0);
+    char a[256];
+    snprintf(a, sizeof a, "//iati-activity[iati-identifier='%s-AGG-OTHER']", FUND_ID_TEXT);
+    assert_int_equal(xcount(&x, a), 1);
+    snprintf(q, sizeof q, "%s/transaction[transaction-type/@code='3']/value", a);
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), "160000.00");
+    snprintf(q, sizeof q, "%s/location", a); /* the country only: no department */
+    assert_int_equal(xcount(&x, q), 0);
+    snprintf(q, sizeof q, "%s/recipient-country[@code='CO']", a);
+    assert_int_equal(xcount(&x, q), 1);
+    /* the fund lists it among its children */
+    snprintf(q, sizeof q, "//iati-activity[@hierarchy='1']/related-activity[@type='2' and @ref='%s-AGG-OTHER']",
+             FUND_ID_TEXT);
+    assert_int_equal(xcount(&x, q), 1);
+    xclose(&x);
+    small_groups_done(dir, &p);
+}
+
+/* The default minimum (5, small_group_min 0): the fund has 3 loans to persons in all, so any figure
+ * of them could be one person's: none is published (no AGG activity); their sums are withheld and
+ * still accounted for: file + withheld = ledger (FL-TOTALS passes). Disbursements withheld:
+ * 50,000 + 70,000 + 40,000 = 160,000.00. */
+static void test_small_groups_withheld_below_minimum(void **state)
+{
+    (void)state;
+    char dir[PATH_BYTES], q[512];
+    struct publish_run p;
+    struct xdoc x;
+    small_groups_publish(0, dir, sizeof dir, &p, &x);
+    assert_int_equal(p.sum.activity_count, 3);
+    assert_int_equal(p.sum.withheld_loans, 3);
+    assert_int_equal(p.sum.other_departments, 0);
+    assert_int_equal(p.sum.withheld.total_minor[IATI_TX_DISBURSEMENT], 16000000);
+    snprintf(q, sizeof q, "//iati-activity[starts-with(iati-identifier, '%s-AGG-')]", FUND_ID_TEXT);
+    assert_int_equal(xcount(&x, q), 0);
+    struct iati_totals ledger;
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(iati_export_totals(db, F.fund_id, &ledger, &err), FLE_OK);
+    for (int t = 0; t < IATI_TX_COUNT_; t++) {
+        assert_int_equal(p.sum.written.total_minor[t] + p.sum.withheld.total_minor[t], ledger.total_minor[t]);
+    }
+    assert_int_equal(ledger.total_minor[IATI_TX_DISBURSEMENT] - p.sum.written.total_minor[IATI_TX_DISBURSEMENT],
+                     16000000);
+    xclose(&x);
+    small_groups_done(dir, &p);
+}
+
+/* A third department (Cauca, added here) with one person's loan of 30,000: with minimum 2, Nariño
+ * (2 loans) is its own activity (120,000); Antioquia (1) and Cauca (1) are "other departments"
+ * (2 loans, 40,000 + 30,000 = 70,000), and neither is published alone. Runs last: it adds data. */
+static void test_small_groups_own_and_other(void **state)
+{
+    (void)state;
+    assert_true(testdb_exec(ci, "INSERT INTO municipality (code, name, department_code, department_name) VALUES "
+                                "('19001', 'Popayán', '19', 'Cauca') ON CONFLICT DO NOTHING"));
+    assert_true(
+        iati_fixture_person_loan(db, &F, "Persona De Prueba Cauca", "1061000001", "19001", "coffee", "30000.00") > 0);
+    char dir[PATH_BYTES], q[512], buf[256], a[256];
+    struct publish_run p;
+    struct xdoc x;
+    small_groups_publish(2, dir, sizeof dir, &p, &x);
+    assert_int_equal(p.sum.activity_count, 5); /* the fund, two loans to organisations, AGG-52, AGG-OTHER */
+    assert_int_equal(p.sum.other_departments, 2);
+    snprintf(a, sizeof a, "//iati-activity[iati-identifier='%s-AGG-52']", FUND_ID_TEXT);
+    snprintf(q, sizeof q, "%s/transaction[transaction-type/@code='3']/value", a);
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), "120000.00");
+    snprintf(a, sizeof a, "//iati-activity[iati-identifier='%s-AGG-OTHER']", FUND_ID_TEXT);
+    snprintf(q, sizeof q, "%s/transaction[transaction-type/@code='3']/value", a);
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), "70000.00");
+    snprintf(q, sizeof q, "//iati-activity[iati-identifier='%s-AGG-05' or iati-identifier='%s-AGG-19']", FUND_ID_TEXT,
+             FUND_ID_TEXT);
+    assert_int_equal(xcount(&x, q), 0);
+    /* coffee (Antioquia 40,000 + Cauca 30,000): one sector at 100 */
+    snprintf(q, sizeof q, "%s/sector[@code='31162' and @percentage='100']", a);
+    assert_int_equal(xcount(&x, q), 1);
+    xclose(&x);
+    small_groups_done(dir, &p);
+}
+
+/* ---- warnings publish, errors refuse ------------------------------------------------------ */
+
+struct create_run {
+    struct iati_export_options o;
+    struct iati_problems problems;
+    json_t *reply;
+};
+
+static enum fl_err create_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct create_run *c = arg;
+    iati_problems_free(&c->problems); /* a retry starts over */
+    json_decref(c->reply);
+    c->reply = NULL;
+    if (iati_export_snapshot(d, err) != FLE_OK) {
+        return err->code;
+    }
+    c->reply = iati_publication_create(d, &F.transparency, &c->o, &c->problems, err);
+    return c->reply != NULL ? FLE_OK : err->code;
+}
+
+/* A withdrawn code (beans as Sector 74010, withdrawn 2017-12-31) is a warning: the files are
+ * published, the warning is in the problems, in the publication's reply and in its audit record. */
+static void test_published_with_a_warning(void **state)
+{
+    (void)state;
+    char dir[PATH_BYTES], path[PATH_BYTES + 32];
+    mk_temp_dir(dir, sizeof dir, "iati-warning");
+    assert_true(testdb_exec(ci, "UPDATE value_chain SET dac_sector = '74010' WHERE code = 'beans'"));
+    struct iati_export_options o = options(dir);
+    struct publish_run p;
+    assert_int_equal(publish(&o, &p), FLE_OK);
+    const struct iati_problem *w = iati_problems_find(&p.problems, "FL-CODE-WITHDRAWN");
+    assert_non_null(w);
+    assert_int_equal(w->severity, IATI_SEVERITY_WARNING);
+    assert_false(iati_problems_errors_since(&p.problems, 0, 0));
+    iati_problems_free(&p.problems);
+    assert_int_equal(dir_entries(dir), 2); /* both files published */
+    snprintf(path, sizeof path, "%s/activities.xml", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/organisation.xml", dir);
+    unlink(path);
+
+    struct create_run c = {.o = options(dir)};
+    iati_problems_init(&c.problems);
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(db_tx(db, create_tx, &c, &err), FLE_OK);
+    const json_t *warnings = json_object_get(c.reply, "warnings");
+    assert_true(json_array_size(warnings) >= 1);
+    const json_t *w0 = json_array_get(warnings, 0);
+    assert_string_equal(json_string_value(json_object_get(w0, "id")), "FL-CODE-WITHDRAWN");
+    assert_string_equal(json_string_value(json_object_get(w0, "severity")), "warning");
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM audit_log WHERE action = 'iati.publish' AND object_id = '%" PRId64
+             "' AND detail->'warnings' ? 'FL-CODE-WITHDRAWN'",
+             (int64_t)json_integer_value(json_object_get(c.reply, "version")));
+    assert_int_equal(scalar_i64(q), 1);
+    json_decref(c.reply);
+    iati_problems_free(&c.problems);
+    assert_int_equal(dir_entries(dir), 0); /* the staging directory is gone */
+    rmdir(dir);
+    assert_true(testdb_exec(ci, "UPDATE value_chain SET dac_sector = '31161' WHERE code = 'beans'"));
+}
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static int setup(void **state)
@@ -275,7 +466,7 @@ static void test_publish_passes_every_check(void **state)
     /* Our checker on its own, as `iati check` runs it: no problem. */
     struct iati_problems q;
     iati_problems_init(&q);
-    struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .refuse_coordinates = true};
+    struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .policy = true};
     assert_int_equal(iati_check_file(apath, IATI_KIND_ACTIVITIES, &c, &q), IATI_CHECK_OK);
     assert_int_equal(iati_check_file(opath, IATI_KIND_ORGANISATIONS, &c, &q), IATI_CHECK_OK);
     iati_problems_free(&q);
@@ -825,6 +1016,11 @@ int main(void)
         cmocka_unit_test(test_refused_without_schemas),
         cmocka_unit_test(test_refused_with_another_reporting_org),
         cmocka_unit_test(test_refused_with_a_bad_code),
+        /* before the refusals that leave data behind; the last one adds a department */
+        cmocka_unit_test(test_small_groups_one_person_department_joins_other),
+        cmocka_unit_test(test_small_groups_withheld_below_minimum),
+        cmocka_unit_test(test_small_groups_own_and_other),
+        cmocka_unit_test(test_published_with_a_warning),
         cmocka_unit_test(test_refused_when_totals_differ),
         cmocka_unit_test(test_refused_with_a_future_transaction),
     };

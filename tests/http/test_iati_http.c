@@ -103,6 +103,9 @@ static int start(struct config *c, const char *schema_dir, struct http_server **
     snprintf(c->iati_codelist_dir, sizeof c->iati_codelist_dir, "%s/iati/codelists", shared);
     snprintf(c->iati_reporting_org_ref, sizeof c->iati_reporting_org_ref, "%s", REF);
     c->http_threads = 2;
+    /* each department of the fixture (2 and 1 loans to persons) its own activity: the setting
+     * reaches the export (with the default 5 the 3 loans would be withheld: 3 activities) */
+    c->iati_small_group_min = 1;
     struct fl_error err;
     if (http_server_start(c, ci, s, &err) != FLE_OK) {
         fprintf(stderr, "test_iati_http: http_server_start: %s\n", err.message);
@@ -205,6 +208,8 @@ static void test_publish_and_fetch(void **state)
     expect_status(&r, 201);
     assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 1);
     assert_int_equal(json_integer_value(json_object_get(r.json, "activity_count")), 5);
+    assert_int_equal(json_array_size(json_object_get(r.json, "warnings")), 0); /* none in the fixture */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r.json, "small_groups"), "withheld_loans")), 0);
     assert_int_equal(json_integer_value(json_object_get(r.json, "created_by")), F.transparency.user_id);
     assert_string_equal(json_string_value(json_object_get(r.json, "fund_identifier")), REF "-HSP-HTTP");
     const json_t *tx = json_object_get(r.json, "transactions");

@@ -414,3 +414,16 @@ bool iati_fixture_build(struct db *db, const char *prefix, const char *fund_code
            measure(db, f, "economic", 0, "45.50", "2026-01-16") &&
            measure(db, f, "economic", 1, "55.25", "2026-06-15") && measure(db, f, "food", 0, "30.00", "2026-01-15");
 }
+
+int64_t iati_fixture_person_loan(struct db *db, const struct iati_fixture *f, const char *name, const char *tax_id,
+                                 const char *municipality_code, const char *value_chain, const char *principal)
+{
+    struct pipeline_entrepreneur_input p = {.kind = "person",
+                                            .name = name,
+                                            .tax_id = tax_id,
+                                            .municipality_code = municipality_code,
+                                            .value_chain = value_chain,
+                                            .members = 1};
+    int64_t person = entrepreneur(db, f, &p);
+    return person == 0 ? 0 : loan(db, f, person, principal, "annuity");
+}

@@ -37,4 +37,10 @@ bool iati_fixture_build(struct db *db, const char *prefix, const char *fund_code
 bool iati_fixture_repay(struct db *db, const struct iati_fixture *f, int64_t loan_id, const char *amount,
                         const char *date, const char *reference);
 
+/* Adds one more loan to a person (entrepreneur of kind person in municipality, with value_chain),
+ * approved on 2026-03-01 and drawn in full on 2026-03-05 like the fixture's. Returns the loan id,
+ * 0 (with a message on stderr) when a step fails. */
+int64_t iati_fixture_person_loan(struct db *db, const struct iati_fixture *f, const char *name, const char *tax_id,
+                                 const char *municipality_code, const char *value_chain, const char *principal);
+
 #endif

@@ -84,6 +84,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     assert_string_equal(a->iati_reporting_org_ref, b->iati_reporting_org_ref);
     assert_string_equal(a->log_level, b->log_level);
     assert_int_equal(a->token_lifetime_days, b->token_lifetime_days);
+    assert_int_equal(a->iati_small_group_min, b->iati_small_group_min);
 }
 
 /* ------------------------------------------------------------------ defaults and table */
@@ -115,6 +116,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.http_connections_per_ip_max, 64);
     assert_int_equal(c.http_request_deadline_s, 30);
     assert_int_equal(c.http_shutdown_grace_s, 30);
+    assert_int_equal(c.iati_small_group_min, 5);
 
     struct config loaded;
     char err[256] = "";
@@ -131,7 +133,7 @@ static void test_key_table(void **state)
     size_t n = 0;
     const struct config_key_doc *docs = config_key_docs(&n);
     assert_non_null(docs);
-    assert_int_equal(n, 22);
+    assert_int_equal(n, 23);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(docs[i].key);
         assert_non_null(docs[i].default_text);

@@ -113,7 +113,7 @@ static char *slurp_stream(FILE *fp)
 static enum iati_check_result check(const char *path, enum iati_kind kind)
 {
     struct iati_check_config cfg = {
-        .schema_dir = schema_dir, .codelist_dir = codelist_dir, .today = TODAY, .refuse_coordinates = true};
+        .schema_dir = schema_dir, .codelist_dir = codelist_dir, .today = TODAY, .policy = true};
     struct iati_problems p;
     iati_problems_init(&p);
     enum iati_check_result r = iati_check_file(path, kind, &cfg, &p);
