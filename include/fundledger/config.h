@@ -26,6 +26,9 @@ struct config {
     char iati_codelist_dir[512];           /* "../shared/iati/codelists" */
     char iati_reporting_org_ref[128];      /* "CO-RUE-9001234567": IATI org identifier of the fund manager */
     char log_level[16];                    /* "info": one of error, warn, info, debug */
+    char anchor_key_file[512];             /* "": data_dir/anchor.key (Ed25519 private key, 0600) */
+    char anchor_public_key_file[512];      /* "": anchor_key_file + ".pub" */
+    char anchor_log_file[512];             /* "": data_dir/anchor.log (append-only signed heads) */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

@@ -53,7 +53,13 @@ enum key_kind {
     X(iati_reporting_org_ref, KIND_TEXT, 1, 0, NULL, "CO-RUE-9001234567",                          \
       "IATI organisation identifier of the fund manager, used as reporting-org ref.")              \
     X(log_level, KIND_CHOICE, 0, 0, "error, warn, info, debug", "info",                            \
-      "Least severe messages logged: error, warn, info or debug.")
+      "Least severe messages logged: error, warn, info or debug.")                                 \
+    X(anchor_key_file, KIND_TEXT, 0, 0, NULL, "",                                                  \
+      "Ed25519 private key that signs the chain's head (made 0600 on first use); empty: data_dir/anchor.key.") \
+    X(anchor_public_key_file, KIND_TEXT, 0, 0, NULL, "",                                           \
+      "Public key that verify checks anchors with; empty: the key file's path with .pub appended.") \
+    X(anchor_log_file, KIND_TEXT, 0, 0, NULL, "",                                                  \
+      "Append-only log of signed chain heads, kept outside the database; empty: data_dir/anchor-DATABASE.log.")
 
 struct key_spec {
     const char *key;
