@@ -24,8 +24,10 @@ CREATE TRIGGER ledger_anchor_no_truncate BEFORE TRUNCATE ON ledger_anchor
 CREATE TABLE publication_chain_head (
     fund_id     bigint NOT NULL,
     version     int NOT NULL,
+    chain       bytea NOT NULL CHECK (length(chain) = 32),
     seal_pos    bigint NOT NULL,
     entry_id    bigint NOT NULL,
+    count       bigint NOT NULL,
     hash        bytea NOT NULL CHECK (length(hash) = 32),
     key_id      text NOT NULL,
     signature   bytea NOT NULL CHECK (length(signature) = 64),

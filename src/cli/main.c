@@ -27,7 +27,7 @@ static const char usage[] =
     "commands:\n"
     "  serve [--demo-if-empty]        migrate, optionally load the demo fund, serve HTTP\n"
     "  migrate                        apply pending migrations\n"
-    "  verify                         recompute the hash chain and every balance from the journal\n"
+    "  verify                         check the hash chain, its signed anchors, balances, origins\n"
     "  seal                           seal committed journal entries into the hash chain now\n"
     "  user add NAME --role ROLE [--org ID]\n"
     "                                 create a user (roles: admin, fund_manager, approver,\n"

@@ -798,7 +798,15 @@ const struct db_statement db_statements[] = {
     "fund_identifier, currency, activity_count, transactions::text, encode(activities_sha256, 'hex'), "      \
     "encode(organisation_sha256, 'hex'), octet_length(activities_xml), octet_length(organisation_xml)"
     {"iati_publication_list",
-     "SELECT " IATI_PUBLICATION_COLS " FROM publication WHERE fund_id = $1 ORDER BY version DESC"},
+     "SELECT " IATI_PUBLICATION_COLS ", h.seal_pos, h.entry_id, h.count, encode(h.hash, 'hex'), h.key_id, "
+     "encode(h.signature, 'hex'), encode(h.chain, 'hex') FROM publication LEFT JOIN publication_chain_head h "
+     "USING (fund_id, version) WHERE fund_id = $1 ORDER BY version DESC"},
+    /* The signed chain head a publication was made on: the latest anchor (docs/architecture.md). */
+    {"iati_publication_chain_head",
+     "INSERT INTO publication_chain_head (fund_id, version, chain, seal_pos, entry_id, count, hash, key_id, "
+     "signature) SELECT $1, $2, chain, seal_pos, entry_id, count, hash, key_id, signature FROM ledger_anchor "
+     "ORDER BY seal_pos DESC LIMIT 1 RETURNING seal_pos, entry_id, count, encode(hash, 'hex'), key_id, "
+     "encode(signature, 'hex'), encode(chain, 'hex')"},
     {"iati_publication_file",
      "SELECT CASE WHEN $3::boolean THEN organisation_xml ELSE activities_xml END FROM publication "
      "WHERE fund_id = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1"},

@@ -717,8 +717,6 @@ static enum fl_err verify_full_tx(struct db *db, void *arg, struct fl_error *err
     PQclear(r);
     if (o->verifier != NULL) {
         snprintf(rep->key_id, sizeof rep->key_id, "%s", anchor_verifier_key_id(o->verifier));
-    } else {
-        add_problem(rep, 0, 0, "no anchor public key: no anchor can be checked");
     }
     int64_t ids[LEDGER_SEAL_CHUNK];
     uint8_t(*hashes)[HASH_BYTES] = malloc(LEDGER_SEAL_CHUNK * sizeof *hashes);
@@ -733,6 +731,10 @@ static enum fl_err verify_full_tx(struct db *db, void *arg, struct fl_error *err
         return e;
     }
     rep->anchored_seal_pos = w.last_pos;
+    if (o->verifier == NULL && end_pos > 0) {
+        add_problem(rep, 0, 0, "no anchor public key: the anchors of the %" PRId64 " sealed entries cannot be checked",
+                    end_pos);
+    }
     /* Anchors past the chain's end: sealed entries were removed from the tail. */
     char eb[21];
     const char *p[1] = {db_i64_text(end_pos, eb)};

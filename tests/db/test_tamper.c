@@ -23,7 +23,9 @@
 #include "fundledger/auth.h"
 #include "fundledger/demo.h"
 #include "fundledger/fund.h"
+#include "fundledger/iati_export.h"
 #include "fundledger/ledger.h"
+#include "fundledger/statement.h"
 #include "testdb.h"
 
 /* One ledger of its own per test: database, anchor key, public key and log in a temp directory. */
@@ -249,6 +251,52 @@ static void assert_problem(const struct ledger_verify_report *rep, int64_t entry
     }
 }
 
+struct publish_args {
+    struct fx *f;
+    struct principal who;
+    struct iati_export_options o;
+    struct iati_problems problems;
+    json_t *reply;
+};
+
+static enum fl_err publish_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct publish_args *a = arg;
+    iati_problems_free(&a->problems);
+    if (iati_export_snapshot(d, err) != FLE_OK) {
+        return err->code;
+    }
+    a->reply = iati_publication_create(d, &a->who, &a->o, &a->problems, err);
+    return a->reply ? FLE_OK : err->code;
+}
+
+/* Publishes the fund's IATI files as the demo's transparency officer; returns the reply. */
+static json_t *publish(struct fx *f)
+{
+    const char *shared = getenv("FUNDLEDGER_SHARED_DIR");
+    char schemas[512], codelists[512];
+    snprintf(schemas, sizeof schemas, "%s/iati/schemas", shared ? shared : "../shared");
+    snprintf(codelists, sizeof codelists, "%s/iati/codelists", shared ? shared : "../shared");
+    struct publish_args a = {.f = f, .who = {.role = ROLE_TRANSPARENCY_OFFICER}};
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(auth_user_find(f->db, "transparency", &a.who.user_id, &err), FLE_OK);
+    a.o = (struct iati_export_options){.fund_id = f->fund_id,
+                                       .out_dir = f->dir,
+                                       .reporting_org_ref = "CO-RUE-9001234567",
+                                       .schema_dir = schemas,
+                                       .codelist_dir = codelists,
+                                       .policy_url = "http://127.0.0.1/v1/iati/exclusions-policy"};
+    iati_problems_init(&a.problems);
+    enum fl_err e = db_tx(f->db, publish_tx, &a, &err);
+    iati_problems_print(&a.problems, stderr);
+    iati_problems_free(&a.problems);
+    if (e != FLE_OK) {
+        fail_msg("publish: %s", err.message);
+    }
+    return a.reply;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static void test_clean_ledger_verifies_with_the_public_key_alone(void **state)
@@ -295,6 +343,59 @@ static void test_clean_ledger_verifies_with_the_public_key_alone(void **state)
     verify_full(&f, &auditor, &rep);
     assert_true(rep.ok);
     assert_int_equal(rep.anchored_seal_pos, entries + 1);
+    /* Publications and statements carry the signed head they were made on. */
+    int64_t head_pos = entries + 1;
+    char *head_hash = testdb_scalar(f.ci, "SELECT encode(hash, 'hex') FROM ledger_anchor ORDER BY seal_pos DESC LIMIT 1");
+    assert_non_null(head_hash);
+    json_t *pub = publish(&f);
+    const json_t *ph = json_object_get(pub, "chain_head");
+    assert_int_equal(json_integer_value(json_object_get(ph, "seal_pos")), head_pos);
+    assert_int_equal(json_integer_value(json_object_get(ph, "entry_id")), e1);
+    assert_string_equal(json_string_value(json_object_get(ph, "hash")), head_hash);
+    assert_string_equal(json_string_value(json_object_get(ph, "key_id")), rep.key_id);
+    assert_int_equal(strlen(json_string_value(json_object_get(ph, "signature"))), 128);
+    json_decref(pub);
+    assert_int_equal(scalar_i64(&f, "SELECT seal_pos FROM publication_chain_head"), head_pos);
+    /* In both files too, as an element of our own namespace that the official schema allows. */
+    for (int org = 0; org < 2; org++) {
+        struct fl_error ferr;
+        char *xml = iati_publication_file(f.db, f.fund_id, 0, org == 1, &ferr);
+        assert_non_null(xml);
+        char want[160];
+        snprintf(want, sizeof want, "seal-pos=\"%" PRId64 "\" entry-id=\"%" PRId64 "\"", head_pos, e1);
+        assert_non_null(strstr(xml, "<fl:ledger-chain-head xmlns:fl=\"urn:fundledger:ledger-chain-head:1\""));
+        assert_non_null(strstr(xml, want));
+        assert_non_null(strstr(xml, head_hash));
+        char path[128];
+        snprintf(path, sizeof path, "%s/published.xml", f.dir);
+        FILE *out = fopen(path, "wb");
+        assert_non_null(out);
+        assert_int_equal(fputs(xml, out) >= 0, 1);
+        assert_int_equal(fclose(out), 0);
+        free(xml);
+        const char *shared = getenv("FUNDLEDGER_SHARED_DIR");
+        char schemas[512], codelists[512];
+        snprintf(schemas, sizeof schemas, "%s/iati/schemas", shared ? shared : "../shared");
+        snprintf(codelists, sizeof codelists, "%s/iati/codelists", shared ? shared : "../shared");
+        struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .refuse_coordinates = true};
+        struct iati_problems problems;
+        iati_problems_init(&problems);
+        enum iati_check_result res =
+            iati_check_file(path, org ? IATI_KIND_ORGANISATIONS : IATI_KIND_ACTIVITIES, &c, &problems);
+        iati_problems_print(&problems, stderr);
+        iati_problems_free(&problems);
+        assert_int_equal(res, IATI_CHECK_OK);
+        (void)remove(path);
+    }
+    int64_t investor = scalar_i64(&f, "SELECT organisation_id FROM app_user WHERE name = 'undp'");
+    json_t *statement = NULL;
+    struct fl_error err;
+    assert_int_equal(statement_build(f.db, f.fund_id, investor, 0, "2026-09-30", &statement, &err), FLE_OK);
+    const json_t *sh = json_object_get(json_object_get(statement, "cutoff"), "chain_head");
+    assert_int_equal(json_integer_value(json_object_get(sh, "seal_pos")), head_pos);
+    assert_string_equal(json_string_value(json_object_get(sh, "hash")), head_hash);
+    json_decref(statement);
+    free(head_hash);
     /* Nothing new: sealing again signs nothing. */
     assert_int_equal(seal_all(&f), 0);
     assert_int_equal(scalar_i64(&f, "SELECT count(*) FROM ledger_anchor"), rep.anchors_checked);
