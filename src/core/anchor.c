@@ -88,11 +88,27 @@ static bool is_ed25519(EVP_PKEY *key)
     return key != NULL && EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
 }
 
+/* Makes the directory that holds path (one level, mode 0700) when it does not exist yet. */
+static void make_parent(const char *path)
+{
+    char dir[ANCHOR_PATH_BYTES];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        return;
+    }
+    *slash = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        return; /* the write that follows reports the error */
+    }
+}
+
 /* Writes a PEM file atomically: a temporary file beside path, then link(2), which refuses to
  * replace an existing file (so of two processes creating the key, one wins and both use it).
  * *exists is set when path was there already. */
 static bool write_pem(const char *path, EVP_PKEY *key, bool private_key, bool *exists)
 {
+    make_parent(path);
     char tmp[ANCHOR_PATH_BYTES + 16];
     *exists = false;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
@@ -170,6 +186,7 @@ enum fl_err anchor_signer_open(const struct anchor_paths *p, struct anchor_signe
         if (fresh == NULL) {
             return fl_error_set(err, FLE_INTERNAL, NULL, "cannot generate an Ed25519 key");
         }
+        make_parent(p->key);
         if (!write_pem(p->key, fresh, true, &exists) && !exists) {
             EVP_PKEY_free(fresh);
             return fl_error_set(err, FLE_INTERNAL, NULL, "anchor key %s: cannot create it: %s", p->key,
@@ -250,6 +267,7 @@ enum fl_err anchor_log_append(const struct anchor_signer *s, const struct anchor
     size_t n = strlen(line);
     assert(n + 1 < ANCHOR_LINE_BYTES_MAX);
     line[n] = '\n'; /* json_dumps leaves room: the NUL becomes the newline, written with the line */
+    make_parent(s->log);
     int fd = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     bool ok = fd >= 0;
     int saved = errno;
