@@ -126,8 +126,8 @@ CREATE UNIQUE INDEX tranche_proposal_key ON tranche (proposal_id);
 CREATE UNIQUE INDEX tranche_change_proposal_key ON tranche_change (proposal_id);
 
 -- Tokens: a revocation is final (revoked_at is set once and never cleared or moved); a token's
--- user, hash and creation never change; a renewal moves a live token's expiry to a later time and
--- never removes it, and an expired token stays expired. Tokens are never deleted (revoke them).
+-- user, hash and creation never change; a renewal moves a live token's expiry (later, or sooner)
+-- and never removes it, and an expired token stays expired. Tokens are never deleted (revoke them).
 CREATE FUNCTION api_token_guard_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.revoked_at IS NOT NULL THEN
@@ -138,8 +138,8 @@ BEGIN
         RAISE EXCEPTION 'token % cannot change its user, hash or creation', OLD.id USING ERRCODE = 'P0001';
     END IF;
     IF NEW.expires_at IS DISTINCT FROM OLD.expires_at THEN
-        IF NEW.expires_at IS NULL OR NEW.expires_at <= now() THEN
-            RAISE EXCEPTION 'token % can only be renewed to a later expiry', OLD.id USING ERRCODE = 'P0001';
+        IF NEW.expires_at IS NULL THEN
+            RAISE EXCEPTION 'token % keeps an expiry: a renewal never removes it', OLD.id USING ERRCODE = 'P0001';
         END IF;
         IF OLD.expires_at IS NOT NULL AND OLD.expires_at <= now() THEN
             RAISE EXCEPTION 'token % has expired: an expired token is not renewed', OLD.id USING ERRCODE = 'P0001';

@@ -32,6 +32,9 @@ struct config {
     unsigned http_request_deadline_s;      /* 30, 1..3600: a request must arrive within this */
     unsigned http_shutdown_grace_s;        /* 30, 0..3600: SIGTERM waits this long for requests */
     unsigned iati_small_group_min;         /* 5, 1..1000: fewer loans to persons: no activity of its own */
+    char anchor_key_file[512];             /* "": data_dir/anchor.key (Ed25519 private key, 0600) */
+    char anchor_public_key_file[512];      /* "": anchor_key_file + ".pub" */
+    char anchor_log_file[512];             /* "": data_dir/anchor.log (append-only signed heads) */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

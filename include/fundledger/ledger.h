@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fundledger/db.h"
 #include "fundledger/error.h"
@@ -91,7 +92,16 @@ json_t *ledger_trial_balance(struct db *db, int64_t fund_id, const char *as_of, 
  * for it. *sealed gets how many were sealed. */
 enum fl_err ledger_seal(struct db *db, unsigned max, unsigned *sealed, struct fl_error *err);
 
-/* What verify found. ok is true when nothing is wrong. The first problem is described. */
+/* One problem verify found: the entry (or account) it is about, and what is wrong. */
+struct ledger_verify_problem {
+    int64_t entry_id;   /* 0 when the problem is about an account or the whole chain */
+    int64_t account_id; /* 0 when none */
+    char text[320];
+};
+
+/* What verify found. ok is true when nothing is wrong. The first problem is described in
+ * first_bad_entry / first_bad_account / problem; ledger_verify_full also lists up to
+ * LEDGER_VERIFY_PROBLEMS_MAX problems (problems_total counts them all). */
 struct ledger_verify_report {
     bool ok;
     int64_t entries_checked;
@@ -99,13 +109,61 @@ struct ledger_verify_report {
     int64_t accounts_checked;
     int64_t first_bad_entry;   /* 0 when none */
     int64_t first_bad_account; /* 0 when none */
-    char problem[256];
+    char problem[320];
+    /* ledger_verify_full only */
+    int64_t anchors_checked;      /* signed anchors in the database checked against the chain */
+    int64_t anchor_log_lines;     /* lines of the anchor log checked */
+    int64_t anchored_seal_pos;    /* the latest anchored head (0: none) */
+    int64_t origins_checked;      /* entries checked against their proposal or business row */
+    char key_id[17];              /* the public key's id ("" when none was found) */
+    unsigned problems_total;
+    unsigned problems_n;
+    struct ledger_verify_problem problems[LEDGER_VERIFY_PROBLEMS_MAX];
 };
 
 /* Recomputes the hash chain over every sealed entry in seal order and every account balance
  * from the journal, and checks every entry balances; stops at the first mismatch. Reads in
  * chunks of LEDGER_SEAL_CHUNK entries: memory does not grow with the journal. */
 enum fl_err ledger_verify(struct db *db, struct ledger_verify_report *rep, struct fl_error *err);
+
+struct anchor_signer;
+struct anchor_verifier;
+
+/* ledger_seal, and when signer is non-NULL, the chunk's new head is signed (anchor_sign) and
+ * stored in ledger_anchor in the same transaction and, after the commit, appended to the anchor
+ * log. A head sealed earlier but not yet anchored (after an upgrade, or a seal without a signer)
+ * is anchored even when nothing is left to seal. An error appending to the log is returned after
+ * the seal committed (the next anchor covers the chain again). */
+enum fl_err ledger_seal_anchored(struct db *db, unsigned max, const struct anchor_signer *signer, unsigned *sealed,
+                                 struct fl_error *err);
+
+/* What ledger_verify_full checks besides ledger_verify. */
+struct ledger_verify_options {
+    const struct anchor_verifier *verifier; /* NULL: no public key (every anchor is then a problem) */
+    const char *anchor_log;                 /* path of the anchor log; NULL or missing: a problem when anchors exist */
+};
+
+/* Everything ledger_verify checks, and (docs/architecture.md, Tamper evidence):
+ * - every anchor in the database: signed by the verifier's key, over the chain's actual head at
+ *   its seal position, following the previous anchor (count); none past the chain's end;
+ * - every sealed entry covered by an anchor (none sealed after the last anchor);
+ * - every line of the anchor log: well-formed, signed, and its head equal to the chain's at
+ *   that seal position; a head past the chain's end names the entries cut from the tail;
+ * - every entry against what produced it (ledger_verify_origins in statements.c).
+ * Problems are listed with the entry named; rep->ok is false when there is any. Errors: database
+ * errors only (a problem found is FLE_OK with rep->ok false). */
+enum fl_err ledger_verify_full(struct db *db, const struct ledger_verify_options *o, struct ledger_verify_report *rep,
+                               struct fl_error *err);
+
+/* Prints a ledger_verify_full report: what was checked, one "verify: MISMATCH: ..." line per
+ * listed problem, then "verify: ok" or "verify: FAILED". */
+void ledger_verify_print(const struct ledger_verify_report *rep, const char *anchor_log, FILE *out);
+
+/* The latest anchored head (what publications and statements carry), as a new JSON object
+ * {"chain", "seal_pos", "entry_id", "count", "hash", "key_id", "signature"} (hashes and the
+ * signature in hex; anchor_message() says what is signed), or JSON null when nothing is anchored
+ * yet; NULL with *err on a database error. */
+json_t *ledger_chain_head(struct db *db, struct fl_error *err);
 
 /* Group commit: many threads post; `committers` threads (1..LEDGER_BATCHER_COMMITTERS_MAX), each
  * with its own connection, write what has queued up (at most batch_max entries) as one durable

@@ -15,6 +15,8 @@
 #define LEDGER_BATCHER_COMMITTERS_MAX 8
 /* Sealing reads this many entries per round: bounded memory whatever the journal size. */
 #define LEDGER_SEAL_CHUNK 1000
+/* Problems ledger_verify_full lists one by one (it counts them all); enough to name each entry of a tampering. */
+#define LEDGER_VERIFY_PROBLEMS_MAX 32
 
 /* Names and codes, matching the CHECKs in the migrations. */
 #define NAME_BYTES_MAX 200

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fundledger/anchor.h"
 #include "fundledger/auth.h"
 #include "fundledger/cluster.h"
 #include "fundledger/config.h"
@@ -27,7 +28,7 @@ static const char usage[] =
     "commands:\n"
     "  serve [--demo-if-empty]        migrate, optionally load the demo fund, serve HTTP\n"
     "  migrate                        apply pending migrations\n"
-    "  verify                         recompute the hash chain and every balance from the journal\n"
+    "  verify                         check the hash chain, its signed anchors, balances, origins\n"
     "  seal                           seal committed journal entries into the hash chain now\n"
     "  user add NAME --role ROLE [--org ID]\n"
     "                                 create a user (roles: admin, fund_manager, approver,\n"
@@ -273,36 +274,48 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
+/* Chain, anchors (public key and anchor log from the config), balances and origins. */
 static int cmd_verify(struct db *db)
 {
     struct ledger_verify_report rep;
     struct fl_error err;
     fl_error_clear(&err);
-    if (ledger_verify(db, &rep, &err) != FLE_OK) {
+    struct anchor_paths paths;
+    anchor_paths_from_config(&cfg, PQdb(db_pg(db)), &paths);
+    struct anchor_verifier *v = NULL;
+    if (anchor_verifier_open(&paths, &v, &err) != FLE_OK && err.code != FLE_NOT_FOUND) {
         return fail("verify", &err);
     }
-    printf("verify: %" PRId64 " sealed entries checked, %" PRId64 " not sealed yet, %" PRId64 " accounts checked\n",
-           rep.entries_checked, rep.entries_unsealed, rep.accounts_checked);
-    if (!rep.ok) {
-        printf("verify: MISMATCH: %s\n", rep.problem);
-        return 1;
+    struct ledger_verify_options o = {.verifier = v, .anchor_log = paths.log};
+    enum fl_err e = ledger_verify_full(db, &o, &rep, &err);
+    anchor_verifier_close(v);
+    if (e != FLE_OK) {
+        return fail("verify", &err);
     }
-    printf("verify: ok\n");
-    return 0;
+    ledger_verify_print(&rep, paths.log, stdout);
+    return rep.ok ? 0 : 1;
 }
 
 static int cmd_seal(struct db *db)
 {
     struct fl_error err;
     fl_error_clear(&err);
+    struct anchor_paths paths;
+    anchor_paths_from_config(&cfg, PQdb(db_pg(db)), &paths);
+    struct anchor_signer *signer = NULL;
+    if (anchor_signer_open(&paths, &signer, &err) != FLE_OK) {
+        return fail("seal", &err);
+    }
     unsigned total = 0, sealed = LEDGER_SEAL_CHUNK;
     for (int round = 0; sealed == LEDGER_SEAL_CHUNK && round < 1000000; round++) {
-        if (ledger_seal(db, LEDGER_SEAL_CHUNK, &sealed, &err) != FLE_OK) {
+        if (ledger_seal_anchored(db, LEDGER_SEAL_CHUNK, signer, &sealed, &err) != FLE_OK) {
+            anchor_signer_close(signer);
             return fail("seal", &err);
         }
         total += sealed;
     }
-    printf("seal: %u entries sealed\n", total);
+    anchor_signer_close(signer);
+    printf("seal: %u entries sealed and anchored\n", total);
     return 0;
 }
 

@@ -65,7 +65,13 @@ enum key_kind {
     X(http_shutdown_grace_s, KIND_UINT, 0, 3600, NULL, "30",                                        \
       "Seconds SIGTERM or SIGINT waits for requests in flight before closing them, 0 to 3600.")   \
     X(iati_small_group_min, KIND_UINT, 1, 1000, NULL, "5",                                         \
-      "Fewest loans to persons a department needs to be its own IATI activity, 1 to 1000.")
+      "Fewest loans to persons a department needs to be its own IATI activity, 1 to 1000.")         \
+    X(anchor_key_file, KIND_TEXT, 0, 0, NULL, "",                                                  \
+      "Ed25519 private key that signs the chain's head (made 0600 on first use); empty: data_dir/anchor.key.") \
+    X(anchor_public_key_file, KIND_TEXT, 0, 0, NULL, "",                                           \
+      "Public key that verify checks anchors with; empty: the key file's path with .pub appended.") \
+    X(anchor_log_file, KIND_TEXT, 0, 0, NULL, "",                                                  \
+      "Append-only log of signed chain heads, kept outside the database; empty: data_dir/anchor-DATABASE.log.")
 
 struct key_spec {
     const char *key;

@@ -69,8 +69,9 @@ const struct db_statement db_statements[] = {
      "ORDER BY a.currency, a.code"},
     {"ledger_seal_lock", "SELECT pg_advisory_xact_lock(7265100002)"},
     {"ledger_seal_head",
-     "SELECT seal_pos, encode(hash, 'hex') FROM journal_entry WHERE seal_pos IS NOT NULL "
-     "ORDER BY seal_pos DESC LIMIT 1"},
+     "SELECT seal_pos, encode(hash, 'hex'), id, (SELECT max(seal_pos) FROM ledger_anchor), "
+     "(SELECT encode(g.hash, 'hex') FROM journal_entry g WHERE g.seal_pos = 1) FROM journal_entry "
+     "WHERE seal_pos IS NOT NULL ORDER BY seal_pos DESC LIMIT 1"},
     {"ledger_seal_pending", "SELECT " SEAL_COLS " FROM journal_entry WHERE seal_pos IS NULL ORDER BY id LIMIT $1"},
     /* Lines in the order of the ids given (seal order when verifying, which is not always id
      * order: an entry may commit, and so be sealed, after one with a higher id). */
@@ -89,6 +90,24 @@ const struct db_statement db_statements[] = {
      "HAVING sum(amount_minor) <> 0 UNION ALL SELECT e.id FROM journal_entry e "
      "WHERE (SELECT count(*) FROM journal_line l WHERE l.entry_id = e.id) < 2) x ORDER BY id LIMIT 1"},
     {"ledger_verify_accounts", "SELECT count(*) FROM account"},
+    {"ledger_verify_entries", "SELECT count(*) FROM journal_entry"},
+    /* anchors (seal.c; docs/architecture.md, Tamper evidence) */
+    {"ledger_anchor_insert",
+     "INSERT INTO ledger_anchor (seal_pos, entry_id, count, hash, key_id, signature, chain) "
+     "VALUES ($1, $2, $3, decode($4, 'hex'), $5, decode($6, 'hex'), decode($7, 'hex'))"},
+#define ANCHOR_COLS \
+    "seal_pos, entry_id, count, encode(hash, 'hex'), key_id, encode(signature, 'hex'), encode(chain, 'hex')"
+    {"ledger_verify_anchors",
+     "SELECT " ANCHOR_COLS " FROM ledger_anchor WHERE seal_pos > $1 AND seal_pos <= $2 ORDER BY seal_pos"},
+    /* The last anchor, and how many lie past seal position $1 (the chain's end). */
+    {"ledger_verify_anchors_past",
+     "SELECT " ANCHOR_COLS ", (SELECT count(*) FROM ledger_anchor WHERE seal_pos > $1) FROM ledger_anchor "
+     "ORDER BY seal_pos DESC LIMIT 1"},
+    {"ledger_verify_entries_at",
+     "SELECT u.pos, e.id, encode(e.hash, 'hex') FROM unnest($1::bigint[]) WITH ORDINALITY AS u(pos, ord) "
+     "LEFT JOIN journal_entry e ON e.seal_pos = u.pos ORDER BY u.ord"},
+    {"ledger_chain_head",
+     "SELECT " ANCHOR_COLS " FROM ledger_anchor ORDER BY seal_pos DESC LIMIT 1"},
     {"ledger_verify_balances",
      "SELECT a.id, coalesce(b.balance_minor, 0), coalesce(s.total, 0)::bigint FROM account a "
      "LEFT JOIN account_balance b ON b.account_id = a.id LEFT JOIN "
@@ -783,7 +802,15 @@ const struct db_statement db_statements[] = {
     "fund_identifier, currency, activity_count, transactions::text, encode(activities_sha256, 'hex'), "      \
     "encode(organisation_sha256, 'hex'), octet_length(activities_xml), octet_length(organisation_xml)"
     {"iati_publication_list",
-     "SELECT " IATI_PUBLICATION_COLS " FROM publication WHERE fund_id = $1 ORDER BY version DESC"},
+     "SELECT " IATI_PUBLICATION_COLS ", h.seal_pos, h.entry_id, h.count, encode(h.hash, 'hex'), h.key_id, "
+     "encode(h.signature, 'hex'), encode(h.chain, 'hex') FROM publication LEFT JOIN publication_chain_head h "
+     "USING (fund_id, version) WHERE fund_id = $1 ORDER BY version DESC"},
+    /* The signed chain head a publication was made on: the latest anchor (docs/architecture.md). */
+    {"iati_publication_chain_head",
+     "INSERT INTO publication_chain_head (fund_id, version, chain, seal_pos, entry_id, count, hash, key_id, "
+     "signature) SELECT $1, $2, chain, seal_pos, entry_id, count, hash, key_id, signature FROM ledger_anchor "
+     "ORDER BY seal_pos DESC LIMIT 1 RETURNING seal_pos, entry_id, count, encode(hash, 'hex'), key_id, "
+     "encode(signature, 'hex'), encode(chain, 'hex')"},
     {"iati_publication_file",
      "SELECT CASE WHEN $3::boolean THEN organisation_xml ELSE activities_xml END FROM publication "
      "WHERE fund_id = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1"},

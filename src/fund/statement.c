@@ -984,9 +984,15 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
     char built_at[40];
     snprintf(built_at, sizeof built_at, "%s", db_str(r, 0, 0));
     PQclear(r);
+    /* The signed head of the hash chain in this snapshot (docs/architecture.md, Tamper evidence). */
+    json_t *chain_head = ledger_chain_head(db, err);
+    if (chain_head == NULL) {
+        return err->code;
+    }
 
     json_t *fund = fund_get(db, b->fund_id, err);
     if (fund == NULL) {
+        json_decref(chain_head);
         return err->code;
     }
     snprintf(b->currency, sizeof b->currency, "%s", json_string_value(json_object_get(fund, "base_currency")));
@@ -997,11 +1003,13 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
     r = db_exec(db, "statement_investor", 1, p, err);
     if (r == NULL) {
         json_decref(fund);
+        json_decref(chain_head);
         return err->code;
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
         json_decref(fund);
+        json_decref(chain_head);
         return fl_error_set(err, FLE_NOT_FOUND, "investor_id", "no investor organisation %" PRId64, b->investor_id);
     }
     json_t *investor = json_pack("{s:I, s:s}", "id", (json_int_t)b->investor_id, "name", db_str(r, 0, 1));
@@ -1083,15 +1091,17 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
         json_decref(impact);
         json_decref(note_list);
         json_decref(periods);
+        json_decref(chain_head);
         return e;
     }
     json_t *st =
-        json_pack("{s:i, s:s, s:{s:I, s:s, s:s, s:s}, s:o, s:s, s:o, s:{s:s, s:s}, s:o, s:o, s:o, s:o}", "version",
-                  STATEMENT_VERSION, "basis", "unaudited", "fund", "id", (json_int_t)b->fund_id, "code",
+        json_pack("{s:i, s:s, s:{s:I, s:s, s:s, s:s}, s:o, s:s, s:o, s:{s:s, s:s, s:o}, s:o, s:o, s:o, s:o}",
+                  "version", STATEMENT_VERSION, "basis", "unaudited", "fund", "id", (json_int_t)b->fund_id, "code",
                   json_string_value(json_object_get(fund, "code")), "name",
                   json_string_value(json_object_get(fund, "name")), "currency", b->currency, "investor", investor,
                   "period_end", b->period_end, "periods", periods, "cutoff", "built_at", built_at, "period_end",
-                  b->period_end, "tranches", tranches, "portfolio", port, "impact", impact, "notes", note_list);
+                  b->period_end, "chain_head", chain_head, "tranches", tranches, "portfolio", port, "impact", impact,
+                  "notes", note_list);
     json_decref(fund);
     char hex[HASH_HEX_BYTES];
     if (st == NULL || !statement_hash(st, hex) || json_object_set_new(st, "hash", json_string(hex)) != 0) {

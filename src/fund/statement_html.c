@@ -764,6 +764,24 @@ static bool p_notes(struct rctx *c)
     return true;
 }
 
+/* The signed head of the ledger's hash chain the statement was built on (or that none is yet). */
+static bool p_chain_head(struct rctx *c)
+{
+    const json_t *h = jo(jo(c->st, "cutoff"), "chain_head");
+    if (!json_is_object(h)) {
+        sb_str(c->s, "no signed chain head yet (nothing sealed)");
+        return true;
+    }
+    sb_fmt(c->s, "seal %" PRId64 ", entry %" PRId64 ", hash ", (int64_t)json_integer_value(jo(h, "seal_pos")),
+           (int64_t)json_integer_value(jo(h, "entry_id")));
+    sb_esc(c->s, js(h, "hash"));
+    sb_str(c->s, ", key ");
+    sb_esc(c->s, js(h, "key_id"));
+    sb_str(c->s, ", Ed25519 signature ");
+    sb_esc(c->s, js(h, "signature"));
+    return true;
+}
+
 /* The fixed set of placeholders (reports/statement.html documents them): a short text taken
  * from the statement at a dotted path, or a generated block. */
 static const struct {
@@ -781,6 +799,7 @@ static const struct {
     {"year_from", "periods.ytd.from", NULL},
     {"built_at", "cutoff.built_at", NULL},
     {"hash", "hash", NULL},
+    {"chain_head", NULL, p_chain_head},
     {"basis", "basis", NULL},
     {"impact_targets", "impact.targets", NULL},
     {"commitment_rows", NULL, p_commitment_rows},

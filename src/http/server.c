@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fundledger/anchor.h"
 #include "fundledger/hash.h"
 #include "fundledger/http.h"
 #include "fundledger/jsonv.h"
@@ -832,6 +833,7 @@ static void *sealer(void *arg)
 {
     struct http_server *s = arg;
     struct db *db = NULL;
+    struct anchor_signer *signer = NULL;
     struct fl_error err;
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
@@ -853,10 +855,19 @@ static void *sealer(void *arg)
         if (db == NULL && db_open(s->conninfo, true, s->cfg->db_tx_retries_max, &db, &err) != FLE_OK) {
             db = NULL;
         }
-        /* Seal everything committed so far, a chunk per transaction. */
+        /* Seal everything committed so far, a chunk per transaction, each head signed (never
+         * sealed unsigned: without the key, nothing is sealed and the warning says why). */
+        if (signer == NULL && db != NULL) {
+            struct anchor_paths paths;
+            anchor_paths_from_config(s->cfg, PQdb(db_pg(db)), &paths);
+            if (anchor_signer_open(&paths, &signer, &err) != FLE_OK) {
+                log_warn("sealer: %s", err.message);
+                signer = NULL;
+            }
+        }
         unsigned sealed = LEDGER_SEAL_CHUNK;
-        for (int round = 0; db != NULL && sealed == LEDGER_SEAL_CHUNK && round < 1000; round++) {
-            if (ledger_seal(db, LEDGER_SEAL_CHUNK, &sealed, &err) != FLE_OK) {
+        for (int round = 0; db != NULL && signer != NULL && sealed == LEDGER_SEAL_CHUNK && round < 1000; round++) {
+            if (ledger_seal_anchored(db, LEDGER_SEAL_CHUNK, signer, &sealed, &err) != FLE_OK) {
                 log_warn("sealer: %s", err.message);
                 break;
             }
@@ -865,6 +876,7 @@ static void *sealer(void *arg)
     }
     pthread_mutex_unlock(&s->stop_mu);
     db_close(db);
+    anchor_signer_close(signer);
     return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include "fundledger/audit.h"
 #include "fundledger/fund.h"
 #include "fundledger/hash.h"
+#include "fundledger/ledger.h"
 #include "fundledger/money.h"
 
 #include "check_internal.h" /* iati_chk_libxml_init */
@@ -554,15 +555,78 @@ static void published_free(struct published *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Exports and checks into a private directory under o->out_dir, then reads both files. */
+/* Writes the ledger's signed chain head into a checked file as an element of our own namespace,
+ * the last child of the root (the IATI schemas allow any element of another namespace there:
+ * <xsd:any namespace="##other" processContents="lax"/>), then checks the file again in full.
+ * *xml / *len are replaced by the new text. The values are digits and hex: nothing to escape. */
+#define CHAIN_HEAD_NS "urn:fundledger:ledger-chain-head:1"
+static enum fl_err add_chain_head(const char *path, enum iati_kind kind, const json_t *head,
+                                  const struct iati_export_options *o, char **xml, size_t *len,
+                                  struct iati_problems *problems, struct fl_error *err)
+{
+    const char *close = kind == IATI_KIND_ACTIVITIES ? "</iati-activities>" : "</iati-organisations>";
+    size_t cn = strlen(close), at = *len;
+    while (at > 0 && ((*xml)[at - 1] == '\n' || (*xml)[at - 1] == ' ')) {
+        at--;
+    }
+    if (at < cn || memcmp(*xml + at - cn, close, cn) != 0) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "%s does not end with %s", path, close);
+    }
+    at -= cn;
+    char el[1024];
+    int n = snprintf(el, sizeof el,
+                     "  <fl:ledger-chain-head xmlns:fl=\"" CHAIN_HEAD_NS "\" chain=\"%s\" seal-pos=\"%" PRId64
+                     "\" entry-id=\"%" PRId64 "\" count=\"%" PRId64 "\" hash=\"%s\" key-id=\"%s\" signature=\"%s\"/>\n",
+                     json_string_value(json_object_get(head, "chain")),
+                     (int64_t)json_integer_value(json_object_get(head, "seal_pos")),
+                     (int64_t)json_integer_value(json_object_get(head, "entry_id")),
+                     (int64_t)json_integer_value(json_object_get(head, "count")),
+                     json_string_value(json_object_get(head, "hash")), json_string_value(json_object_get(head, "key_id")),
+                     json_string_value(json_object_get(head, "signature")));
+    assert(n > 0 && (size_t)n < sizeof el);
+    char *out = malloc(*len + (size_t)n + 1);
+    if (out == NULL) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    memcpy(out, *xml, at);
+    memcpy(out + at, el, (size_t)n);
+    memcpy(out + at + n, *xml + at, *len - at + 1);
+    FILE *f = fopen(path, "wb");
+    bool ok = f != NULL && fwrite(out, 1, *len + (size_t)n, f) == *len + (size_t)n;
+    ok = (f == NULL || fclose(f) == 0) && ok;
+    if (!ok) {
+        free(out);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "cannot write %s", path);
+    }
+    free(*xml);
+    *xml = out;
+    *len += (size_t)n;
+    struct iati_check_config c = {.schema_dir = o->schema_dir,
+                                  .codelist_dir = o->codelist_dir,
+                                  .today = o->today,
+                                  .refuse_coordinates = true};
+    if (iati_check_file(path, kind, &c, problems) != IATI_CHECK_OK) {
+        return fl_error_set(err, FLE_RULE, "iati", "the file with the ledger's chain head fails its checks");
+    }
+    return FLE_OK;
+}
+
+/* Exports and checks into a private directory under o->out_dir, then reads both files (with the
+ * chain head written in, when there is one). */
 static enum fl_err publish_files(struct db *db, const struct iati_export_options *o, struct iati_export_summary *sum,
                                  struct published *pub, struct iati_problems *problems, struct fl_error *err)
 {
+    json_t *head = ledger_chain_head(db, err);
+    if (head == NULL) {
+        return err->code;
+    }
     char dir[DIR_BYTES];
     if ((size_t)snprintf(dir, sizeof dir, "%s/fundledger-publication-XXXXXX", o->out_dir) >= sizeof dir) {
+        json_decref(head);
         return fl_error_set(err, FLE_INTERNAL, NULL, "the staging directory path is too long");
     }
     if (mkdtemp(dir) == NULL) {
+        json_decref(head);
         return fl_error_set(err, FLE_INTERNAL, NULL, "cannot make a staging directory in %s: %s", o->out_dir,
                             strerror(errno));
     }
@@ -577,6 +641,10 @@ static enum fl_err publish_files(struct db *db, const struct iati_export_options
         uint8_t h[HASH_BYTES];
         if (pub->xml[i] == NULL) {
             e = err->code;
+        } else if (json_is_object(head) &&
+                   (e = add_chain_head(path, i == 0 ? IATI_KIND_ACTIVITIES : IATI_KIND_ORGANISATIONS, head, o,
+                                       &pub->xml[i], &pub->len[i], problems, err)) != FLE_OK) {
+            /* e and err set */
         } else if (!hash_sha256(pub->xml[i], pub->len[i], h)) {
             e = fl_error_set(err, FLE_INTERNAL, NULL, "SHA-256 failed");
         } else {
@@ -586,7 +654,21 @@ static enum fl_err publish_files(struct db *db, const struct iati_export_options
     remove_quietly(dir, names[0]);
     remove_quietly(dir, names[1]);
     (void)rmdir(dir);
+    json_decref(head);
     return e;
+}
+
+/* The chain head in row i from column c on (seal_pos, entry_id, count, hash, key_id, signature,
+ * chain), or JSON null when there is none. */
+static json_t *chain_head_json(const PGresult *r, int i, int c)
+{
+    if (db_null(r, i, c)) {
+        return json_null();
+    }
+    return json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "chain", db_str(r, i, c + 6), "seal_pos",
+                     (json_int_t)db_i64(r, i, c), "entry_id", (json_int_t)db_i64(r, i, c + 1), "count",
+                     (json_int_t)db_i64(r, i, c + 2), "hash", db_str(r, i, c + 3), "key_id", db_str(r, i, c + 4),
+                     "signature", db_str(r, i, c + 5));
 }
 
 json_t *iati_publication_create(struct db *db, const struct principal *who, const struct iati_export_options *o,
@@ -659,15 +741,25 @@ json_t *iati_publication_create(struct db *db, const struct principal *who, cons
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
         return NULL;
     }
+    /* The signed head of the ledger's hash chain this publication was made on, stored beside it. */
     char vb[21];
     /* the record says what was published despite warnings: their rule ids, in order found */
     json_t *warning_ids = json_array();
     for (size_t i = warnings_from; warning_ids != NULL && i < problems->count; i++) {
         json_array_append_new(warning_ids, json_string(problems->items[i].rule_id));
     }
-    json_t *detail =
-        json_pack("{s:I, s:s, s:s, s:s, s:o*}", "version", (json_int_t)version, "fund_identifier", sum.fund_identifier,
-                  "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1], "warnings", warning_ids);
+    const char *ph[2] = {fb, db_i64_text(version, vb)};
+    if ((r = db_exec(db, "iati_publication_chain_head", 2, ph, err)) == NULL) {
+        json_decref(warning_ids);
+        json_decref(reply);
+        return NULL;
+    }
+    json_t *head = PQntuples(r) == 1 ? chain_head_json(r, 0, 0) : json_null();
+    PQclear(r);
+    json_object_set_new(reply, "chain_head", head);
+    json_t *detail = json_pack("{s:I, s:s, s:s, s:s, s:o*, s:O}", "version", (json_int_t)version, "fund_identifier",
+                               sum.fund_identifier, "activities_sha256", pub.sha[0], "organisation_sha256", pub.sha[1],
+                               "warnings", warning_ids, "chain_head", head);
     if (audit_record(db, who, "iati.publish", "publication", db_i64_text(version, vb), o->fund_id, detail, err) !=
         FLE_OK) {
         json_decref(reply);
@@ -704,6 +796,9 @@ json_t *iati_publication_list(struct db *db, int64_t fund_id, struct fl_error *e
                       (json_int_t)db_i64(r, i, 9), "organisation_bytes", (json_int_t)db_i64(r, i, 10), "activities_url",
                       url, "/activities.xml", "organisation_url", url, "/organisation.xml");
         json_decref(stored);
+        if (item != NULL) {
+            json_object_set_new(item, "chain_head", chain_head_json(r, i, 11));
+        }
         if (item == NULL || json_array_append_new(list, item) != 0) {
             PQclear(r);
             json_decref(list);

@@ -66,6 +66,7 @@ static const struct {
     {"journal_entry", "INSERT,SELECT UPDATE(hash,prev_hash,seal_pos)"},
     {"journal_entry_id_seq", "USAGE"},
     {"journal_line", "INSERT,SELECT"},
+    {"ledger_anchor", "INSERT,SELECT"},
     {"loan", "INSERT,SELECT UPDATE(approved_on,drawn_minor,status,written_off_minor)"},
     {"loan_condition", "INSERT,SELECT"},
     {"loan_funding", "INSERT,SELECT"},
@@ -78,6 +79,7 @@ static const struct {
     {"proposal_decision", "INSERT,SELECT"},
     {"proposal_id_seq", "USAGE"},
     {"publication", "INSERT,SELECT"},
+    {"publication_chain_head", "INSERT,SELECT"},
     {"publication_id_seq", "USAGE"},
     {"recovery", "INSERT,SELECT"},
     {"recovery_id_seq", "USAGE"},
@@ -512,10 +514,15 @@ static void test_revocation_is_final(void **state)
     assert_int_equal(auth_token_create(db, manager.user_id, "privileges-live", 30, live_token, &live, &err), FLE_OK);
     assert_int_equal(auth_token_renew(db, live, 60, expires_at, &err), FLE_OK); /* the service's path */
     snprintf(sql, sizeof sql, "UPDATE api_token SET expires_at = NULL WHERE id = %" PRId64, live);
-    snprintf(reason, sizeof reason, "token %" PRId64 " can only be renewed to a later expiry", live);
+    snprintf(reason, sizeof reason, "token %" PRId64 " keeps an expiry: a renewal never removes it", live);
     refused(sql, "P0001", reason);
+    /* Ending a token early is allowed; bringing it back is not. */
     snprintf(sql, sizeof sql, "UPDATE api_token SET expires_at = now() - interval '1 day' WHERE id = %" PRId64, live);
+    assert_true(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql, "UPDATE api_token SET expires_at = now() + interval '1 day' WHERE id = %" PRId64, live);
+    snprintf(reason, sizeof reason, "token %" PRId64 " has expired: an expired token is not renewed", live);
     refused(sql, "P0001", reason);
+    refused_for_owner(sql, reason);
     refused("UPDATE api_token SET user_id = 1", "42501", "permission denied for table api_token");
     refused("DELETE FROM api_token", "42501", "permission denied for table api_token");
     refused("TRUNCATE api_token CASCADE", "42501", "permission denied for table api_token");
