@@ -604,8 +604,21 @@ static enum fl_err add_chain_head(const char *path, enum iati_kind kind, const j
     struct iati_check_config c = {.schema_dir = o->schema_dir,
                                   .codelist_dir = o->codelist_dir,
                                   .today = o->today,
-                                  .refuse_coordinates = true};
-    if (iati_check_file(path, kind, &c, problems) != IATI_CHECK_OK) {
+                                  .policy = true};
+    /* The first check already reported this file's warnings: only an error the added element
+     * brings is reported again (into problems, with the publication refused). */
+    struct iati_problems again;
+    iati_problems_init(&again);
+    enum iati_check_result cr = iati_check_file(path, kind, &c, &again);
+    bool failed = cr != IATI_CHECK_OK || iati_problems_errors_since(&again, 0, 0);
+    for (size_t i = 0; failed && i < again.count; i++) {
+        if (again.items[i].severity == IATI_SEVERITY_ERROR) {
+            const struct iati_problem *q = &again.items[i];
+            iati_chk_problem_at(problems, q->rule_id, q->severity, q->location, q->line, "%s", q->message);
+        }
+    }
+    iati_problems_free(&again);
+    if (failed) {
         return fl_error_set(err, FLE_RULE, "iati", "the file with the ledger's chain head fails its checks");
     }
     return FLE_OK;

@@ -377,7 +377,7 @@ static void test_clean_ledger_verifies_with_the_public_key_alone(void **state)
         char schemas[512], codelists[512];
         snprintf(schemas, sizeof schemas, "%s/iati/schemas", shared ? shared : "../shared");
         snprintf(codelists, sizeof codelists, "%s/iati/codelists", shared ? shared : "../shared");
-        struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .refuse_coordinates = true};
+        struct iati_check_config c = {.schema_dir = schemas, .codelist_dir = codelists, .policy = true};
         struct iati_problems problems;
         iati_problems_init(&problems);
         enum iati_check_result res =
