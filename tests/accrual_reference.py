@@ -220,3 +220,23 @@ out("SPLIT.per_amount_residue", per_amount)
 t0, t1, t2 = split(10000, [1, 1, 1]), split(5000, [1, 1, 1]), split(0, [1, 1, 1])
 out("SPLIT.cumulative_part1", [x - y for x, y in zip(t0, t1)])
 out("SPLIT.cumulative_part2", [x - y for x, y in zip(t1, t2)])
+
+# 6b. The same loan state on 2026-04-20 with rows 2 and 3 unpaid (row 1 paid on its due date).
+P3 = L[2][2]
+di3 = interest(P3, F(265, 1000), F(days(dt.date(2026, 4, 15), dt.date(2026, 4, 20)), 365))
+out("DI.row3.default", di3)
+out("DI.due.default", di1 + di2 + di3)
+out("DI.due.overdue_interest", L[1][3] + L[2][3])
+out("DI.due.overdue_principal", P2 + P3)
+out("DI.due.current_interest", interest(L[2][5], EA24, stretch_frac("act_365", 12, L[2][1], L[3][1], L[2][1], dt.date(2026, 4, 20))))
+
+# 10. Drawn before the first period starts: L drawn 2026-01-05, stub of 10 days act/365 due with
+# row 1; and L under 30/360 drawn 2026-01-25 (period 2026-01-15 .. 2026-02-15 is 30 days 30/360).
+stub = interest(1_200_000_000, EA24, F(10, 365))
+out("STUB.stub", stub)
+out("STUB.row1.interest", stub + L[0][3])
+out("D360.row1.interest", interest(1_200_000_000, EA24, F(1, 12) * F(d360(dt.date(2026, 1, 25), e1), d360(s1, e1))))
+# 11. Largest exponent denominators: one day of a 31-day month (1/372) and of a 33-day 30/360
+# month (1/396), on 12,000,000.00 at 24 % EA.
+out("DEN.372", interest(1_200_000_000, EA24, F(1, 372)))
+out("DEN.396", interest(1_200_000_000, EA24, F(1, 396)))
