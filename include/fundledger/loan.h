@@ -72,4 +72,11 @@ enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, 
 enum fl_err loan_split(struct db *db, int64_t loan_id, int64_t amount, int64_t *tranche_ids, int64_t *parts,
                        unsigned *n, struct fl_error *err);
 
+/* Splits a step of a cumulative total without drift (docs/loan-servicing.md §10): parts[i] =
+ * split(after)[i] - split(before)[i] by the stored shares, so the parts of every step of a
+ * running total sum to split(final total) and a total back at 0 leaves 0 on every tranche. A
+ * part can be one unit of the other sign (largest remainder is not monotone). */
+enum fl_err loan_split_cumulative(struct db *db, int64_t loan_id, int64_t before, int64_t after, int64_t *tranche_ids,
+                                  int64_t *parts, unsigned *n, struct fl_error *err);
+
 #endif

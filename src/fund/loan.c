@@ -504,6 +504,41 @@ static enum fl_err store_schedule(struct db *db, int64_t loan_id, const schedule
     return e;
 }
 
+/* The capitalisation of the interest-grace rows (docs/loan-servicing.md §3), from the schedule. */
+static enum fl_err store_capitalisation(struct db *db, int64_t loan_id, const schedule_row *rows, size_t n,
+                                        struct fl_error *err)
+{
+    struct db_array no, due, amt;
+    db_array_init(&no);
+    db_array_init(&due);
+    db_array_init(&amt);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].capitalised_minor > 0) {
+            char d[16];
+            snprintf(d, sizeof d, "%04d-%02d-%02d", rows[i].due_date.y, rows[i].due_date.m, rows[i].due_date.d);
+            db_array_i64(&no, rows[i].no);
+            db_array_text(&due, d);
+            db_array_i64(&amt, rows[i].capitalised_minor);
+        }
+    }
+    enum fl_err e = FLE_OK;
+    if (no.n > 0) {
+        char lb[21];
+        const char *p[4] = {db_i64_text(loan_id, lb), db_array_str(&no), db_array_str(&due), db_array_str(&amt)};
+        if (!p[1] || !p[2] || !p[3]) {
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        } else {
+            PGresult *r = db_exec(db, "loan_store_capitalisation", 4, p, err);
+            e = r ? FLE_OK : err->code;
+            PQclear(r);
+        }
+    }
+    db_array_free(&no);
+    db_array_free(&due);
+    db_array_free(&amt);
+    return e;
+}
+
 enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct principal *approver,
                          int64_t *entry_id, struct fl_error *err)
 {
@@ -524,7 +559,8 @@ enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct p
     static _Thread_local schedule_row rows[SCHEDULE_INSTALMENTS_MAX];
     size_t n_rows = 0;
     if ((e = make_schedule(&t, l.currency, rows, &n_rows, err)) != FLE_OK ||
-        (e = store_schedule(db, l.id, rows, n_rows, err)) != FLE_OK) {
+        (e = store_schedule(db, l.id, rows, n_rows, err)) != FLE_OK ||
+        (e = store_capitalisation(db, l.id, rows, n_rows, err)) != FLE_OK) {
         return e;
     }
     /* Funding shares: explicit, or the principal split pro rata to eligible tranches' cash. */
@@ -684,6 +720,35 @@ enum fl_err loan_split(struct db *db, int64_t loan_id, int64_t amount, int64_t *
     return FLE_OK;
 }
 
+enum fl_err loan_split_cumulative(struct db *db, int64_t loan_id, int64_t before, int64_t after, int64_t *tranche_ids,
+                                  int64_t *parts, unsigned *n, struct fl_error *err)
+{
+    int64_t target[LOAN_FUNDING_MAX];
+    enum fl_err e = loan_split(db, loan_id, before, tranche_ids, parts, n, err);
+    if (e != FLE_OK || (e = loan_split(db, loan_id, after, tranche_ids, target, n, err)) != FLE_OK) {
+        return e;
+    }
+    for (unsigned i = 0; i < *n; i++) {
+        parts[i] = target[i] - parts[i];
+    }
+    return FLE_OK;
+}
+
+/* Principal ever lent on a loan so far: drawn plus capitalised interest posted (the running
+ * total disbursements and capitalisations split cumulatively). */
+static enum fl_err lent_so_far(struct db *db, const struct loan_row *l, int64_t *lent, struct fl_error *err)
+{
+    char lb[21];
+    const char *p[1] = {db_i64_text(l->id, lb)};
+    PGresult *r = db_exec_rows(db, "loan_capitalised_posted", 1, p, 1, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    *lent = l->drawn + db_i64(r, 0, 0);
+    PQclear(r);
+    return FLE_OK;
+}
+
 /* Every check of a drawdown; with lock the loan row is locked (at approval). */
 static enum fl_err drawdown_check(struct db *db, int64_t loan_id, int64_t amount, const char *value_date, bool lock,
                                   struct loan_row *l, int64_t *tids, int64_t *parts, unsigned *n,
@@ -734,8 +799,10 @@ static enum fl_err drawdown_check(struct db *db, int64_t loan_id, int64_t amount
         return e;
     }
     struct borrower b;
+    int64_t lent = 0;
     if ((e = load_borrower(db, l->entrepreneur_id, &b, err)) != FLE_OK ||
-        (e = loan_split(db, loan_id, amount, tids, parts, n, err)) != FLE_OK) {
+        (e = lent_so_far(db, l, &lent, err)) != FLE_OK ||
+        (e = loan_split_cumulative(db, loan_id, lent, lent + amount, tids, parts, n, err)) != FLE_OK) {
         return e;
     }
     for (unsigned i = 0; i < *n; i++) {
@@ -804,22 +871,26 @@ enum fl_err disbursement_execute(struct db *db, const struct proposal *p, const 
         return e;
     }
     int64_t acc[2 * LOAN_FUNDING_MAX + 2], amounts[2 * LOAN_FUNDING_MAX + 2];
+    unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
-        if ((e = tranche_account(db, l.fund_id, tids[i], "LOANS", &acc[2 * i], err)) != FLE_OK ||
-            (e = tranche_account(db, l.fund_id, tids[i], "CASH", &acc[2 * i + 1], err)) != FLE_OK) {
+        if (parts[i] == 0) {
+            continue; /* a cumulative step can give a tranche nothing */
+        }
+        if ((e = tranche_account(db, l.fund_id, tids[i], "LOANS", &acc[k], err)) != FLE_OK ||
+            (e = tranche_account(db, l.fund_id, tids[i], "CASH", &acc[k + 1], err)) != FLE_OK) {
             return e;
         }
-        amounts[2 * i] = parts[i];
-        amounts[2 * i + 1] = -parts[i];
+        amounts[k++] = parts[i];
+        amounts[k++] = -parts[i];
     }
-    if ((e = fund_account_by_code(db, l.fund_id, "8590", &acc[2 * n], err)) != FLE_OK ||
-        (e = fund_account_by_code(db, l.fund_id, "8500", &acc[2 * n + 1], err)) != FLE_OK) {
+    if ((e = fund_account_by_code(db, l.fund_id, "8590", &acc[k], err)) != FLE_OK ||
+        (e = fund_account_by_code(db, l.fund_id, "8500", &acc[k + 1], err)) != FLE_OK) {
         return e;
     }
-    amounts[2 * n] = amount;
-    amounts[2 * n + 1] = -amount;
-    if ((e = post(db, &l, approver->user_id, value_date, "disbursement", "loan drawdown", acc, amounts, 2 * n + 2,
-                  entry_id, err)) != FLE_OK) {
+    amounts[k++] = amount;
+    amounts[k++] = -amount;
+    if ((e = post(db, &l, approver->user_id, value_date, "disbursement", "loan drawdown", acc, amounts, k, entry_id,
+                  err)) != FLE_OK) {
         return e;
     }
     char lb[21], ab[21], pb[21], eb[21];

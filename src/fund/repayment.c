@@ -196,6 +196,16 @@ struct rp_loan {
     unsigned n_funding;
     int64_t tranche_id[LOAN_FUNDING_MAX], weight[LOAN_FUNDING_MAX], loans_account[LOAN_FUNDING_MAX];
     bool repaid_now;
+    int64_t cap_posted;   /* capitalised interest posted to T.LOANS (loan.capitalised_minor) */
+    size_t cap_at, cap_n; /* its capitalisation rows in the chunk */
+};
+
+/* One row of loan_capitalisation (docs/loan-servicing.md §3). */
+struct rp_cap {
+    int no;
+    int64_t due_days;
+    int64_t amount_minor;
+    bool posted;
 };
 
 /* A set of (loan, reference): references already used. Open addressing; keys borrowed. */
@@ -263,6 +273,12 @@ struct rp_line {
     struct rp_loan *loan; /* during its chunk */
     int64_t bucket[WATERFALL_BUCKETS], prepayment, principal, interest;
     size_t alloc_at, alloc_n; /* in the chunk's allocation list */
+    /* Capitalised interest this line posts first (rows newly due), and the running totals the
+     * tranche splits step from: lent = drawn + capitalised posted, settled = principal repaid +
+     * written off (docs/loan-servicing.md §10). */
+    int64_t cap_post, lent_before, settled_before, outstanding_after;
+    size_t capp_at, capp_n; /* the capitalisation rows it posts, in the chunk's caps */
+    int64_t cap_entry_id;
 };
 
 struct rp_alloc {
@@ -290,6 +306,8 @@ struct rp_chunk {
     size_t n_alloc, cap_alloc;
     struct rp_fund funds[RP_FUNDS_MAX];
     unsigned n_funds;
+    struct rp_cap *caps;
+    size_t n_caps;
 };
 
 static void chunk_free(struct rp_chunk *c)
@@ -302,6 +320,7 @@ static void chunk_free(struct rp_chunk *c)
     }
     free(c->owned_refs);
     free(c->alloc);
+    free(c->caps);
     memset(c, 0, sizeof *c);
 }
 
@@ -402,6 +421,38 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
         snprintf(l->first_disbursement, sizeof l->first_disbursement, "%s", db_str(r, row, 8));
         l->repaid = db_i64(r, row, 9);
         snprintf(l->first_write_off, sizeof l->first_write_off, "%s", db_str(r, row, 10));
+        l->cap_posted = db_i64(r, row, 11);
+    }
+    PQclear(r);
+
+    r = db_exec(db, "repayment_load_capitalisation", 1, p, err);
+    if (r == NULL) {
+        e = err->code;
+        goto done;
+    }
+    c->n_caps = (size_t)PQntuples(r);
+    c->caps = calloc(c->n_caps ? c->n_caps : 1, sizeof *c->caps);
+    if (c->caps == NULL) {
+        PQclear(r);
+        e = oom(err);
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_caps; i++) {
+        int row = (int)i;
+        struct rp_loan *l = find_loan(c, db_i64(r, row, 0));
+        struct rp_cap *x = &c->caps[i];
+        x->no = (int)db_i64(r, row, 1);
+        x->amount_minor = db_i64(r, row, 3);
+        x->posted = strcmp(db_str(r, row, 4), "t") == 0;
+        if (l == NULL || !date_days(db_str(r, row, 2), &x->due_days)) {
+            PQclear(r);
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "bad capitalisation row");
+            goto done;
+        }
+        if (l->cap_n == 0) {
+            l->cap_at = i;
+        }
+        l->cap_n++;
     }
     PQclear(r);
 
@@ -631,7 +682,16 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
                      l->id);
         return FLE_OK;
     }
-    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    /* Capitalised interest due by the value date is principal outstanding (§3). */
+    int64_t cap_due = 0, cap_new = 0;
+    for (size_t q = 0; q < l->cap_n; q++) {
+        const struct rp_cap *x = &c->caps[l->cap_at + q];
+        if (x->due_days <= vdays) {
+            cap_due += x->amount_minor;
+            cap_new += x->posted ? 0 : x->amount_minor;
+        }
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off + cap_due;
     int64_t owed = 0;
     repayment_alloc_status st = repayment_allocate(ln->amount_minor, vdays, outstanding,
                                                    l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
@@ -659,14 +719,86 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
     ln->principal = a.principal_minor;
     ln->interest = a.interest_minor;
     ref_set_check(&c->refs, l->id, ln->reference, true);
+    ln->lent_before = l->drawn + l->cap_posted;
+    ln->settled_before = l->repaid + l->written_off;
+    ln->cap_post = cap_new;
+    ln->capp_at = 0;
+    ln->capp_n = 0;
+    for (size_t q = 0; q < l->cap_n; q++) {
+        /* Rows are in instalment (so due date) order and are posted up to a date: the rows this
+         * line posts are consecutive. */
+        struct rp_cap *x = &c->caps[l->cap_at + q];
+        if (x->due_days <= vdays && !x->posted) {
+            x->posted = true;
+            if (ln->capp_n == 0) {
+                ln->capp_at = l->cap_at + q;
+            }
+            ln->capp_n++;
+        }
+    }
+    l->cap_posted += cap_new;
     l->repaid += a.principal_minor;
-    if (l->drawn == l->principal && l->drawn - l->repaid - l->written_off == 0) {
+    ln->outstanding_after = outstanding - a.principal_minor;
+    if (l->drawn == l->principal && ln->outstanding_after == 0) {
         snprintf(l->status, sizeof l->status, "repaid");
         l->repaid_now = true;
     }
     ln->loan = l;
     ln->applied = true;
     fl_error_clear(le);
+    return FLE_OK;
+}
+
+/* parts = split(after) - split(before) by the loan's shares: one step of a running total
+ * (docs/loan-servicing.md §10). */
+static bool step_split(const struct rp_loan *l, int64_t before, int64_t after, int64_t *parts)
+{
+    int64_t from[LOAN_FUNDING_MAX];
+    if (l->n_funding == 0 || !money_split(before, l->weight, l->n_funding, from) ||
+        !money_split(after, l->weight, l->n_funding, parts)) {
+        return false;
+    }
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        parts[i] -= from[i];
+    }
+    return true;
+}
+
+/* Builds the capitalisation entry of an applied line (cap_post > 0): Dr T.LOANS per tranche (a
+ * step of the lent total), Cr 4000. */
+static enum fl_err build_cap_entry(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx,
+                                   const struct rp_line *ln, struct ledger_entry *e, struct fl_error *err)
+{
+    const struct rp_loan *l = ln->loan;
+    const struct rp_fund *f = NULL;
+    enum fl_err x = fund_accounts(db, c, l->fund_id, &f, err);
+    if (x != FLE_OK) {
+        return x;
+    }
+    assert(ln->cap_post > 0);
+    memset(e, 0, offsetof(struct ledger_entry, lines));
+    e->fund_id = l->fund_id;
+    e->posted_by = ctx->actor->user_id;
+    snprintf(e->effective_date, sizeof e->effective_date, "%s", ln->value_date);
+    snprintf(e->memo, sizeof e->memo, "grace interest capitalised");
+    snprintf(e->event_type, sizeof e->event_type, "capitalisation");
+    snprintf(e->event_ref, sizeof e->event_ref, "loan:%" PRId64, l->id);
+    int64_t parts[LOAN_FUNDING_MAX];
+    if (!step_split(l, ln->lent_before, ln->lent_before + ln->cap_post, parts)) {
+        return fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
+    }
+    unsigned k = 0;
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        if (parts[i] != 0) {
+            e->lines[k++] = (struct ledger_line){l->loans_account[i], "", parts[i]};
+        }
+    }
+    e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->cap_post};
+    assert(k <= LEDGER_LINES_MAX);
+    for (unsigned i = 0; i < k; i++) {
+        memcpy(e->lines[i].currency, l->currency, CURRENCY_CODE_BYTES);
+    }
+    e->n_lines = k;
     return FLE_OK;
 }
 
@@ -691,7 +823,7 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
     e->lines[k++] = (struct ledger_line){f->collections, "", ln->amount_minor};
     if (ln->principal > 0) {
         int64_t parts[LOAN_FUNDING_MAX];
-        if (l->n_funding == 0 || !money_split(ln->principal, l->weight, l->n_funding, parts)) {
+        if (!step_split(l, ln->settled_before, ln->settled_before + ln->principal, parts)) {
             return fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
         }
         for (unsigned i = 0; i < l->n_funding; i++) {
@@ -719,17 +851,23 @@ static const char *const bucket_cols[WATERFALL_BUCKETS] = {"fees", "overdue_inte
 static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
                                size_t n, struct fl_error *err)
 {
-    size_t k = 0;
+    size_t k = 0, n_entries = 0;
     for (size_t i = 0; i < n; i++) {
         k += lines[i].applied ? 1 : 0;
+        n_entries += lines[i].applied ? (lines[i].cap_post > 0 ? 2 : 1) : 0;
     }
     if (k == 0) {
         return FLE_OK;
     }
     assert(k <= REPAYMENT_IMPORT_CHUNK);
-    struct ledger_entry *entries = malloc(k * sizeof *entries);
-    const struct ledger_entry **ptrs = malloc(k * sizeof *ptrs);
-    int64_t *entry_ids = malloc(k * sizeof *entry_ids);
+    _Static_assert(2 * REPAYMENT_IMPORT_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "capitalisation and repayment entries");
+    struct ledger_entry *entries = malloc(n_entries * sizeof *entries);
+    const struct ledger_entry **ptrs = malloc(n_entries * sizeof *ptrs);
+    int64_t *entry_ids = malloc(n_entries * sizeof *entry_ids);
+    struct db_array cp[3];
+    for (int q = 0; q < 3; q++) {
+        db_array_init(&cp[q]);
+    }
     struct db_array col[13], al[5];
     for (int j = 0; j < 13; j++) {
         db_array_init(&col[j]);
@@ -746,13 +884,55 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     size_t j = 0;
     for (size_t i = 0; i < n && e == FLE_OK; i++) {
         if (lines[i].applied) {
-            e = build_entry(db, c, ctx, &lines[i], &entries[j], err);
-            ptrs[j] = &entries[j];
-            j++;
+            if (lines[i].cap_post > 0) {
+                e = build_cap_entry(db, c, ctx, &lines[i], &entries[j], err);
+                ptrs[j] = &entries[j];
+                j++;
+            }
+            if (e == FLE_OK) {
+                e = build_entry(db, c, ctx, &lines[i], &entries[j], err);
+                ptrs[j] = &entries[j];
+                j++;
+            }
         }
     }
-    if (e != FLE_OK || (e = ledger_post(db, ptrs, (unsigned)k, entry_ids, err)) != FLE_OK) {
+    if (e != FLE_OK || (e = ledger_post(db, ptrs, (unsigned)n_entries, entry_ids, err)) != FLE_OK) {
         goto done;
+    }
+    j = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rp_line *ln = &lines[i];
+        if (!ln->applied) {
+            continue;
+        }
+        ln->cap_entry_id = 0;
+        if (ln->cap_post > 0) {
+            ln->cap_entry_id = entry_ids[j++];
+            for (size_t q = 0; q < ln->capp_n; q++) {
+                db_array_i64(&cp[0], ln->loan->id);
+                db_array_i64(&cp[1], c->caps[ln->capp_at + q].no);
+                db_array_i64(&cp[2], ln->cap_entry_id);
+            }
+        }
+        ln->entry_id = entry_ids[j++];
+    }
+    assert(j == n_entries);
+    if (cp[0].n > 0) {
+        const char *pc[3] = {db_array_str(&cp[0]), db_array_str(&cp[1]), db_array_str(&cp[2])};
+        if (!pc[0] || !pc[1] || !pc[2]) {
+            e = oom(err);
+            goto done;
+        }
+        if ((r = db_exec_rows(db, "repayment_post_capitalisation", 3, pc, 1, err)) == NULL) {
+            e = err->code;
+            goto done;
+        }
+        if (db_i64(r, 0, 0) != (int64_t)cp[0].n) {
+            e = fl_error_set(err, FLE_CONFLICT, "loan_id", "capitalisation posted concurrently");
+            goto done;
+        }
+        PQclear(r);
+        r = NULL;
     }
     char nb[21];
     const char *pn[1] = {db_i64_text((int64_t)k, nb)};
@@ -767,7 +947,6 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
             continue;
         }
         ln->repayment_id = db_i64(r, (int)j, 0);
-        ln->entry_id = entry_ids[j];
         j++;
         db_array_i64(&col[0], ln->repayment_id);
         db_array_i64(&col[1], ln->loan->id);
@@ -832,9 +1011,14 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     }
     if (done_ids.n > 0) {
         const char *pd[1] = {db_array_str(&done_ids)};
-        r = pd[0] ? db_exec(db, "repayment_mark_repaid", 1, pd, err) : NULL;
+        r = pd[0] ? db_exec(db, "repayment_drop_capitalisation", 1, pd, err) : NULL;
         if (r == NULL) {
             e = pd[0] ? err->code : oom(err);
+        }
+        PQclear(r);
+        r = e == FLE_OK ? db_exec(db, "repayment_mark_repaid", 1, pd, err) : NULL;
+        if (r == NULL && e == FLE_OK) {
+            e = err->code;
         }
         for (int i = 0; r != NULL && e == FLE_OK && i < PQntuples(r); i++) {
             char reason[64];
@@ -850,6 +1034,9 @@ done:
     }
     for (int q = 0; q < 5; q++) {
         db_array_free(&al[q]);
+    }
+    for (int q = 0; q < 3; q++) {
+        db_array_free(&cp[q]);
     }
     free(entries);
     free(ptrs);
@@ -982,7 +1169,8 @@ json_t *repayment_record(struct db *db, const struct principal *actor, int64_t l
     json_object_set_new(o, "interest", jv_amount(ln.interest, l->currency));
     json_object_set_new(o, "allocations", allocs);
     json_object_set_new(o, "loan_status", json_string(l->status));
-    json_object_set_new(o, "principal_outstanding", jv_amount(l->drawn - l->repaid - l->written_off, l->currency));
+    json_object_set_new(o, "principal_outstanding", jv_amount(ln.outstanding_after, l->currency));
+    json_object_set_new(o, "capitalised_interest_posted", jv_amount(ln.cap_post, l->currency));
     chunk_free(&c);
     return o;
 }
@@ -1393,7 +1581,8 @@ json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t l
     if (load_one(db, loan_id, &c, &l, err) != FLE_OK) {
         goto done;
     }
-    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    /* Capitalised interest counts once posted (a repayment posts what is due by its date). */
+    int64_t outstanding = l->drawn + l->cap_posted - l->repaid - l->written_off;
     if (strcmp(l->status, "active") != 0) {
         fl_error_set(err, FLE_CONFLICT, "loan_id", "only an active loan is written off; loan %" PRId64 " is %s",
                      loan_id, l->status);
@@ -1458,7 +1647,7 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     if (e != FLE_OK) {
         goto done;
     }
-    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    int64_t outstanding = l->drawn + l->cap_posted - l->repaid - l->written_off;
     if (strcmp(l->status, "active") != 0) {
         e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " is now %s", loan_id, l->status);
         goto done;
@@ -1472,11 +1661,13 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     if ((e = check_value_date(value_date, l->first_disbursement, "first disbursement", err)) != FLE_OK) {
         goto done;
     }
-    int64_t tids[LOAN_FUNDING_MAX], parts[LOAN_FUNDING_MAX];
-    unsigned nf = 0;
+    int64_t parts[LOAN_FUNDING_MAX];
     struct stack s;
-    if ((e = loan_split(db, loan_id, amount, tids, parts, &nf, err)) != FLE_OK ||
-        (e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
+    if (!step_split(l, l->repaid + l->written_off, l->repaid + l->written_off + amount, parts)) {
+        e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", loan_id);
+        goto done;
+    }
+    if ((e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
         goto done;
     }
     int64_t absorbed[WATERFALL_TRANCHES_MAX], unabsorbed = 0;
@@ -1486,11 +1677,11 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     }
     int64_t acc[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1], amt[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1];
     unsigned k = 0;
-    for (unsigned i = 0; i < nf; i++) {
-        if ((e = tranche_account(db, l->fund_id, tids[i], "LOANS", &acc[k], err)) != FLE_OK) {
-            goto done;
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        if (parts[i] != 0) {
+            acc[k] = l->loans_account[i];
+            amt[k++] = -parts[i];
         }
-        amt[k++] = -parts[i];
     }
     for (size_t i = 0; i < s.n; i++) {
         acc[k] = s.loss_account[i];
@@ -1523,6 +1714,15 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     }
     PQclear(r);
     if (all) {
+        /* Capitalisation not posted by now is never recognised (docs/loan-servicing.md §3). */
+        char arr[32];
+        snprintf(arr, sizeof arr, "{%" PRId64 "}", loan_id);
+        const char *pc[1] = {arr};
+        if ((r = db_exec(db, "repayment_drop_capitalisation", 1, pc, err)) == NULL) {
+            e = err->code;
+            goto done;
+        }
+        PQclear(r);
         e = pipeline_move_system(db, approver, l->entrepreneur_id, "written_off", reason, err);
     }
 done:

@@ -1,0 +1,535 @@
+/* test_servicing: loan servicing against a real PostgreSQL (docs/loan-servicing.md): capitalised
+ * grace interest is principal outstanding and collected, and tranche splits by cumulative totals
+ * leave a closed loan at exactly zero on every tranche. Expected figures come from
+ * tests/accrual_reference.py (independent Python), never from the code under test. */
+/* cmocka.h needs these four headers first, in this order. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/approval.h"
+#include "fundledger/auth.h"
+#include "fundledger/fund.h"
+#include "fundledger/ledger.h"
+#include "fundledger/loan.h"
+#include "fundledger/org.h"
+#include "fundledger/pipeline.h"
+#include "fundledger/portfolio.h"
+#include "fundledger/repayment.h"
+#include "fundledger/tranche.h"
+#include "testdb.h"
+
+static const char *ci;
+static struct db *db;
+static struct principal manager, approver;
+static int64_t investor_a, investor_c;
+
+/* ---- plumbing: one domain call per transaction ---- */
+
+typedef json_t *(*call_fn)(struct db *d, void *arg, struct fl_error *err);
+struct call {
+    call_fn fn;
+    void *arg;
+    json_t *out;
+};
+
+static enum fl_err call_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct call *c = arg;
+    json_decref(c->out);
+    c->out = c->fn(d, c->arg, err);
+    return c->out ? FLE_OK : err->code;
+}
+
+static json_t *run(call_fn fn, void *arg, enum fl_err expect, struct fl_error *err_out)
+{
+    struct call c = {fn, arg, NULL};
+    struct fl_error err;
+    fl_error_clear(&err);
+    enum fl_err rc = db_tx(db, call_tx, &c, &err);
+    if (rc != expect) {
+        fprintf(stderr, "expected %s, got %s: %s (%s)\n", fl_err_code(expect), fl_err_code(rc), err.message, err.field);
+    }
+    assert_int_equal(rc, expect);
+    if (err_out) {
+        *err_out = err;
+    }
+    if (rc != FLE_OK) {
+        json_decref(c.out);
+        return NULL;
+    }
+    return c.out;
+}
+
+static int64_t jid(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int64_t scalar_i64(const char *sql)
+{
+    char *v = testdb_scalar(ci, sql);
+    assert_non_null(v);
+    int64_t x = strtoll(v, NULL, 10);
+    free(v);
+    return x;
+}
+
+static void assert_scalar(const char *sql, const char *want)
+{
+    char *v = testdb_scalar(ci, sql);
+    if (v == NULL || strcmp(v, want) != 0) {
+        fprintf(stderr, "%s\n  got  %s\n  want %s\n", sql, v ? v : "(null)", want);
+    }
+    assert_non_null(v);
+    assert_string_equal(v, want);
+    free(v);
+}
+
+static int64_t balance(int64_t fund, const char *code)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'",
+             fund, code);
+    return scalar_i64(sql);
+}
+
+static int64_t tbal(int64_t fund, int64_t tranche, const char *suffix)
+{
+    char code[64];
+    snprintf(code, sizeof code, "T%" PRId64 ".%s", tranche, suffix);
+    return balance(fund, code);
+}
+
+/* The trial balance sums to zero: every account of every fund. */
+static void assert_books_balance(void)
+{
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
+    assert_int_equal(
+        scalar_i64("SELECT count(*) FROM account_balance a WHERE balance_minor <> "
+                   "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.account_id)"),
+        0);
+}
+
+/* ---- scene: funds, investors, tranches, entrepreneurs, loans ---- */
+
+static json_t *approve_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    return approval_decide(d, &approver, *(int64_t *)arg, true, "ok", err);
+}
+
+static void approve(int64_t proposal_id)
+{
+    json_t *done = run(approve_fn, &proposal_id, FLE_OK, NULL);
+    assert_string_equal(jstr(done, "status"), "approved");
+    json_decref(done);
+}
+
+static json_t *org_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    const char **a = arg;
+    return org_create(d, NULL, a[0], "investor", a[1], "40", err);
+}
+
+static json_t *fund_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    return fund_create(d, &manager, arg, "Servicing test fund", "COP", err);
+}
+
+static int64_t make_fund(const char *code)
+{
+    json_t *f = run(fund_fn, (void *)code, FLE_OK, NULL);
+    int64_t id = jid(f, "id");
+    json_decref(f);
+    return id;
+}
+
+struct tranche_args {
+    int64_t fund;
+    struct tranche_terms t;
+};
+
+static json_t *tranche_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct tranche_args *a = arg;
+    return tranche_propose(d, &manager, a->fund, &a->t, err);
+}
+
+struct money_args {
+    int64_t id;
+    const char *amount, *date, *text;
+};
+
+static json_t *contribute_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct money_args *a = arg;
+    return tranche_contribute(d, &manager, a->id, a->amount, a->date, a->text, 0, err);
+}
+
+/* A tranche approved by four eyes and paid in full on paid_on. */
+static int64_t make_tranche(int64_t fund, int64_t investor, const char *name, const char *kind, int rank,
+                            const char *amount, const char *rate, const char *paid_on)
+{
+    struct tranche_args a = {fund, {investor, name, kind, rank, "COP", amount, rate, NULL, NULL, "2024-01-05", NULL}};
+    json_t *p = run(tranche_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = '%s'", fund, name);
+    int64_t id = scalar_i64(sql);
+    struct money_args m = {id, amount, paid_on, "paid in"};
+    json_decref(run(contribute_fn, &m, FLE_OK, NULL));
+    return id;
+}
+
+struct entrepreneur_args {
+    int64_t fund;
+    struct pipeline_entrepreneur_input in;
+};
+
+static json_t *entrepreneur_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct entrepreneur_args *a = arg;
+    return pipeline_entrepreneur_create(d, &manager, a->fund, &a->in, err);
+}
+
+struct move_args {
+    int64_t id;
+    const char *to;
+};
+
+static json_t *move_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct move_args *a = arg;
+    return pipeline_move(d, &manager, a->id, a->to, "test", err);
+}
+
+/* An entrepreneur (a person) at the committee stage. */
+static int64_t make_entrepreneur(int64_t fund, const char *name, const char *municipality, const char *chain)
+{
+    struct entrepreneur_args a = {fund,
+                                  {.kind = "person",
+                                   .name = name,
+                                   .municipality_code = municipality,
+                                   .value_chain = chain,
+                                   .members = 1,
+                                   .requested = "0.00",
+                                   .purpose = "working capital"}};
+    json_t *e = run(entrepreneur_fn, &a, FLE_OK, NULL);
+    int64_t id = jid(e, "id");
+    json_decref(e);
+    static const char *const path[] = {"screening", "due_diligence", "committee"};
+    for (int i = 0; i < 3; i++) {
+        struct move_args m = {id, path[i]};
+        json_decref(run(move_fn, &m, FLE_OK, NULL));
+    }
+    return id;
+}
+
+struct loan_args {
+    int64_t fund;
+    struct loan_terms t;
+};
+
+static json_t *loan_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct loan_args *a = arg;
+    return loan_propose(d, &manager, a->fund, &a->t, err);
+}
+
+static json_t *tick_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct money_args *a = arg;
+    return loan_condition_tick(d, &manager, a->id, a->text, a->date, "checked", err);
+}
+
+static json_t *disb_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct money_args *a = arg;
+    return disbursement_propose(d, &manager, a->id, a->amount, a->date, err);
+}
+
+struct repay_args {
+    int64_t loan;
+    const char *amount, *date, *ref;
+};
+
+static json_t *repay_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct repay_args *a = arg;
+    return repayment_record(d, &manager, a->loan, a->amount, a->date, a->ref, err);
+}
+
+static json_t *repay(int64_t loan, const char *amount, const char *date, const char *ref, enum fl_err expect,
+                     struct fl_error *err)
+{
+    struct repay_args a = {loan, amount, date, ref};
+    return run(repay_fn, &a, expect, err);
+}
+
+static void assert_outstanding(int64_t loan, const char *as_of, const char *want)
+{
+    struct fl_error err;
+    json_t *a = loan_arrears(db, loan, as_of, &err);
+    assert_non_null(a);
+    assert_string_equal(jstr(a, "principal_outstanding"), want);
+    json_decref(a);
+}
+
+static void assert_verify(void)
+{
+    struct fl_error err;
+    unsigned sealed = 0;
+    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
+    struct ledger_verify_report rep;
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ci = testdb_create("servicing");
+    db = testdb_open(ci);
+    struct fl_error err;
+    manager = (struct principal){.role = ROLE_FUND_MANAGER};
+    approver = (struct principal){.role = ROLE_APPROVER};
+    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
+    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
+    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000000, &err), FLE_OK);
+    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o3[2] = {"Impact", "CO-RUE-900000002"};
+    json_t *o = run(org_fn, o1, FLE_OK, NULL);
+    investor_a = jid(o, "id");
+    json_decref(o);
+    o = run(org_fn, o3, FLE_OK, NULL);
+    investor_c = jid(o, "id");
+    json_decref(o);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    db_close(db);
+    return 0;
+}
+
+/* The issue's grace loan G (docs/loan-servicing.md §3, dates two years earlier so that they are
+ * past): 176,800,000.00 at 24.75 % EA, quarterly, 10 instalments, 2 interest-grace and 3
+ * principal-grace instalments, first due 2024-04-30; funded 110,000,000.00 senior and
+ * 66,800,000.00 first loss. Rows 1-2 capitalise 10,049,697.57 and 10,620,944.30 = 20,670,641.87
+ * (G.capitalised); rows 3-6 paid on their due dates leave 122,083,654.88 (G.balance_after_row6);
+ * row 7 (2025-07-30 .. 2025-10-30) charges 6,939,501.19 (G.row7.interest). Paid off on 2025-09-15
+ * the loan owes 129,023,156.07, the figure the issue says the schedule owes, where the old code
+ * took 108,352,514.20 and lost the capitalised interest. */
+static void test_grace_loan_capitalised_interest_collected(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("GRACE");
+    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "150000000.00", "0.0800", "2024-01-10");
+    int64_t fl = make_tranche(fund, investor_a, "First loss", "first_loss", 2, "100000000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Cacaoteros de El Charco", "52250", "cacao");
+    json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)senior, "amount", "110000000.00",
+                               "tranche_id", (json_int_t)fl, "amount", "66800000.00");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "176800000.00",
+                           .annual_rate = "0.2475",
+                           .payments_per_year = 4,
+                           .term_count = 10,
+                           .first_due_date = "2024-04-30",
+                           .grace_principal = 3,
+                           .grace_interest = 2,
+                           .amortisation = "annuity",
+                           .approval_date = "2024-01-15",
+                           .purpose = "cacao renovation",
+                           .shares = shares}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    json_decref(shares);
+    approve(pid);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(instalment_no || ':' || due_date || ':' || amount_minor, ',' ORDER BY instalment_no) "
+             "FROM loan_capitalisation WHERE loan_id = %" PRId64,
+             loan);
+    assert_scalar(sql, "1:2024-04-30:1004969757,2:2024-07-30:1062094430");
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "176800000.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+
+    /* Capitalised interest is principal outstanding from its due date, before anything posts it. */
+    assert_outstanding(loan, "2024-04-29", "176800000.00");
+    assert_outstanding(loan, "2024-04-30", "186849697.57");
+    assert_outstanding(loan, "2024-08-01", "197470641.87");
+
+    /* Rows 3-6 paid on their due dates for exactly what the schedule says. */
+    static const char *const due[] = {"2024-10-30", "2025-01-30", "2025-04-30", "2025-07-30"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT ((principal_minor + interest_minor) / 100)::text || '.' || "
+                 "lpad(((principal_minor + interest_minor) %% 100)::text, 2, '0') FROM loan_schedule "
+                 "WHERE loan_id = %" PRId64 " AND due_date = '%s'",
+                 loan, due[k]);
+        char *amount = testdb_scalar(ci, sql);
+        assert_non_null(amount);
+        char ref[16];
+        snprintf(ref, sizeof ref, "G-%d", k + 3);
+        json_t *r = repay(loan, amount, due[k], ref, FLE_OK, NULL);
+        free(amount);
+        assert_string_equal(jstr(r, "overdue_interest"), "0.00");
+        assert_string_equal(jstr(r, "prepayment"), "0.00");
+        if (k == 0) {
+            /* The first repayment after the grace posts the capitalisation first. */
+            assert_string_equal(jstr(r, "capitalised_interest_posted"), "20670641.87");
+            assert_string_equal(jstr(r, "principal_outstanding"), "197470641.87");
+        } else {
+            assert_string_equal(jstr(r, "capitalised_interest_posted"), "0.00");
+        }
+        json_decref(r);
+        assert_books_balance();
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || ' ' || sum(-l.amount_minor) FILTER (WHERE a.code = '4000') FROM journal_entry e "
+             "JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
+             "WHERE e.event_type = 'capitalisation' AND e.event_ref = 'loan:%" PRId64 "'",
+             loan);
+    assert_scalar(sql, "3 2067064187"); /* two T.LOANS lines and 4000 */
+    snprintf(sql, sizeof sql, "SELECT capitalised_minor FROM loan WHERE id = %" PRId64, loan);
+    assert_int_equal(scalar_i64(sql), 2067064187);
+    assert_outstanding(loan, "2025-07-30", "122083654.88"); /* G.balance_after_row6 */
+
+    /* Paid off mid-period: the schedule balance plus row 7's interest, capitalised interest
+     * included. A centavo more is refused and names the payoff. */
+    int64_t entries_before = scalar_i64("SELECT count(*) FROM journal_entry");
+    assert_null(repay(loan, "129023156.08", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
+    assert_string_equal(err.field, "amount");
+    assert_non_null(strstr(err.message, "129023156.07"));
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
+    json_t *r = repay(loan, "129023156.07", "2025-09-15", "G-PAYOFF", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "current_interest"), "6939501.19");
+    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    assert_string_equal(jstr(r, "principal_outstanding"), "0.00");
+    json_decref(r);
+
+    /* Closed: every tranche's LOANS is exactly 0; income = interest paid + capitalised. */
+    assert_int_equal(tbal(fund, senior, "LOANS"), 0);
+    assert_int_equal(tbal(fund, fl, "LOANS"), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(overdue_interest_minor + current_interest_minor) FROM repayment WHERE loan_id = %" PRId64,
+             loan);
+    int64_t interest_paid = scalar_i64(sql);
+    assert_int_equal(balance(fund, "4000"), -(interest_paid + 2067064187));
+    snprintf(sql, sizeof sql,
+             "SELECT sum(overdue_principal_minor + current_principal_minor + prepayment_minor) FROM repayment "
+             "WHERE loan_id = %" PRId64,
+             loan);
+    assert_int_equal(scalar_i64(sql), 17680000000 + 2067064187);
+    assert_int_equal(balance(fund, "1050"), 17680000000 + 2067064187 + interest_paid);
+    assert_outstanding(loan, "2025-09-16", "0.00");
+    assert_outstanding(loan, "2026-06-01", "0.00");
+    snprintf(sql, sizeof sql,
+             "SELECT l.status || ' ' || e.stage FROM loan l JOIN entrepreneur e ON e.id = l.entrepreneur_id "
+             "WHERE l.id = %" PRId64,
+             loan);
+    assert_scalar(sql, "repaid repaid");
+    assert_books_balance();
+    assert_verify();
+}
+
+/* Cumulative splits: 100.00 over three equal shares, repaid 50.00 twice. Split one by one, the
+ * repayments leave 0.00 / -0.01 / +0.01 on the tranches (the issue's residue); split by
+ * cumulative totals they leave exactly 0 (docs/loan-servicing.md §10). */
+static void test_closed_loan_tranches_exactly_zero(void **state)
+{
+    (void)state;
+    int64_t fund = make_fund("SPLIT");
+    int64_t t[3];
+    static const char *const names[3] = {"Senior", "Mezzanine", "First loss"};
+    static const char *const kinds[3] = {"senior", "mezzanine", "first_loss"};
+    for (int i = 0; i < 3; i++) {
+        t[i] = make_tranche(fund, i == 2 ? investor_a : investor_c, names[i], kinds[i], i + 1, "1000.00", "0",
+                            "2024-01-10");
+    }
+    int64_t e = make_entrepreneur(fund, "Beneficiaria", "52250", "beans");
+    json_t *shares =
+        json_pack("[{s:I, s:s}, {s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[0], "amount", "33.34",
+                  "tranche_id", (json_int_t)t[1], "amount", "33.33", "tranche_id", (json_int_t)t[2], "amount", "33.33");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "100.00",
+                           .annual_rate = "0",
+                           .payments_per_year = 1,
+                           .term_count = 2,
+                           .first_due_date = "2025-01-20",
+                           .amortisation = "equal_principal",
+                           .approval_date = "2024-01-15",
+                           .purpose = "test",
+                           .shares = shares}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    json_decref(shares);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args tk = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &tk, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "100.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    assert_int_equal(tbal(fund, t[0], "LOANS"), 3334);
+    json_t *r = repay(loan, "50.00", "2025-01-20", "S-1", FLE_OK, NULL);
+    json_decref(r);
+    /* The 50.00 repaid splits as the cumulative repaid total: 16.67 / 16.67 / 16.66 (the .5 tie
+     * to the lower position), leaving 16.67 / 16.66 / 16.67. */
+    assert_int_equal(tbal(fund, t[0], "LOANS"), 1667);
+    assert_int_equal(tbal(fund, t[1], "LOANS"), 1666);
+    assert_int_equal(tbal(fund, t[2], "LOANS"), 1667);
+    r = repay(loan, "50.00", "2026-01-20", "S-2", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    json_decref(r);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tbal(fund, t[i], "LOANS"), 0);
+    }
+    assert_books_balance();
+    assert_verify();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grace_loan_capitalised_interest_collected),
+        cmocka_unit_test(test_closed_loan_tranches_exactly_zero),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
