@@ -25,3 +25,17 @@ ALTER TABLE loan ADD COLUMN capitalised_minor bigint NOT NULL DEFAULT 0 CHECK (c
 
 -- grants: loan_capitalisation SELECT, INSERT, UPDATE (entry_id), DELETE (rows not yet due at a full
 -- repayment); loan UPDATE (capitalised_minor, with the columns it already updates)
+
+-- Month-end closes (fundledger close, POST /v1/funds/{id}/close): one per fund and date; a close
+-- posts what became due by its date (capitalisations not yet posted) and is never run again for
+-- that date nor for an earlier one.
+CREATE TABLE period_close (
+    fund_id     bigint NOT NULL REFERENCES fund (id),
+    close_date  date NOT NULL,
+    entries     int NOT NULL CHECK (entries >= 0),
+    created_by  bigint NOT NULL REFERENCES app_user (id),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (fund_id, close_date)
+);
+
+-- grants: period_close SELECT, INSERT

@@ -240,3 +240,6 @@ out("D360.row1.interest", interest(1_200_000_000, EA24, F(1, 12) * F(d360(dt.dat
 # month (1/396), on 12,000,000.00 at 24 % EA.
 out("DEN.372", interest(1_200_000_000, EA24, F(1, 372)))
 out("DEN.396", interest(1_200_000_000, EA24, F(1, 396)))
+# 12. Close example: 1,000,000.00 at 24.75 % EA quarterly, 1 interest-grace instalment: row 1
+# capitalises one quarter's interest.
+out("CLOSE.capitalised", interest(100_000_000, F(2475, 10000), F(1, 4)))

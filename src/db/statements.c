@@ -480,6 +480,28 @@ const struct db_statement db_statements[] = {
      * due yet (or, at a write-off, never recognised) and never will be. */
     {"repayment_drop_capitalisation",
      "DELETE FROM loan_capitalisation WHERE loan_id = ANY($1::bigint[]) AND entry_id IS NULL"},
+    {"repayment_list",
+     "SELECT id, amount_minor, value_date, reference, fees_minor, overdue_interest_minor, overdue_principal_minor, "
+     "current_interest_minor, current_principal_minor, prepayment_minor, entry_id, "
+     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM repayment WHERE loan_id = $1 "
+     "ORDER BY value_date, id"},
+    {"repayment_list_allocations",
+     "SELECT a.repayment_id, a.instalment_no, a.component, a.amount_minor FROM repayment_allocation a "
+     "JOIN repayment r ON r.id = a.repayment_id WHERE a.loan_id = $1 "
+     "ORDER BY r.value_date, r.id, a.instalment_no, a.component"},
+    {"repayment_list_tranches",
+     "SELECT r.id, substring(a.code FROM '^T([0-9]+)[.]LOANS$')::bigint, -l.amount_minor FROM repayment r "
+     "JOIN journal_line l ON l.entry_id = r.entry_id JOIN account a ON a.id = l.account_id "
+     "WHERE r.loan_id = $1 AND a.code ~ '^T[0-9]+[.]LOANS$' ORDER BY r.value_date, r.id, a.code"},
+    {"close_lock_fund", "SELECT id FROM fund WHERE id = $1 FOR UPDATE"},
+    {"close_last",
+     "SELECT coalesce(max(close_date)::text, ''), coalesce(max(entries) FILTER (WHERE close_date = $2::date), -1) "
+     "FROM period_close WHERE fund_id = $1"},
+    {"close_loans",
+     "SELECT DISTINCT k.loan_id FROM loan_capitalisation k JOIN loan l ON l.id = k.loan_id WHERE l.fund_id = $1 "
+     "AND l.status = 'active' AND k.entry_id IS NULL AND k.due_date <= $2::date ORDER BY 1"},
+    {"close_insert",
+     "INSERT INTO period_close (fund_id, close_date, entries, created_by) VALUES ($1, $2, $3, $4)"},
     {"repayment_mark_repaid",
      "UPDATE loan SET status = 'repaid' WHERE id = ANY($1::bigint[]) AND status = 'active' "
      "RETURNING id, entrepreneur_id"},

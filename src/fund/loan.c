@@ -239,23 +239,34 @@ static enum fl_err normalise(struct db *db, int64_t fund_id, const char *currenc
     return FLE_OK;
 }
 
-static json_t *terms_payload(const struct terms *t, const char *purpose, const json_t *shares)
+/* The stored proposal: money and rates as decimal strings, like every reply. */
+static json_t *terms_payload(const struct terms *t, const char *currency, const char *purpose, const json_t *shares)
 {
-    return json_pack("{s:I, s:I, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:o}", "entrepreneur_id",
-                     (json_int_t)t->entrepreneur_id, "principal_minor", (json_int_t)t->principal, "annual_rate",
-                     (json_int_t)t->rate, "day_count", t->day_count, "payments_per_year", t->ppy, "term_count",
+    char rb[RATE_TEXT_MAX];
+    if (rate_format(t->rate, rb, sizeof rb) == 0) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:o, s:s, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:o}", "entrepreneur_id",
+                     (json_int_t)t->entrepreneur_id, "principal", jv_amount(t->principal, currency), "annual_rate",
+                     rb, "day_count", t->day_count, "payments_per_year", t->ppy, "term_count",
                      t->term, "first_due_date", t->first_due, "grace_principal", t->grace_p, "grace_interest",
                      t->grace_i, "amortisation", t->amortisation, "modality", t->modality, "approval_date",
                      t->approval_date, "purpose", purpose ? purpose : "", "shares",
                      shares ? json_deep_copy(shares) : json_null());
 }
 
-static void terms_from_payload(const json_t *pl, struct terms *t)
+/* Reads terms_payload back; false when the payload is not one (an internal fault). */
+static bool terms_from_payload(const json_t *pl, const char *currency, struct terms *t)
 {
     memset(t, 0, sizeof *t);
     t->entrepreneur_id = json_integer_value(json_object_get(pl, "entrepreneur_id"));
-    t->principal = json_integer_value(json_object_get(pl, "principal_minor"));
-    t->rate = json_integer_value(json_object_get(pl, "annual_rate"));
+    const char *principal = json_string_value(json_object_get(pl, "principal"));
+    const char *rate = json_string_value(json_object_get(pl, "annual_rate"));
+    if (principal == NULL || rate == NULL ||
+        money_parse(principal, money_currency_exponent(currency), false, &t->principal) != MONEY_OK ||
+        rate_parse(rate, &t->rate) != RATE_OK) {
+        return false;
+    }
     snprintf(t->day_count, sizeof t->day_count, "%s", json_string_value(json_object_get(pl, "day_count")));
     t->ppy = (int)json_integer_value(json_object_get(pl, "payments_per_year"));
     t->term = (int)json_integer_value(json_object_get(pl, "term_count"));
@@ -266,6 +277,7 @@ static void terms_from_payload(const json_t *pl, struct terms *t)
              json_string_value(json_object_get(pl, "approval_date")));
     snprintf(t->amortisation, sizeof t->amortisation, "%s", json_string_value(json_object_get(pl, "amortisation")));
     snprintf(t->modality, sizeof t->modality, "%s", json_string_value(json_object_get(pl, "modality")));
+    return true;
 }
 
 /* Candidate tranches: active, in the currency, of the fund, most senior first, with their cash
@@ -375,7 +387,7 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
             return NULL;
         }
     }
-    json_t *prop = approval_propose(db, maker, fund_id, "loan", terms_payload(&t, in->purpose, in->shares),
+    json_t *prop = approval_propose(db, maker, fund_id, "loan", terms_payload(&t, cur, in->purpose, in->shares),
                                     t.principal, cur, err);
     if (prop == NULL) {
         return NULL;
@@ -545,10 +557,12 @@ enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct p
     struct loan_row l;
     struct terms t;
     struct borrower b;
-    terms_from_payload(p->payload, &t);
     enum fl_err e = load_loan(db, "loan_by_proposal_for_update", p->id, &l, err);
     if (e != FLE_OK || (e = load_borrower(db, l.entrepreneur_id, &b, err)) != FLE_OK) {
         return e;
+    }
+    if (!terms_from_payload(p->payload, l.currency, &t)) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "loan proposal %" PRId64 " has no readable terms", p->id);
     }
     if (strcmp(l.status, "proposed") != 0) {
         return fl_error_set(err, FLE_CONFLICT, "loan_id", "the loan is %s", l.status);
@@ -852,8 +866,8 @@ json_t *disbursement_propose(struct db *db, const struct principal *maker, int64
     if (drawdown_check(db, loan_id, minor, value_date, false, &l, tids, parts, &n, err) != FLE_OK) {
         return NULL;
     }
-    json_t *payload = json_pack("{s:I, s:I, s:s}", "loan_id", (json_int_t)loan_id, "amount_minor", (json_int_t)minor,
-                                "value_date", value_date);
+    json_t *payload = json_pack("{s:I, s:o, s:s}", "loan_id", (json_int_t)loan_id, "amount",
+                                jv_amount(minor, l.currency), "value_date", value_date);
     return approval_propose(db, maker, l.fund_id, "disbursement", payload, minor, l.currency, err);
 }
 
@@ -861,12 +875,22 @@ enum fl_err disbursement_execute(struct db *db, const struct proposal *p, const 
                                  int64_t *entry_id, struct fl_error *err)
 {
     int64_t loan_id = json_integer_value(json_object_get(p->payload, "loan_id"));
-    int64_t amount = json_integer_value(json_object_get(p->payload, "amount_minor"));
+    const char *amount_text = json_string_value(json_object_get(p->payload, "amount"));
     const char *value_date = json_string_value(json_object_get(p->payload, "value_date"));
     struct loan_row l;
     int64_t tids[LOAN_FUNDING_MAX], parts[LOAN_FUNDING_MAX];
     unsigned n = 0;
-    enum fl_err e = drawdown_check(db, loan_id, amount, value_date, true, &l, tids, parts, &n, err);
+    int64_t amount = 0;
+    enum fl_err e = load_loan(db, "loan_by_id", loan_id, &l, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    if (amount_text == NULL ||
+        money_parse(amount_text, money_currency_exponent(l.currency), false, &amount) != MONEY_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "disbursement proposal %" PRId64 " has no readable amount",
+                            p->id);
+    }
+    e = drawdown_check(db, loan_id, amount, value_date, true, &l, tids, parts, &n, err);
     if (e != FLE_OK) {
         return e;
     }

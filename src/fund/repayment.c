@@ -1619,8 +1619,8 @@ json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t l
         fl_error_set(err, FLE_BAD_FIELD, "reason", "at most %d characters", REASON_BYTES_MAX);
         goto done;
     }
-    json_t *payload = json_pack("{s:I, s:I, s:s, s:s}", "loan_id", (json_int_t)loan_id, "amount_minor",
-                                (json_int_t)minor, "value_date", value_date, "reason", reason);
+    json_t *payload = json_pack("{s:I, s:o, s:s, s:s}", "loan_id", (json_int_t)loan_id, "amount",
+                                jv_amount(minor, l->currency), "value_date", value_date, "reason", reason);
     if (payload == NULL) {
         oom(err);
         goto done;
@@ -1638,13 +1638,18 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
                              int64_t *entry_id, struct fl_error *err)
 {
     int64_t loan_id = json_integer_value(json_object_get(p->payload, "loan_id"));
-    int64_t amount = json_integer_value(json_object_get(p->payload, "amount_minor"));
+    const char *amount_text = json_string_value(json_object_get(p->payload, "amount"));
     const char *value_date = json_string_value(json_object_get(p->payload, "value_date"));
     const char *reason = json_string_value(json_object_get(p->payload, "reason"));
     struct rp_chunk c;
     struct rp_loan *l = NULL;
+    int64_t amount = 0;
     enum fl_err e = load_one(db, loan_id, &c, &l, err);
     if (e != FLE_OK) {
+        goto done;
+    }
+    if (amount_text == NULL || money_parse(amount_text, l->exponent, false, &amount) != MONEY_OK) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "write-off proposal %" PRId64 " has no readable amount", p->id);
         goto done;
     }
     int64_t outstanding = l->drawn + l->cap_posted - l->repaid - l->written_off;
@@ -1827,4 +1832,341 @@ json_t *recovery_record(struct db *db, const struct principal *actor, int64_t lo
 done:
     chunk_free(&c);
     return res;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Payoff quote and reads                                                                      */
+
+struct payoff_call {
+    int64_t loan_id;
+    const char *date;
+    json_t *out;
+};
+
+/* The quote: what repayment_allocate owes on the date, allocated as a payment of exactly that
+ * amount would be (on copies of the instalments: nothing changes). */
+static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct payoff_call *q = arg;
+    struct rp_chunk c;
+    struct rp_loan *l = NULL;
+    struct repayment_instalment *copy = NULL;
+    static _Thread_local struct repayment_allocation a;
+    enum fl_err e = load_one(db, q->loan_id, &c, &l, err);
+    if (e != FLE_OK) {
+        goto done;
+    }
+    if (strcmp(l->status, "active") != 0) {
+        e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " is %s: nothing to pay off", l->id, l->status);
+        goto done;
+    }
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    const char *date = q->date ? q->date : today;
+    int64_t vdays = 0;
+    if (!date_days(date, &vdays)) {
+        e = fl_error_set(err, FLE_BAD_PARAM, "date", "a date YYYY-MM-DD");
+        goto done;
+    }
+    if (strcmp(date, l->first_disbursement) < 0) {
+        e = fl_error_set(err, FLE_BAD_PARAM, "date", "before the loan's first disbursement (%s)",
+                         l->first_disbursement);
+        goto done;
+    }
+    int64_t cap_due = 0;
+    for (size_t k = 0; k < l->cap_n; k++) {
+        const struct rp_cap *x = &c.caps[l->cap_at + k];
+        cap_due += x->due_days <= vdays ? x->amount_minor : 0;
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off + cap_due;
+    copy = malloc((l->inst_n ? l->inst_n : 1) * sizeof *copy);
+    if (copy == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    int64_t owed = 0;
+    memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
+    repayment_alloc_status st = repayment_allocate(INT64_MAX, vdays, outstanding, copy, l->inst_n, &a, &owed);
+    memset(&a, 0, sizeof a);
+    if (st == REPAYMENT_ALLOC_INVALID) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "the schedule of loan %" PRId64 " is inconsistent", l->id);
+        goto done;
+    }
+    if (owed > 0) {
+        memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
+        if (repayment_allocate(owed, vdays, outstanding, copy, l->inst_n, &a, NULL) != REPAYMENT_ALLOC_OK) {
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "the payoff of loan %" PRId64 " does not allocate", l->id);
+            goto done;
+        }
+    }
+    q->out = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "loan_id", (json_int_t)l->id, "date", date, "currency",
+                       l->currency, "payoff", jv_amount(owed, l->currency), "principal_outstanding",
+                       jv_amount(outstanding, l->currency), "capitalised_interest", jv_amount(cap_due, l->currency));
+    if (q->out == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+        json_object_set_new(q->out, bucket_cols[b], jv_amount(a.bucket_minor[b], l->currency));
+    }
+    json_object_set_new(q->out, "prepayment", jv_amount(a.prepayment_minor, l->currency));
+done:
+    free(copy);
+    chunk_free(&c);
+    return e;
+}
+
+json_t *loan_payoff(struct db *db, int64_t loan_id, const char *date, struct fl_error *err)
+{
+    struct payoff_call q = {loan_id, date, NULL};
+    enum fl_err e = db_in_tx(db) ? payoff_tx(db, &q, err) : db_tx(db, payoff_tx, &q, err);
+    if (e != FLE_OK) {
+        json_decref(q.out);
+        return NULL;
+    }
+    return q.out;
+}
+
+json_t *repayment_list(struct db *db, int64_t loan_id, struct fl_error *err)
+{
+    char lb[21];
+    const char *p[1] = {db_i64_text(loan_id, lb)};
+    PGresult *r = db_exec(db, "loan_get", 1, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
+        return NULL;
+    }
+    char cur[CURRENCY_CODE_BYTES];
+    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
+    PQclear(r);
+    PGresult *ra = NULL, *rt = NULL;
+    json_t *list = NULL;
+    if ((r = db_exec(db, "repayment_list", 1, p, err)) == NULL ||
+        (ra = db_exec(db, "repayment_list_allocations", 1, p, err)) == NULL ||
+        (rt = db_exec(db, "repayment_list_tranches", 1, p, err)) == NULL) {
+        goto done;
+    }
+    list = json_array();
+    int ia = 0, it = 0;
+    for (int i = 0; list != NULL && i < PQntuples(r); i++) {
+        int64_t id = db_i64(r, i, 0);
+        json_t *o =
+            json_pack("{s:I, s:o, s:s, s:s, s:I, s:s}", "id", (json_int_t)id, "amount", jv_amount(db_i64(r, i, 1), cur),
+                      "value_date", db_str(r, i, 2), "reference", db_str(r, i, 3), "entry_id",
+                      (json_int_t)db_i64(r, i, 10), "created_at", db_str(r, i, 11));
+        for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+            json_object_set_new(o, bucket_cols[b], jv_amount(db_i64(r, i, 4 + b), cur));
+        }
+        json_object_set_new(o, "prepayment", jv_amount(db_i64(r, i, 9), cur));
+        json_t *al = json_array();
+        for (; ia < PQntuples(ra) && db_i64(ra, ia, 0) == id; ia++) {
+            json_array_append_new(al, json_pack("{s:I, s:s, s:o}", "instalment_no", (json_int_t)db_i64(ra, ia, 1),
+                                                "component", db_str(ra, ia, 2), "amount",
+                                                jv_amount(db_i64(ra, ia, 3), cur)));
+        }
+        json_t *tr = json_array();
+        for (; it < PQntuples(rt) && db_i64(rt, it, 0) == id; it++) {
+            json_array_append_new(tr, json_pack("{s:I, s:o}", "tranche_id", (json_int_t)db_i64(rt, it, 1), "principal",
+                                                jv_amount(db_i64(rt, it, 2), cur)));
+        }
+        json_object_set_new(o, "allocations", al);
+        json_object_set_new(o, "tranches", tr);
+        json_array_append_new(list, o);
+    }
+done:
+    PQclear(r);
+    PQclear(ra);
+    PQclear(rt);
+    if (list == NULL) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:s, s:o}", "loan_id", (json_int_t)loan_id, "currency", cur, "repayments", list);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Month-end close                                                                             */
+
+/* Posts the capitalisations of loans[0..n) due by date and not posted yet, one entry per loan,
+ * as repayments post them (build_cap_entry); *posted += entries. */
+static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const int64_t *loans, size_t n,
+                               const char *date, unsigned *posted, struct fl_error *err)
+{
+    int64_t vdays = 0;
+    bool ok = date_days(date, &vdays);
+    assert(ok);
+    (void)ok;
+    struct rp_line *lines = calloc(n ? n : 1, sizeof *lines);
+    struct ledger_entry *entries = malloc((n ? n : 1) * sizeof *entries);
+    const struct ledger_entry **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    struct db_array cp[3];
+    for (int q = 0; q < 3; q++) {
+        db_array_init(&cp[q]);
+    }
+    struct rp_chunk c;
+    memset(&c, 0, sizeof c);
+    PGresult *r = NULL;
+    enum fl_err e = FLE_OK;
+    if (lines == NULL || entries == NULL || ptrs == NULL || ids == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lines[i].loan_id = loans[i];
+        lines[i].value_date = date;
+    }
+    if ((e = chunk_load(db, &c, lines, n, err)) != FLE_OK) {
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n && e == FLE_OK; i++) {
+        struct rp_line *ln = &lines[i];
+        struct rp_loan *l = find_loan(&c, ln->loan_id);
+        if (l == NULL || strcmp(l->status, "active") != 0) {
+            continue;
+        }
+        ln->loan = l;
+        ln->lent_before = l->drawn + l->cap_posted;
+        for (size_t q = 0; q < l->cap_n; q++) {
+            struct rp_cap *x = &c.caps[l->cap_at + q];
+            if (x->due_days <= vdays && !x->posted) {
+                x->posted = true;
+                if (ln->capp_n == 0) {
+                    ln->capp_at = l->cap_at + q;
+                }
+                ln->capp_n++;
+                ln->cap_post += x->amount_minor;
+            }
+        }
+        if (ln->cap_post == 0) {
+            continue;
+        }
+        l->cap_posted += ln->cap_post;
+        e = build_cap_entry(db, &c, ctx, ln, &entries[k], err);
+        ptrs[k] = &entries[k];
+        k++;
+    }
+    if (e != FLE_OK || k == 0 || (e = ledger_post(db, ptrs, (unsigned)k, ids, err)) != FLE_OK) {
+        goto done;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i].cap_post == 0) {
+            continue;
+        }
+        for (size_t q = 0; q < lines[i].capp_n; q++) {
+            db_array_i64(&cp[0], lines[i].loan_id);
+            db_array_i64(&cp[1], c.caps[lines[i].capp_at + q].no);
+            db_array_i64(&cp[2], ids[j]);
+        }
+        j++;
+    }
+    const char *pc[3] = {db_array_str(&cp[0]), db_array_str(&cp[1]), db_array_str(&cp[2])};
+    if (!pc[0] || !pc[1] || !pc[2]) {
+        e = oom(err);
+        goto done;
+    }
+    if ((r = db_exec_rows(db, "repayment_post_capitalisation", 3, pc, 1, err)) == NULL) {
+        e = err->code;
+        goto done;
+    }
+    if (db_i64(r, 0, 0) != (int64_t)cp[0].n) {
+        e = fl_error_set(err, FLE_CONFLICT, "fund_id", "capitalisation posted concurrently");
+        goto done;
+    }
+    *posted += (unsigned)k;
+done:
+    PQclear(r);
+    chunk_free(&c);
+    for (int q = 0; q < 3; q++) {
+        db_array_free(&cp[q]);
+    }
+    free(lines);
+    free(entries);
+    free(ptrs);
+    free(ids);
+    return e;
+}
+
+json_t *loan_close_period(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,
+                          struct fl_error *err)
+{
+    assert(db_in_tx(db) && actor != NULL);
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    int64_t days = 0;
+    if (date == NULL) {
+        fl_error_set(err, FLE_MISSING_FIELD, "date", "required");
+        return NULL;
+    }
+    if (!date_days(date, &days) || strcmp(date, today) > 0) {
+        fl_error_set(err, FLE_BAD_FIELD, "date", "a date YYYY-MM-DD, not in the future");
+        return NULL;
+    }
+    char fb[21];
+    const char *p[2] = {db_i64_text(fund_id, fb), date};
+    PGresult *r = db_exec(db, "close_lock_fund", 1, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    bool found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
+        fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
+        return NULL;
+    }
+    if ((r = db_exec_rows(db, "close_last", 2, p, 1, err)) == NULL) {
+        return NULL;
+    }
+    char last[DATE_TEXT_BYTES];
+    snprintf(last, sizeof last, "%s", db_str(r, 0, 0));
+    int64_t same = db_i64(r, 0, 1);
+    PQclear(r);
+    if (same >= 0) {
+        /* Closed already on this date: nothing more is posted. */
+        return json_pack("{s:I, s:s, s:I, s:b}", "fund_id", (json_int_t)fund_id, "close_date", date, "entries",
+                         (json_int_t)same, "already_closed", 1);
+    }
+    if (last[0] != '\0' && strcmp(date, last) < 0) {
+        fl_error_set(err, FLE_RULE, "date", "before the fund's last close (%s)", last);
+        return NULL;
+    }
+    if ((r = db_exec(db, "close_loans", 2, p, err)) == NULL) {
+        return NULL;
+    }
+    size_t n = (size_t)PQntuples(r);
+    int64_t *loans = malloc((n ? n : 1) * sizeof *loans);
+    if (loans == NULL) {
+        PQclear(r);
+        oom(err);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        loans[i] = db_i64(r, (int)i, 0);
+    }
+    PQclear(r);
+    struct rp_ctx ctx = {.actor = actor, .fund_id = fund_id};
+    snprintf(ctx.today, sizeof ctx.today, "%s", today);
+    unsigned posted = 0;
+    enum fl_err e = FLE_OK;
+    for (size_t at = 0; at < n && e == FLE_OK; at += REPAYMENT_IMPORT_CHUNK) {
+        size_t m = n - at < REPAYMENT_IMPORT_CHUNK ? n - at : REPAYMENT_IMPORT_CHUNK;
+        e = close_chunk(db, &ctx, loans + at, m, date, &posted, err);
+    }
+    free(loans);
+    if (e != FLE_OK) {
+        return NULL;
+    }
+    char nb[21], ub[21];
+    const char *pi[4] = {fb, date, db_i64_text((int64_t)posted, nb), db_i64_text(actor->user_id, ub)};
+    if ((r = db_exec(db, "close_insert", 4, pi, err)) == NULL) {
+        return NULL;
+    }
+    PQclear(r);
+    return json_pack("{s:I, s:s, s:I, s:b}", "fund_id", (json_int_t)fund_id, "close_date", date, "entries",
+                     (json_int_t)posted, "already_closed", 0);
 }

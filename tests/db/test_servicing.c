@@ -21,6 +21,7 @@
 #include "fundledger/fund.h"
 #include "fundledger/ledger.h"
 #include "fundledger/loan.h"
+#include "fundledger/money.h"
 #include "fundledger/org.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/portfolio.h"
@@ -427,6 +428,18 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
 
     /* Paid off mid-period: the schedule balance plus row 7's interest, capitalised interest
      * included. A centavo more is refused and names the payoff. */
+    json_t *q = loan_payoff(db, loan, "2025-09-15", &err);
+    assert_non_null(q);
+    assert_string_equal(jstr(q, "payoff"), "129023156.07");
+    assert_string_equal(jstr(q, "current_interest"), "6939501.19");
+    assert_string_equal(jstr(q, "principal_outstanding"), "122083654.88");
+    assert_string_equal(jstr(q, "capitalised_interest"), "20670641.87");
+    assert_string_equal(jstr(q, "overdue_principal"), "0.00");
+    json_decref(q);
+    assert_null(loan_payoff(db, loan, "2024-01-19", &err)); /* before the disbursement */
+    assert_string_equal(err.field, "date");
+    assert_null(loan_payoff(db, 999999, NULL, &err));
+    assert_int_equal(err.code, FLE_NOT_FOUND);
     int64_t entries_before = scalar_i64("SELECT count(*) FROM journal_entry");
     assert_null(repay(loan, "129023156.08", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
@@ -453,6 +466,27 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     assert_int_equal(scalar_i64(sql), 17680000000 + 2067064187);
     assert_int_equal(balance(fund, "1050"), 17680000000 + 2067064187 + interest_paid);
     assert_outstanding(loan, "2025-09-16", "0.00");
+    assert_null(loan_payoff(db, loan, "2025-09-16", &err)); /* repaid: nothing to pay off */
+    assert_int_equal(err.code, FLE_CONFLICT);
+    /* The repayments read back: five, the last split over the two tranches by the settled total. */
+    json_t *list = repayment_list(db, loan, &err);
+    assert_non_null(list);
+    json_t *reps = json_object_get(list, "repayments");
+    assert_int_equal(json_array_size(reps), 5);
+    json_t *last = json_array_get(reps, 4);
+    assert_string_equal(jstr(last, "reference"), "G-PAYOFF");
+    assert_string_equal(jstr(last, "amount"), "129023156.07");
+    json_t *tr = json_object_get(last, "tranches");
+    assert_int_equal(json_array_size(tr), 2);
+    int64_t sum = 0;
+    for (size_t i = 0; i < 2; i++) {
+        int64_t v = 0;
+        assert_int_equal(money_parse(jstr(json_array_get(tr, i), "principal"), 2, true, &v), MONEY_OK);
+        sum += v;
+    }
+    assert_int_equal(sum, 12208365488);
+    assert_true(json_array_size(json_object_get(last, "allocations")) >= 2);
+    json_decref(list);
     assert_outstanding(loan, "2026-06-01", "0.00");
     snprintf(sql, sizeof sql,
              "SELECT l.status || ' ' || e.stage FROM loan l JOIN entrepreneur e ON e.id = l.entrepreneur_id "
@@ -525,11 +559,129 @@ static void test_closed_loan_tranches_exactly_zero(void **state)
     assert_verify();
 }
 
+struct close_args {
+    int64_t fund;
+    const char *date;
+};
+
+static json_t *close_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct close_args *a = arg;
+    return loan_close_period(d, &manager, a->fund, a->date, err);
+}
+
+/* The month-end close posts the capitalisation that fell due (1,000,000.00 at 24.75 % EA
+ * quarterly, one interest-grace instalment: 56,842.18, CLOSE.capitalised) once; run again on the
+ * same date it posts nothing; an earlier date is refused; the repayment after it does not post
+ * the capitalisation again, and the loan closes at zero on its tranche. */
+static void test_close_twice_one_set_of_postings(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("CLOSE");
+    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "2000000.00", "0.0800", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Frijolera", "05234", "beans");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "1000000.00",
+                           .annual_rate = "0.2475",
+                           .payments_per_year = 4,
+                           .term_count = 4,
+                           .first_due_date = "2024-04-30",
+                           .grace_principal = 1,
+                           .grace_interest = 1,
+                           .amortisation = "equal_principal",
+                           .approval_date = "2024-01-15",
+                           .purpose = "beans"}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "1000000.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT sum(amount_minor) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
+    assert_int_equal(scalar_i64(sql), 5684218);
+
+    /* Before the due date there is nothing to post; the close is still recorded. */
+    struct close_args c1 = {fund, "2024-03-31"};
+    json_t *r = run(close_fn, &c1, FLE_OK, NULL);
+    assert_int_equal(jid(r, "entries"), 0);
+    assert_false(json_is_true(json_object_get(r, "already_closed")));
+    json_decref(r);
+    struct close_args c2 = {fund, "2024-05-31"};
+    r = run(close_fn, &c2, FLE_OK, NULL);
+    assert_int_equal(jid(r, "entries"), 1);
+    json_decref(r);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 100000000 + 5684218);
+    assert_int_equal(balance(fund, "4000"), -5684218);
+    int64_t entries = scalar_i64("SELECT count(*) FROM journal_entry");
+    /* Twice on the same date: nothing more. */
+    r = run(close_fn, &c2, FLE_OK, NULL);
+    assert_int_equal(jid(r, "entries"), 1);
+    assert_true(json_is_true(json_object_get(r, "already_closed")));
+    json_decref(r);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 100000000 + 5684218);
+    /* Earlier than the last close: refused; a bad or future date: refused. */
+    struct close_args c3 = {fund, "2024-04-30"};
+    assert_null(run(close_fn, &c3, FLE_RULE, &err));
+    assert_string_equal(err.field, "date");
+    assert_non_null(strstr(err.message, "2024-05-31"));
+    struct close_args c4 = {fund, "2099-01-31"};
+    assert_null(run(close_fn, &c4, FLE_BAD_FIELD, &err));
+    struct close_args c5 = {999999, "2024-05-31"};
+    assert_null(run(close_fn, &c5, FLE_NOT_FOUND, &err));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM period_close WHERE fund_id = %" PRId64, fund);
+    assert_int_equal(scalar_i64(sql), 2);
+
+    /* The command line reads the same close (when the tests know the binary). */
+    const char *bin = getenv("FUNDLEDGER_BIN");
+    if (bin != NULL) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' %s close --fund %" PRId64 " --date 2024-05-31 --user manager "
+                 ">/dev/null 2>&1",
+                 ci, bin, fund);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' %s close --fund %" PRId64 " --date 2024-04-01 --user manager "
+                 ">/dev/null 2>&1",
+                 ci, bin, fund);
+        assert_true(system(cmd) != 0);
+        assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries);
+    }
+
+    /* Paid off on 2024-06-10: the capitalisation is not posted again; the tranche ends at zero. */
+    r = loan_payoff(db, loan, "2024-06-10", &err);
+    assert_non_null(r);
+    assert_string_equal(jstr(r, "principal_outstanding"), "1056842.18");
+    char amount[32];
+    snprintf(amount, sizeof amount, "%s", jstr(r, "payoff"));
+    json_decref(r);
+    r = repay(loan, amount, "2024-06-10", "C-1", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "capitalised_interest_posted"), "0.00");
+    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    json_decref(r);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 0);
+    assert_books_balance();
+    assert_verify();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grace_loan_capitalised_interest_collected),
         cmocka_unit_test(test_closed_loan_tranches_exactly_zero),
+        cmocka_unit_test(test_close_twice_one_set_of_postings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
