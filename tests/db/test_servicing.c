@@ -676,12 +676,76 @@ static void test_close_twice_one_set_of_postings(void **state)
     assert_verify();
 }
 
+struct writeoff_args {
+    int64_t loan;
+    const char *date;
+};
+
+static json_t *writeoff_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct writeoff_args *a = arg;
+    return writeoff_propose(d, &manager, a->loan, NULL, a->date, "crop lost", err);
+}
+
+/* A grace loan written off in full after its capitalisation was posted: the write-off takes the
+ * capitalised interest too (1,056,842.18) and the tranche's LOANS ends at exactly zero. */
+static void test_grace_loan_written_off_leaves_zero(void **state)
+{
+    (void)state;
+    int64_t fund = make_fund("WOFF");
+    int64_t fl = make_tranche(fund, investor_a, "First loss", "first_loss", 1, "3000000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Platanera", "52835", "banana");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "1000000.00",
+                           .annual_rate = "0.2475",
+                           .payments_per_year = 4,
+                           .term_count = 4,
+                           .first_due_date = "2024-04-30",
+                           .grace_principal = 1,
+                           .grace_interest = 1,
+                           .amortisation = "equal_principal",
+                           .approval_date = "2024-01-15",
+                           .purpose = "banana"}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "1000000.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    struct close_args c = {fund, "2024-05-31"};
+    json_decref(run(close_fn, &c, FLE_OK, NULL));
+    assert_int_equal(tbal(fund, fl, "LOANS"), 105684218);
+    struct writeoff_args w = {loan, "2024-09-30"};
+    p = run(writeoff_fn, &w, FLE_OK, NULL);
+    pid = jid(p, "id");
+    assert_string_equal(jstr(p, "amount"), "1056842.18");
+    json_decref(p);
+    approve(pid);
+    assert_int_equal(tbal(fund, fl, "LOANS"), 0);
+    assert_int_equal(tbal(fund, fl, "LOSS"), 105684218);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT status FROM loan WHERE id = %" PRId64, loan);
+    assert_scalar(sql, "written_off");
+    assert_outstanding(loan, "2024-10-01", "0.00");
+    assert_books_balance();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grace_loan_capitalised_interest_collected),
         cmocka_unit_test(test_closed_loan_tranches_exactly_zero),
         cmocka_unit_test(test_close_twice_one_set_of_postings),
+        cmocka_unit_test(test_grace_loan_written_off_leaves_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
