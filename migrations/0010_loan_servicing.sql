@@ -23,6 +23,11 @@ CREATE INDEX loan_capitalisation_due ON loan_capitalisation (due_date, loan_id);
 -- disbursements and capitalisations split over the funding tranches cumulatively.
 ALTER TABLE loan ADD COLUMN capitalised_minor bigint NOT NULL DEFAULT 0 CHECK (capitalised_minor >= 0);
 
+-- The origination fee set at proposal and approved with the loan (docs/loan-servicing.md §8): due
+-- on the first disbursement's value date, collected first by repayments (the fees bucket), posted
+-- to 4100 fee income when collected.
+ALTER TABLE loan ADD COLUMN origination_fee_minor bigint NOT NULL DEFAULT 0 CHECK (origination_fee_minor >= 0);
+
 -- grants: loan_capitalisation SELECT, INSERT, UPDATE (entry_id), DELETE (rows not yet due at a full
 -- repayment); loan UPDATE (capitalised_minor, with the columns it already updates)
 

@@ -243,3 +243,11 @@ out("DEN.396", interest(1_200_000_000, EA24, F(1, 396)))
 # 12. Close example: 1,000,000.00 at 24.75 % EA quarterly, 1 interest-grace instalment: row 1
 # capitalises one quarter's interest.
 out("CLOSE.capitalised", interest(100_000_000, F(2475, 10000), F(1, 4)))
+# 13. The same loan with a 4 % fee (480,000.00): cost above a 33 % cap.
+net = D(1_200_000_000 - 48_000_000)
+lo, hi = D(0), D(1)
+for _ in range(200):
+    mid = (lo + hi) / 2
+    pv = sum(D(r[2] + r[3]) / power(1 + mid, F(i + 1, 12)) for i, r in enumerate(L))
+    lo, hi = (mid, hi) if pv > net else (lo, mid)
+out("FEE4.cost_ea_4dp", lo.quantize(D("0.0001"), rounding=ROUND_FLOOR))

@@ -26,6 +26,8 @@ struct loan_terms {
     const char *purpose;
     const char *approval_date;     /* the committee date the approval takes effect; NULL = today */
     const json_t *shares;          /* NULL = pro rata to eligible cash; else [{"tranche_id", "amount"}] */
+    const char *origination_fee;      /* NULL or a fixed fee "240000.00", due at the first drawdown */
+    const char *origination_fee_rate; /* NULL or a fraction of the principal "0.02" (not with the above) */
 };
 
 /* Proposes a loan to an entrepreneur at the committee stage (four eyes, kind "loan"): checks

@@ -78,6 +78,13 @@ repayment_alloc_status repayment_allocate(int64_t amount_minor, int64_t value_da
                                           struct repayment_instalment *inst, size_t n, struct repayment_allocation *out,
                                           int64_t *owed_max);
 
+/* As repayment_allocate, with fees_due_minor (>= 0) of charges unpaid (the origination fee,
+ * docs/loan-servicing.md §8) in the fees bucket, collected first. */
+repayment_alloc_status repayment_allocate_fees(int64_t amount_minor, int64_t value_days,
+                                               int64_t principal_outstanding_minor, int64_t fees_due_minor,
+                                               struct repayment_instalment *inst, size_t n,
+                                               struct repayment_allocation *out, int64_t *owed_max);
+
 /* ---- repayments ---- */
 
 /* Records cash received on a loan, inside the caller's transaction: the loan must be active

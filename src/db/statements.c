@@ -249,8 +249,8 @@ const struct db_statement db_statements[] = {
     {"loan_insert",
      "INSERT INTO loan (fund_id, entrepreneur_id, currency, principal_minor, annual_rate, day_count, "
      "payments_per_year, term_count, first_due_date, grace_principal, grace_interest, amortisation, modality, "
-     "purpose, proposal_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-     "$16) RETURNING id"},
+     "purpose, proposal_id, created_by, origination_fee_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+     "$11, $12, $13, $14, $15, $16, $17) RETURNING id"},
     {"loan_by_proposal_for_update", "SELECT " LOAN_ROW " FROM loan WHERE proposal_id = $1 FOR UPDATE"},
     {"loan_by_id", "SELECT " LOAN_ROW " FROM loan WHERE id = $1"},
     {"loan_by_id_for_update", "SELECT " LOAN_ROW " FROM loan WHERE id = $1 FOR UPDATE"},
@@ -430,7 +430,8 @@ const struct db_statement db_statements[] = {
      "l.status, (SELECT min(d.value_date) FROM disbursement d WHERE d.loan_id = l.id), "
      "(SELECT coalesce(sum(r.overdue_principal_minor + r.current_principal_minor + r.prepayment_minor), 0) "
      "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id), "
-     "l.capitalised_minor FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
+     "l.capitalised_minor, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0) FROM repayment r "
+     "WHERE r.loan_id = l.id) FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
     {"repayment_load_schedule",
      "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
      "FROM loan_schedule s LEFT JOIN (SELECT loan_id, instalment_no, "

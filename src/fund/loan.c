@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/accrual.h"
 #include "fundledger/audit.h"
 #include "fundledger/fund.h"
 #include "fundledger/ledger.h"
@@ -37,6 +38,50 @@ static bool one_of(const char *v, const char *const *set, size_t n)
         }
     }
     return false;
+}
+
+/* The total cost of credit under the cap (docs/loan-servicing.md §8): with an origination fee,
+ * the borrower receives principal - fee and pays the schedule's instalments (instalment k at k/n
+ * years); refused when their present value at the cap is above what is received. */
+static enum fl_err cost_check(struct db *db, const char *modality, const char *date, int64_t principal, int64_t fee,
+                              int ppy, const schedule_row *rows, size_t n, struct fl_error *err)
+{
+    if (fee == 0) {
+        return FLE_OK; /* the cost is the rate, checked against the cap already */
+    }
+    const char *p[2] = {modality, date};
+    PGresult *r = db_exec(db, "loan_usury_check", 2, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return fl_error_set(err, FLE_RULE, "annual_rate", "no usury cap is certified for %s on %s", modality, date);
+    }
+    int64_t cap = db_i64(r, 0, 0);
+    PQclear(r);
+    struct accrual_flow *flows = malloc((n ? n : 1) * sizeof *flows);
+    if (flows == NULL) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        flows[i] = (struct accrual_flow){rows[i].total_minor, (int64_t)i + 1, ppy};
+    }
+    bool within = false;
+    accrual_status st = accrual_cost_within_cap(principal - fee, flows, n, cap, &within);
+    free(flows);
+    if (st != ACCRUAL_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "cost of credit: %s", accrual_status_text(st));
+    }
+    if (!within) {
+        char cb[32];
+        rate_format(cap, cb, sizeof cb);
+        return fl_error_set(err, FLE_RULE, "origination_fee",
+                            "the total cost of credit (interest and the fee) is above the usury cap %s in force for "
+                            "%s on %s",
+                            cb, modality, date);
+    }
+    return FLE_OK;
 }
 
 enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, const char *date,
@@ -134,6 +179,7 @@ static bool eligible(const char *rules_text, const struct borrower *b)
 /* Normalised terms, as stored in the proposal payload. */
 struct terms {
     int64_t entrepreneur_id, principal, rate;
+    int64_t fee; /* origination fee, minor units (0: none) */
     char day_count[8];
     int ppy, term, grace_p, grace_i;
     char first_due[11], approval_date[11];
@@ -234,6 +280,25 @@ static enum fl_err normalise(struct db *db, int64_t fund_id, const char *currenc
     if (in->purpose && strlen(in->purpose) > 1000) {
         return fl_error_set(err, FLE_BAD_FIELD, "purpose", "at most 1000 characters");
     }
+    /* Origination fee (docs/loan-servicing.md §8): fixed, or a fraction of the principal rounded
+     * half-even once; less than the principal. */
+    if (in->origination_fee != NULL && in->origination_fee_rate != NULL) {
+        return fl_error_set(err, FLE_BAD_FIELD, "origination_fee_rate", "give origination_fee or its rate, not both");
+    }
+    if (in->origination_fee != NULL &&
+        money_parse(in->origination_fee, money_currency_exponent(currency), false, &t->fee) != MONEY_OK) {
+        return fl_error_set(err, FLE_BAD_FIELD, "origination_fee", "a decimal amount in %s", currency);
+    }
+    if (in->origination_fee_rate != NULL) {
+        int64_t fr = 0;
+        if (rate_parse(in->origination_fee_rate, &fr) != RATE_OK || fr >= RATE_SCALE ||
+            !money_div_half_even((money_i128)t->principal * fr, RATE_SCALE, &t->fee)) {
+            return fl_error_set(err, FLE_BAD_FIELD, "origination_fee_rate", "a fraction of the principal, \"0.02\"");
+        }
+    }
+    if (t->fee >= t->principal) {
+        return fl_error_set(err, FLE_BAD_FIELD, "origination_fee", "less than the principal");
+    }
     (void)db;
     (void)fund_id;
     return FLE_OK;
@@ -246,13 +311,14 @@ static json_t *terms_payload(const struct terms *t, const char *currency, const 
     if (rate_format(t->rate, rb, sizeof rb) == 0) {
         return NULL;
     }
-    return json_pack("{s:I, s:o, s:s, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:o}", "entrepreneur_id",
+    return json_pack("{s:I, s:o, s:s, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:o, s:o}",
+                     "entrepreneur_id",
                      (json_int_t)t->entrepreneur_id, "principal", jv_amount(t->principal, currency), "annual_rate",
                      rb, "day_count", t->day_count, "payments_per_year", t->ppy, "term_count",
                      t->term, "first_due_date", t->first_due, "grace_principal", t->grace_p, "grace_interest",
                      t->grace_i, "amortisation", t->amortisation, "modality", t->modality, "approval_date",
                      t->approval_date, "purpose", purpose ? purpose : "", "shares",
-                     shares ? json_deep_copy(shares) : json_null());
+                     shares ? json_deep_copy(shares) : json_null(), "origination_fee", jv_amount(t->fee, currency));
 }
 
 /* Reads terms_payload back; false when the payload is not one (an internal fault). */
@@ -265,6 +331,10 @@ static bool terms_from_payload(const json_t *pl, const char *currency, struct te
     if (principal == NULL || rate == NULL ||
         money_parse(principal, money_currency_exponent(currency), false, &t->principal) != MONEY_OK ||
         rate_parse(rate, &t->rate) != RATE_OK) {
+        return false;
+    }
+    const char *fee = json_string_value(json_object_get(pl, "origination_fee"));
+    if (fee != NULL && money_parse(fee, money_currency_exponent(currency), false, &t->fee) != MONEY_OK) {
         return false;
     }
     snprintf(t->day_count, sizeof t->day_count, "%s", json_string_value(json_object_get(pl, "day_count")));
@@ -376,7 +446,8 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
     static _Thread_local schedule_row rows[SCHEDULE_INSTALMENTS_MAX];
     size_t n_rows = 0;
     if (make_schedule(&t, cur, rows, &n_rows, err) != FLE_OK ||
-        loan_usury_check(db, t.modality, t.rate, t.approval_date, err) != FLE_OK) {
+        loan_usury_check(db, t.modality, t.rate, t.approval_date, err) != FLE_OK ||
+        cost_check(db, t.modality, t.approval_date, t.principal, t.fee, t.ppy, rows, n_rows, err) != FLE_OK) {
         return NULL;
     }
     if (in->shares != NULL) {
@@ -392,7 +463,7 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
     if (prop == NULL) {
         return NULL;
     }
-    char fb[21], eb[21], pb[21], rb[21], ppyb[8], tb[8], gpb[8], gib[8], propb[21], ub[21];
+    char fb[21], eb[21], pb[21], rb[21], ppyb[8], tb[8], gpb[8], gib[8], propb[21], ub[21], feeb[21];
     const char *p[17] = {db_i64_text(fund_id, fb),
                          db_i64_text(t.entrepreneur_id, eb),
                          cur,
@@ -409,8 +480,8 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
                          in->purpose ? in->purpose : "",
                          db_i64_text(json_integer_value(json_object_get(prop, "id")), propb),
                          db_i64_text(maker->user_id, ub),
-                         NULL};
-    PGresult *r = db_exec(db, "loan_insert", 16, p, err);
+                         db_i64_text(t.fee, feeb)};
+    PGresult *r = db_exec(db, "loan_insert", 17, p, err);
     if (r == NULL) {
         json_decref(prop);
         return NULL;
@@ -573,6 +644,7 @@ enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct p
     static _Thread_local schedule_row rows[SCHEDULE_INSTALMENTS_MAX];
     size_t n_rows = 0;
     if ((e = make_schedule(&t, l.currency, rows, &n_rows, err)) != FLE_OK ||
+        (e = cost_check(db, t.modality, t.approval_date, t.principal, t.fee, t.ppy, rows, n_rows, err)) != FLE_OK ||
         (e = store_schedule(db, l.id, rows, n_rows, err)) != FLE_OK ||
         (e = store_capitalisation(db, l.id, rows, n_rows, err)) != FLE_OK) {
         return e;

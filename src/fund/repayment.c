@@ -44,8 +44,15 @@ repayment_alloc_status repayment_allocate(int64_t amount, int64_t value_days, in
                                           struct repayment_instalment *inst, size_t n, struct repayment_allocation *out,
                                           int64_t *owed_max)
 {
+    return repayment_allocate_fees(amount, value_days, outstanding, 0, inst, n, out, owed_max);
+}
+
+repayment_alloc_status repayment_allocate_fees(int64_t amount, int64_t value_days, int64_t outstanding,
+                                               int64_t fees_due, struct repayment_instalment *inst, size_t n,
+                                               struct repayment_allocation *out, int64_t *owed_max)
+{
     assert(out != NULL);
-    if (amount <= 0 || outstanding < 0 || n > SCHEDULE_INSTALMENTS_MAX || (n > 0 && inst == NULL)) {
+    if (amount <= 0 || outstanding < 0 || fees_due < 0 || n > SCHEDULE_INSTALMENTS_MAX || (n > 0 && inst == NULL)) {
         return REPAYMENT_ALLOC_INVALID;
     }
     /* Overdue sums, the current instalment, and the principal of the instalments after it. */
@@ -74,7 +81,7 @@ repayment_alloc_status repayment_allocate(int64_t amount, int64_t value_days, in
     /* Principal is owed up to what is outstanding, overdue first. */
     int64_t cap = outstanding;
     waterfall_loan_due due = {{0}};
-    due.due_minor[WATERFALL_BUCKET_FEES] = 0; /* no loan fees yet */
+    due.due_minor[WATERFALL_BUCKET_FEES] = fees_due; /* charges unpaid: collected first */
     due.due_minor[WATERFALL_BUCKET_OVERDUE_INTEREST] = od_i;
     due.due_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL] = min64(od_p, cap);
     cap -= due.due_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL];
@@ -197,6 +204,7 @@ struct rp_loan {
     int64_t tranche_id[LOAN_FUNDING_MAX], weight[LOAN_FUNDING_MAX], loans_account[LOAN_FUNDING_MAX];
     bool repaid_now;
     int64_t cap_posted;   /* capitalised interest posted to T.LOANS (loan.capitalised_minor) */
+    int64_t fee, fees_paid; /* origination fee (due from the first disbursement), fees collected */
     size_t cap_at, cap_n; /* its capitalisation rows in the chunk */
 };
 
@@ -289,7 +297,7 @@ struct rp_alloc {
 
 /* The fund accounts a repayment entry posts to. */
 struct rp_fund {
-    int64_t fund_id, collections, interest_income;
+    int64_t fund_id, collections, interest_income, fee_income;
 };
 #define RP_FUNDS_MAX 8
 
@@ -422,6 +430,8 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
         l->repaid = db_i64(r, row, 9);
         snprintf(l->first_write_off, sizeof l->first_write_off, "%s", db_str(r, row, 10));
         l->cap_posted = db_i64(r, row, 11);
+        l->fee = db_i64(r, row, 12);
+        l->fees_paid = db_i64(r, row, 13);
     }
     PQclear(r);
 
@@ -587,7 +597,8 @@ static enum fl_err fund_accounts(struct db *db, struct rp_chunk *c, int64_t fund
     f->fund_id = fund_id;
     enum fl_err e;
     if ((e = fund_account_by_code(db, fund_id, "1050", &f->collections, err)) != FLE_OK ||
-        (e = fund_account_by_code(db, fund_id, "4000", &f->interest_income, err)) != FLE_OK) {
+        (e = fund_account_by_code(db, fund_id, "4000", &f->interest_income, err)) != FLE_OK ||
+        (e = fund_account_by_code(db, fund_id, "4100", &f->fee_income, err)) != FLE_OK) {
         return e;
     }
     c->n_funds++;
@@ -693,8 +704,11 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
     }
     int64_t outstanding = l->drawn - l->repaid - l->written_off + cap_due;
     int64_t owed = 0;
-    repayment_alloc_status st = repayment_allocate(ln->amount_minor, vdays, outstanding,
-                                                   l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
+    /* The origination fee is due from the first disbursement (value dates are never before it). */
+    int64_t fees_due = l->fee - l->fees_paid;
+    repayment_alloc_status st =
+        repayment_allocate_fees(ln->amount_minor, vdays, outstanding, fees_due > 0 ? fees_due : 0,
+                                l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
     if (st == REPAYMENT_ALLOC_OVERPAID) {
         char ob[MONEY_TEXT_MAX];
         money_format(owed, l->exponent, ob, sizeof ob);
@@ -737,6 +751,7 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
         }
     }
     l->cap_posted += cap_new;
+    l->fees_paid += a.bucket_minor[WATERFALL_BUCKET_FEES];
     l->repaid += a.principal_minor;
     ln->outstanding_after = outstanding - a.principal_minor;
     if (l->drawn == l->principal && ln->outstanding_after == 0) {
@@ -834,6 +849,9 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
     }
     if (ln->interest > 0) {
         e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->interest};
+    }
+    if (ln->bucket[WATERFALL_BUCKET_FEES] > 0) {
+        e->lines[k++] = (struct ledger_line){f->fee_income, "", -ln->bucket[WATERFALL_BUCKET_FEES]};
     }
     assert(k <= LEDGER_LINES_MAX);
     for (unsigned i = 0; i < k; i++) {
@@ -1886,7 +1904,9 @@ static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
     }
     int64_t owed = 0;
     memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
-    repayment_alloc_status st = repayment_allocate(INT64_MAX, vdays, outstanding, copy, l->inst_n, &a, &owed);
+    int64_t fees_due = l->fee - l->fees_paid > 0 ? l->fee - l->fees_paid : 0;
+    repayment_alloc_status st =
+        repayment_allocate_fees(INT64_MAX, vdays, outstanding, fees_due, copy, l->inst_n, &a, &owed);
     memset(&a, 0, sizeof a);
     if (st == REPAYMENT_ALLOC_INVALID) {
         e = fl_error_set(err, FLE_INTERNAL, NULL, "the schedule of loan %" PRId64 " is inconsistent", l->id);
@@ -1894,7 +1914,8 @@ static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
     }
     if (owed > 0) {
         memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
-        if (repayment_allocate(owed, vdays, outstanding, copy, l->inst_n, &a, NULL) != REPAYMENT_ALLOC_OK) {
+        if (repayment_allocate_fees(owed, vdays, outstanding, fees_due, copy, l->inst_n, &a, NULL) !=
+            REPAYMENT_ALLOC_OK) {
             e = fl_error_set(err, FLE_INTERNAL, NULL, "the payoff of loan %" PRId64 " does not allocate", l->id);
             goto done;
         }

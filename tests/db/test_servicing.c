@@ -739,6 +739,77 @@ static void test_grace_loan_written_off_leaves_zero(void **state)
     assert_books_balance();
 }
 
+/* Loan L with an origination fee (docs/loan-servicing.md §8): 12,000,000.00 at 24 % EA, monthly,
+ * 12 annuity instalments of 1,121,430.11, consumo ordinario (cap 33 % in 2024). A 4 % fee
+ * (480,000.00) makes the total cost 34.11 % EA (FEE4.cost_ea_4dp): refused. A 2 % fee (240,000.00,
+ * cost 28.89 %) is accepted, approved with the loan, due from the drawdown and collected first. */
+static void test_origination_fee(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("FEES");
+    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Tienda", "05088", "coffee");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "12000000.00",
+                           .annual_rate = "0.24",
+                           .payments_per_year = 12,
+                           .term_count = 12,
+                           .first_due_date = "2024-02-15",
+                           .amortisation = "annuity",
+                           .modality = "consumo_ordinario",
+                           .approval_date = "2024-01-15",
+                           .purpose = "working capital",
+                           .origination_fee = "480000.00"}};
+    assert_null(run(loan_fn, &a, FLE_RULE, &err));
+    assert_string_equal(err.field, "origination_fee");
+    assert_non_null(strstr(err.message, "usury cap"));
+    a.t.origination_fee = "0.00";
+    a.t.origination_fee_rate = "0.02";
+    assert_null(run(loan_fn, &a, FLE_BAD_FIELD, &err)); /* both given */
+    assert_string_equal(err.field, "origination_fee_rate");
+    a.t.origination_fee = NULL;
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    const json_t *pl = json_object_get(p, "payload");
+    assert_string_equal(jstr(pl, "origination_fee"), "240000.00");
+    assert_string_equal(jstr(pl, "principal"), "12000000.00"); /* money as decimal strings */
+    assert_string_equal(jstr(pl, "annual_rate"), "0.2400");
+    json_decref(p);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-15", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "12000000.00", "2024-01-15", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    assert_string_equal(jstr(json_object_get(p, "payload"), "amount"), "12000000.00");
+    json_decref(p);
+    approve(pid);
+    json_t *q = loan_payoff(db, loan, "2024-01-20", &err);
+    assert_non_null(q);
+    assert_string_equal(jstr(q, "fees"), "240000.00");
+    json_decref(q);
+    /* The first instalment plus the fee on its due date: the fee first, then the instalment. */
+    json_t *r = repay(loan, "1361430.11", "2024-02-15", "F-1", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "fees"), "240000.00");
+    assert_string_equal(jstr(r, "current_interest"), "217050.99");
+    assert_string_equal(jstr(r, "current_principal"), "904379.12");
+    json_decref(r);
+    assert_int_equal(balance(fund, "4100"), -24000000);
+    assert_int_equal(balance(fund, "4000"), -21705099);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 1200000000 - 90437912);
+    /* Collected once: the next payment owes no fee. */
+    q = loan_payoff(db, loan, "2024-02-20", &err);
+    assert_non_null(q);
+    assert_string_equal(jstr(q, "fees"), "0.00");
+    json_decref(q);
+    assert_books_balance();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_closed_loan_tranches_exactly_zero),
         cmocka_unit_test(test_close_twice_one_set_of_postings),
         cmocka_unit_test(test_grace_loan_written_off_leaves_zero),
+        cmocka_unit_test(test_origination_fee),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
