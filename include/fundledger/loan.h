@@ -26,6 +26,8 @@ struct loan_terms {
     const char *purpose;
     const char *approval_date;     /* the committee date the approval takes effect; NULL = today */
     const json_t *shares;          /* NULL = pro rata to eligible cash; else [{"tranche_id", "amount"}] */
+    const char *origination_fee;      /* NULL or a fixed fee "240000.00", due at the first drawdown */
+    const char *origination_fee_rate; /* NULL or a fraction of the principal "0.02" (not with the above) */
 };
 
 /* Proposes a loan to an entrepreneur at the committee stage (four eyes, kind "loan"): checks
@@ -71,5 +73,12 @@ enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, 
 #define LOAN_FUNDING_MAX 16
 enum fl_err loan_split(struct db *db, int64_t loan_id, int64_t amount, int64_t *tranche_ids, int64_t *parts,
                        unsigned *n, struct fl_error *err);
+
+/* Splits a step of a cumulative total without drift (docs/loan-servicing.md §10): parts[i] =
+ * split(after)[i] - split(before)[i] by the stored shares, so the parts of every step of a
+ * running total sum to split(final total) and a total back at 0 leaves 0 on every tranche. A
+ * part can be one unit of the other sign (largest remainder is not monotone). */
+enum fl_err loan_split_cumulative(struct db *db, int64_t loan_id, int64_t before, int64_t after, int64_t *tranche_ids,
+                                  int64_t *parts, unsigned *n, struct fl_error *err);
 
 #endif

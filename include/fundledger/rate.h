@@ -34,8 +34,11 @@
  * raises (1+EA) to the number of days) a bounded amount of work. */
 #define RATE_DAYS_MAX 36600
 
-/* Largest denominator of a compounding exponent num/den (366 covers any day-count basis). */
-#define RATE_EXP_DEN_MAX 366
+/* Largest denominator of a compounding exponent num/den. 366 covers any day-count basis; an
+ * accrual stretch inside an instalment period has exponent (1/n) * days / period_days
+ * (docs/loan-servicing.md §2), denominator n * period_days: at most 12 * 31 = 372 act/365 and
+ * 12 * 33 = 396 under 30/360 (28 Feb -> 31 Mar is 33 days). 400 covers both. */
+#define RATE_EXP_DEN_MAX 400
 
 /* Dates: proleptic Gregorian, years 1900..9999 (ISO 8601 four-digit years, nothing the fund
  * records is older). */

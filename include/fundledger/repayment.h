@@ -78,6 +78,13 @@ repayment_alloc_status repayment_allocate(int64_t amount_minor, int64_t value_da
                                           struct repayment_instalment *inst, size_t n, struct repayment_allocation *out,
                                           int64_t *owed_max);
 
+/* As repayment_allocate, with fees_due_minor (>= 0) of charges unpaid (the origination fee,
+ * docs/loan-servicing.md §8) in the fees bucket, collected first. */
+repayment_alloc_status repayment_allocate_fees(int64_t amount_minor, int64_t value_days,
+                                               int64_t principal_outstanding_minor, int64_t fees_due_minor,
+                                               struct repayment_instalment *inst, size_t n,
+                                               struct repayment_allocation *out, int64_t *owed_max);
+
 /* ---- repayments ---- */
 
 /* Records cash received on a loan, inside the caller's transaction: the loan must be active
@@ -117,6 +124,33 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
  * "principal_outstanding" (drawn - principal repaid - written off, each as of the date)}.
  * as_of NULL = today. Caller owns. FLE_NOT_FOUND loan_id, FLE_BAD_PARAM as_of. */
 json_t *loan_arrears(struct db *db, int64_t loan_id, const char *as_of, struct fl_error *err);
+
+/* The payoff quote of an active loan on date (NULL = today; not before the first disbursement):
+ * what a repayment of exactly "payoff" on that date allocates, bucket by bucket, capitalised
+ * interest due by the date included (docs/loan-servicing.md §3, §7). {"loan_id", "date",
+ * "currency", "payoff", "fees", "overdue_interest", "overdue_principal", "current_interest",
+ * "current_principal", "prepayment", "principal_outstanding", "capitalised_interest"}. Runs in the
+ * caller's transaction or its own. Caller owns. FLE_NOT_FOUND loan_id, FLE_CONFLICT loan_id (not
+ * active), FLE_BAD_PARAM date. */
+json_t *loan_payoff(struct db *db, int64_t loan_id, const char *date, struct fl_error *err);
+
+/* A loan's repayments in value-date order, each with its buckets, its allocation per instalment
+ * and component, and the principal each funding tranche received (the T.LOANS lines of its
+ * entry): {"loan_id", "currency", "repayments": [{"id", "amount", "value_date", "reference",
+ * "entry_id", "created_at", "fees", "overdue_interest", "overdue_principal", "current_interest",
+ * "current_principal", "prepayment", "allocations": [{"instalment_no", "component", "amount"}],
+ * "tranches": [{"tranche_id", "principal"}]}]}. Caller owns. FLE_NOT_FOUND loan_id. */
+json_t *repayment_list(struct db *db, int64_t loan_id, struct fl_error *err);
+
+/* The month-end close of a fund on date (not in the future), inside the caller's transaction
+ * (docs/loan-servicing.md §9): posts, for every active loan of the fund, the capitalised interest
+ * due by date and not posted yet (Dr T.LOANS / Cr 4000, as a repayment would), and records the
+ * close. Idempotent per date: a second close on the same date posts nothing and says
+ * "already_closed": true. {"fund_id", "close_date", "entries", "already_closed"}. Caller owns.
+ * FLE_NOT_FOUND fund_id; FLE_MISSING_FIELD / FLE_BAD_FIELD date; FLE_RULE date (before the fund's
+ * last close). */
+json_t *loan_close_period(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,
+                          struct fl_error *err);
 
 /* ---- losses ---- */
 

@@ -21,6 +21,7 @@
 #include "fundledger/log.h"
 #include "fundledger/migrate.h"
 #include "fundledger/money.h"
+#include "fundledger/repayment.h"
 
 static const char usage[] =
     "usage: fundledger [--config FILE] COMMAND [ARGS]\n"
@@ -51,6 +52,10 @@ static const char usage[] =
     "                                 IATI Validator's severities; --policy adds the fund's\n"
     "                                 publication policies; exit 0 no error, 1 errors (--strict:\n"
     "                                 or warnings), 2 could not run\n"
+    "  close --fund ID --date YYYY-MM-DD --user NAME\n"
+    "                                 month-end close of a fund: post what became due by the\n"
+    "                                 date (capitalised interest); once per date, never before\n"
+    "                                 the last close\n"
     "  db start | stop | url          the private PostgreSQL cluster under data_dir\n"
     "  help                           this text\n"
     "\n"
@@ -460,6 +465,21 @@ static int cmd_token(struct db *db, int argc, char **argv, const struct cli_args
     return 0;
 }
 
+/* close --fund ID --date YYYY-MM-DD --user NAME: every option once, in pairs. */
+static int parse_close(int argc, char **argv, struct cli_args *a)
+{
+    static const char *const names[] = {"--fund", "--date", "--user", NULL};
+    const char *date = opt(argc, argv, "--date"), *user = opt(argc, argv, "--user");
+    if (!only_options(argc, argv, 0, names) || argc != 6 || date == NULL || user == NULL) {
+        return bad_usage("close --fund ID --date YYYY-MM-DD --user NAME");
+    }
+    if (!ledger_date_valid(date)) {
+        fprintf(stderr, "fundledger: --date: must be a date YYYY-MM-DD\n");
+        return 2;
+    }
+    return arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &a->id) ? 0 : 2;
+}
+
 /* Reads and checks the arguments of a command that uses the database (see struct cli_args);
  * 0, or 2 after a one-line message. */
 static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a)
@@ -474,6 +494,9 @@ static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a
     }
     if (strcmp(cmd, "iati") == 0) {
         return arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &a->id) ? 0 : 2;
+    }
+    if (strcmp(cmd, "close") == 0) {
+        return parse_close(argc, argv, a);
     }
     return 0;
 }
@@ -641,6 +664,45 @@ static int cmd_iati_export(struct db *db, int argc, char **argv, const struct cl
     return 0;
 }
 
+struct close_run {
+    struct principal who;
+    int64_t fund_id;
+    const char *date;
+    json_t *out;
+};
+
+static enum fl_err close_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct close_run *x = arg;
+    json_decref(x->out);
+    x->out = loan_close_period(db, &x->who, x->fund_id, x->date, err);
+    return x->out ? FLE_OK : err->code;
+}
+
+/* close --fund ID --date D --user NAME: the month-end close, posted as that user. */
+/* close --fund ID --date YYYY-MM-DD --user NAME, its arguments checked by parse_args. */
+static int cmd_close(struct db *db, int argc, char **argv, const struct cli_args *a)
+{
+    const char *date = opt(argc, argv, "--date"), *user = opt(argc, argv, "--user");
+    struct close_run x;
+    memset(&x, 0, sizeof x);
+    x.fund_id = a->id;
+    x.date = date;
+    x.who.role = ROLE_FUND_MANAGER;
+    snprintf(x.who.name, sizeof x.who.name, "%s", user);
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (auth_user_find(db, user, &x.who.user_id, &err) != FLE_OK || db_tx(db, close_tx, &x, &err) != FLE_OK) {
+        json_decref(x.out);
+        return fail("close", &err);
+    }
+    printf("close: fund %" PRId64 " on %s: %lld entries%s\n", x.fund_id, date,
+           (long long)json_integer_value(json_object_get(x.out, "entries")),
+           json_is_true(json_object_get(x.out, "already_closed")) ? " (already closed: nothing posted)" : "");
+    json_decref(x.out);
+    return 0;
+}
+
 static int cmd_db(int argc, char **argv)
 {
     struct fl_error err;
@@ -704,7 +766,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "iati") == 0 && !iati_export_args_ok(rest, args)) {
         return bad_usage("iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]");
     }
-    static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo", "iati"};
+    static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo", "iati", "close"};
     bool known = false;
     for (size_t k = 0; k < sizeof db_commands / sizeof db_commands[0]; k++) {
         known = known || strcmp(cmd, db_commands[k]) == 0;
@@ -745,6 +807,8 @@ int main(int argc, char **argv)
         rc = cmd_token(db, rest, args, &parsed);
     } else if (strcmp(cmd, "iati") == 0) {
         rc = cmd_iati_export(db, rest, args, &parsed);
+    } else if (strcmp(cmd, "close") == 0) {
+        rc = cmd_close(db, rest, args, &parsed);
     } else {
         rc = cmd_demo_load(db);
     }

@@ -272,14 +272,18 @@ const struct db_statement db_statements[] = {
     {"loan_insert",
      "INSERT INTO loan (fund_id, entrepreneur_id, currency, principal_minor, annual_rate, day_count, "
      "payments_per_year, term_count, first_due_date, grace_principal, grace_interest, amortisation, modality, "
-     "purpose, proposal_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-     "$16) RETURNING id"},
+     "purpose, proposal_id, created_by, origination_fee_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+     "$11, $12, $13, $14, $15, $16, $17) RETURNING id"},
     {"loan_by_proposal_for_update", "SELECT " LOAN_ROW " FROM loan WHERE proposal_id = $1 FOR UPDATE"},
     {"loan_by_id", "SELECT " LOAN_ROW " FROM loan WHERE id = $1"},
     {"loan_by_id_for_update", "SELECT " LOAN_ROW " FROM loan WHERE id = $1 FOR UPDATE"},
     {"loan_store_schedule",
      "INSERT INTO loan_schedule (loan_id, no, due_date, principal_minor, interest_minor) "
      "SELECT $1, * FROM unnest($2::int[], $3::date[], $4::bigint[], $5::bigint[])"},
+    {"loan_store_capitalisation",
+     "INSERT INTO loan_capitalisation (loan_id, instalment_no, due_date, amount_minor) "
+     "SELECT $1, * FROM unnest($2::int[], $3::date[], $4::bigint[])"},
+    {"loan_capitalised_posted", "SELECT capitalised_minor FROM loan WHERE id = $1"},
     {"loan_store_funding",
      "INSERT INTO loan_funding (loan_id, tranche_id, position, weight_minor) "
      "SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::bigint[])"},
@@ -448,8 +452,9 @@ const struct db_statement db_statements[] = {
      "SELECT l.id, l.fund_id, l.entrepreneur_id, l.currency, l.principal_minor, l.drawn_minor, l.written_off_minor, "
      "l.status, (SELECT min(d.value_date) FROM disbursement d WHERE d.loan_id = l.id), "
      "(SELECT coalesce(sum(r.overdue_principal_minor + r.current_principal_minor + r.prepayment_minor), 0) "
-     "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id) "
-     "FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
+     "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id), "
+     "l.capitalised_minor, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0) FROM repayment r "
+     "WHERE r.loan_id = l.id) FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
     {"repayment_load_schedule",
      "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
      "FROM loan_schedule s LEFT JOIN (SELECT loan_id, instalment_no, "
@@ -484,6 +489,43 @@ const struct db_statement db_statements[] = {
     {"repayment_insert_allocations",
      "INSERT INTO repayment_allocation (repayment_id, loan_id, instalment_no, component, amount_minor) "
      "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[])"},
+    {"repayment_load_capitalisation",
+     "SELECT loan_id, instalment_no, due_date, amount_minor, entry_id IS NOT NULL FROM loan_capitalisation "
+     "WHERE loan_id = ANY($1::bigint[]) ORDER BY loan_id, instalment_no"},
+    /* Marks capitalisation rows (loan, instalment) posted by an entry and adds them to the loans'
+     * capitalised_minor; returns how many rows it marked. */
+    {"repayment_post_capitalisation",
+     "WITH c AS (UPDATE loan_capitalisation k SET entry_id = u.entry_id FROM unnest($1::bigint[], $2::int[], "
+     "$3::bigint[]) AS u(loan_id, no, entry_id) WHERE k.loan_id = u.loan_id AND k.instalment_no = u.no "
+     "AND k.entry_id IS NULL RETURNING k.loan_id, k.amount_minor), s AS (SELECT loan_id, sum(amount_minor)::bigint "
+     "AS amt, count(*) AS n FROM c GROUP BY loan_id), l AS (UPDATE loan SET capitalised_minor = capitalised_minor "
+     "+ s.amt FROM s WHERE loan.id = s.loan_id RETURNING loan.id) SELECT coalesce(sum(n), 0)::bigint FROM s"},
+    /* Capitalisation not posted when a loan ends (repaid in full, written off in full): it was not
+     * due yet (or, at a write-off, never recognised) and never will be. */
+    {"repayment_drop_capitalisation",
+     "DELETE FROM loan_capitalisation WHERE loan_id = ANY($1::bigint[]) AND entry_id IS NULL"},
+    {"repayment_list",
+     "SELECT id, amount_minor, value_date, reference, fees_minor, overdue_interest_minor, overdue_principal_minor, "
+     "current_interest_minor, current_principal_minor, prepayment_minor, entry_id, "
+     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM repayment WHERE loan_id = $1 "
+     "ORDER BY value_date, id"},
+    {"repayment_list_allocations",
+     "SELECT a.repayment_id, a.instalment_no, a.component, a.amount_minor FROM repayment_allocation a "
+     "JOIN repayment r ON r.id = a.repayment_id WHERE a.loan_id = $1 "
+     "ORDER BY r.value_date, r.id, a.instalment_no, a.component"},
+    {"repayment_list_tranches",
+     "SELECT r.id, substring(a.code FROM '^T([0-9]+)[.]LOANS$')::bigint, -l.amount_minor FROM repayment r "
+     "JOIN journal_line l ON l.entry_id = r.entry_id JOIN account a ON a.id = l.account_id "
+     "WHERE r.loan_id = $1 AND a.code ~ '^T[0-9]+[.]LOANS$' ORDER BY r.value_date, r.id, a.code"},
+    {"close_lock_fund", "SELECT id FROM fund WHERE id = $1 FOR UPDATE"},
+    {"close_last",
+     "SELECT coalesce(max(close_date)::text, ''), coalesce(max(entries) FILTER (WHERE close_date = $2::date), -1) "
+     "FROM period_close WHERE fund_id = $1"},
+    {"close_loans",
+     "SELECT DISTINCT k.loan_id FROM loan_capitalisation k JOIN loan l ON l.id = k.loan_id WHERE l.fund_id = $1 "
+     "AND l.status = 'active' AND k.entry_id IS NULL AND k.due_date <= $2::date ORDER BY 1"},
+    {"close_insert",
+     "INSERT INTO period_close (fund_id, close_date, entries, created_by) VALUES ($1, $2, $3, $4)"},
     {"repayment_mark_repaid",
      "UPDATE loan SET status = 'repaid' WHERE id = ANY($1::bigint[]) AND status = 'active' "
      "RETURNING id, entrepreneur_id"},
@@ -538,7 +580,8 @@ const struct db_statement db_statements[] = {
     FILTER("loan_id") " UNION ALL SELECT loan_id, -(overdue_principal_minor + current_principal_minor + " \
     "prepayment_minor) FROM repayment WHERE value_date <= $2::date" FILTER("loan_id")                     \
     " UNION ALL SELECT loan_id, -amount_minor FROM write_off WHERE value_date <= $2::date"                 \
-    FILTER("loan_id") ") m GROUP BY loan_id), "                                                          \
+    FILTER("loan_id") " UNION ALL SELECT loan_id, amount_minor FROM loan_capitalisation "                   \
+    "WHERE due_date <= $2::date" FILTER("loan_id") ") m GROUP BY loan_id), "                               \
     "ar AS (SELECT ln.id, ln.entrepreneur_id, ln.currency, coalesce(mv.outstanding, 0) AS outstanding, "  \
     "due.oldest, coalesce(due.pr, 0) AS pr, coalesce(due.it, 0) AS it FROM ln "                           \
     "LEFT JOIN mv ON mv.loan_id = ln.id LEFT JOIN due ON due.loan_id = ln.id), "                          \

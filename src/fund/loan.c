@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/accrual.h"
 #include "fundledger/audit.h"
 #include "fundledger/fund.h"
 #include "fundledger/ledger.h"
@@ -37,6 +38,50 @@ static bool one_of(const char *v, const char *const *set, size_t n)
         }
     }
     return false;
+}
+
+/* The total cost of credit under the cap (docs/loan-servicing.md §8): with an origination fee,
+ * the borrower receives principal - fee and pays the schedule's instalments (instalment k at k/n
+ * years); refused when their present value at the cap is above what is received. */
+static enum fl_err cost_check(struct db *db, const char *modality, const char *date, int64_t principal, int64_t fee,
+                              int ppy, const schedule_row *rows, size_t n, struct fl_error *err)
+{
+    if (fee == 0) {
+        return FLE_OK; /* the cost is the rate, checked against the cap already */
+    }
+    const char *p[2] = {modality, date};
+    PGresult *r = db_exec(db, "loan_usury_check", 2, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return fl_error_set(err, FLE_RULE, "annual_rate", "no usury cap is certified for %s on %s", modality, date);
+    }
+    int64_t cap = db_i64(r, 0, 0);
+    PQclear(r);
+    struct accrual_flow *flows = malloc((n ? n : 1) * sizeof *flows);
+    if (flows == NULL) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        flows[i] = (struct accrual_flow){rows[i].total_minor, (int64_t)i + 1, ppy};
+    }
+    bool within = false;
+    accrual_status st = accrual_cost_within_cap(principal - fee, flows, n, cap, &within);
+    free(flows);
+    if (st != ACCRUAL_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "cost of credit: %s", accrual_status_text(st));
+    }
+    if (!within) {
+        char cb[32];
+        rate_format(cap, cb, sizeof cb);
+        return fl_error_set(err, FLE_RULE, "origination_fee",
+                            "the total cost of credit (interest and the fee) is above the usury cap %s in force for "
+                            "%s on %s",
+                            cb, modality, date);
+    }
+    return FLE_OK;
 }
 
 enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, const char *date,
@@ -134,6 +179,7 @@ static bool eligible(const char *rules_text, const struct borrower *b)
 /* Normalised terms, as stored in the proposal payload. */
 struct terms {
     int64_t entrepreneur_id, principal, rate;
+    int64_t fee; /* origination fee, minor units (0: none) */
     char day_count[8];
     int ppy, term, grace_p, grace_i;
     char first_due[11], approval_date[11];
@@ -234,28 +280,63 @@ static enum fl_err normalise(struct db *db, int64_t fund_id, const char *currenc
     if (in->purpose && strlen(in->purpose) > 1000) {
         return fl_error_set(err, FLE_BAD_FIELD, "purpose", "at most 1000 characters");
     }
+    /* Origination fee (docs/loan-servicing.md §8): fixed, or a fraction of the principal rounded
+     * half-even once; less than the principal. */
+    if (in->origination_fee != NULL && in->origination_fee_rate != NULL) {
+        return fl_error_set(err, FLE_BAD_FIELD, "origination_fee_rate", "give origination_fee or its rate, not both");
+    }
+    if (in->origination_fee != NULL &&
+        money_parse(in->origination_fee, money_currency_exponent(currency), false, &t->fee) != MONEY_OK) {
+        return fl_error_set(err, FLE_BAD_FIELD, "origination_fee", "a decimal amount in %s", currency);
+    }
+    if (in->origination_fee_rate != NULL) {
+        int64_t fr = 0;
+        if (rate_parse(in->origination_fee_rate, &fr) != RATE_OK || fr >= RATE_SCALE ||
+            !money_div_half_even((money_i128)t->principal * fr, RATE_SCALE, &t->fee)) {
+            return fl_error_set(err, FLE_BAD_FIELD, "origination_fee_rate", "a fraction of the principal, \"0.02\"");
+        }
+    }
+    if (t->fee >= t->principal) {
+        return fl_error_set(err, FLE_BAD_FIELD, "origination_fee", "less than the principal");
+    }
     (void)db;
     (void)fund_id;
     return FLE_OK;
 }
 
-static json_t *terms_payload(const struct terms *t, const char *purpose, const json_t *shares)
+/* The stored proposal: money and rates as decimal strings, like every reply. */
+static json_t *terms_payload(const struct terms *t, const char *currency, const char *purpose, const json_t *shares)
 {
-    return json_pack("{s:I, s:I, s:I, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:o}", "entrepreneur_id",
-                     (json_int_t)t->entrepreneur_id, "principal_minor", (json_int_t)t->principal, "annual_rate",
-                     (json_int_t)t->rate, "day_count", t->day_count, "payments_per_year", t->ppy, "term_count",
+    char rb[RATE_TEXT_MAX];
+    if (rate_format(t->rate, rb, sizeof rb) == 0) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:o, s:s, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:o, s:o}",
+                     "entrepreneur_id",
+                     (json_int_t)t->entrepreneur_id, "principal", jv_amount(t->principal, currency), "annual_rate",
+                     rb, "day_count", t->day_count, "payments_per_year", t->ppy, "term_count",
                      t->term, "first_due_date", t->first_due, "grace_principal", t->grace_p, "grace_interest",
                      t->grace_i, "amortisation", t->amortisation, "modality", t->modality, "approval_date",
                      t->approval_date, "purpose", purpose ? purpose : "", "shares",
-                     shares ? json_deep_copy(shares) : json_null());
+                     shares ? json_deep_copy(shares) : json_null(), "origination_fee", jv_amount(t->fee, currency));
 }
 
-static void terms_from_payload(const json_t *pl, struct terms *t)
+/* Reads terms_payload back; false when the payload is not one (an internal fault). */
+static bool terms_from_payload(const json_t *pl, const char *currency, struct terms *t)
 {
     memset(t, 0, sizeof *t);
     t->entrepreneur_id = json_integer_value(json_object_get(pl, "entrepreneur_id"));
-    t->principal = json_integer_value(json_object_get(pl, "principal_minor"));
-    t->rate = json_integer_value(json_object_get(pl, "annual_rate"));
+    const char *principal = json_string_value(json_object_get(pl, "principal"));
+    const char *rate = json_string_value(json_object_get(pl, "annual_rate"));
+    if (principal == NULL || rate == NULL ||
+        money_parse(principal, money_currency_exponent(currency), false, &t->principal) != MONEY_OK ||
+        rate_parse(rate, &t->rate) != RATE_OK) {
+        return false;
+    }
+    const char *fee = json_string_value(json_object_get(pl, "origination_fee"));
+    if (fee != NULL && money_parse(fee, money_currency_exponent(currency), false, &t->fee) != MONEY_OK) {
+        return false;
+    }
     snprintf(t->day_count, sizeof t->day_count, "%s", json_string_value(json_object_get(pl, "day_count")));
     t->ppy = (int)json_integer_value(json_object_get(pl, "payments_per_year"));
     t->term = (int)json_integer_value(json_object_get(pl, "term_count"));
@@ -266,6 +347,7 @@ static void terms_from_payload(const json_t *pl, struct terms *t)
              json_string_value(json_object_get(pl, "approval_date")));
     snprintf(t->amortisation, sizeof t->amortisation, "%s", json_string_value(json_object_get(pl, "amortisation")));
     snprintf(t->modality, sizeof t->modality, "%s", json_string_value(json_object_get(pl, "modality")));
+    return true;
 }
 
 /* Candidate tranches: active, in the currency, of the fund, most senior first, with their cash
@@ -364,7 +446,8 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
     static _Thread_local schedule_row rows[SCHEDULE_INSTALMENTS_MAX];
     size_t n_rows = 0;
     if (make_schedule(&t, cur, rows, &n_rows, err) != FLE_OK ||
-        loan_usury_check(db, t.modality, t.rate, t.approval_date, err) != FLE_OK) {
+        loan_usury_check(db, t.modality, t.rate, t.approval_date, err) != FLE_OK ||
+        cost_check(db, t.modality, t.approval_date, t.principal, t.fee, t.ppy, rows, n_rows, err) != FLE_OK) {
         return NULL;
     }
     if (in->shares != NULL) {
@@ -375,12 +458,12 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
             return NULL;
         }
     }
-    json_t *prop = approval_propose(db, maker, fund_id, "loan", terms_payload(&t, in->purpose, in->shares),
+    json_t *prop = approval_propose(db, maker, fund_id, "loan", terms_payload(&t, cur, in->purpose, in->shares),
                                     t.principal, cur, err);
     if (prop == NULL) {
         return NULL;
     }
-    char fb[21], eb[21], pb[21], rb[21], ppyb[8], tb[8], gpb[8], gib[8], propb[21], ub[21];
+    char fb[21], eb[21], pb[21], rb[21], ppyb[8], tb[8], gpb[8], gib[8], propb[21], ub[21], feeb[21];
     const char *p[17] = {db_i64_text(fund_id, fb),
                          db_i64_text(t.entrepreneur_id, eb),
                          cur,
@@ -397,8 +480,8 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
                          in->purpose ? in->purpose : "",
                          db_i64_text(json_integer_value(json_object_get(prop, "id")), propb),
                          db_i64_text(maker->user_id, ub),
-                         NULL};
-    PGresult *r = db_exec(db, "loan_insert", 16, p, err);
+                         db_i64_text(t.fee, feeb)};
+    PGresult *r = db_exec(db, "loan_insert", 17, p, err);
     if (r == NULL) {
         json_decref(prop);
         return NULL;
@@ -504,16 +587,53 @@ static enum fl_err store_schedule(struct db *db, int64_t loan_id, const schedule
     return e;
 }
 
+/* The capitalisation of the interest-grace rows (docs/loan-servicing.md §3), from the schedule. */
+static enum fl_err store_capitalisation(struct db *db, int64_t loan_id, const schedule_row *rows, size_t n,
+                                        struct fl_error *err)
+{
+    struct db_array no, due, amt;
+    db_array_init(&no);
+    db_array_init(&due);
+    db_array_init(&amt);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].capitalised_minor > 0) {
+            char d[16];
+            snprintf(d, sizeof d, "%04d-%02d-%02d", rows[i].due_date.y, rows[i].due_date.m, rows[i].due_date.d);
+            db_array_i64(&no, rows[i].no);
+            db_array_text(&due, d);
+            db_array_i64(&amt, rows[i].capitalised_minor);
+        }
+    }
+    enum fl_err e = FLE_OK;
+    if (no.n > 0) {
+        char lb[21];
+        const char *p[4] = {db_i64_text(loan_id, lb), db_array_str(&no), db_array_str(&due), db_array_str(&amt)};
+        if (!p[1] || !p[2] || !p[3]) {
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        } else {
+            PGresult *r = db_exec(db, "loan_store_capitalisation", 4, p, err);
+            e = r ? FLE_OK : err->code;
+            PQclear(r);
+        }
+    }
+    db_array_free(&no);
+    db_array_free(&due);
+    db_array_free(&amt);
+    return e;
+}
+
 enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct principal *approver,
                          int64_t *entry_id, struct fl_error *err)
 {
     struct loan_row l;
     struct terms t;
     struct borrower b;
-    terms_from_payload(p->payload, &t);
     enum fl_err e = load_loan(db, "loan_by_proposal_for_update", p->id, &l, err);
     if (e != FLE_OK || (e = load_borrower(db, l.entrepreneur_id, &b, err)) != FLE_OK) {
         return e;
+    }
+    if (!terms_from_payload(p->payload, l.currency, &t)) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "loan proposal %" PRId64 " has no readable terms", p->id);
     }
     if (strcmp(l.status, "proposed") != 0) {
         return fl_error_set(err, FLE_CONFLICT, "loan_id", "the loan is %s", l.status);
@@ -524,7 +644,9 @@ enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct p
     static _Thread_local schedule_row rows[SCHEDULE_INSTALMENTS_MAX];
     size_t n_rows = 0;
     if ((e = make_schedule(&t, l.currency, rows, &n_rows, err)) != FLE_OK ||
-        (e = store_schedule(db, l.id, rows, n_rows, err)) != FLE_OK) {
+        (e = cost_check(db, t.modality, t.approval_date, t.principal, t.fee, t.ppy, rows, n_rows, err)) != FLE_OK ||
+        (e = store_schedule(db, l.id, rows, n_rows, err)) != FLE_OK ||
+        (e = store_capitalisation(db, l.id, rows, n_rows, err)) != FLE_OK) {
         return e;
     }
     /* Funding shares: explicit, or the principal split pro rata to eligible tranches' cash. */
@@ -684,6 +806,35 @@ enum fl_err loan_split(struct db *db, int64_t loan_id, int64_t amount, int64_t *
     return FLE_OK;
 }
 
+enum fl_err loan_split_cumulative(struct db *db, int64_t loan_id, int64_t before, int64_t after, int64_t *tranche_ids,
+                                  int64_t *parts, unsigned *n, struct fl_error *err)
+{
+    int64_t target[LOAN_FUNDING_MAX];
+    enum fl_err e = loan_split(db, loan_id, before, tranche_ids, parts, n, err);
+    if (e != FLE_OK || (e = loan_split(db, loan_id, after, tranche_ids, target, n, err)) != FLE_OK) {
+        return e;
+    }
+    for (unsigned i = 0; i < *n; i++) {
+        parts[i] = target[i] - parts[i];
+    }
+    return FLE_OK;
+}
+
+/* Principal ever lent on a loan so far: drawn plus capitalised interest posted (the running
+ * total disbursements and capitalisations split cumulatively). */
+static enum fl_err lent_so_far(struct db *db, const struct loan_row *l, int64_t *lent, struct fl_error *err)
+{
+    char lb[21];
+    const char *p[1] = {db_i64_text(l->id, lb)};
+    PGresult *r = db_exec_rows(db, "loan_capitalised_posted", 1, p, 1, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    *lent = l->drawn + db_i64(r, 0, 0);
+    PQclear(r);
+    return FLE_OK;
+}
+
 /* Every check of a drawdown; with lock the loan row is locked (at approval). */
 static enum fl_err drawdown_check(struct db *db, int64_t loan_id, int64_t amount, const char *value_date, bool lock,
                                   struct loan_row *l, int64_t *tids, int64_t *parts, unsigned *n,
@@ -734,8 +885,10 @@ static enum fl_err drawdown_check(struct db *db, int64_t loan_id, int64_t amount
         return e;
     }
     struct borrower b;
+    int64_t lent = 0;
     if ((e = load_borrower(db, l->entrepreneur_id, &b, err)) != FLE_OK ||
-        (e = loan_split(db, loan_id, amount, tids, parts, n, err)) != FLE_OK) {
+        (e = lent_so_far(db, l, &lent, err)) != FLE_OK ||
+        (e = loan_split_cumulative(db, loan_id, lent, lent + amount, tids, parts, n, err)) != FLE_OK) {
         return e;
     }
     for (unsigned i = 0; i < *n; i++) {
@@ -785,8 +938,8 @@ json_t *disbursement_propose(struct db *db, const struct principal *maker, int64
     if (drawdown_check(db, loan_id, minor, value_date, false, &l, tids, parts, &n, err) != FLE_OK) {
         return NULL;
     }
-    json_t *payload = json_pack("{s:I, s:I, s:s}", "loan_id", (json_int_t)loan_id, "amount_minor", (json_int_t)minor,
-                                "value_date", value_date);
+    json_t *payload = json_pack("{s:I, s:o, s:s}", "loan_id", (json_int_t)loan_id, "amount",
+                                jv_amount(minor, l.currency), "value_date", value_date);
     return approval_propose(db, maker, l.fund_id, "disbursement", payload, minor, l.currency, err);
 }
 
@@ -794,32 +947,46 @@ enum fl_err disbursement_execute(struct db *db, const struct proposal *p, const 
                                  int64_t *entry_id, struct fl_error *err)
 {
     int64_t loan_id = json_integer_value(json_object_get(p->payload, "loan_id"));
-    int64_t amount = json_integer_value(json_object_get(p->payload, "amount_minor"));
+    const char *amount_text = json_string_value(json_object_get(p->payload, "amount"));
     const char *value_date = json_string_value(json_object_get(p->payload, "value_date"));
     struct loan_row l;
     int64_t tids[LOAN_FUNDING_MAX], parts[LOAN_FUNDING_MAX];
     unsigned n = 0;
-    enum fl_err e = drawdown_check(db, loan_id, amount, value_date, true, &l, tids, parts, &n, err);
+    int64_t amount = 0;
+    enum fl_err e = load_loan(db, "loan_by_id", loan_id, &l, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    if (amount_text == NULL ||
+        money_parse(amount_text, money_currency_exponent(l.currency), false, &amount) != MONEY_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "disbursement proposal %" PRId64 " has no readable amount",
+                            p->id);
+    }
+    e = drawdown_check(db, loan_id, amount, value_date, true, &l, tids, parts, &n, err);
     if (e != FLE_OK) {
         return e;
     }
     int64_t acc[2 * LOAN_FUNDING_MAX + 2], amounts[2 * LOAN_FUNDING_MAX + 2];
+    unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
-        if ((e = tranche_account(db, l.fund_id, tids[i], "LOANS", &acc[2 * i], err)) != FLE_OK ||
-            (e = tranche_account(db, l.fund_id, tids[i], "CASH", &acc[2 * i + 1], err)) != FLE_OK) {
+        if (parts[i] == 0) {
+            continue; /* a cumulative step can give a tranche nothing */
+        }
+        if ((e = tranche_account(db, l.fund_id, tids[i], "LOANS", &acc[k], err)) != FLE_OK ||
+            (e = tranche_account(db, l.fund_id, tids[i], "CASH", &acc[k + 1], err)) != FLE_OK) {
             return e;
         }
-        amounts[2 * i] = parts[i];
-        amounts[2 * i + 1] = -parts[i];
+        amounts[k++] = parts[i];
+        amounts[k++] = -parts[i];
     }
-    if ((e = fund_account_by_code(db, l.fund_id, "8590", &acc[2 * n], err)) != FLE_OK ||
-        (e = fund_account_by_code(db, l.fund_id, "8500", &acc[2 * n + 1], err)) != FLE_OK) {
+    if ((e = fund_account_by_code(db, l.fund_id, "8590", &acc[k], err)) != FLE_OK ||
+        (e = fund_account_by_code(db, l.fund_id, "8500", &acc[k + 1], err)) != FLE_OK) {
         return e;
     }
-    amounts[2 * n] = amount;
-    amounts[2 * n + 1] = -amount;
-    if ((e = post(db, &l, approver->user_id, value_date, "disbursement", "loan drawdown", acc, amounts, 2 * n + 2,
-                  entry_id, err)) != FLE_OK) {
+    amounts[k++] = amount;
+    amounts[k++] = -amount;
+    if ((e = post(db, &l, approver->user_id, value_date, "disbursement", "loan drawdown", acc, amounts, k, entry_id,
+                  err)) != FLE_OK) {
         return e;
     }
     char lb[21], ab[21], pb[21], eb[21];

@@ -44,8 +44,15 @@ repayment_alloc_status repayment_allocate(int64_t amount, int64_t value_days, in
                                           struct repayment_instalment *inst, size_t n, struct repayment_allocation *out,
                                           int64_t *owed_max)
 {
+    return repayment_allocate_fees(amount, value_days, outstanding, 0, inst, n, out, owed_max);
+}
+
+repayment_alloc_status repayment_allocate_fees(int64_t amount, int64_t value_days, int64_t outstanding,
+                                               int64_t fees_due, struct repayment_instalment *inst, size_t n,
+                                               struct repayment_allocation *out, int64_t *owed_max)
+{
     assert(out != NULL);
-    if (amount <= 0 || outstanding < 0 || n > SCHEDULE_INSTALMENTS_MAX || (n > 0 && inst == NULL)) {
+    if (amount <= 0 || outstanding < 0 || fees_due < 0 || n > SCHEDULE_INSTALMENTS_MAX || (n > 0 && inst == NULL)) {
         return REPAYMENT_ALLOC_INVALID;
     }
     /* Overdue sums, the current instalment, and the principal of the instalments after it. */
@@ -74,7 +81,7 @@ repayment_alloc_status repayment_allocate(int64_t amount, int64_t value_days, in
     /* Principal is owed up to what is outstanding, overdue first. */
     int64_t cap = outstanding;
     waterfall_loan_due due = {{0}};
-    due.due_minor[WATERFALL_BUCKET_FEES] = 0; /* no loan fees yet */
+    due.due_minor[WATERFALL_BUCKET_FEES] = fees_due; /* charges unpaid: collected first */
     due.due_minor[WATERFALL_BUCKET_OVERDUE_INTEREST] = od_i;
     due.due_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL] = min64(od_p, cap);
     cap -= due.due_minor[WATERFALL_BUCKET_OVERDUE_PRINCIPAL];
@@ -196,6 +203,17 @@ struct rp_loan {
     unsigned n_funding;
     int64_t tranche_id[LOAN_FUNDING_MAX], weight[LOAN_FUNDING_MAX], loans_account[LOAN_FUNDING_MAX];
     bool repaid_now;
+    int64_t cap_posted;   /* capitalised interest posted to T.LOANS (loan.capitalised_minor) */
+    int64_t fee, fees_paid; /* origination fee (due from the first disbursement), fees collected */
+    size_t cap_at, cap_n; /* its capitalisation rows in the chunk */
+};
+
+/* One row of loan_capitalisation (docs/loan-servicing.md §3). */
+struct rp_cap {
+    int no;
+    int64_t due_days;
+    int64_t amount_minor;
+    bool posted;
 };
 
 /* A set of (loan, reference): references already used. Open addressing; keys borrowed. */
@@ -263,6 +281,12 @@ struct rp_line {
     struct rp_loan *loan; /* during its chunk */
     int64_t bucket[WATERFALL_BUCKETS], prepayment, principal, interest;
     size_t alloc_at, alloc_n; /* in the chunk's allocation list */
+    /* Capitalised interest this line posts first (rows newly due), and the running totals the
+     * tranche splits step from: lent = drawn + capitalised posted, settled = principal repaid +
+     * written off (docs/loan-servicing.md §10). */
+    int64_t cap_post, lent_before, settled_before, outstanding_after;
+    size_t capp_at, capp_n; /* the capitalisation rows it posts, in the chunk's caps */
+    int64_t cap_entry_id;
 };
 
 struct rp_alloc {
@@ -273,7 +297,7 @@ struct rp_alloc {
 
 /* The fund accounts a repayment entry posts to. */
 struct rp_fund {
-    int64_t fund_id, collections, interest_income;
+    int64_t fund_id, collections, interest_income, fee_income;
 };
 #define RP_FUNDS_MAX 8
 
@@ -290,6 +314,8 @@ struct rp_chunk {
     size_t n_alloc, cap_alloc;
     struct rp_fund funds[RP_FUNDS_MAX];
     unsigned n_funds;
+    struct rp_cap *caps;
+    size_t n_caps;
 };
 
 static void chunk_free(struct rp_chunk *c)
@@ -302,6 +328,7 @@ static void chunk_free(struct rp_chunk *c)
     }
     free(c->owned_refs);
     free(c->alloc);
+    free(c->caps);
     memset(c, 0, sizeof *c);
 }
 
@@ -402,6 +429,40 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
         snprintf(l->first_disbursement, sizeof l->first_disbursement, "%s", db_str(r, row, 8));
         l->repaid = db_i64(r, row, 9);
         snprintf(l->first_write_off, sizeof l->first_write_off, "%s", db_str(r, row, 10));
+        l->cap_posted = db_i64(r, row, 11);
+        l->fee = db_i64(r, row, 12);
+        l->fees_paid = db_i64(r, row, 13);
+    }
+    PQclear(r);
+
+    r = db_exec(db, "repayment_load_capitalisation", 1, p, err);
+    if (r == NULL) {
+        e = err->code;
+        goto done;
+    }
+    c->n_caps = (size_t)PQntuples(r);
+    c->caps = calloc(c->n_caps ? c->n_caps : 1, sizeof *c->caps);
+    if (c->caps == NULL) {
+        PQclear(r);
+        e = oom(err);
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_caps; i++) {
+        int row = (int)i;
+        struct rp_loan *l = find_loan(c, db_i64(r, row, 0));
+        struct rp_cap *x = &c->caps[i];
+        x->no = (int)db_i64(r, row, 1);
+        x->amount_minor = db_i64(r, row, 3);
+        x->posted = strcmp(db_str(r, row, 4), "t") == 0;
+        if (l == NULL || !date_days(db_str(r, row, 2), &x->due_days)) {
+            PQclear(r);
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "bad capitalisation row");
+            goto done;
+        }
+        if (l->cap_n == 0) {
+            l->cap_at = i;
+        }
+        l->cap_n++;
     }
     PQclear(r);
 
@@ -536,7 +597,8 @@ static enum fl_err fund_accounts(struct db *db, struct rp_chunk *c, int64_t fund
     f->fund_id = fund_id;
     enum fl_err e;
     if ((e = fund_account_by_code(db, fund_id, "1050", &f->collections, err)) != FLE_OK ||
-        (e = fund_account_by_code(db, fund_id, "4000", &f->interest_income, err)) != FLE_OK) {
+        (e = fund_account_by_code(db, fund_id, "4000", &f->interest_income, err)) != FLE_OK ||
+        (e = fund_account_by_code(db, fund_id, "4100", &f->fee_income, err)) != FLE_OK) {
         return e;
     }
     c->n_funds++;
@@ -631,10 +693,22 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
                      l->id);
         return FLE_OK;
     }
-    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    /* Capitalised interest due by the value date is principal outstanding (§3). */
+    int64_t cap_due = 0, cap_new = 0;
+    for (size_t q = 0; q < l->cap_n; q++) {
+        const struct rp_cap *x = &c->caps[l->cap_at + q];
+        if (x->due_days <= vdays) {
+            cap_due += x->amount_minor;
+            cap_new += x->posted ? 0 : x->amount_minor;
+        }
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off + cap_due;
     int64_t owed = 0;
-    repayment_alloc_status st = repayment_allocate(ln->amount_minor, vdays, outstanding,
-                                                   l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
+    /* The origination fee is due from the first disbursement (value dates are never before it). */
+    int64_t fees_due = l->fee - l->fees_paid;
+    repayment_alloc_status st =
+        repayment_allocate_fees(ln->amount_minor, vdays, outstanding, fees_due > 0 ? fees_due : 0,
+                                l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
     if (st == REPAYMENT_ALLOC_OVERPAID) {
         char ob[MONEY_TEXT_MAX];
         money_format(owed, l->exponent, ob, sizeof ob);
@@ -659,14 +733,87 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
     ln->principal = a.principal_minor;
     ln->interest = a.interest_minor;
     ref_set_check(&c->refs, l->id, ln->reference, true);
+    ln->lent_before = l->drawn + l->cap_posted;
+    ln->settled_before = l->repaid + l->written_off;
+    ln->cap_post = cap_new;
+    ln->capp_at = 0;
+    ln->capp_n = 0;
+    for (size_t q = 0; q < l->cap_n; q++) {
+        /* Rows are in instalment (so due date) order and are posted up to a date: the rows this
+         * line posts are consecutive. */
+        struct rp_cap *x = &c->caps[l->cap_at + q];
+        if (x->due_days <= vdays && !x->posted) {
+            x->posted = true;
+            if (ln->capp_n == 0) {
+                ln->capp_at = l->cap_at + q;
+            }
+            ln->capp_n++;
+        }
+    }
+    l->cap_posted += cap_new;
+    l->fees_paid += a.bucket_minor[WATERFALL_BUCKET_FEES];
     l->repaid += a.principal_minor;
-    if (l->drawn == l->principal && l->drawn - l->repaid - l->written_off == 0) {
+    ln->outstanding_after = outstanding - a.principal_minor;
+    if (l->drawn == l->principal && ln->outstanding_after == 0) {
         snprintf(l->status, sizeof l->status, "repaid");
         l->repaid_now = true;
     }
     ln->loan = l;
     ln->applied = true;
     fl_error_clear(le);
+    return FLE_OK;
+}
+
+/* parts = split(after) - split(before) by the loan's shares: one step of a running total
+ * (docs/loan-servicing.md §10). */
+static bool step_split(const struct rp_loan *l, int64_t before, int64_t after, int64_t *parts)
+{
+    int64_t from[LOAN_FUNDING_MAX];
+    if (l->n_funding == 0 || !money_split(before, l->weight, l->n_funding, from) ||
+        !money_split(after, l->weight, l->n_funding, parts)) {
+        return false;
+    }
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        parts[i] -= from[i];
+    }
+    return true;
+}
+
+/* Builds the capitalisation entry of an applied line (cap_post > 0): Dr T.LOANS per tranche (a
+ * step of the lent total), Cr 4000. */
+static enum fl_err build_cap_entry(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx,
+                                   const struct rp_line *ln, struct ledger_entry *e, struct fl_error *err)
+{
+    const struct rp_loan *l = ln->loan;
+    const struct rp_fund *f = NULL;
+    enum fl_err x = fund_accounts(db, c, l->fund_id, &f, err);
+    if (x != FLE_OK) {
+        return x;
+    }
+    assert(ln->cap_post > 0);
+    memset(e, 0, offsetof(struct ledger_entry, lines));
+    e->fund_id = l->fund_id;
+    e->posted_by = ctx->actor->user_id;
+    snprintf(e->effective_date, sizeof e->effective_date, "%s", ln->value_date);
+    snprintf(e->memo, sizeof e->memo, "grace interest capitalised");
+    snprintf(e->event_type, sizeof e->event_type, "capitalisation");
+    snprintf(e->event_ref, sizeof e->event_ref, "loan:%" PRId64, l->id);
+    int64_t parts[LOAN_FUNDING_MAX];
+    if (!step_split(l, ln->lent_before, ln->lent_before + ln->cap_post, parts)) {
+        return fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
+    }
+    unsigned k = 0;
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        if (parts[i] != 0) {
+            e->lines[k++] = (struct ledger_line){l->loans_account[i], "", parts[i]};
+        }
+    }
+    e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->cap_post};
+    assert(k <= LEDGER_LINES_MAX);
+    for (unsigned i = 0; i < k; i++) {
+        memcpy(e->lines[i].currency, l->currency, CURRENCY_CODE_BYTES);
+    }
+    e->n_lines = k;
     return FLE_OK;
 }
 
@@ -691,7 +838,7 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
     e->lines[k++] = (struct ledger_line){f->collections, "", ln->amount_minor};
     if (ln->principal > 0) {
         int64_t parts[LOAN_FUNDING_MAX];
-        if (l->n_funding == 0 || !money_split(ln->principal, l->weight, l->n_funding, parts)) {
+        if (!step_split(l, ln->settled_before, ln->settled_before + ln->principal, parts)) {
             return fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
         }
         for (unsigned i = 0; i < l->n_funding; i++) {
@@ -702,6 +849,9 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
     }
     if (ln->interest > 0) {
         e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->interest};
+    }
+    if (ln->bucket[WATERFALL_BUCKET_FEES] > 0) {
+        e->lines[k++] = (struct ledger_line){f->fee_income, "", -ln->bucket[WATERFALL_BUCKET_FEES]};
     }
     assert(k <= LEDGER_LINES_MAX);
     for (unsigned i = 0; i < k; i++) {
@@ -719,17 +869,23 @@ static const char *const bucket_cols[WATERFALL_BUCKETS] = {"fees", "overdue_inte
 static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
                                size_t n, struct fl_error *err)
 {
-    size_t k = 0;
+    size_t k = 0, n_entries = 0;
     for (size_t i = 0; i < n; i++) {
         k += lines[i].applied ? 1 : 0;
+        n_entries += lines[i].applied ? (lines[i].cap_post > 0 ? 2 : 1) : 0;
     }
     if (k == 0) {
         return FLE_OK;
     }
     assert(k <= REPAYMENT_IMPORT_CHUNK);
-    struct ledger_entry *entries = malloc(k * sizeof *entries);
-    const struct ledger_entry **ptrs = malloc(k * sizeof *ptrs);
-    int64_t *entry_ids = malloc(k * sizeof *entry_ids);
+    _Static_assert(2 * REPAYMENT_IMPORT_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "capitalisation and repayment entries");
+    struct ledger_entry *entries = malloc(n_entries * sizeof *entries);
+    const struct ledger_entry **ptrs = malloc(n_entries * sizeof *ptrs);
+    int64_t *entry_ids = malloc(n_entries * sizeof *entry_ids);
+    struct db_array cp[3];
+    for (int q = 0; q < 3; q++) {
+        db_array_init(&cp[q]);
+    }
     struct db_array col[13], al[5];
     for (int j = 0; j < 13; j++) {
         db_array_init(&col[j]);
@@ -746,13 +902,55 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     size_t j = 0;
     for (size_t i = 0; i < n && e == FLE_OK; i++) {
         if (lines[i].applied) {
-            e = build_entry(db, c, ctx, &lines[i], &entries[j], err);
-            ptrs[j] = &entries[j];
-            j++;
+            if (lines[i].cap_post > 0) {
+                e = build_cap_entry(db, c, ctx, &lines[i], &entries[j], err);
+                ptrs[j] = &entries[j];
+                j++;
+            }
+            if (e == FLE_OK) {
+                e = build_entry(db, c, ctx, &lines[i], &entries[j], err);
+                ptrs[j] = &entries[j];
+                j++;
+            }
         }
     }
-    if (e != FLE_OK || (e = ledger_post(db, ptrs, (unsigned)k, entry_ids, err)) != FLE_OK) {
+    if (e != FLE_OK || (e = ledger_post(db, ptrs, (unsigned)n_entries, entry_ids, err)) != FLE_OK) {
         goto done;
+    }
+    j = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rp_line *ln = &lines[i];
+        if (!ln->applied) {
+            continue;
+        }
+        ln->cap_entry_id = 0;
+        if (ln->cap_post > 0) {
+            ln->cap_entry_id = entry_ids[j++];
+            for (size_t q = 0; q < ln->capp_n; q++) {
+                db_array_i64(&cp[0], ln->loan->id);
+                db_array_i64(&cp[1], c->caps[ln->capp_at + q].no);
+                db_array_i64(&cp[2], ln->cap_entry_id);
+            }
+        }
+        ln->entry_id = entry_ids[j++];
+    }
+    assert(j == n_entries);
+    if (cp[0].n > 0) {
+        const char *pc[3] = {db_array_str(&cp[0]), db_array_str(&cp[1]), db_array_str(&cp[2])};
+        if (!pc[0] || !pc[1] || !pc[2]) {
+            e = oom(err);
+            goto done;
+        }
+        if ((r = db_exec_rows(db, "repayment_post_capitalisation", 3, pc, 1, err)) == NULL) {
+            e = err->code;
+            goto done;
+        }
+        if (db_i64(r, 0, 0) != (int64_t)cp[0].n) {
+            e = fl_error_set(err, FLE_CONFLICT, "loan_id", "capitalisation posted concurrently");
+            goto done;
+        }
+        PQclear(r);
+        r = NULL;
     }
     char nb[21];
     const char *pn[1] = {db_i64_text((int64_t)k, nb)};
@@ -767,7 +965,6 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
             continue;
         }
         ln->repayment_id = db_i64(r, (int)j, 0);
-        ln->entry_id = entry_ids[j];
         j++;
         db_array_i64(&col[0], ln->repayment_id);
         db_array_i64(&col[1], ln->loan->id);
@@ -832,9 +1029,14 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     }
     if (done_ids.n > 0) {
         const char *pd[1] = {db_array_str(&done_ids)};
-        r = pd[0] ? db_exec(db, "repayment_mark_repaid", 1, pd, err) : NULL;
+        r = pd[0] ? db_exec(db, "repayment_drop_capitalisation", 1, pd, err) : NULL;
         if (r == NULL) {
             e = pd[0] ? err->code : oom(err);
+        }
+        PQclear(r);
+        r = e == FLE_OK ? db_exec(db, "repayment_mark_repaid", 1, pd, err) : NULL;
+        if (r == NULL && e == FLE_OK) {
+            e = err->code;
         }
         for (int i = 0; r != NULL && e == FLE_OK && i < PQntuples(r); i++) {
             char reason[64];
@@ -850,6 +1052,9 @@ done:
     }
     for (int q = 0; q < 5; q++) {
         db_array_free(&al[q]);
+    }
+    for (int q = 0; q < 3; q++) {
+        db_array_free(&cp[q]);
     }
     free(entries);
     free(ptrs);
@@ -982,7 +1187,8 @@ json_t *repayment_record(struct db *db, const struct principal *actor, int64_t l
     json_object_set_new(o, "interest", jv_amount(ln.interest, l->currency));
     json_object_set_new(o, "allocations", allocs);
     json_object_set_new(o, "loan_status", json_string(l->status));
-    json_object_set_new(o, "principal_outstanding", jv_amount(l->drawn - l->repaid - l->written_off, l->currency));
+    json_object_set_new(o, "principal_outstanding", jv_amount(ln.outstanding_after, l->currency));
+    json_object_set_new(o, "capitalised_interest_posted", jv_amount(ln.cap_post, l->currency));
     chunk_free(&c);
     return o;
 }
@@ -1397,7 +1603,8 @@ json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t l
     if (load_one(db, loan_id, &c, &l, err) != FLE_OK) {
         goto done;
     }
-    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    /* Capitalised interest counts once posted (a repayment posts what is due by its date). */
+    int64_t outstanding = l->drawn + l->cap_posted - l->repaid - l->written_off;
     if (strcmp(l->status, "active") != 0) {
         fl_error_set(err, FLE_CONFLICT, "loan_id", "only an active loan is written off; loan %" PRId64 " is %s",
                      loan_id, l->status);
@@ -1434,8 +1641,8 @@ json_t *writeoff_propose(struct db *db, const struct principal *maker, int64_t l
         fl_error_set(err, FLE_BAD_FIELD, "reason", "at most %d characters", REASON_BYTES_MAX);
         goto done;
     }
-    json_t *payload = json_pack("{s:I, s:I, s:s, s:s}", "loan_id", (json_int_t)loan_id, "amount_minor",
-                                (json_int_t)minor, "value_date", value_date, "reason", reason);
+    json_t *payload = json_pack("{s:I, s:o, s:s, s:s}", "loan_id", (json_int_t)loan_id, "amount",
+                                jv_amount(minor, l->currency), "value_date", value_date, "reason", reason);
     if (payload == NULL) {
         oom(err);
         goto done;
@@ -1453,16 +1660,21 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
                              int64_t *entry_id, struct fl_error *err)
 {
     int64_t loan_id = json_integer_value(json_object_get(p->payload, "loan_id"));
-    int64_t amount = json_integer_value(json_object_get(p->payload, "amount_minor"));
+    const char *amount_text = json_string_value(json_object_get(p->payload, "amount"));
     const char *value_date = json_string_value(json_object_get(p->payload, "value_date"));
     const char *reason = json_string_value(json_object_get(p->payload, "reason"));
     struct rp_chunk c;
     struct rp_loan *l = NULL;
+    int64_t amount = 0;
     enum fl_err e = load_one(db, loan_id, &c, &l, err);
     if (e != FLE_OK) {
         goto done;
     }
-    int64_t outstanding = l->drawn - l->repaid - l->written_off;
+    if (amount_text == NULL || money_parse(amount_text, l->exponent, false, &amount) != MONEY_OK) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "write-off proposal %" PRId64 " has no readable amount", p->id);
+        goto done;
+    }
+    int64_t outstanding = l->drawn + l->cap_posted - l->repaid - l->written_off;
     if (strcmp(l->status, "active") != 0) {
         e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " is now %s", loan_id, l->status);
         goto done;
@@ -1476,11 +1688,13 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     if ((e = check_value_date(value_date, l->first_disbursement, "first disbursement", err)) != FLE_OK) {
         goto done;
     }
-    int64_t tids[LOAN_FUNDING_MAX], parts[LOAN_FUNDING_MAX];
-    unsigned nf = 0;
+    int64_t parts[LOAN_FUNDING_MAX];
     struct stack s;
-    if ((e = loan_split(db, loan_id, amount, tids, parts, &nf, err)) != FLE_OK ||
-        (e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
+    if (!step_split(l, l->repaid + l->written_off, l->repaid + l->written_off + amount, parts)) {
+        e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", loan_id);
+        goto done;
+    }
+    if ((e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
         goto done;
     }
     int64_t absorbed[WATERFALL_TRANCHES_MAX], unabsorbed = 0;
@@ -1490,11 +1704,11 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     }
     int64_t acc[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1], amt[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1];
     unsigned k = 0;
-    for (unsigned i = 0; i < nf; i++) {
-        if ((e = tranche_account(db, l->fund_id, tids[i], "LOANS", &acc[k], err)) != FLE_OK) {
-            goto done;
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        if (parts[i] != 0) {
+            acc[k] = l->loans_account[i];
+            amt[k++] = -parts[i];
         }
-        amt[k++] = -parts[i];
     }
     for (size_t i = 0; i < s.n; i++) {
         acc[k] = s.loss_account[i];
@@ -1527,6 +1741,15 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
     }
     PQclear(r);
     if (all) {
+        /* Capitalisation not posted by now is never recognised (docs/loan-servicing.md §3). */
+        char arr[32];
+        snprintf(arr, sizeof arr, "{%" PRId64 "}", loan_id);
+        const char *pc[1] = {arr};
+        if ((r = db_exec(db, "repayment_drop_capitalisation", 1, pc, err)) == NULL) {
+            e = err->code;
+            goto done;
+        }
+        PQclear(r);
         e = pipeline_move_system(db, approver, l->entrepreneur_id, "written_off", reason, err);
     }
 done:
@@ -1631,4 +1854,344 @@ json_t *recovery_record(struct db *db, const struct principal *actor, int64_t lo
 done:
     chunk_free(&c);
     return res;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Payoff quote and reads                                                                      */
+
+struct payoff_call {
+    int64_t loan_id;
+    const char *date;
+    json_t *out;
+};
+
+/* The quote: what repayment_allocate owes on the date, allocated as a payment of exactly that
+ * amount would be (on copies of the instalments: nothing changes). */
+static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct payoff_call *q = arg;
+    struct rp_chunk c;
+    struct rp_loan *l = NULL;
+    struct repayment_instalment *copy = NULL;
+    static _Thread_local struct repayment_allocation a;
+    enum fl_err e = load_one(db, q->loan_id, &c, &l, err);
+    if (e != FLE_OK) {
+        goto done;
+    }
+    if (strcmp(l->status, "active") != 0) {
+        e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " is %s: nothing to pay off", l->id, l->status);
+        goto done;
+    }
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    const char *date = q->date ? q->date : today;
+    int64_t vdays = 0;
+    if (!date_days(date, &vdays)) {
+        e = fl_error_set(err, FLE_BAD_PARAM, "date", "a date YYYY-MM-DD");
+        goto done;
+    }
+    if (strcmp(date, l->first_disbursement) < 0) {
+        e = fl_error_set(err, FLE_BAD_PARAM, "date", "before the loan's first disbursement (%s)",
+                         l->first_disbursement);
+        goto done;
+    }
+    int64_t cap_due = 0;
+    for (size_t k = 0; k < l->cap_n; k++) {
+        const struct rp_cap *x = &c.caps[l->cap_at + k];
+        cap_due += x->due_days <= vdays ? x->amount_minor : 0;
+    }
+    int64_t outstanding = l->drawn - l->repaid - l->written_off + cap_due;
+    copy = malloc((l->inst_n ? l->inst_n : 1) * sizeof *copy);
+    if (copy == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    int64_t owed = 0;
+    memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
+    int64_t fees_due = l->fee - l->fees_paid > 0 ? l->fee - l->fees_paid : 0;
+    repayment_alloc_status st =
+        repayment_allocate_fees(INT64_MAX, vdays, outstanding, fees_due, copy, l->inst_n, &a, &owed);
+    memset(&a, 0, sizeof a);
+    if (st == REPAYMENT_ALLOC_INVALID) {
+        e = fl_error_set(err, FLE_INTERNAL, NULL, "the schedule of loan %" PRId64 " is inconsistent", l->id);
+        goto done;
+    }
+    if (owed > 0) {
+        memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
+        if (repayment_allocate_fees(owed, vdays, outstanding, fees_due, copy, l->inst_n, &a, NULL) !=
+            REPAYMENT_ALLOC_OK) {
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "the payoff of loan %" PRId64 " does not allocate", l->id);
+            goto done;
+        }
+    }
+    q->out = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "loan_id", (json_int_t)l->id, "date", date, "currency",
+                       l->currency, "payoff", jv_amount(owed, l->currency), "principal_outstanding",
+                       jv_amount(outstanding, l->currency), "capitalised_interest", jv_amount(cap_due, l->currency));
+    if (q->out == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+        json_object_set_new(q->out, bucket_cols[b], jv_amount(a.bucket_minor[b], l->currency));
+    }
+    json_object_set_new(q->out, "prepayment", jv_amount(a.prepayment_minor, l->currency));
+done:
+    free(copy);
+    chunk_free(&c);
+    return e;
+}
+
+json_t *loan_payoff(struct db *db, int64_t loan_id, const char *date, struct fl_error *err)
+{
+    struct payoff_call q = {loan_id, date, NULL};
+    enum fl_err e = db_in_tx(db) ? payoff_tx(db, &q, err) : db_tx(db, payoff_tx, &q, err);
+    if (e != FLE_OK) {
+        json_decref(q.out);
+        return NULL;
+    }
+    return q.out;
+}
+
+json_t *repayment_list(struct db *db, int64_t loan_id, struct fl_error *err)
+{
+    char lb[21];
+    const char *p[1] = {db_i64_text(loan_id, lb)};
+    PGresult *r = db_exec(db, "loan_get", 1, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
+        return NULL;
+    }
+    char cur[CURRENCY_CODE_BYTES];
+    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
+    PQclear(r);
+    PGresult *ra = NULL, *rt = NULL;
+    json_t *list = NULL;
+    if ((r = db_exec(db, "repayment_list", 1, p, err)) == NULL ||
+        (ra = db_exec(db, "repayment_list_allocations", 1, p, err)) == NULL ||
+        (rt = db_exec(db, "repayment_list_tranches", 1, p, err)) == NULL) {
+        goto done;
+    }
+    list = json_array();
+    int ia = 0, it = 0;
+    for (int i = 0; list != NULL && i < PQntuples(r); i++) {
+        int64_t id = db_i64(r, i, 0);
+        json_t *o =
+            json_pack("{s:I, s:o, s:s, s:s, s:I, s:s}", "id", (json_int_t)id, "amount", jv_amount(db_i64(r, i, 1), cur),
+                      "value_date", db_str(r, i, 2), "reference", db_str(r, i, 3), "entry_id",
+                      (json_int_t)db_i64(r, i, 10), "created_at", db_str(r, i, 11));
+        for (int b = 0; b < WATERFALL_BUCKETS; b++) {
+            json_object_set_new(o, bucket_cols[b], jv_amount(db_i64(r, i, 4 + b), cur));
+        }
+        json_object_set_new(o, "prepayment", jv_amount(db_i64(r, i, 9), cur));
+        json_t *al = json_array();
+        for (; ia < PQntuples(ra) && db_i64(ra, ia, 0) == id; ia++) {
+            json_array_append_new(al, json_pack("{s:I, s:s, s:o}", "instalment_no", (json_int_t)db_i64(ra, ia, 1),
+                                                "component", db_str(ra, ia, 2), "amount",
+                                                jv_amount(db_i64(ra, ia, 3), cur)));
+        }
+        json_t *tr = json_array();
+        for (; it < PQntuples(rt) && db_i64(rt, it, 0) == id; it++) {
+            json_array_append_new(tr, json_pack("{s:I, s:o}", "tranche_id", (json_int_t)db_i64(rt, it, 1), "principal",
+                                                jv_amount(db_i64(rt, it, 2), cur)));
+        }
+        json_object_set_new(o, "allocations", al);
+        json_object_set_new(o, "tranches", tr);
+        json_array_append_new(list, o);
+    }
+done:
+    PQclear(r);
+    PQclear(ra);
+    PQclear(rt);
+    if (list == NULL) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:s, s:o}", "loan_id", (json_int_t)loan_id, "currency", cur, "repayments", list);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Month-end close                                                                             */
+
+/* Posts the capitalisations of loans[0..n) due by date and not posted yet, one entry per loan,
+ * as repayments post them (build_cap_entry); *posted += entries. */
+static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const int64_t *loans, size_t n,
+                               const char *date, unsigned *posted, struct fl_error *err)
+{
+    int64_t vdays = 0;
+    bool ok = date_days(date, &vdays);
+    assert(ok);
+    (void)ok;
+    struct rp_line *lines = calloc(n ? n : 1, sizeof *lines);
+    struct ledger_entry *entries = malloc((n ? n : 1) * sizeof *entries);
+    const struct ledger_entry **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    struct db_array cp[3];
+    for (int q = 0; q < 3; q++) {
+        db_array_init(&cp[q]);
+    }
+    struct rp_chunk c;
+    memset(&c, 0, sizeof c);
+    PGresult *r = NULL;
+    enum fl_err e = FLE_OK;
+    if (lines == NULL || entries == NULL || ptrs == NULL || ids == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lines[i].loan_id = loans[i];
+        lines[i].value_date = date;
+    }
+    if ((e = chunk_load(db, &c, lines, n, err)) != FLE_OK) {
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n && e == FLE_OK; i++) {
+        struct rp_line *ln = &lines[i];
+        struct rp_loan *l = find_loan(&c, ln->loan_id);
+        if (l == NULL || strcmp(l->status, "active") != 0) {
+            continue;
+        }
+        ln->loan = l;
+        ln->lent_before = l->drawn + l->cap_posted;
+        for (size_t q = 0; q < l->cap_n; q++) {
+            struct rp_cap *x = &c.caps[l->cap_at + q];
+            if (x->due_days <= vdays && !x->posted) {
+                x->posted = true;
+                if (ln->capp_n == 0) {
+                    ln->capp_at = l->cap_at + q;
+                }
+                ln->capp_n++;
+                ln->cap_post += x->amount_minor;
+            }
+        }
+        if (ln->cap_post == 0) {
+            continue;
+        }
+        l->cap_posted += ln->cap_post;
+        e = build_cap_entry(db, &c, ctx, ln, &entries[k], err);
+        ptrs[k] = &entries[k];
+        k++;
+    }
+    if (e != FLE_OK || k == 0 || (e = ledger_post(db, ptrs, (unsigned)k, ids, err)) != FLE_OK) {
+        goto done;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i].cap_post == 0) {
+            continue;
+        }
+        for (size_t q = 0; q < lines[i].capp_n; q++) {
+            db_array_i64(&cp[0], lines[i].loan_id);
+            db_array_i64(&cp[1], c.caps[lines[i].capp_at + q].no);
+            db_array_i64(&cp[2], ids[j]);
+        }
+        j++;
+    }
+    const char *pc[3] = {db_array_str(&cp[0]), db_array_str(&cp[1]), db_array_str(&cp[2])};
+    if (!pc[0] || !pc[1] || !pc[2]) {
+        e = oom(err);
+        goto done;
+    }
+    if ((r = db_exec_rows(db, "repayment_post_capitalisation", 3, pc, 1, err)) == NULL) {
+        e = err->code;
+        goto done;
+    }
+    if (db_i64(r, 0, 0) != (int64_t)cp[0].n) {
+        e = fl_error_set(err, FLE_CONFLICT, "fund_id", "capitalisation posted concurrently");
+        goto done;
+    }
+    *posted += (unsigned)k;
+done:
+    PQclear(r);
+    chunk_free(&c);
+    for (int q = 0; q < 3; q++) {
+        db_array_free(&cp[q]);
+    }
+    free(lines);
+    free(entries);
+    free(ptrs);
+    free(ids);
+    return e;
+}
+
+json_t *loan_close_period(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,
+                          struct fl_error *err)
+{
+    assert(db_in_tx(db) && actor != NULL);
+    char today[DATE_TEXT_BYTES];
+    tranche_today(today);
+    int64_t days = 0;
+    if (date == NULL) {
+        fl_error_set(err, FLE_MISSING_FIELD, "date", "required");
+        return NULL;
+    }
+    if (!date_days(date, &days) || strcmp(date, today) > 0) {
+        fl_error_set(err, FLE_BAD_FIELD, "date", "a date YYYY-MM-DD, not in the future");
+        return NULL;
+    }
+    char fb[21];
+    const char *p[2] = {db_i64_text(fund_id, fb), date};
+    PGresult *r = db_exec(db, "close_lock_fund", 1, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    bool found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
+        fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
+        return NULL;
+    }
+    if ((r = db_exec_rows(db, "close_last", 2, p, 1, err)) == NULL) {
+        return NULL;
+    }
+    char last[DATE_TEXT_BYTES];
+    snprintf(last, sizeof last, "%s", db_str(r, 0, 0));
+    int64_t same = db_i64(r, 0, 1);
+    PQclear(r);
+    if (same >= 0) {
+        /* Closed already on this date: nothing more is posted. */
+        return json_pack("{s:I, s:s, s:I, s:b}", "fund_id", (json_int_t)fund_id, "close_date", date, "entries",
+                         (json_int_t)same, "already_closed", 1);
+    }
+    if (last[0] != '\0' && strcmp(date, last) < 0) {
+        fl_error_set(err, FLE_RULE, "date", "before the fund's last close (%s)", last);
+        return NULL;
+    }
+    if ((r = db_exec(db, "close_loans", 2, p, err)) == NULL) {
+        return NULL;
+    }
+    size_t n = (size_t)PQntuples(r);
+    int64_t *loans = malloc((n ? n : 1) * sizeof *loans);
+    if (loans == NULL) {
+        PQclear(r);
+        oom(err);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        loans[i] = db_i64(r, (int)i, 0);
+    }
+    PQclear(r);
+    struct rp_ctx ctx = {.actor = actor, .fund_id = fund_id};
+    snprintf(ctx.today, sizeof ctx.today, "%s", today);
+    unsigned posted = 0;
+    enum fl_err e = FLE_OK;
+    for (size_t at = 0; at < n && e == FLE_OK; at += REPAYMENT_IMPORT_CHUNK) {
+        size_t m = n - at < REPAYMENT_IMPORT_CHUNK ? n - at : REPAYMENT_IMPORT_CHUNK;
+        e = close_chunk(db, &ctx, loans + at, m, date, &posted, err);
+    }
+    free(loans);
+    if (e != FLE_OK) {
+        return NULL;
+    }
+    char nb[21], ub[21];
+    const char *pi[4] = {fb, date, db_i64_text((int64_t)posted, nb), db_i64_text(actor->user_id, ub)};
+    if ((r = db_exec(db, "close_insert", 4, pi, err)) == NULL) {
+        return NULL;
+    }
+    PQclear(r);
+    return json_pack("{s:I, s:s, s:I, s:b}", "fund_id", (json_int_t)fund_id, "close_date", date, "entries",
+                     (json_int_t)posted, "already_closed", 0);
 }

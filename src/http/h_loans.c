@@ -27,6 +27,7 @@ void h_loans_propose(struct http_req *r, struct http_reply *out)
         {"grace_interest", JV_UINT, false, 600}, {"amortisation", JV_STRING, true, 16},
         {"modality", JV_STRING, false, 20},      {"purpose", JV_TEXT, false, 1000},
         {"approval_date", JV_DATE, false, 0},    {"shares", JV_ARRAY, false, LOAN_FUNDING_MAX},
+        {"origination_fee", JV_AMOUNT, false, 0}, {"origination_fee_rate", JV_STRING, false, 20},
     };
     struct propose_args a = {.who = &r->who};
     struct fl_error err;
@@ -51,7 +52,9 @@ void h_loans_propose(struct http_req *r, struct http_reply *out)
                               jv_str(b, "modality"),
                               jv_str(b, "purpose"),
                               jv_str(b, "approval_date"),
-                              json_object_get(b, "shares")};
+                              json_object_get(b, "shares"),
+                              jv_str(b, "origination_fee"),
+                              jv_str(b, "origination_fee_rate")};
     http_write(r, out, propose_op, &a);
 }
 

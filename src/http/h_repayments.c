@@ -100,6 +100,63 @@ void h_loan_arrears(struct http_req *r, struct http_reply *out)
     http_reply_result(out, 200, loan_arrears(r->db, id, as_of, &err), &err);
 }
 
+void h_loan_payoff(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    const char *date;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "date", &date, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, loan_payoff(r->db, id, date, &err), &err);
+}
+
+void h_loan_repayments(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    if (!http_param_id(r, 0, &id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, repayment_list(r->db, id, &err), &err);
+}
+
+/* ---- month-end close ---- */
+
+struct close_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *date;
+};
+
+static enum fl_err close_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct close_args *a = arg;
+    *status = 200;
+    *reply = loan_close_period(db, a->who, a->fund_id, a->date, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void h_fund_close(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {
+        {"date", JV_DATE, true, 10},
+    };
+    struct close_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.date = jv_str(r->body, "date");
+    http_write(r, out, close_op, &a);
+}
+
 /* ---- write-off ---- */
 
 struct writeoff_args {

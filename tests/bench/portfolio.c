@@ -354,6 +354,25 @@ struct import {
     json_t *report;
 };
 
+struct close_args {
+    int64_t fund;
+    json_t *out;
+};
+
+static enum fl_err close_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct close_args *a = arg;
+    json_decref(a->out);
+    a->out = loan_close_period(db, &manager, a->fund, AS_OF, err);
+    return a->out ? FLE_OK : err->code;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static enum fl_err import_tx(struct db *db, void *arg, struct fl_error *err)
 {
     struct import *im = arg;
@@ -526,11 +545,44 @@ int main(int argc, char **argv)
 #else
     printf("(c) statement: not available yet\n");
 #endif
+    /* (d) the month-end close of the fund, committed (durable: synchronous_commit on). */
+    struct close_args ca = {s.fund, NULL};
+    t0 = now_s();
+    if (db_tx(db, close_tx, &ca, &err) != FLE_OK) {
+        die("loan_close_period", &err);
+    }
+    double t_close = now_s() - t0;
+    printf("(d) month-end close of the fund on %s (loan_close_period, committed): %.2f s, %lld entries  "
+           "[target < 10 s]\n",
+           AS_OF, t_close, (long long)json_integer_value(json_object_get(ca.out, "entries")));
+    json_decref(ca.out);
+
+    /* (e) payoff quotes of 1,000 loans spread over the fund, one at a time (each its own
+     * transaction, as the API runs it). */
+    enum { QUOTES = 1000 };
+    static double quote_ms[QUOTES];
+    snprintf(q, sizeof q, "SELECT min(id) FROM loan WHERE fund_id = %" PRId64, s.fund);
+    int64_t first = sql_i64(db, q);
+    for (int k = 0; k < QUOTES; k++) {
+        int64_t id = first + ((int64_t)k * 97) % loans;
+        t0 = now_s();
+        json_t *quote = loan_payoff(db, id, AS_OF, &err);
+        quote_ms[k] = (now_s() - t0) * 1000.0;
+        if (quote == NULL) {
+            die("loan_payoff", &err);
+        }
+        json_decref(quote);
+    }
+    qsort(quote_ms, QUOTES, sizeof quote_ms[0], cmp_double);
+    printf("(e) payoff quote (loan_payoff) of %d loans: median %.2f ms, p99 %.2f ms, max %.2f ms  [target < 5 ms]\n",
+           QUOTES, quote_ms[QUOTES / 2], quote_ms[QUOTES * 99 / 100], quote_ms[QUOTES - 1]);
+
     printf("checks: %s (every line applied, %" PRId64 " repayments stored, books sum %" PRId64 ")\n",
            ok ? "ok" : "FAILED", stored, books);
     printf("RESULT loans=%ld catch_up=%d fixture_s=%.2f import_s=%.2f par_s=%.2f arrears_list_s=%.2f statement_s=%.2f "
-           "statement_again_s=%.2f ok=%d\n",
-           loans, catch_up, t_fixture, t_import, t_par, t_list, t_statement, t_statement2, ok);
+           "statement_again_s=%.2f close_s=%.2f payoff_median_ms=%.2f ok=%d\n",
+           loans, catch_up, t_fixture, t_import, t_par, t_list, t_statement, t_statement2, t_close,
+           quote_ms[QUOTES / 2], ok);
     db_close(db);
     return ok ? 0 : 1;
 }

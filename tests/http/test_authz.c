@@ -86,6 +86,7 @@ static const struct {
     const char *method, *pattern, *query;
 } queries[] = {
     {"GET", "/v1/funds/{fund_id}/statements", "investor_id={investor_id}&period_end=2026-09-30"},
+    {"GET", "/v1/loans/{loan_id}/payoff", "date=2026-11-30"},
 };
 
 /* ---- helpers ---------------------------------------------------------------------------- */

@@ -1,0 +1,823 @@
+/* test_servicing: loan servicing against a real PostgreSQL (docs/loan-servicing.md): capitalised
+ * grace interest is principal outstanding and collected, and tranche splits by cumulative totals
+ * leave a closed loan at exactly zero on every tranche. Expected figures come from
+ * tests/accrual_reference.py (independent Python), never from the code under test. */
+/* cmocka.h needs these four headers first, in this order. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundledger/approval.h"
+#include "fundledger/auth.h"
+#include "fundledger/fund.h"
+#include "fundledger/ledger.h"
+#include "fundledger/loan.h"
+#include "fundledger/money.h"
+#include "fundledger/org.h"
+#include "fundledger/pipeline.h"
+#include "fundledger/portfolio.h"
+#include "fundledger/repayment.h"
+#include "fundledger/tranche.h"
+#include "testdb.h"
+
+static const char *ci;
+static struct db *db;
+static struct principal manager, approver;
+static int64_t investor_a, investor_c;
+
+/* ---- plumbing: one domain call per transaction ---- */
+
+typedef json_t *(*call_fn)(struct db *d, void *arg, struct fl_error *err);
+struct call {
+    call_fn fn;
+    void *arg;
+    json_t *out;
+};
+
+static enum fl_err call_tx(struct db *d, void *arg, struct fl_error *err)
+{
+    struct call *c = arg;
+    json_decref(c->out);
+    c->out = c->fn(d, c->arg, err);
+    return c->out ? FLE_OK : err->code;
+}
+
+static json_t *run(call_fn fn, void *arg, enum fl_err expect, struct fl_error *err_out)
+{
+    struct call c = {fn, arg, NULL};
+    struct fl_error err;
+    fl_error_clear(&err);
+    enum fl_err rc = db_tx(db, call_tx, &c, &err);
+    if (rc != expect) {
+        fprintf(stderr, "expected %s, got %s: %s (%s)\n", fl_err_code(expect), fl_err_code(rc), err.message, err.field);
+    }
+    assert_int_equal(rc, expect);
+    if (err_out) {
+        *err_out = err;
+    }
+    if (rc != FLE_OK) {
+        json_decref(c.out);
+        return NULL;
+    }
+    return c.out;
+}
+
+static int64_t jid(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int64_t scalar_i64(const char *sql)
+{
+    char *v = testdb_scalar(ci, sql);
+    assert_non_null(v);
+    int64_t x = strtoll(v, NULL, 10);
+    free(v);
+    return x;
+}
+
+static void assert_scalar(const char *sql, const char *want)
+{
+    char *v = testdb_scalar(ci, sql);
+    if (v == NULL || strcmp(v, want) != 0) {
+        fprintf(stderr, "%s\n  got  %s\n  want %s\n", sql, v ? v : "(null)", want);
+    }
+    assert_non_null(v);
+    assert_string_equal(v, want);
+    free(v);
+}
+
+static int64_t balance(int64_t fund, const char *code)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'",
+             fund, code);
+    return scalar_i64(sql);
+}
+
+static int64_t tbal(int64_t fund, int64_t tranche, const char *suffix)
+{
+    char code[64];
+    snprintf(code, sizeof code, "T%" PRId64 ".%s", tranche, suffix);
+    return balance(fund, code);
+}
+
+/* The trial balance sums to zero: every account of every fund. */
+static void assert_books_balance(void)
+{
+    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
+    assert_int_equal(
+        scalar_i64("SELECT count(*) FROM account_balance a WHERE balance_minor <> "
+                   "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.account_id)"),
+        0);
+}
+
+/* ---- scene: funds, investors, tranches, entrepreneurs, loans ---- */
+
+static json_t *approve_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    return approval_decide(d, &approver, *(int64_t *)arg, true, "ok", err);
+}
+
+static void approve(int64_t proposal_id)
+{
+    json_t *done = run(approve_fn, &proposal_id, FLE_OK, NULL);
+    assert_string_equal(jstr(done, "status"), "approved");
+    json_decref(done);
+}
+
+static json_t *org_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    const char **a = arg;
+    return org_create(d, NULL, a[0], "investor", a[1], "40", err);
+}
+
+static json_t *fund_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    return fund_create(d, &manager, arg, "Servicing test fund", "COP", err);
+}
+
+static int64_t make_fund(const char *code)
+{
+    json_t *f = run(fund_fn, (void *)code, FLE_OK, NULL);
+    int64_t id = jid(f, "id");
+    json_decref(f);
+    return id;
+}
+
+struct tranche_args {
+    int64_t fund;
+    struct tranche_terms t;
+};
+
+static json_t *tranche_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct tranche_args *a = arg;
+    return tranche_propose(d, &manager, a->fund, &a->t, err);
+}
+
+struct money_args {
+    int64_t id;
+    const char *amount, *date, *text;
+};
+
+static json_t *contribute_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct money_args *a = arg;
+    return tranche_contribute(d, &manager, a->id, a->amount, a->date, a->text, 0, err);
+}
+
+/* A tranche approved by four eyes and paid in full on paid_on. */
+static int64_t make_tranche(int64_t fund, int64_t investor, const char *name, const char *kind, int rank,
+                            const char *amount, const char *rate, const char *paid_on)
+{
+    struct tranche_args a = {fund, {investor, name, kind, rank, "COP", amount, rate, NULL, NULL, "2024-01-05", NULL}};
+    json_t *p = run(tranche_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = '%s'", fund, name);
+    int64_t id = scalar_i64(sql);
+    struct money_args m = {id, amount, paid_on, "paid in"};
+    json_decref(run(contribute_fn, &m, FLE_OK, NULL));
+    return id;
+}
+
+struct entrepreneur_args {
+    int64_t fund;
+    struct pipeline_entrepreneur_input in;
+};
+
+static json_t *entrepreneur_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct entrepreneur_args *a = arg;
+    return pipeline_entrepreneur_create(d, &manager, a->fund, &a->in, err);
+}
+
+struct move_args {
+    int64_t id;
+    const char *to;
+};
+
+static json_t *move_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct move_args *a = arg;
+    return pipeline_move(d, &manager, a->id, a->to, "test", err);
+}
+
+/* An entrepreneur (a person) at the committee stage. */
+static int64_t make_entrepreneur(int64_t fund, const char *name, const char *municipality, const char *chain)
+{
+    struct entrepreneur_args a = {fund,
+                                  {.kind = "person",
+                                   .name = name,
+                                   .municipality_code = municipality,
+                                   .value_chain = chain,
+                                   .members = 1,
+                                   .requested = "0.00",
+                                   .purpose = "working capital"}};
+    json_t *e = run(entrepreneur_fn, &a, FLE_OK, NULL);
+    int64_t id = jid(e, "id");
+    json_decref(e);
+    static const char *const path[] = {"screening", "due_diligence", "committee"};
+    for (int i = 0; i < 3; i++) {
+        struct move_args m = {id, path[i]};
+        json_decref(run(move_fn, &m, FLE_OK, NULL));
+    }
+    return id;
+}
+
+struct loan_args {
+    int64_t fund;
+    struct loan_terms t;
+};
+
+static json_t *loan_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct loan_args *a = arg;
+    return loan_propose(d, &manager, a->fund, &a->t, err);
+}
+
+static json_t *tick_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct money_args *a = arg;
+    return loan_condition_tick(d, &manager, a->id, a->text, a->date, "checked", err);
+}
+
+static json_t *disb_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct money_args *a = arg;
+    return disbursement_propose(d, &manager, a->id, a->amount, a->date, err);
+}
+
+struct repay_args {
+    int64_t loan;
+    const char *amount, *date, *ref;
+};
+
+static json_t *repay_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct repay_args *a = arg;
+    return repayment_record(d, &manager, a->loan, a->amount, a->date, a->ref, err);
+}
+
+static json_t *repay(int64_t loan, const char *amount, const char *date, const char *ref, enum fl_err expect,
+                     struct fl_error *err)
+{
+    struct repay_args a = {loan, amount, date, ref};
+    return run(repay_fn, &a, expect, err);
+}
+
+static void assert_outstanding(int64_t loan, const char *as_of, const char *want)
+{
+    struct fl_error err;
+    json_t *a = loan_arrears(db, loan, as_of, &err);
+    assert_non_null(a);
+    assert_string_equal(jstr(a, "principal_outstanding"), want);
+    json_decref(a);
+}
+
+static void assert_verify(void)
+{
+    struct fl_error err;
+    unsigned sealed = 0;
+    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
+    struct ledger_verify_report rep;
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ci = testdb_create("servicing");
+    db = testdb_open(ci);
+    struct fl_error err;
+    manager = (struct principal){.role = ROLE_FUND_MANAGER};
+    approver = (struct principal){.role = ROLE_APPROVER};
+    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
+    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
+    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000000, &err), FLE_OK);
+    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o3[2] = {"Impact", "CO-RUE-900000002"};
+    json_t *o = run(org_fn, o1, FLE_OK, NULL);
+    investor_a = jid(o, "id");
+    json_decref(o);
+    o = run(org_fn, o3, FLE_OK, NULL);
+    investor_c = jid(o, "id");
+    json_decref(o);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    db_close(db);
+    return 0;
+}
+
+/* The issue's grace loan G (docs/loan-servicing.md §3, dates two years earlier so that they are
+ * past): 176,800,000.00 at 24.75 % EA, quarterly, 10 instalments, 2 interest-grace and 3
+ * principal-grace instalments, first due 2024-04-30; funded 110,000,000.00 senior and
+ * 66,800,000.00 first loss. Rows 1-2 capitalise 10,049,697.57 and 10,620,944.30 = 20,670,641.87
+ * (G.capitalised); rows 3-6 paid on their due dates leave 122,083,654.88 (G.balance_after_row6);
+ * row 7 (2025-07-30 .. 2025-10-30) charges 6,939,501.19 (G.row7.interest). Paid off on 2025-09-15
+ * the loan owes 129,023,156.07, the figure the issue says the schedule owes, where the old code
+ * took 108,352,514.20 and lost the capitalised interest. */
+static void test_grace_loan_capitalised_interest_collected(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("GRACE");
+    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "150000000.00", "0.0800", "2024-01-10");
+    int64_t fl = make_tranche(fund, investor_a, "First loss", "first_loss", 2, "100000000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Cacaoteros de El Charco", "52250", "cacao");
+    json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)senior, "amount", "110000000.00",
+                               "tranche_id", (json_int_t)fl, "amount", "66800000.00");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "176800000.00",
+                           .annual_rate = "0.2475",
+                           .payments_per_year = 4,
+                           .term_count = 10,
+                           .first_due_date = "2024-04-30",
+                           .grace_principal = 3,
+                           .grace_interest = 2,
+                           .amortisation = "annuity",
+                           .approval_date = "2024-01-15",
+                           .purpose = "cacao renovation",
+                           .shares = shares}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    json_decref(shares);
+    approve(pid);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(instalment_no || ':' || due_date || ':' || amount_minor, ',' ORDER BY instalment_no) "
+             "FROM loan_capitalisation WHERE loan_id = %" PRId64,
+             loan);
+    assert_scalar(sql, "1:2024-04-30:1004969757,2:2024-07-30:1062094430");
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "176800000.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+
+    /* Capitalised interest is principal outstanding from its due date, before anything posts it. */
+    assert_outstanding(loan, "2024-04-29", "176800000.00");
+    assert_outstanding(loan, "2024-04-30", "186849697.57");
+    assert_outstanding(loan, "2024-08-01", "197470641.87");
+
+    /* Rows 3-6 paid on their due dates for exactly what the schedule says. */
+    static const char *const due[] = {"2024-10-30", "2025-01-30", "2025-04-30", "2025-07-30"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT ((principal_minor + interest_minor) / 100)::text || '.' || "
+                 "lpad(((principal_minor + interest_minor) %% 100)::text, 2, '0') FROM loan_schedule "
+                 "WHERE loan_id = %" PRId64 " AND due_date = '%s'",
+                 loan, due[k]);
+        char *amount = testdb_scalar(ci, sql);
+        assert_non_null(amount);
+        char ref[16];
+        snprintf(ref, sizeof ref, "G-%d", k + 3);
+        json_t *r = repay(loan, amount, due[k], ref, FLE_OK, NULL);
+        free(amount);
+        assert_string_equal(jstr(r, "overdue_interest"), "0.00");
+        assert_string_equal(jstr(r, "prepayment"), "0.00");
+        if (k == 0) {
+            /* The first repayment after the grace posts the capitalisation first. */
+            assert_string_equal(jstr(r, "capitalised_interest_posted"), "20670641.87");
+            assert_string_equal(jstr(r, "principal_outstanding"), "197470641.87");
+        } else {
+            assert_string_equal(jstr(r, "capitalised_interest_posted"), "0.00");
+        }
+        json_decref(r);
+        assert_books_balance();
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || ' ' || sum(-l.amount_minor) FILTER (WHERE a.code = '4000') FROM journal_entry e "
+             "JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
+             "WHERE e.event_type = 'capitalisation' AND e.event_ref = 'loan:%" PRId64 "'",
+             loan);
+    assert_scalar(sql, "3 2067064187"); /* two T.LOANS lines and 4000 */
+    snprintf(sql, sizeof sql, "SELECT capitalised_minor FROM loan WHERE id = %" PRId64, loan);
+    assert_int_equal(scalar_i64(sql), 2067064187);
+    assert_outstanding(loan, "2025-07-30", "122083654.88"); /* G.balance_after_row6 */
+
+    /* Paid off mid-period: the schedule balance plus row 7's interest, capitalised interest
+     * included. A centavo more is refused and names the payoff. */
+    json_t *q = loan_payoff(db, loan, "2025-09-15", &err);
+    assert_non_null(q);
+    assert_string_equal(jstr(q, "payoff"), "129023156.07");
+    assert_string_equal(jstr(q, "current_interest"), "6939501.19");
+    assert_string_equal(jstr(q, "principal_outstanding"), "122083654.88");
+    assert_string_equal(jstr(q, "capitalised_interest"), "20670641.87");
+    assert_string_equal(jstr(q, "overdue_principal"), "0.00");
+    json_decref(q);
+    assert_null(loan_payoff(db, loan, "2024-01-19", &err)); /* before the disbursement */
+    assert_string_equal(err.field, "date");
+    assert_null(loan_payoff(db, 999999, NULL, &err));
+    assert_int_equal(err.code, FLE_NOT_FOUND);
+    int64_t entries_before = scalar_i64("SELECT count(*) FROM journal_entry");
+    assert_null(repay(loan, "129023156.08", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
+    assert_string_equal(err.field, "amount");
+    assert_non_null(strstr(err.message, "129023156.07"));
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
+    json_t *r = repay(loan, "129023156.07", "2025-09-15", "G-PAYOFF", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "current_interest"), "6939501.19");
+    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    assert_string_equal(jstr(r, "principal_outstanding"), "0.00");
+    json_decref(r);
+
+    /* Closed: every tranche's LOANS is exactly 0; income = interest paid + capitalised. */
+    assert_int_equal(tbal(fund, senior, "LOANS"), 0);
+    assert_int_equal(tbal(fund, fl, "LOANS"), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT sum(overdue_interest_minor + current_interest_minor) FROM repayment WHERE loan_id = %" PRId64,
+             loan);
+    int64_t interest_paid = scalar_i64(sql);
+    assert_int_equal(balance(fund, "4000"), -(interest_paid + 2067064187));
+    snprintf(sql, sizeof sql,
+             "SELECT sum(overdue_principal_minor + current_principal_minor + prepayment_minor) FROM repayment "
+             "WHERE loan_id = %" PRId64,
+             loan);
+    assert_int_equal(scalar_i64(sql), 17680000000 + 2067064187);
+    assert_int_equal(balance(fund, "1050"), 17680000000 + 2067064187 + interest_paid);
+    assert_outstanding(loan, "2025-09-16", "0.00");
+    assert_null(loan_payoff(db, loan, "2025-09-16", &err)); /* repaid: nothing to pay off */
+    assert_int_equal(err.code, FLE_CONFLICT);
+    /* The repayments read back: five, the last split over the two tranches by the settled total. */
+    json_t *list = repayment_list(db, loan, &err);
+    assert_non_null(list);
+    json_t *reps = json_object_get(list, "repayments");
+    assert_int_equal(json_array_size(reps), 5);
+    json_t *last = json_array_get(reps, 4);
+    assert_string_equal(jstr(last, "reference"), "G-PAYOFF");
+    assert_string_equal(jstr(last, "amount"), "129023156.07");
+    json_t *tr = json_object_get(last, "tranches");
+    assert_int_equal(json_array_size(tr), 2);
+    int64_t sum = 0;
+    for (size_t i = 0; i < 2; i++) {
+        int64_t v = 0;
+        assert_int_equal(money_parse(jstr(json_array_get(tr, i), "principal"), 2, true, &v), MONEY_OK);
+        sum += v;
+    }
+    assert_int_equal(sum, 12208365488);
+    assert_true(json_array_size(json_object_get(last, "allocations")) >= 2);
+    json_decref(list);
+    assert_outstanding(loan, "2026-06-01", "0.00");
+    snprintf(sql, sizeof sql,
+             "SELECT l.status || ' ' || e.stage FROM loan l JOIN entrepreneur e ON e.id = l.entrepreneur_id "
+             "WHERE l.id = %" PRId64,
+             loan);
+    assert_scalar(sql, "repaid repaid");
+    assert_books_balance();
+    assert_verify();
+}
+
+/* Cumulative splits: 100.00 over three equal shares, repaid 50.00 twice. Split one by one, the
+ * repayments leave 0.00 / -0.01 / +0.01 on the tranches (the issue's residue); split by
+ * cumulative totals they leave exactly 0 (docs/loan-servicing.md §10). */
+static void test_closed_loan_tranches_exactly_zero(void **state)
+{
+    (void)state;
+    int64_t fund = make_fund("SPLIT");
+    int64_t t[3];
+    static const char *const names[3] = {"Senior", "Mezzanine", "First loss"};
+    static const char *const kinds[3] = {"senior", "mezzanine", "first_loss"};
+    for (int i = 0; i < 3; i++) {
+        t[i] = make_tranche(fund, i == 2 ? investor_a : investor_c, names[i], kinds[i], i + 1, "1000.00", "0",
+                            "2024-01-10");
+    }
+    int64_t e = make_entrepreneur(fund, "Beneficiaria", "52250", "beans");
+    json_t *shares =
+        json_pack("[{s:I, s:s}, {s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[0], "amount", "33.34",
+                  "tranche_id", (json_int_t)t[1], "amount", "33.33", "tranche_id", (json_int_t)t[2], "amount", "33.33");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "100.00",
+                           .annual_rate = "0",
+                           .payments_per_year = 1,
+                           .term_count = 2,
+                           .first_due_date = "2025-01-20",
+                           .amortisation = "equal_principal",
+                           .approval_date = "2024-01-15",
+                           .purpose = "test",
+                           .shares = shares}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    json_decref(shares);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args tk = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &tk, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "100.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    assert_int_equal(tbal(fund, t[0], "LOANS"), 3334);
+    json_t *r = repay(loan, "50.00", "2025-01-20", "S-1", FLE_OK, NULL);
+    json_decref(r);
+    /* The 50.00 repaid splits as the cumulative repaid total: 16.67 / 16.67 / 16.66 (the .5 tie
+     * to the lower position), leaving 16.67 / 16.66 / 16.67. */
+    assert_int_equal(tbal(fund, t[0], "LOANS"), 1667);
+    assert_int_equal(tbal(fund, t[1], "LOANS"), 1666);
+    assert_int_equal(tbal(fund, t[2], "LOANS"), 1667);
+    r = repay(loan, "50.00", "2026-01-20", "S-2", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    json_decref(r);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tbal(fund, t[i], "LOANS"), 0);
+    }
+    assert_books_balance();
+    assert_verify();
+}
+
+struct close_args {
+    int64_t fund;
+    const char *date;
+};
+
+static json_t *close_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct close_args *a = arg;
+    return loan_close_period(d, &manager, a->fund, a->date, err);
+}
+
+/* The month-end close posts the capitalisation that fell due (1,000,000.00 at 24.75 % EA
+ * quarterly, one interest-grace instalment: 56,842.18, CLOSE.capitalised) once; run again on the
+ * same date it posts nothing; an earlier date is refused; the repayment after it does not post
+ * the capitalisation again, and the loan closes at zero on its tranche. */
+static void test_close_twice_one_set_of_postings(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("CLOSE");
+    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "2000000.00", "0.0800", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Frijolera", "05234", "beans");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "1000000.00",
+                           .annual_rate = "0.2475",
+                           .payments_per_year = 4,
+                           .term_count = 4,
+                           .first_due_date = "2024-04-30",
+                           .grace_principal = 1,
+                           .grace_interest = 1,
+                           .amortisation = "equal_principal",
+                           .approval_date = "2024-01-15",
+                           .purpose = "beans"}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "1000000.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT sum(amount_minor) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
+    assert_int_equal(scalar_i64(sql), 5684218);
+
+    /* Before the due date there is nothing to post; the close is still recorded. */
+    struct close_args c1 = {fund, "2024-03-31"};
+    json_t *r = run(close_fn, &c1, FLE_OK, NULL);
+    assert_int_equal(jid(r, "entries"), 0);
+    assert_false(json_is_true(json_object_get(r, "already_closed")));
+    json_decref(r);
+    struct close_args c2 = {fund, "2024-05-31"};
+    r = run(close_fn, &c2, FLE_OK, NULL);
+    assert_int_equal(jid(r, "entries"), 1);
+    json_decref(r);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 100000000 + 5684218);
+    assert_int_equal(balance(fund, "4000"), -5684218);
+    int64_t entries = scalar_i64("SELECT count(*) FROM journal_entry");
+    /* Twice on the same date: nothing more. */
+    r = run(close_fn, &c2, FLE_OK, NULL);
+    assert_int_equal(jid(r, "entries"), 1);
+    assert_true(json_is_true(json_object_get(r, "already_closed")));
+    json_decref(r);
+    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 100000000 + 5684218);
+    /* Earlier than the last close: refused; a bad or future date: refused. */
+    struct close_args c3 = {fund, "2024-04-30"};
+    assert_null(run(close_fn, &c3, FLE_RULE, &err));
+    assert_string_equal(err.field, "date");
+    assert_non_null(strstr(err.message, "2024-05-31"));
+    struct close_args c4 = {fund, "2099-01-31"};
+    assert_null(run(close_fn, &c4, FLE_BAD_FIELD, &err));
+    struct close_args c5 = {999999, "2024-05-31"};
+    assert_null(run(close_fn, &c5, FLE_NOT_FOUND, &err));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM period_close WHERE fund_id = %" PRId64, fund);
+    assert_int_equal(scalar_i64(sql), 2);
+
+    /* The command line reads the same close (when the tests know the binary). */
+    const char *bin = getenv("FUNDLEDGER_BIN");
+    if (bin != NULL) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' %s close --fund %" PRId64 " --date 2024-05-31 --user manager "
+                 ">/dev/null 2>&1",
+                 ci, bin, fund);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' %s close --fund %" PRId64 " --date 2024-04-01 --user manager "
+                 ">/dev/null 2>&1",
+                 ci, bin, fund);
+        assert_true(system(cmd) != 0);
+        assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries);
+    }
+
+    /* Paid off on 2024-06-10: the capitalisation is not posted again; the tranche ends at zero. */
+    r = loan_payoff(db, loan, "2024-06-10", &err);
+    assert_non_null(r);
+    assert_string_equal(jstr(r, "principal_outstanding"), "1056842.18");
+    char amount[32];
+    snprintf(amount, sizeof amount, "%s", jstr(r, "payoff"));
+    json_decref(r);
+    r = repay(loan, amount, "2024-06-10", "C-1", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "capitalised_interest_posted"), "0.00");
+    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    json_decref(r);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 0);
+    assert_books_balance();
+    assert_verify();
+}
+
+struct writeoff_args {
+    int64_t loan;
+    const char *date;
+};
+
+static json_t *writeoff_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct writeoff_args *a = arg;
+    return writeoff_propose(d, &manager, a->loan, NULL, a->date, "crop lost", err);
+}
+
+/* A grace loan written off in full after its capitalisation was posted: the write-off takes the
+ * capitalised interest too (1,056,842.18) and the tranche's LOANS ends at exactly zero. */
+static void test_grace_loan_written_off_leaves_zero(void **state)
+{
+    (void)state;
+    int64_t fund = make_fund("WOFF");
+    int64_t fl = make_tranche(fund, investor_a, "First loss", "first_loss", 1, "3000000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Platanera", "52835", "banana");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "1000000.00",
+                           .annual_rate = "0.2475",
+                           .payments_per_year = 4,
+                           .term_count = 4,
+                           .first_due_date = "2024-04-30",
+                           .grace_principal = 1,
+                           .grace_interest = 1,
+                           .amortisation = "equal_principal",
+                           .approval_date = "2024-01-15",
+                           .purpose = "banana"}};
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_decref(p);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "1000000.00", "2024-01-20", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    struct close_args c = {fund, "2024-05-31"};
+    json_decref(run(close_fn, &c, FLE_OK, NULL));
+    assert_int_equal(tbal(fund, fl, "LOANS"), 105684218);
+    struct writeoff_args w = {loan, "2024-09-30"};
+    p = run(writeoff_fn, &w, FLE_OK, NULL);
+    pid = jid(p, "id");
+    assert_string_equal(jstr(p, "amount"), "1056842.18");
+    json_decref(p);
+    approve(pid);
+    assert_int_equal(tbal(fund, fl, "LOANS"), 0);
+    assert_int_equal(tbal(fund, fl, "LOSS"), 105684218);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT status FROM loan WHERE id = %" PRId64, loan);
+    assert_scalar(sql, "written_off");
+    assert_outstanding(loan, "2024-10-01", "0.00");
+    assert_books_balance();
+}
+
+/* Loan L with an origination fee (docs/loan-servicing.md §8): 12,000,000.00 at 24 % EA, monthly,
+ * 12 annuity instalments of 1,121,430.11, consumo ordinario (cap 33 % in 2024). A 4 % fee
+ * (480,000.00) makes the total cost 34.11 % EA (FEE4.cost_ea_4dp): refused. A 2 % fee (240,000.00,
+ * cost 28.89 %) is accepted, approved with the loan, due from the drawdown and collected first. */
+static void test_origination_fee(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("FEES");
+    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
+    int64_t e = make_entrepreneur(fund, "Tienda", "05088", "coffee");
+    struct loan_args a = {fund,
+                          {.entrepreneur_id = e,
+                           .principal = "12000000.00",
+                           .annual_rate = "0.24",
+                           .payments_per_year = 12,
+                           .term_count = 12,
+                           .first_due_date = "2024-02-15",
+                           .amortisation = "annuity",
+                           .modality = "consumo_ordinario",
+                           .approval_date = "2024-01-15",
+                           .purpose = "working capital",
+                           .origination_fee = "480000.00"}};
+    assert_null(run(loan_fn, &a, FLE_RULE, &err));
+    assert_string_equal(err.field, "origination_fee");
+    assert_non_null(strstr(err.message, "usury cap"));
+    a.t.origination_fee = "0.00";
+    a.t.origination_fee_rate = "0.02";
+    assert_null(run(loan_fn, &a, FLE_BAD_FIELD, &err)); /* both given */
+    assert_string_equal(err.field, "origination_fee_rate");
+    a.t.origination_fee = NULL;
+    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    const json_t *pl = json_object_get(p, "payload");
+    assert_string_equal(jstr(pl, "origination_fee"), "240000.00");
+    assert_string_equal(jstr(pl, "principal"), "12000000.00"); /* money as decimal strings */
+    assert_string_equal(jstr(pl, "annual_rate"), "0.2400");
+    json_decref(p);
+    approve(pid);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct money_args t = {loan, NULL, "2024-01-15", items[i]};
+        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+    }
+    struct money_args d = {loan, "12000000.00", "2024-01-15", NULL};
+    p = run(disb_fn, &d, FLE_OK, NULL);
+    pid = jid(p, "id");
+    assert_string_equal(jstr(json_object_get(p, "payload"), "amount"), "12000000.00");
+    json_decref(p);
+    approve(pid);
+    json_t *q = loan_payoff(db, loan, "2024-01-20", &err);
+    assert_non_null(q);
+    assert_string_equal(jstr(q, "fees"), "240000.00");
+    json_decref(q);
+    /* The first instalment plus the fee on its due date: the fee first, then the instalment. */
+    json_t *r = repay(loan, "1361430.11", "2024-02-15", "F-1", FLE_OK, NULL);
+    assert_string_equal(jstr(r, "fees"), "240000.00");
+    assert_string_equal(jstr(r, "current_interest"), "217050.99");
+    assert_string_equal(jstr(r, "current_principal"), "904379.12");
+    json_decref(r);
+    assert_int_equal(balance(fund, "4100"), -24000000);
+    assert_int_equal(balance(fund, "4000"), -21705099);
+    assert_int_equal(tbal(fund, senior, "LOANS"), 1200000000 - 90437912);
+    /* Collected once: the next payment owes no fee. */
+    q = loan_payoff(db, loan, "2024-02-20", &err);
+    assert_non_null(q);
+    assert_string_equal(jstr(q, "fees"), "0.00");
+    json_decref(q);
+    assert_books_balance();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grace_loan_capitalised_interest_collected),
+        cmocka_unit_test(test_closed_loan_tranches_exactly_zero),
+        cmocka_unit_test(test_close_twice_one_set_of_postings),
+        cmocka_unit_test(test_grace_loan_written_off_leaves_zero),
+        cmocka_unit_test(test_origination_fee),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
