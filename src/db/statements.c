@@ -589,6 +589,11 @@ const struct db_statement db_statements[] = {
      "WHERE a.fund_id = t.fund_id AND a.code IN ('T' || t.id || '.CONTRIB', 'T' || t.id || '.RETURNED', "
      "'T' || t.id || '.LOSS') AND l.effective_date <= $2::date AND l.entry_id <= $3)::bigint "
      "FROM tranche t WHERE t.fund_id = $1 AND t.currency = $4 ORDER BY t.rank, t.id"},
+    {"distribution_capital_dates",
+     "SELECT l.effective_date::text, (-sum(l.amount_minor))::bigint FROM account a "
+     "JOIN journal_line l ON l.account_id = a.id WHERE a.fund_id = $1 AND a.code IN ('T' || $2 || '.CONTRIB', "
+     "'T' || $2 || '.RETURNED', 'T' || $2 || '.LOSS') AND l.effective_date <= $3::date AND l.entry_id <= $4 "
+     "GROUP BY l.effective_date HAVING sum(l.amount_minor) <> 0 ORDER BY l.effective_date"},
     {"distribution_insert_run",
      "INSERT INTO waterfall_run (fund_id, run_date, mode, interest_minor, fee_minor, principal_minor, created_by) "
      "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"},
@@ -606,7 +611,8 @@ const struct db_statement db_statements[] = {
      "SELECT r.id, r.run_date, r.mode, r.interest_minor + r.fee_minor + r.principal_minor, f.base_currency "
      "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.fund_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"},
     {"distribution_replay_detail",
-     "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint FROM audit_log "
+     "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint, "
+     "detail->>'coupon_rule' FROM audit_log "
      "WHERE action = 'waterfall.run' AND object_type = 'waterfall_run' AND object_id = $1 ORDER BY id LIMIT 1"},
     {"fund_settings_update",
      "UPDATE fund SET waterfall_mode = coalesce($2, waterfall_mode), "

@@ -103,9 +103,10 @@ static void assert_scalar(const char *sql, const char *want)
 static int64_t balance(int64_t fund, const char *code)
 {
     char sql[200];
-    snprintf(sql, sizeof sql, "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
-             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'", fund,
-             code);
+    snprintf(sql, sizeof sql,
+             "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'",
+             fund, code);
     return scalar_i64(sql);
 }
 
@@ -1050,6 +1051,83 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
     json_decref(list);
 }
 
+/* The coupon accrues on the capital actually outstanding each day (docs/fund-operations.md,
+ * "Coupon"). Senior 10 % EA: 1,000,000.00 paid in on 2024-01-10 and 500,000.00 more on 2024-12-30,
+ * 10 days before the run of 2025-01-09 (365 days after 2024-01-10):
+ *   1,000,000.00 x 10 % = 100,000.00; 500,000.00 x (1.1^(10/365) - 1) = 1,307.33; coupon 101,307.33
+ * (the former rule charged 1,500,000.00 for the whole year: 150,000.00).
+ * Mezzanine 8 % EA: 500,000.00 from 2024-01-10; a loan of 600,000.00 (mezzanine 400,000.00, first
+ * loss 200,000.00) written off on 2024-07-10 takes 250,000.00 of first loss (all of it) and
+ * 350,000.00 of mezzanine (capital 150,000.00), 183 days before the run:
+ *   500,000.00 x 8 % = 40,000.00; - 350,000.00 x (1.08^(183/365) - 1) = 13,769.02; coupon 26,230.98
+ * (the former rule: 150,000.00 x 8 % = 12,000.00, erasing the coupon earned before the write-off).
+ * No cash: both coupons are carried. The next run, 2026-01-09, 365 days with no change: senior
+ * 150,000.00 + 101,307.33 = 251,307.33 due, mezzanine 12,000.00 + 26,230.98 = 38,230.98. */
+static void test_waterfall_coupon_on_capital_dates(void **state)
+{
+    (void)state;
+    int64_t f = make_fund("WFDATES");
+    struct tranche_args ta = {
+        f, {investor_c, "Senior", "senior", 1, "COP", "1500000.00", "0.10", NULL, NULL, "2024-01-05", NULL}};
+    json_t *p = run(tranche_fn, &ta, FLE_OK, NULL);
+    int64_t pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = 'Senior'", f);
+    int64_t t[3];
+    t[0] = scalar_i64(sql);
+    struct money_args c1 = {t[0], "1000000.00", "2024-01-10", "first call"};
+    json_decref(run(contribute_fn, &c1, FLE_OK, NULL));
+    t[1] = make_tranche(f, investor_b, "Mezzanine", "mezzanine", 2, "500000.00", "0.08", "2024-01-10");
+    t[2] = make_tranche(f, investor_a, "First loss", "first_loss", 3, "250000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(f, "Productora D", "52835", "cacao");
+    json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[1], "amount", "400000.00",
+                               "tranche_id", (json_int_t)t[2], "amount", "200000.00");
+    int64_t loan = make_loan(f, e, "600000.00", "2024-06-01", shares);
+    json_decref(shares);
+    struct writeoff_args wo = {loan, NULL, "2024-07-10", "the farm was lost to a landslide"};
+    p = run(writeoff_fn, &wo, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    assert_int_equal(capital(f, t[2]), 0);
+    assert_int_equal(capital(f, t[1]), 15000000);
+    struct money_args c2 = {t[0], "500000.00", "2024-12-30", "second call"};
+    json_decref(run(contribute_fn, &c2, FLE_OK, NULL));
+    assert_int_equal(capital(f, t[0]), 150000000);
+
+    struct run_args r1 = {f, "2025-01-09"};
+    json_t *o = run(run_fn, &r1, FLE_OK, NULL);
+    int64_t id1 = jid(o, "id");
+    const json_t *tr = json_object_get(json_object_get(o, "inputs"), "tranches");
+    assert_string_equal(jstr(json_array_get(tr, 0), "coupon"), "101307.33");
+    assert_string_equal(jstr(json_array_get(tr, 1), "coupon"), "26230.98");
+    assert_string_equal(jstr(json_array_get(tr, 2), "coupon"), "0.00");
+    json_decref(o);
+    char want[600];
+    steps_text(want, sizeof want,
+               "fees:-:0:0,interest:S:10130733:0,principal:S:150000000:0,reserve:-:0:0,"
+               "interest:M:2623098:0,principal:M:15000000:0,interest:F:0:0,principal:F:0:0,residual:F:0:0",
+               t);
+    assert_steps(id1, want);
+    assert_books_balance();
+    assert_replay_ok(id1);
+
+    struct run_args r2 = {f, "2026-01-09"};
+    o = run(run_fn, &r2, FLE_OK, NULL);
+    int64_t id2 = jid(o, "id");
+    json_decref(o);
+    steps_text(want, sizeof want,
+               "fees:-:0:0,interest:S:25130733:0,principal:S:150000000:0,reserve:-:0:0,"
+               "interest:M:3823098:0,principal:M:15000000:0,interest:F:0:0,principal:F:0:0,residual:F:0:0",
+               t);
+    assert_steps(id2, want);
+    assert_books_balance();
+    assert_replay_ok(id1);
+    assert_replay_ok(id2);
+}
+
 /* ---- portfolio quality ---- */
 
 static void test_portfolio_par(void **state)
@@ -1159,6 +1237,7 @@ int main(void)
         cmocka_unit_test(test_csv_import),
         cmocka_unit_test(test_writeoff_worked_example_and_recovery),
         cmocka_unit_test(test_waterfall_sequential_and_pro_rata),
+        cmocka_unit_test(test_waterfall_coupon_on_capital_dates),
         cmocka_unit_test(test_portfolio_par),
     };
     return cmocka_run_group_tests_name("repayments (database)", tests, setup, teardown);
