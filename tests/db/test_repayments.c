@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/allowance.h"
 #include "fundledger/approval.h"
 #include "fundledger/auth.h"
 #include "fundledger/distribution.h"
 #include "fundledger/fund.h"
+#include "fundledger/ledger.h"
 #include "fundledger/loan.h"
 #include "fundledger/org.h"
 #include "fundledger/pipeline.h"
@@ -1128,6 +1130,122 @@ static void test_waterfall_coupon_on_capital_dates(void **state)
     assert_replay_ok(id2);
 }
 
+/* ---- loss allowance ---- */
+
+struct provision_args {
+    int64_t fund;
+    const char *date;
+};
+
+static json_t *provision_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct provision_args *a = arg;
+    return provision_run(d, &manager, a->fund, a->date, err);
+}
+
+static void assert_verify_ok(void)
+{
+    struct ledger_verify_report rep;
+    struct fl_error err;
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+}
+
+/* A loan through the SFC microcredit buckets and cured (docs/fund-operations.md, worked example 5
+ * on this fund's loan). Senior 20,000,000.00 and first loss 3,000,000.00 (no coupon); a loan of
+ * 10,000,000.00 (quarterly, 3 % a quarter, equal principal 2,500,000.00; first due 2024-06-01).
+ *   2024-05-31:  0 days past due, A  1 %:   100,000.00 -> first loss 100,000.00      (+100,000.00)
+ *   2024-07-16: 45 days, B 3.2 %:           320,000.00 -> first loss 320,000.00      (+220,000.00)
+ *   2024-09-05: 96 days, D 50 %:          5,000,000.00 -> first loss 3,000,000.00 (all its capital),
+ *                                                         senior 2,000,000.00      (+4,680,000.00)
+ *   2024-09-10: both instalments paid (2,800,000.00 + 2,725,000.00) that day: 5,000,000.00
+ *               outstanding, 0 days, A 1 %: 50,000.00 -> first loss 50,000.00      (-4,950,000.00) */
+static void test_loss_allowance_buckets_and_cure(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t f = make_fund("ALLOW");
+    int64_t t[2];
+    t[0] = make_tranche(f, investor_c, "Senior", "senior", 1, "20000000.00", "0", "2024-01-10");
+    t[1] = make_tranche(f, investor_a, "First loss", "first_loss", 2, "3000000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(f, "Asociación P", "52835", "cacao");
+    int64_t loan = make_loan(f, e, "10000000.00", "2024-06-01", NULL);
+    const struct {
+        const char *date;
+        const char *allowance, *change, *category;
+        int64_t dpd, senior, first_loss;
+    } want[3] = {
+        {"2024-05-31", "100000.00", "100000.00", "A", 0, 0, 10000000},
+        {"2024-07-16", "320000.00", "220000.00", "B", 45, 0, 32000000},
+        {"2024-09-05", "5000000.00", "4680000.00", "D", 96, 200000000, 300000000},
+    };
+    for (int k = 0; k < 3; k++) {
+        struct provision_args a = {f, want[k].date};
+        json_t *o = run(provision_fn, &a, FLE_OK, NULL);
+        assert_string_equal(jstr(o, "allowance"), want[k].allowance);
+        assert_string_equal(jstr(o, "change"), want[k].change);
+        assert_true(json_is_false(json_object_get(o, "replayed")));
+        const json_t *l = json_array_get(json_object_get(o, "loans"), 0);
+        assert_int_equal(jid(l, "loan_id"), loan);
+        assert_int_equal(jid(l, "days_past_due"), want[k].dpd);
+        assert_string_equal(jstr(l, "category"), want[k].category);
+        assert_string_equal(jstr(l, "principal"), "10000000.00");
+        json_decref(o);
+        assert_int_equal(tbal(f, t[0], "ALLOWANCE"), want[k].senior);
+        assert_int_equal(tbal(f, t[1], "ALLOWANCE"), want[k].first_loss);
+        assert_int_equal(balance(f, "1190"), -(want[k].senior + want[k].first_loss));
+        assert_books_balance();
+    }
+    /* The same date again posts nothing and returns the run; an earlier date is refused. */
+    struct provision_args again = {f, "2024-09-05"};
+    json_t *o = run(provision_fn, &again, FLE_OK, NULL);
+    assert_true(json_is_true(json_object_get(o, "replayed")));
+    assert_string_equal(jstr(o, "allowance"), "5000000.00");
+    json_decref(o);
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM journal_entry WHERE fund_id = %" PRId64 " AND event_type = 'provision'", f);
+    assert_int_equal(scalar_i64(sql), 3);
+    struct provision_args before = {f, "2024-09-01"};
+    assert_null(run(provision_fn, &before, FLE_BAD_FIELD, &err));
+    assert_string_equal(err.field, "date");
+    struct provision_args future = {f, "2099-01-01"};
+    assert_null(run(provision_fn, &future, FLE_BAD_FIELD, &err));
+
+    /* Cured: both overdue instalments paid on 2024-09-10. */
+    json_decref(repay(loan, "2800000.00", "2024-09-10", "P-1", FLE_OK, NULL));
+    json_decref(repay(loan, "2725000.00", "2024-09-10", "P-2", FLE_OK, NULL));
+    struct provision_args cured = {f, "2024-09-10"};
+    o = run(provision_fn, &cured, FLE_OK, NULL);
+    assert_string_equal(jstr(o, "allowance"), "50000.00");
+    assert_string_equal(jstr(o, "change"), "-4950000.00");
+    const json_t *l = json_array_get(json_object_get(o, "loans"), 0);
+    assert_int_equal(jid(l, "days_past_due"), 0);
+    assert_string_equal(jstr(l, "category"), "A");
+    assert_string_equal(jstr(l, "principal"), "5000000.00");
+    const json_t *b = json_array_get(json_object_get(o, "buckets"), 0);
+    assert_string_equal(jstr(b, "category"), "A");
+    assert_string_equal(jstr(b, "allowance"), "50000.00");
+    const json_t *tr = json_object_get(o, "tranches");
+    assert_int_equal(jid(json_array_get(tr, 0), "tranche_id"), t[0]);
+    assert_string_equal(jstr(json_array_get(tr, 0), "allowance"), "0.00");
+    assert_string_equal(jstr(json_array_get(tr, 1), "allowance"), "50000.00");
+    json_decref(o);
+    assert_int_equal(tbal(f, t[0], "ALLOWANCE"), 0);
+    assert_int_equal(tbal(f, t[1], "ALLOWANCE"), 5000000);
+    assert_int_equal(balance(f, "1190"), -5000000);
+    assert_books_balance();
+    assert_verify_ok();
+    /* The read of an earlier date gives that date's run. */
+    o = provision_get(db, f, "2024-08-01", 0, 10, &err);
+    assert_non_null(o);
+    assert_string_equal(jstr(o, "as_of"), "2024-07-16");
+    assert_string_equal(jstr(o, "allowance"), "320000.00");
+    json_decref(o);
+    assert_null(provision_get(db, f, "2024-05-30", 0, 10, &err));
+    assert_int_equal(err.code, FLE_NOT_FOUND);
+}
+
 /* ---- portfolio quality ---- */
 
 static void test_portfolio_par(void **state)
@@ -1238,6 +1356,7 @@ int main(void)
         cmocka_unit_test(test_writeoff_worked_example_and_recovery),
         cmocka_unit_test(test_waterfall_sequential_and_pro_rata),
         cmocka_unit_test(test_waterfall_coupon_on_capital_dates),
+        cmocka_unit_test(test_loss_allowance_buckets_and_cure),
         cmocka_unit_test(test_portfolio_par),
     };
     return cmocka_run_group_tests_name("repayments (database)", tests, setup, teardown);
