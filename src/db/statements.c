@@ -655,6 +655,48 @@ const struct db_statement db_statements[] = {
      "WHERE a.fund_id = t.fund_id AND a.code IN ('T' || t.id || '.CONTRIB', 'T' || t.id || '.RETURNED', "
      "'T' || t.id || '.LOSS') AND l.effective_date <= $2::date AND l.entry_id <= $3)::bigint "
      "FROM tranche t WHERE t.fund_id = $1 AND t.currency = $4 ORDER BY t.rank, t.id"},
+    {"distribution_capital_dates",
+     "SELECT l.effective_date::text, (-sum(l.amount_minor))::bigint FROM account a "
+     "JOIN journal_line l ON l.account_id = a.id WHERE a.fund_id = $1 AND a.code IN ('T' || $2 || '.CONTRIB', "
+     "'T' || $2 || '.RETURNED', 'T' || $2 || '.LOSS') AND l.effective_date <= $3::date AND l.entry_id <= $4 "
+     "GROUP BY l.effective_date HAVING sum(l.amount_minor) <> 0 ORDER BY l.effective_date"},
+    {"provision_last",
+     "SELECT (SELECT as_of::text FROM provision_run WHERE fund_id = $1 AND as_of = $2::date), "
+     "(SELECT max(as_of)::text FROM provision_run WHERE fund_id = $1 AND as_of > $2::date)"},
+    {"provision_buckets",
+     "SELECT effective::text, dpd_from, category, rate FROM provision_bucket b WHERE b.effective <= $2::date "
+     "AND (b.fund_id = $1 OR (b.fund_id IS NULL AND NOT EXISTS (SELECT 1 FROM provision_bucket o "
+     "WHERE o.fund_id = $1 AND o.effective <= $2::date)))"},
+    {"provision_tranches",
+     "SELECT t.id, (SELECT -coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l "
+     "ON l.account_id = a.id WHERE a.fund_id = t.fund_id AND a.code IN ('T' || t.id || '.CONTRIB', "
+     "'T' || t.id || '.RETURNED', 'T' || t.id || '.LOSS') AND l.effective_date <= $2::date)::bigint, "
+     "(SELECT coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.ALLOWANCE')::bigint "
+     "FROM tranche t JOIN fund f ON f.id = t.fund_id WHERE t.fund_id = $1 AND t.currency = f.base_currency "
+     "ORDER BY t.rank, t.id"},
+    {"provision_next_id", "SELECT nextval('provision_run_id_seq')"},
+    {"provision_insert_run",
+     "INSERT INTO provision_run (id, fund_id, as_of, allowance_minor, change_minor, entry_id, created_by) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+    {"provision_insert_loans",
+     "INSERT INTO provision_loan (run_id, loan_id, days_past_due, category, rate, principal_minor, allowance_minor) "
+     "SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])"},
+    {"provision_insert_tranches",
+     "INSERT INTO provision_tranche (run_id, tranche_id, capital_minor, allowance_minor) "
+     "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])"},
+    {"provision_get",
+     "SELECT id, as_of::text, allowance_minor, change_minor, entry_id FROM provision_run "
+     "WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
+    {"provision_get_buckets",
+     "SELECT category, count(*), sum(principal_minor)::bigint, sum(allowance_minor)::bigint FROM provision_loan "
+     "WHERE run_id = $1 GROUP BY category ORDER BY category"},
+    {"provision_get_tranches",
+     "SELECT p.tranche_id, p.capital_minor, p.allowance_minor FROM provision_tranche p JOIN tranche t "
+     "ON t.id = p.tranche_id WHERE p.run_id = $1 ORDER BY t.rank, t.id"},
+    {"provision_get_loans",
+     "SELECT loan_id, days_past_due, category, rate, principal_minor, allowance_minor FROM provision_loan "
+     "WHERE run_id = $1 AND loan_id > $2 ORDER BY loan_id LIMIT $3"},
     {"distribution_insert_run",
      "INSERT INTO waterfall_run (fund_id, run_date, mode, interest_minor, fee_minor, principal_minor, created_by) "
      "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"},
@@ -672,7 +714,8 @@ const struct db_statement db_statements[] = {
      "SELECT r.id, r.run_date, r.mode, r.interest_minor + r.fee_minor + r.principal_minor, f.base_currency "
      "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.fund_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"},
     {"distribution_replay_detail",
-     "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint FROM audit_log "
+     "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint, "
+     "detail->>'coupon_rule' FROM audit_log "
      "WHERE action = 'waterfall.run' AND object_type = 'waterfall_run' AND object_id = $1 ORDER BY id LIMIT 1"},
     {"fund_settings_update",
      "UPDATE fund SET waterfall_mode = coalesce($2, waterfall_mode), "

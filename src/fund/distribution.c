@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fundledger/audit.h"
+#include "fundledger/coupon.h"
 #include "fundledger/fund.h"
 #include "fundledger/ledger.h"
 #include "fundledger/money.h"
@@ -51,6 +52,9 @@ struct inputs {
     waterfall_mode mode;
     int64_t cutoff;         /* last journal entry id read */
     int64_t reserve_target; /* the fund's setting when the run was made */
+    bool dated_coupon;      /* coupon on the dated capital timeline (runs recorded with
+                             * coupon_rule "capital_dates"); false: the former rule, capital at the
+                             * run date over the whole period, kept so older runs replay exactly */
     int64_t prev_run_id;    /* 0 for the first run */
     char prev_date[DATE_TEXT_BYTES];
     int64_t cash, principal_collected, principal_before;
@@ -75,6 +79,56 @@ static enum fl_err balance_of(struct db *db, const struct inputs *in, const char
     *out = db_i64(r, 0, 0);
     PQclear(r);
     return FLE_OK;
+}
+
+/* The coupon of tranche i from `from` to the run date on its dated capital timeline
+ * (docs/fund-operations.md, "Coupon"): the capital on `from` and each net change of
+ * CONTRIB + RETURNED + LOSS after it, read with the run's cut-off. */
+static enum fl_err dated_coupon(struct db *db, const struct inputs *in, size_t i, int64_t rate, const char *from,
+                                rate_date fd, rate_date to, int64_t *coupon, struct fl_error *err)
+{
+    char fb[21], tb[21], cb[21];
+    const char *p[4] = {db_i64_text(in->fund_id, fb), db_i64_text(in->tranche_id[i], tb), in->run_date,
+                        db_i64_text(in->cutoff, cb)};
+    PGresult *r = db_exec(db, "distribution_capital_dates", 4, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    int rows = PQntuples(r);
+    coupon_change *ch = rows > 0 ? malloc((size_t)rows * sizeof *ch) : NULL;
+    if (rows > 0 && ch == NULL) {
+        PQclear(r);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    int64_t opening = 0;
+    size_t n = 0;
+    rate_status st = RATE_OK;
+    for (int k = 0; k < rows && st == RATE_OK; k++) {
+        const char *d = db_str(r, k, 0);
+        int64_t delta = db_i64(r, k, 1);
+        if (strcmp(d, from) <= 0) {
+            st = money_add(opening, delta, &opening) ? RATE_OK : RATE_ERR_OVERFLOW;
+        } else if (!to_rate_date(d, &ch[n].date)) {
+            st = RATE_ERR_DATE;
+        } else {
+            ch[n++].delta_minor = delta;
+        }
+    }
+    PQclear(r);
+    enum fl_err e = FLE_OK;
+    if (st == RATE_OK && n > COUPON_CHANGES_MAX) {
+        e = fl_error_set(err, FLE_RULE, "run_date",
+                         "tranche %" PRId64 "'s capital changed on %zu dates since %s; a run reads at most %d",
+                         in->tranche_id[i], n, from, COUPON_CHANGES_MAX);
+    } else if (st == RATE_OK) {
+        st = coupon_accrue(rate, fd, to, opening, ch, n, coupon);
+    }
+    if (e == FLE_OK && st != RATE_OK) {
+        e = fl_error_set(err, FLE_RULE, "run_date", "coupon of tranche %" PRId64 " from %s: %s", in->tranche_id[i],
+                         from, rate_status_text(st));
+    }
+    free(ch);
+    return e;
 }
 
 /* Fills everything but fund_id, run_date, currency, mode, cutoff and reserve_target (set by the
@@ -148,13 +202,15 @@ static enum fl_err read_inputs(struct db *db, int64_t this_run_id, struct inputs
         in->capital[i] = capital > 0 ? capital : 0;
         in->coupon[i] = 0;
         in->coupon_from[i][0] = '\0';
-        if (!db_null(r, i, 3) && in->capital[i] > 0 && rate > 0) {
+        if (!db_null(r, i, 3) && (in->capital[i] > 0 || in->dated_coupon) && rate > 0) {
             const char *first = db_str(r, i, 3);
             const char *from = in->prev_date[0] && strcmp(in->prev_date, first) > 0 ? in->prev_date : first;
             snprintf(in->coupon_from[i], DATE_TEXT_BYTES, "%s", from);
             rate_date fd;
             if (!to_rate_date(from, &fd)) {
                 out = fl_error_set(err, FLE_INTERNAL, NULL, "bad date %s", from);
+            } else if (strcmp(from, in->run_date) < 0 && in->dated_coupon) {
+                out = dated_coupon(db, in, (size_t)i, rate, from, fd, to, &in->coupon[i], err);
             } else if (strcmp(from, in->run_date) < 0) {
                 rate_status rs = rate_daycount_interest(in->capital[i], rate, RATE_DC_ACT_365, fd, to, &in->coupon[i]);
                 if (rs != RATE_OK) {
@@ -286,6 +342,7 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
         return NULL;
     }
     snprintf(in.run_date, sizeof in.run_date, "%s", run_date);
+    in.dated_coupon = true;
     if ((r = db_exec(db, "distribution_cutoff", 0, NULL, err)) == NULL) {
         return NULL;
     }
@@ -394,9 +451,10 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
         return NULL;
     }
     PQclear(r);
-    json_t *detail = json_pack("{s:s, s:s, s:I, s:I}", "run_date", run_date, "mode",
+    json_t *detail = json_pack("{s:s, s:s, s:I, s:I, s:s}", "run_date", run_date, "mode",
                                in.mode == WATERFALL_PRO_RATA ? "pro_rata" : "sequential", "journal_cutoff_entry_id",
-                               (json_int_t)in.cutoff, "reserve_target_minor", (json_int_t)in.reserve_target);
+                               (json_int_t)in.cutoff, "reserve_target_minor", (json_int_t)in.reserve_target,
+                               "coupon_rule", "capital_dates");
     if (audit_record(db, actor, "waterfall.run", "waterfall_run", rb, fund_id, detail, err) != FLE_OK) {
         return NULL;
     }
@@ -520,6 +578,7 @@ json_t *distribution_replay(struct db *db, int64_t run_id, struct fl_error *err)
     }
     in.cutoff = db_i64(r, 0, 0);
     in.reserve_target = db_i64(r, 0, 1);
+    in.dated_coupon = !db_null(r, 0, 2) && strcmp(db_str(r, 0, 2), "capital_dates") == 0;
     PQclear(r);
     if (read_inputs(db, run_id, &in, err) != FLE_OK) {
         return NULL;

@@ -922,7 +922,7 @@ static json_t *portfolio(struct db *db, const struct bctx *b, struct pass *ps, j
     impact = ind ? json_pack("{s:s, s:I, s:I, s:I, s:o, s:s}", "as_of", b->period_end, "borrowers",
                              (json_int_t)n_borrowers, "enterprises_financed", (json_int_t)(n_borrowers - n_persons),
                              "persons_financed", (json_int_t)n_persons, "indicators", ind, "targets",
-                             "no targets are recorded for this fund yet: every target is null")
+                             "No targets have been set for these indicators yet.")
                  : NULL;
     if (impact == NULL) {
         json_decref(o);
@@ -945,11 +945,13 @@ done:
 static const char *const notes[] = {
     "Every figure is read from the ledger (sums of journal lines with effective dates up to the period end) or "
     "from stored business rows, in the one database snapshot taken at built_at.",
-    "Capital (NAV) = -(CONTRIB + RETURNED + LOSS) balances of the tranche; opening + contributions + income "
-    "allocated - distributions - losses absorbed - fees = closing.",
+    "Capital (NAV) is what the tranche's investors have paid in, less the capital returned to them and the "
+    "losses the tranche has absorbed (net of recoveries). Closing capital = opening capital + contributions + "
+    "income allocated - distributions - losses absorbed - fees.",
     "Income allocated equals income distributed in this fund: interest (and, for the most junior tranche, the "
-    "residual) is allocated when the waterfall pays it; interest_received is that income.",
-    "Losses absorbed are net of recoveries restored to the tranche. Tranche fees are not charged yet (0).",
+    "residual) is allocated when the waterfall pays it; interest received is that income.",
+    "Losses absorbed are net of recoveries restored to the tranche. No management fee has been charged to the "
+    "tranche.",
     "DPI = distributions / paid-in, RVPI = NAV / paid-in, TVPI = (distributions + NAV) / paid-in, each rounded "
     "half-even to 4 decimals; IRR by XIRR (actual/365) over the dated flows with the NAV as last inflow.",
     "PAR30/PAR90 = whole principal outstanding of loans with an instalment more than 30/90 days late / gross "

@@ -24,6 +24,8 @@
 #define CAP_LEGEND_ROW_H 18
 #define CAP_LEGEND_COLS 3
 #define CAP_GRID_LINES 4
+#define CAP_X_LABELS 8      /* most dates labelled under the capital chart */
+#define CAP_X_DATES_MAX 256 /* distinct month ends read for the axis (the history has at most 60) */
 #define BAR_LABEL_W 250
 #define BAR_MAX_W 330
 #define BAR_ROW_H 26
@@ -528,17 +530,13 @@ static bool p_chart_capital(struct rctx *c)
         sb_esc(c->s, js(t, "name"));
         sb_str(c->s, "</text>\n");
     }
-    /* The first and last dates under the axis. */
-    const json_t *first_hist = NULL;
-    json_array_foreach(ts, i, t)
-    {
-        if (json_array_size(jo(t, "capital_history")) > 0) {
-            first_hist = jo(t, "capital_history");
-            break;
-        }
-    }
-    assert(first_hist != NULL);
-    char dfirst[DATE_TEXT_BYTES] = "", dlast[DATE_TEXT_BYTES] = "";
+    /* Dates under the axis: the month ends of the history, one label every `step` of them so at
+     * most CAP_X_LABELS show (the first and the last always), each with a tick, as "Mar 2026". */
+    static const char *const month_abbr[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int64_t days[CAP_X_DATES_MAX];
+    rate_date dates[CAP_X_DATES_MAX];
+    size_t n_days = 0;
     json_array_foreach(ts, i, t)
     {
         size_t k;
@@ -549,19 +547,39 @@ static bool p_chart_capital(struct rctx *c)
             bool ok = parse_date(js(pt, "date"), &d);
             assert(ok);
             int64_t day = rate_date_to_days(d);
-            if (day == dmin) {
-                snprintf(dfirst, sizeof dfirst, "%s", js(pt, "date"));
+            size_t at = 0;
+            while (at < n_days && days[at] < day) {
+                at++;
             }
-            if (day == dmax) {
-                snprintf(dlast, sizeof dlast, "%s", js(pt, "date"));
+            if ((at < n_days && days[at] == day) || n_days == CAP_X_DATES_MAX) {
+                continue;
             }
+            memmove(days + at + 1, days + at, (n_days - at) * sizeof days[0]);
+            memmove(dates + at + 1, dates + at, (n_days - at) * sizeof dates[0]);
+            days[at] = day;
+            dates[at] = d;
+            n_days++;
         }
     }
-    sb_fmt(c->s, "<text x=\"%d\" y=\"%d\" class=\"xlabel\">", CAP_LEFT, base + 18);
-    sb_esc(c->s, dfirst);
-    sb_fmt(c->s, "</text><text x=\"%d\" y=\"%d\" class=\"xlabel end\">", CAP_LEFT + plot_w, base + 18);
-    sb_esc(c->s, dlast);
-    sb_str(c->s, "</text>\n</svg>\n");
+    size_t step = (n_days + CAP_X_LABELS - 1) / CAP_X_LABELS;
+    step = step == 0 ? 1 : step;
+    for (size_t k = 0; k < n_days; k++) {
+        bool last = k + 1 == n_days;
+        /* Every step-th date and the last; a regular label less than half a step before the last
+         * is left out so the two do not overlap. */
+        if (!last && (k % step != 0 || (n_days - 1 - k) * 2 < step)) {
+            continue;
+        }
+        int x = CAP_LEFT + (dmax == dmin ? plot_w / 2 : (int)((days[k] - dmin) * plot_w / (dmax - dmin)));
+        rate_date d = dates[k];
+        sb_fmt(c->s, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>", x, base, x, base + 4);
+        sb_fmt(c->s, "<text x=\"%d\" y=\"%d\" class=\"xlabel%s\">%s %d</text>\n", x, base + 18,
+               k == 0 && n_days > 1 ? ""
+               : last && n_days > 1 ? " end"
+                                    : " mid",
+               month_abbr[d.m - 1], d.y);
+    }
+    sb_str(c->s, "</svg>\n");
     return true;
 }
 
@@ -669,6 +687,24 @@ static bool p_portfolio(struct rctx *c)
     return true;
 }
 
+/* A waterfall step's kind in words for investors. */
+static const char *step_words(const char *kind)
+{
+    static const struct {
+        const char *kind, *words;
+    } w[] = {{"fees", "Fees and expenses"},
+             {"interest", "Coupon (interest)"},
+             {"principal", "Capital repaid"},
+             {"reserve", "Reserve top-up"},
+             {"residual", "Residual income"}};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        if (strcmp(kind, w[i].kind) == 0) {
+            return w[i].words;
+        }
+    }
+    return "Other";
+}
+
 static bool p_waterfall(struct rctx *c)
 {
     size_t i;
@@ -686,9 +722,9 @@ static bool p_waterfall(struct rctx *c)
             sb_str(c->s, ".</p>\n");
             continue;
         }
-        sb_str(c->s, "<table class=\"grid\"><thead><tr><th>Run date</th><th>Step</th><th>Kind</th>"
-                     "<th class=\"num\">Due</th><th class=\"num\">Paid</th><th class=\"num\">Shortfall</th></tr>"
-                     "</thead><tbody>\n");
+        sb_str(c->s, "<table class=\"grid\"><thead><tr><th>Run date</th><th>Step</th><th>Payment</th>"
+                     "<th class=\"num\">Owed</th><th class=\"num\">Paid</th><th class=\"num\">Unpaid, carried "
+                     "forward</th></tr></thead><tbody>\n");
         size_t k;
         const json_t *run;
         json_array_foreach(runs, k, run)
@@ -700,13 +736,30 @@ static bool p_waterfall(struct rctx *c)
                 sb_str(c->s, "<tr><td>");
                 sb_esc(c->s, js(run, "run_date"));
                 sb_fmt(c->s, "</td><td>%" PRId64 "</td><td>", (int64_t)json_integer_value(jo(step, "step_no")));
-                sb_esc(c->s, js(step, "kind"));
+                /* Capital is repaid as cash allows and is never owed at a run: its row says what
+                 * was outstanding, not a "due" with a "shortfall". */
+                const char *kind = js(step, "kind");
+                bool capital = strcmp(kind, "principal") == 0, residual = strcmp(kind, "residual") == 0;
+                sb_str(c->s, step_words(kind));
+                if (capital) {
+                    sb_str(c->s, " <span class=\"muted\">(of ");
+                    put_amount(c, js(step, "due"));
+                    sb_str(c->s, " outstanding)</span>");
+                }
                 sb_str(c->s, "</td><td class=\"num\">");
-                put_amount(c, js(step, "due"));
+                if (capital || residual) {
+                    sb_str(c->s, "&#8212;");
+                } else {
+                    put_amount(c, js(step, "due"));
+                }
                 sb_str(c->s, "</td><td class=\"num\">");
                 put_amount(c, js(step, "paid"));
                 sb_str(c->s, "</td><td class=\"num\">");
-                put_amount(c, js(step, "shortfall"));
+                if (capital || residual) {
+                    sb_str(c->s, "&#8212;");
+                } else {
+                    put_amount(c, js(step, "shortfall"));
+                }
                 sb_str(c->s, "</td></tr>\n");
             }
         }
@@ -782,8 +835,18 @@ static bool p_chain_head(struct rctx *c)
     return true;
 }
 
-/* The fixed set of placeholders (reports/statement.html documents them): a short text taken
- * from the statement at a dotted path, or a generated block. */
+/* The fixed set of placeholders of reports/statement.html (a name between two pairs of curly
+ * braces): a short text taken from the statement at a dotted path, or a generated block:
+ *   title, fund_name, fund_code, currency, investor_name, period_end, quarter_from, year_from,
+ *   built_at, hash, basis: short texts (escaped); chain_head: the signed chain head (escaped);
+ *   commitment_rows, performance_rows, impact_rows: table rows (tr elements);
+ *   capital_account, position, waterfall: one heading and table per tranche;
+ *   portfolio: a table; notes: list items (li elements);
+ *   chart_capital, chart_municipality, chart_value_chain: inline SVG charts;
+ *   impact_targets: a sentence on targets.
+ * Any other name between braces is an error. The template is what investors receive: it carries
+ * no comment (this one is its documentation), inline CSS only, no script, no external resource
+ * (fonts, images, style sheets), and print CSS for A4. */
 static const struct {
     const char *name;
     const char *path;

@@ -112,6 +112,10 @@ static const struct http_route routes[] = {
     {"GET", "/v1/funds/{fund_id}/publications/{version}/changes", 0, false, h_publication_changes,
      "what changed since the previous publication (public)"},
     {"GET", "/v1/iati/exclusions-policy", 0, false, h_iati_policy, "the IATI exclusions policy (public)"},
+    {"POST", "/v1/funds/{fund_id}/provisions", R(FUND_MANAGER), true, h_provisions_create,
+     "post the loss allowance for a date"},
+    {"GET", "/v1/funds/{fund_id}/provisions", STAFF, false, h_provisions_get,
+     "the loss allowance per bucket, tranche and loan"},
     /* @routes@ */
 };
 

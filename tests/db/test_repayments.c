@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/allowance.h"
 #include "fundledger/approval.h"
 #include "fundledger/auth.h"
 #include "fundledger/distribution.h"
 #include "fundledger/fund.h"
+#include "fundledger/ledger.h"
 #include "fundledger/loan.h"
 #include "fundledger/org.h"
 #include "fundledger/pipeline.h"
@@ -103,9 +105,10 @@ static void assert_scalar(const char *sql, const char *want)
 static int64_t balance(int64_t fund, const char *code)
 {
     char sql[200];
-    snprintf(sql, sizeof sql, "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
-             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'", fund,
-             code);
+    snprintf(sql, sizeof sql,
+             "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'",
+             fund, code);
     return scalar_i64(sql);
 }
 
@@ -1050,6 +1053,199 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
     json_decref(list);
 }
 
+/* The coupon accrues on the capital actually outstanding each day (docs/fund-operations.md,
+ * "Coupon"). Senior 10 % EA: 1,000,000.00 paid in on 2024-01-10 and 500,000.00 more on 2024-12-30,
+ * 10 days before the run of 2025-01-09 (365 days after 2024-01-10):
+ *   1,000,000.00 x 10 % = 100,000.00; 500,000.00 x (1.1^(10/365) - 1) = 1,307.33; coupon 101,307.33
+ * (the former rule charged 1,500,000.00 for the whole year: 150,000.00).
+ * Mezzanine 8 % EA: 500,000.00 from 2024-01-10; a loan of 600,000.00 (mezzanine 400,000.00, first
+ * loss 200,000.00) written off on 2024-07-10 takes 250,000.00 of first loss (all of it) and
+ * 350,000.00 of mezzanine (capital 150,000.00), 183 days before the run:
+ *   500,000.00 x 8 % = 40,000.00; - 350,000.00 x (1.08^(183/365) - 1) = 13,769.02; coupon 26,230.98
+ * (the former rule: 150,000.00 x 8 % = 12,000.00, erasing the coupon earned before the write-off).
+ * No cash: both coupons are carried. The next run, 2026-01-09, 365 days with no change: senior
+ * 150,000.00 + 101,307.33 = 251,307.33 due, mezzanine 12,000.00 + 26,230.98 = 38,230.98. */
+static void test_waterfall_coupon_on_capital_dates(void **state)
+{
+    (void)state;
+    int64_t f = make_fund("WFDATES");
+    struct tranche_args ta = {
+        f, {investor_c, "Senior", "senior", 1, "COP", "1500000.00", "0.10", NULL, NULL, "2024-01-05", NULL}};
+    json_t *p = run(tranche_fn, &ta, FLE_OK, NULL);
+    int64_t pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = 'Senior'", f);
+    int64_t t[3];
+    t[0] = scalar_i64(sql);
+    struct money_args c1 = {t[0], "1000000.00", "2024-01-10", "first call"};
+    json_decref(run(contribute_fn, &c1, FLE_OK, NULL));
+    t[1] = make_tranche(f, investor_b, "Mezzanine", "mezzanine", 2, "500000.00", "0.08", "2024-01-10");
+    t[2] = make_tranche(f, investor_a, "First loss", "first_loss", 3, "250000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(f, "Productora D", "52835", "cacao");
+    json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[1], "amount", "400000.00",
+                               "tranche_id", (json_int_t)t[2], "amount", "200000.00");
+    int64_t loan = make_loan(f, e, "600000.00", "2024-06-01", shares);
+    json_decref(shares);
+    struct writeoff_args wo = {loan, NULL, "2024-07-10", "the farm was lost to a landslide"};
+    p = run(writeoff_fn, &wo, FLE_OK, NULL);
+    pid = jid(p, "id");
+    json_decref(p);
+    approve(pid);
+    assert_int_equal(capital(f, t[2]), 0);
+    assert_int_equal(capital(f, t[1]), 15000000);
+    struct money_args c2 = {t[0], "500000.00", "2024-12-30", "second call"};
+    json_decref(run(contribute_fn, &c2, FLE_OK, NULL));
+    assert_int_equal(capital(f, t[0]), 150000000);
+
+    struct run_args r1 = {f, "2025-01-09"};
+    json_t *o = run(run_fn, &r1, FLE_OK, NULL);
+    int64_t id1 = jid(o, "id");
+    const json_t *tr = json_object_get(json_object_get(o, "inputs"), "tranches");
+    assert_string_equal(jstr(json_array_get(tr, 0), "coupon"), "101307.33");
+    assert_string_equal(jstr(json_array_get(tr, 1), "coupon"), "26230.98");
+    assert_string_equal(jstr(json_array_get(tr, 2), "coupon"), "0.00");
+    json_decref(o);
+    char want[600];
+    steps_text(want, sizeof want,
+               "fees:-:0:0,interest:S:10130733:0,principal:S:150000000:0,reserve:-:0:0,"
+               "interest:M:2623098:0,principal:M:15000000:0,interest:F:0:0,principal:F:0:0,residual:F:0:0",
+               t);
+    assert_steps(id1, want);
+    assert_books_balance();
+    assert_replay_ok(id1);
+
+    struct run_args r2 = {f, "2026-01-09"};
+    o = run(run_fn, &r2, FLE_OK, NULL);
+    int64_t id2 = jid(o, "id");
+    json_decref(o);
+    steps_text(want, sizeof want,
+               "fees:-:0:0,interest:S:25130733:0,principal:S:150000000:0,reserve:-:0:0,"
+               "interest:M:3823098:0,principal:M:15000000:0,interest:F:0:0,principal:F:0:0,residual:F:0:0",
+               t);
+    assert_steps(id2, want);
+    assert_books_balance();
+    assert_replay_ok(id1);
+    assert_replay_ok(id2);
+}
+
+/* ---- loss allowance ---- */
+
+struct provision_args {
+    int64_t fund;
+    const char *date;
+};
+
+static json_t *provision_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct provision_args *a = arg;
+    return provision_run(d, &manager, a->fund, a->date, err);
+}
+
+static void assert_verify_ok(void)
+{
+    struct ledger_verify_report rep;
+    struct fl_error err;
+    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    assert_true(rep.ok);
+}
+
+/* A loan through the SFC microcredit buckets and cured (docs/fund-operations.md, worked example 5
+ * on this fund's loan). Senior 20,000,000.00 and first loss 3,000,000.00 (no coupon); a loan of
+ * 10,000,000.00 (quarterly, 3 % a quarter, equal principal 2,500,000.00; first due 2024-06-01).
+ *   2024-05-31:  0 days past due, A  1 %:   100,000.00 -> first loss 100,000.00      (+100,000.00)
+ *   2024-07-16: 45 days, B 3.2 %:           320,000.00 -> first loss 320,000.00      (+220,000.00)
+ *   2024-09-05: 96 days, D 50 %:          5,000,000.00 -> first loss 3,000,000.00 (all its capital),
+ *                                                         senior 2,000,000.00      (+4,680,000.00)
+ *   2024-09-10: both instalments paid (2,800,000.00 + 2,725,000.00) that day: 5,000,000.00
+ *               outstanding, 0 days, A 1 %: 50,000.00 -> first loss 50,000.00      (-4,950,000.00) */
+static void test_loss_allowance_buckets_and_cure(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t f = make_fund("ALLOW");
+    int64_t t[2];
+    t[0] = make_tranche(f, investor_c, "Senior", "senior", 1, "20000000.00", "0", "2024-01-10");
+    t[1] = make_tranche(f, investor_a, "First loss", "first_loss", 2, "3000000.00", "0", "2024-01-10");
+    int64_t e = make_entrepreneur(f, "Asociación P", "52835", "cacao");
+    int64_t loan = make_loan(f, e, "10000000.00", "2024-06-01", NULL);
+    const struct {
+        const char *date;
+        const char *allowance, *change, *category;
+        int64_t dpd, senior, first_loss;
+    } want[3] = {
+        {"2024-05-31", "100000.00", "100000.00", "A", 0, 0, 10000000},
+        {"2024-07-16", "320000.00", "220000.00", "B", 45, 0, 32000000},
+        {"2024-09-05", "5000000.00", "4680000.00", "D", 96, 200000000, 300000000},
+    };
+    for (int k = 0; k < 3; k++) {
+        struct provision_args a = {f, want[k].date};
+        json_t *o = run(provision_fn, &a, FLE_OK, NULL);
+        assert_string_equal(jstr(o, "allowance"), want[k].allowance);
+        assert_string_equal(jstr(o, "change"), want[k].change);
+        assert_true(json_is_false(json_object_get(o, "replayed")));
+        const json_t *l = json_array_get(json_object_get(o, "loans"), 0);
+        assert_int_equal(jid(l, "loan_id"), loan);
+        assert_int_equal(jid(l, "days_past_due"), want[k].dpd);
+        assert_string_equal(jstr(l, "category"), want[k].category);
+        assert_string_equal(jstr(l, "principal"), "10000000.00");
+        json_decref(o);
+        assert_int_equal(tbal(f, t[0], "ALLOWANCE"), want[k].senior);
+        assert_int_equal(tbal(f, t[1], "ALLOWANCE"), want[k].first_loss);
+        assert_int_equal(balance(f, "1190"), -(want[k].senior + want[k].first_loss));
+        assert_books_balance();
+    }
+    /* The same date again posts nothing and returns the run; an earlier date is refused. */
+    struct provision_args again = {f, "2024-09-05"};
+    json_t *o = run(provision_fn, &again, FLE_OK, NULL);
+    assert_true(json_is_true(json_object_get(o, "replayed")));
+    assert_string_equal(jstr(o, "allowance"), "5000000.00");
+    json_decref(o);
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM journal_entry WHERE fund_id = %" PRId64 " AND event_type = 'provision'", f);
+    assert_int_equal(scalar_i64(sql), 3);
+    struct provision_args before = {f, "2024-09-01"};
+    assert_null(run(provision_fn, &before, FLE_BAD_FIELD, &err));
+    assert_string_equal(err.field, "date");
+    struct provision_args future = {f, "2099-01-01"};
+    assert_null(run(provision_fn, &future, FLE_BAD_FIELD, &err));
+
+    /* Cured: both overdue instalments paid on 2024-09-10. */
+    json_decref(repay(loan, "2800000.00", "2024-09-10", "P-1", FLE_OK, NULL));
+    json_decref(repay(loan, "2725000.00", "2024-09-10", "P-2", FLE_OK, NULL));
+    struct provision_args cured = {f, "2024-09-10"};
+    o = run(provision_fn, &cured, FLE_OK, NULL);
+    assert_string_equal(jstr(o, "allowance"), "50000.00");
+    assert_string_equal(jstr(o, "change"), "-4950000.00");
+    const json_t *l = json_array_get(json_object_get(o, "loans"), 0);
+    assert_int_equal(jid(l, "days_past_due"), 0);
+    assert_string_equal(jstr(l, "category"), "A");
+    assert_string_equal(jstr(l, "principal"), "5000000.00");
+    const json_t *b = json_array_get(json_object_get(o, "buckets"), 0);
+    assert_string_equal(jstr(b, "category"), "A");
+    assert_string_equal(jstr(b, "allowance"), "50000.00");
+    const json_t *tr = json_object_get(o, "tranches");
+    assert_int_equal(jid(json_array_get(tr, 0), "tranche_id"), t[0]);
+    assert_string_equal(jstr(json_array_get(tr, 0), "allowance"), "0.00");
+    assert_string_equal(jstr(json_array_get(tr, 1), "allowance"), "50000.00");
+    json_decref(o);
+    assert_int_equal(tbal(f, t[0], "ALLOWANCE"), 0);
+    assert_int_equal(tbal(f, t[1], "ALLOWANCE"), 5000000);
+    assert_int_equal(balance(f, "1190"), -5000000);
+    assert_books_balance();
+    assert_verify_ok();
+    /* The read of an earlier date gives that date's run. */
+    o = provision_get(db, f, "2024-08-01", 0, 10, &err);
+    assert_non_null(o);
+    assert_string_equal(jstr(o, "as_of"), "2024-07-16");
+    assert_string_equal(jstr(o, "allowance"), "320000.00");
+    json_decref(o);
+    assert_null(provision_get(db, f, "2024-05-30", 0, 10, &err));
+    assert_int_equal(err.code, FLE_NOT_FOUND);
+}
+
 /* ---- portfolio quality ---- */
 
 static void test_portfolio_par(void **state)
@@ -1159,6 +1355,8 @@ int main(void)
         cmocka_unit_test(test_csv_import),
         cmocka_unit_test(test_writeoff_worked_example_and_recovery),
         cmocka_unit_test(test_waterfall_sequential_and_pro_rata),
+        cmocka_unit_test(test_waterfall_coupon_on_capital_dates),
+        cmocka_unit_test(test_loss_allowance_buckets_and_cure),
         cmocka_unit_test(test_portfolio_par),
     };
     return cmocka_run_group_tests_name("repayments (database)", tests, setup, teardown);

@@ -816,6 +816,23 @@ static void test_html(void **state)
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, " src="));
     assert_null(strstr(html, "{{"));
+    /* Words for investors: no template comment, no account codes or formulas, no "null", no
+     * "shortfall" of capital that is not due; print CSS for A4. */
+    assert_null(strstr(html, "<!--"));
+    assert_null(strstr(html, "CONTRIB"));
+    assert_null(strstr(html, "null"));
+    assert_null(strstr(html, "Shortfall"));
+    assert_null(strstr(html, "shortfall"));
+    assert_non_null(strstr(html, "No targets have been set for these indicators yet."));
+    assert_non_null(strstr(html, "@page { size: A4;"));
+    assert_non_null(strstr(html, "@media print"));
+    /* The capital chart labels more dates than its first and last, as month and year. */
+    int xlabels = 0;
+    for (p = strstr(html, "class=\"xlabel"); p != NULL; p = strstr(p + 1, "class=\"xlabel")) {
+        xlabels++;
+    }
+    assert_true(xlabels > 2);
+    assert_non_null(strstr(html, " 2026</text>"));
     assert_null(strstr(html, PERSON_NAME));
     free(html);
     /* Text from the statement is escaped. */

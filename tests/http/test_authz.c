@@ -481,6 +481,16 @@ static int setup(void **state)
     snprintf(fixture_named("currency", 8)->own, VALUE_BYTES, "COP");
     snprintf(fixture_named("version", 7)->own, VALUE_BYTES, "1");
 
+    /* One loss-allowance run, so the fund's provisions can be read. */
+    snprintf(path, sizeof path, "/v1/funds/%s/provisions", own("fund_id"));
+    httpc_request(base_url, "POST", path, tokens[C_MANAGER], "authz-provision-1", NULL, "{\"date\":\"2026-11-30\"}",
+                  &r);
+    if (r.status != 201) {
+        fprintf(stderr, "test_authz: provisions of the demo fund: %ld %s\n", r.status, or_null(r.body));
+        httpc_resp_free(&r);
+        return -1;
+    }
+    httpc_resp_free(&r);
     /* One publication, so the published files exist (version 1). */
     snprintf(path, sizeof path, "/v1/funds/%s/publications", own("fund_id"));
     httpc_request(base_url, "POST", path, tokens[C_TRANSPARENCY], "authz-publish-1", NULL, NULL, &r);

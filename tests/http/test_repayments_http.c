@@ -402,6 +402,55 @@ static void test_arrears_and_portfolio(void **state)
     httpc_resp_free(&r);
 }
 
+/* The loss allowance over HTTP: on 2024-11-20 the loan (600,000.00 outstanding) is 36 days past
+ * due, SFC category B at 3.2 %: 19,200.00, all on the one tranche. */
+static void test_provisions(void **state)
+{
+    (void)state;
+    char path[PATH_BYTES], key[48];
+    struct httpc_resp r;
+    snprintf(path, sizeof path, "/v1/funds/%" PRId64 "/provisions", fund_id);
+    post(&r, path, tok_auditor, fresh_key(key), NULL, "{\"date\":\"2024-11-20\"}");
+    expect_status(&r, 403);
+    httpc_resp_free(&r);
+    post(&r, path, tok_manager, fresh_key(key), NULL, "{\"date\":\"2024-11-31\"}");
+    expect_error(&r, 400, "invalid_field", "date");
+    httpc_resp_free(&r);
+    post(&r, path, tok_manager, fresh_key(key), NULL, "{\"date\":\"2024-11-20\"}");
+    expect_status(&r, 201);
+    assert_string_equal(jstr(r.json, "allowance"), "19200.00");
+    assert_string_equal(jstr(r.json, "change"), "19200.00");
+    assert_true(json_is_false(json_object_get(r.json, "replayed")));
+    const json_t *one = json_array_get(json_object_get(r.json, "loans"), 0);
+    assert_int_equal(json_integer_value(json_object_get(one, "days_past_due")), 36);
+    assert_string_equal(jstr(one, "category"), "B");
+    assert_string_equal(jstr(one, "rate"), "0.0320");
+    assert_string_equal(jstr(one, "principal"), "600000.00");
+    assert_string_equal(jstr(json_array_get(json_object_get(r.json, "tranches"), 0), "allowance"), "19200.00");
+    httpc_resp_free(&r);
+    /* The same date with another key: nothing new is posted. */
+    post(&r, path, tok_manager, fresh_key(key), NULL, "{\"date\":\"2024-11-20\"}");
+    expect_status(&r, 201);
+    assert_true(json_is_true(json_object_get(r.json, "replayed")));
+    httpc_resp_free(&r);
+    char *n = testdb_scalar(conninfo, "SELECT count(*) FROM journal_entry WHERE event_type = 'provision'");
+    assert_string_equal(n, "1");
+    free(n);
+    post(&r, path, tok_manager, fresh_key(key), NULL, "{\"date\":\"2024-11-01\"}");
+    expect_error(&r, 400, "invalid_field", "date");
+    httpc_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/funds/%" PRId64 "/provisions?as_of=2024-11-30&limit=5", fund_id);
+    get(&r, path, tok_auditor);
+    expect_status(&r, 200);
+    assert_string_equal(jstr(r.json, "as_of"), "2024-11-20");
+    assert_string_equal(jstr(json_array_get(json_object_get(r.json, "buckets"), 0), "category"), "B");
+    httpc_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/funds/%" PRId64 "/provisions?as_of=2024-01-01", fund_id);
+    get(&r, path, tok_auditor);
+    expect_error(&r, 404, "not_found", "as_of");
+    httpc_resp_free(&r);
+}
+
 static void test_waterfall_and_settings(void **state)
 {
     (void)state;
@@ -476,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_repayment),
         cmocka_unit_test(test_import_csv),
         cmocka_unit_test(test_arrears_and_portfolio),
+        cmocka_unit_test(test_provisions),
         cmocka_unit_test(test_waterfall_and_settings),
         cmocka_unit_test(test_write_off_proposal),
     };
