@@ -98,6 +98,11 @@ static const struct http_route routes[] = {
     {"GET", "/v1/funds/{fund_id}/publications/{version}/changes", 0, false, h_publication_changes,
      "what changed since the previous publication (public)"},
     {"GET", "/v1/iati/exclusions-policy", 0, false, h_iati_policy, "the IATI exclusions policy (public)"},
+    {"POST", "/v1/session", 0, false, h_session_login, "sign in (name, password, totp): sets the session cookie"},
+    {"GET", "/v1/session", ANY_USER, false, h_session_get, "who is signed in, and the session's CSRF token"},
+    {"DELETE", "/v1/session", ANY_USER, false, h_session_logout, "sign out: ends the session"},
+    {"DELETE", "/v1/users/{user_id}/sessions", R(ADMIN), false, h_sessions_revoke,
+     "end every browser session of a user"},
     /* @routes@ */
 };
 

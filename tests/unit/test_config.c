@@ -109,6 +109,16 @@ static void test_defaults(void **state)
     assert_string_equal(c.iati_codelist_dir, "../shared/iati/codelists");
     assert_string_equal(c.iati_reporting_org_ref, "CO-RUE-9001234567");
     assert_string_equal(c.log_level, "info");
+    assert_int_equal(c.password_argon2_t_cost, 3);
+    assert_int_equal(c.password_argon2_m_cost_kib, 65536);
+    assert_int_equal(c.password_argon2_parallelism, 1);
+    assert_int_equal(c.session_ttl_s, 28800);
+    assert_int_equal(c.session_idle_s, 1800);
+    assert_string_equal(c.session_cookie_secure, "auto");
+    assert_int_equal(c.login_fail_window_s, 900);
+    assert_int_equal(c.login_fail_max_account, 5);
+    assert_int_equal(c.login_fail_max_address, 20);
+    assert_string_equal(c.http_trusted_proxy, "");
 
     struct config loaded;
     char err[256] = "";
@@ -125,7 +135,7 @@ static void test_key_table(void **state)
     size_t n = 0;
     const struct config_key_doc *docs = config_key_docs(&n);
     assert_non_null(docs);
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 27); /* 17 + 10 sign-in keys (docs/console.md) */
     for (size_t i = 0; i < n; i++) {
         assert_non_null(docs[i].key);
         assert_non_null(docs[i].default_text);
