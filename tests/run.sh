@@ -64,6 +64,23 @@ for t in $(ls "$BUILD"/tests/unit/test_* "$BUILD"/tests/db/test_* "$BUILD"/tests
   fi
   [ "$rc" = 0 ] || failed_programs="$failed_programs $(basename "$t")"
 done
+# The web console in a real headless Chromium (tests/browser/, Debian python3-selenium): one test
+# program printing the same summary lines.
+for t in tests/browser/test_*.py; do
+  [ -f "$t" ] || continue
+  case "$(basename "$t" .py)" in *${TESTS:-}*) ;; *) continue ;; esac
+  out=$(/usr/bin/python3 "$t" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{s+=$1} END {print s+0}')
+  f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed.*/\1/p' | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    failed=$((failed + 1))
+  fi
+  [ "$rc" = 0 ] || failed_programs="$failed_programs $(basename "$t")"
+done
 echo
 [ -z "$failed_programs" ] || echo "failing programs:$failed_programs"
 echo "tests: $passed passed, $failed failed"
