@@ -154,6 +154,30 @@ class Harness:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules", "axe-core", "axe.min.js")
+
+
+def axe_serious(driver, screen):
+    """Runs axe-core (npm, installed by .ci/deps.sh from tests/browser/package-lock.json) on the
+    page against WCAG 2.1 A and AA; returns the serious and critical violations."""
+    if not os.path.exists(AXE):
+        raise AssertionError("axe-core is not installed: run `npm ci` in tests/browser (.ci/deps.sh does)")
+    with open(AXE) as f:
+        driver.execute_script(f.read())
+    res = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+        ".then(r => done({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id,"
+        " impact: v.impact, nodes: v.nodes.length, target: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))}),"
+        " e => done({passes: 0, violations: [{id: 'axe-error: ' + e}]}));")
+    # axe really ran: it found rules that pass (labels, contrast, names...), not an empty page.
+    assert res["passes"] >= 5, res
+    if res["violations"]:
+        print("axe on %s: %s" % (screen, json.dumps(res["violations"])))
+    bad = [v for v in res["violations"] if v.get("impact") in ("serious", "critical") or v["id"].startswith("axe")]
+    return bad
+
+
 def wait(driver, cond, timeout=20):
     return WebDriverWait(driver, timeout).until(cond)
 
@@ -224,6 +248,8 @@ def test_approver_approves_drawdown(h):
     assert borrower == ent["name"], (borrower, ent)
     terms = card.find_element(By.CSS_SELECTOR, "dd.terms").text
     assert terms == "Principal COP 95.000.000,00, tasa anual 24,00 %, 12 cuotas (12 por año)", terms
+    # Accessibility of the inbox (keyboard use is exercised below: approve by Enter on the button).
+    assert axe_serious(d, "inbox") == []
     # Oldest first: the cards are in ascending proposal order.
     ids = [int(e.get_attribute("id").split("-")[1]) for e in d.find_elements(By.CSS_SELECTOR, "article.proposal")]
     assert ids == sorted(ids) and proposal_id in ids and own_id in ids, ids
@@ -272,6 +298,7 @@ def test_logout_and_csp(h):
     logout = wait(d, EC.visibility_of_element_located((By.ID, "logout")))
     logout.send_keys(Keys.ENTER)
     wait(d, EC.presence_of_element_located((By.ID, "login-form")))
+    assert axe_serious(d, "sign-in") == []
     status = d.execute_script(
         "const r = await fetch('/v1/session', {credentials: 'same-origin'}); return r.status;")
     assert status == 401, status
