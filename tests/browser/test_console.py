@@ -10,6 +10,7 @@ summary lines so tests/run.sh counts the results.
 
 Environment (from tests/run.sh): FUNDLEDGER_BIN, FUNDLEDGER_TEST_PGHOST, FUNDLEDGER_TEST_TEMPLATE.
 """
+import base64
 import datetime
 import glob
 import hashlib
@@ -309,8 +310,40 @@ def test_logout_and_csp(h):
     assert ran is False, ran
 
 
+def test_cli_password_and_totp(h):
+    """`fundledger user password NAME` reads stdin (the old password stops working, the user's
+    sessions end); `user totp NAME` prints an otpauth URI whose secret then gives valid codes."""
+    env = dict(os.environ, FUNDLEDGER_DATABASE_URL=CONNINFO, FUNDLEDGER_DATA_DIR=h.tmp, FUNDLEDGER_LOG_LEVEL="warn")
+    a = Api(h.base)
+    a.login("auditor", h.creds["passwords"]["auditor"])
+    assert a.call("GET", "/v1/session")[0] == 200
+    new = "a new password for the auditor"
+    out = subprocess.run([BIN, "user", "password", "auditor"], input=new + "\n", env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert a.call("GET", "/v1/session")[0] == 401  # the sessions ended
+    assert Api(h.base).call("POST", "/v1/session", {"name": "auditor", "password": h.creds["passwords"]["auditor"]}
+                            )[0] == 401
+    b = Api(h.base)
+    b.login("auditor", new)
+    out = subprocess.run([BIN, "user", "password", "auditor"], input="short\n", env=env, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "12" in out.stderr, (out.returncode, out.stderr)
+    out = subprocess.run([BIN, "user", "totp", "approver"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    uri = out.stdout.strip()
+    prefix = "otpauth://totp/fundledger:approver?secret="
+    assert uri.startswith(prefix) and uri.endswith("&issuer=fundledger&algorithm=SHA1&digits=6&period=30"), uri
+    b32 = uri[len(prefix):uri.index("&")]
+    secret = base64.b32decode(b32 + "=" * (-len(b32) % 8)).hex()
+    assert secret == psql("SELECT encode(totp_secret, 'hex') FROM user_credential c JOIN app_user u "
+                          "ON u.id = c.user_id WHERE u.name = 'approver'")
+    c = Api(h.base)
+    c.login("approver", h.creds["passwords"]["approver"], totp(secret))
+
+
 def main():
-    tests = [test_approver_approves_drawdown, test_logout_and_csp]
+    tests = [test_approver_approves_drawdown, test_logout_and_csp, test_cli_password_and_totp]
     print("[==========] Running %d test(s)." % len(tests))
     h = Harness()
     failed = []
