@@ -144,15 +144,21 @@ class Harness:
         self.driver.set_page_load_timeout(30)
 
     def stop(self):
+        """Stops the browser and the server; returns the server's log."""
         if self.driver is not None:
             self.driver.quit()
+        log = ""
         if self.server is not None:
             self.server.terminate()
             try:
                 self.server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.server.kill()
+            self.log.close()
+            with open(os.path.join(self.tmp, "server.log")) as f:
+                log = f.read()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        return log
 
 
 AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules", "axe-core", "axe.min.js")
@@ -362,11 +368,12 @@ def main():
         traceback.print_exc()
         failed = [t.__name__ for t in tests]
     finally:
-        if failed and h.server is not None:
-            h.log.flush()
-            with open(os.path.join(h.tmp, "server.log")) as f:
-                sys.stdout.write(f.read()[-3000:])
-        h.stop()
+        log = h.stop()
+        # Under `make check SANITIZE=1` the server is built with ASan and UBSan: any report fails.
+        if "Sanitizer" in log or "runtime error:" in log:
+            failed.append("server_sanitizer_report")
+        if failed:
+            sys.stdout.write(log[-3000:])
     print("[==========] %d test(s) run." % len(tests))
     print("[  PASSED  ] %d test(s)." % (len(tests) - len(failed)))
     if failed:
