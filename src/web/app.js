@@ -1,6 +1,6 @@
 // app: starts the console: asks who is signed in (GET /v1/session), shows the sign-in screen or
 // the screen of the user's role, and wires the language switch and sign-out. To add a screen:
-// write src/web/<screen>.js exporting render<Screen>(main) and add it to SCREENS.
+// write src/web/<screen>.js exporting render<Screen>(main, me) and add it to SCREENS.
 import { call, setCsrf } from './api.js';
 import { el, say } from './dom.js';
 import { getLang, setLang, t } from './i18n.js';
@@ -33,7 +33,7 @@ async function show() {
   }
   const screen = SCREENS[me.user.role];
   try {
-    if (screen) await screen(main);
+    if (screen) await screen(main, me);
     else main.replaceChildren(el('p', { text: t('no_screen') }));
   } catch (e) {
     if (e.status === 401) {

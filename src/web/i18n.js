@@ -10,7 +10,7 @@ const WORDS = {
     totp: 'Código de verificación (6 dígitos)', totp_hint: 'Solo para aprobadores y administradores.',
     signout: 'Cerrar sesión', signed_in_as: 'Sesión de', inbox: 'Bandeja de aprobación',
     inbox_empty: 'No hay propuestas pendientes.', kind: 'Tipo', amount: 'Importe', proposed_by: 'Propuesta por',
-    proposed_at: 'Fecha', borrower: 'Prestatario', terms: 'Condiciones', value_date: 'Fecha valor',
+    proposed_at: 'Fecha', borrower: 'Prestatario', terms: 'Términos', value_date: 'Fecha valor',
     reason: 'Motivo (obligatorio para rechazar)', approve: 'Aprobar', reject: 'Rechazar',
     approved: 'Aprobada', rejected: 'Rechazada', pending_second: 'Aprobación registrada; falta un segundo aprobador',
     entry: 'Asiento contable', loading: 'Cargando…', no_screen: 'Su rol aún no tiene pantallas en la consola.',
@@ -19,6 +19,12 @@ const WORDS = {
     k_disbursement: 'Desembolso', k_loan: 'Préstamo', k_journal_entry: 'Asiento manual', k_reversal: 'Reversión',
     k_write_off: 'Castigo de cartera', k_tranche: 'Tramo', k_tranche_change: 'Cambio de tramo',
     k_fund_settings: 'Configuración del fondo', proposal: 'Propuesta',
+    drawn: 'Ya desembolsado', conditions: 'Condiciones precedentes', funding: 'Fondeo por tramo',
+    your_limit: 'Su límite de aprobación', no_limit: 'Sin límite de aprobación en',
+    within_limit: 'Dentro de su límite', over_limit: 'Supera su límite: se necesita un segundo aprobador',
+    limit_check: 'Límite',
+    c_signed_agreement: 'contrato firmado', c_kyc: 'conocimiento del cliente',
+    c_sanctions_screening: 'listas restrictivas', c_bank_account_verified: 'cuenta bancaria verificada',
   },
   en: {
     skip: 'Skip to content', signin: 'Sign in', name: 'User name', password: 'Password',
@@ -34,6 +40,12 @@ const WORDS = {
     k_disbursement: 'Drawdown', k_loan: 'Loan', k_journal_entry: 'Manual entry', k_reversal: 'Reversal',
     k_write_off: 'Write-off', k_tranche: 'Tranche', k_tranche_change: 'Tranche change',
     k_fund_settings: 'Fund settings', proposal: 'Proposal',
+    drawn: 'Already drawn', conditions: 'Conditions precedent', funding: 'Funding by tranche',
+    your_limit: 'Your approval limit', no_limit: 'No approval limit in',
+    within_limit: 'Within your limit', over_limit: 'Over your limit: a second approver is needed',
+    limit_check: 'Limit',
+    c_signed_agreement: 'signed agreement', c_kyc: 'know your customer',
+    c_sanctions_screening: 'sanctions screening', c_bank_account_verified: 'bank account verified',
   },
 };
 
@@ -71,6 +83,14 @@ export function formatAmount(decimal, currency) {
     else out += p.value;
   }
   return out.replace(/\u00a0/g, ' ');
+}
+
+// Compares two decimal strings of one currency (same number of fraction digits) without floating
+// point: -1, 0 or 1.
+export function compareAmounts(a, b) {
+  const x = BigInt(String(a).replace('.', ''));
+  const y = BigInt(String(b).replace('.', ''));
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export function formatDateTime(iso) {

@@ -2,7 +2,7 @@
 // reject with a reason, and the result (GET /v1/approvals, POST /v1/approvals/{id}/approve|reject).
 import { call } from './api.js';
 import { el, say } from './dom.js';
-import { formatAmount, formatDate, formatDateTime, formatRate, t } from './i18n.js';
+import { compareAmounts, formatAmount, formatDate, formatDateTime, formatRate, t } from './i18n.js';
 
 // For a drawdown: the loan and its borrower (GET /v1/loans/{id}, /v1/entrepreneurs/{id}).
 async function drawdownDetails(p) {
@@ -18,9 +18,14 @@ async function drawdownDetails(p) {
   }
   const terms = `${t('principal')} ${formatAmount(loan.principal, loan.currency)}, ${t('rate')} ` +
     `${formatRate(loan.annual_rate)}, ${loan.term_count} ${t('payments')} (${loan.payments_per_year} ${t('per_year')})`;
+  const conditions = (loan.conditions || []).map((c) => `${t('c_' + c.item)} (${formatDate(c.done_on)})`).join('; ');
+  const funding = (loan.funding || []).map((f) => `${f.tranche}: ${formatAmount(f.share, loan.currency)}`).join('; ');
   return [
     [t('borrower'), borrower, 'borrower'],
     [t('terms'), terms, 'terms'],
+    [t('drawn'), formatAmount(loan.drawn, loan.currency), 'drawn'],
+    [t('conditions'), conditions || '—', 'conditions'],
+    [t('funding'), funding || '—', 'funding'],
     [t('value_date'), formatDate(p.payload.value_date), 'value-date'],
   ];
 }
@@ -33,7 +38,14 @@ function decisionText(res) {
   return t('pending_second');
 }
 
-async function card(p) {
+// Whether the amount is within the approver's limit in its currency (decimal strings, no float).
+function limitText(p, limits) {
+  const limit = limits[p.currency];
+  if (limit === undefined) return `${t('no_limit')} ${p.currency}`;
+  return compareAmounts(p.amount, limit) <= 0 ? t('within_limit') : t('over_limit');
+}
+
+async function card(p, limits) {
   const id = p.id;
   const rows = [
     [t('kind'), t('k_' + p.kind), 'kind'],
@@ -42,6 +54,7 @@ async function card(p) {
     [t('proposed_at'), formatDateTime(p.proposed_at), 'proposed-at'],
   ];
   if (p.kind === 'disbursement') rows.push(...(await drawdownDetails(p)));
+  rows.push([t('limit_check'), limitText(p, limits), 'limit']);
   const reason = el('textarea', { id: `reason-${id}`, rows: '2', maxlength: '500' });
   const result = el('p', { id: `result-${id}`, class: 'result', role: 'status' });
   const decide = async (approve) => {
@@ -78,16 +91,19 @@ async function card(p) {
     result);
 }
 
-export async function renderInbox(main) {
+export async function renderInbox(main, me) {
   main.replaceChildren(el('h1', { text: t('inbox') }), el('p', { text: t('loading') }));
+  const limits = (me && me.user && me.user.approval_limits) || {};
+  const limitLine = el('p', { id: 'your-limits', text: `${t('your_limit')}: ` +
+    (Object.entries(limits).map(([cur, amount]) => formatAmount(amount, cur)).join(', ') || '—') });
   const cards = [];
   let after = 0;
   for (let page = 0; page < 20; page++) {
     const data = await call('GET', `/v1/approvals?status=pending&limit=100${after ? '&after=' + after : ''}`);
-    for (const p of data.proposals) cards.push(await card(p));
+    for (const p of data.proposals) cards.push(await card(p, limits));
     if (!data.next_after) break;
     after = data.next_after;
   }
   const list = cards.length ? el('div', { class: 'list' }, cards) : el('p', { id: 'inbox-empty', text: t('inbox_empty') });
-  main.replaceChildren(el('h1', { text: t('inbox') }), list);
+  main.replaceChildren(el('h1', { text: t('inbox') }), limitLine, list);
 }

@@ -255,6 +255,21 @@ def test_approver_approves_drawdown(h):
     assert borrower == ent["name"], (borrower, ent)
     terms = card.find_element(By.CSS_SELECTOR, "dd.terms").text
     assert terms == "Principal COP 95.000.000,00, tasa anual 24,00 %, 12 cuotas (12 por año)", terms
+    assert d.find_element(By.ID, "your-limits").text == "Su límite de aprobación: COP 500.000.000,00"
+    assert card.find_element(By.CSS_SELECTOR, "dd.limit").text == "Dentro de su límite"
+    assert card.find_element(By.CSS_SELECTOR, "dd.drawn").text == "COP 0,00"
+    conditions = card.find_element(By.CSS_SELECTOR, "dd.conditions").text
+    for item in ("contrato firmado", "conocimiento del cliente", "listas restrictivas", "cuenta bancaria verificada"):
+        assert item in conditions, conditions
+    # Funding by tranche, as the database holds it (weights in minor units, in position order).
+    rows = psql("SELECT t.name || '|' || f.weight_minor FROM loan_funding f JOIN tranche t ON t.id = f.tranche_id "
+                "WHERE f.loan_id = %d ORDER BY f.position" % loan_id).splitlines()
+    assert rows, "the loan has no funding rows"
+    expected = "; ".join("%s: COP %s,%02d" % (name, "{:,}".format(int(w) // 100).replace(",", "."), int(w) % 100)
+                         for name, w in (r.split("|") for r in rows))
+    assert card.find_element(By.CSS_SELECTOR, "dd.funding").text == expected
+    if os.environ.get("FUNDLEDGER_SCREENSHOT_DIR"):  # for a person to look at the screen
+        d.save_screenshot(os.path.join(os.environ["FUNDLEDGER_SCREENSHOT_DIR"], "inbox.png"))
     # Accessibility of the inbox (keyboard use is exercised below: approve by Enter on the button).
     assert axe_serious(d, "inbox") == []
     # Oldest first: the cards are in ascending proposal order.
