@@ -1,7 +1,7 @@
 # fundledger build. `make run` and `make check` are the two commands a user needs;
 # both install missing Debian packages first (.ci/deps.sh), then build.
 
-PKGS      := libpq libcrypto libxml-2.0 jansson libmicrohttpd gmp mpfr
+PKGS      := libpq libcrypto libxml-2.0 jansson libmicrohttpd gmp mpfr libargon2 liboath
 TEST_PKGS := cmocka libcurl
 
 CC      ?= gcc
@@ -27,6 +27,9 @@ SRC      := $(sort $(shell find src -name '*.c'))
 MAIN_SRC := src/cli/main.c
 LIB_SRC  := $(filter-out $(MAIN_SRC),$(SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The web console (src/web/, docs/console.md): its files compiled into the binary as one table.
+WEB_FILES := $(sort $(filter-out src/web/index.html,$(wildcard src/web/*.js src/web/*.css src/web/*.html)))
+LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
@@ -70,6 +73,14 @@ $(BUILD)/fundledger: $(MAIN_OBJ) $(BUILD)/libfundledger.a
 $(BUILD)/obj/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	@echo "  CC $<"; $(CC) $(CFLAGS_BASE) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/web_assets.c: src/web/embed.py src/web/index.html $(WEB_FILES)
+	@mkdir -p $(@D)
+	@echo "  GEN $@"; python3 src/web/embed.py $@ src/web/index.html $(WEB_FILES)
+
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(CFLAGS_BASE) -c -o $@ $<
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)

@@ -60,11 +60,17 @@ if [ "${VALGRIND:-0}" = 1 ]; then
 fi
 
 passed=0 failed=0 failed_programs=""
-for t in $(ls "$BUILD"/tests/unit/test_* "$BUILD"/tests/db/test_* "$BUILD"/tests/http/test_* 2>/dev/null | grep -v '\.d$'); do
+# The C test programs, then the web console's in a real headless Chromium (tests/browser/*.py,
+# Debian python3-selenium), which print the same summary lines.
+for t in $(ls "$BUILD"/tests/unit/test_* "$BUILD"/tests/db/test_* "$BUILD"/tests/http/test_* 2>/dev/null | grep -v '\.d$') \
+  tests/browser/test_*.py; do
   [ -x "$t" ] || continue
   # TESTS=pattern runs only the programs whose name matches (e.g. TESTS=fund_life).
   case "$(basename "$t")" in *${TESTS:-}*) ;; *) continue ;; esac
-  out=$("${runner[@]}" "$t" 2>&1)
+  case "$t" in
+    *.py) out=$(/usr/bin/python3 "$t" 2>&1) ;;
+    *) out=$("${runner[@]}" "$t" 2>&1) ;;
+  esac
   rc=$?
   printf '%s\n' "$out"
   # cmocka's summary: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"

@@ -35,6 +35,17 @@ struct config {
     char anchor_key_file[512];             /* "": data_dir/anchor.key (Ed25519 private key, 0600) */
     char anchor_public_key_file[512];      /* "": anchor_key_file + ".pub" */
     char anchor_log_file[512];             /* "": data_dir/anchor.log (append-only signed heads) */
+    /* Sign-in for people (docs/console.md). */
+    unsigned password_argon2_t_cost;       /* 3, 1..100 passes */
+    unsigned password_argon2_m_cost_kib;   /* 65536, 8..4194304 KiB of memory per hash */
+    unsigned password_argon2_parallelism;  /* 1, 1..16 lanes */
+    unsigned session_ttl_s;                /* 28800, 60..2592000: a session ends this long after sign-in */
+    unsigned session_idle_s;               /* 1800, 10..86400: ... or after this long unused */
+    char session_cookie_secure[8];         /* "auto": always, never, or auto (when X-Forwarded-Proto is https) */
+    unsigned login_fail_window_s;          /* 900, 10..86400 */
+    unsigned login_fail_max_account;       /* 5, 1..1000 failures per account in the window */
+    unsigned login_fail_max_address;       /* 20, 1..100000 failures per client address in the window */
+    char http_trusted_proxy[64];           /* "": address of a reverse proxy whose X-Forwarded-For is believed */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

@@ -34,7 +34,8 @@
     X(FLE_RULE, "business_rule", 422, "the request breaks a business rule")                          \
     X(FLE_DB_UNAVAILABLE, "database_unavailable", 503, "the database cannot be reached; retry")      \
     X(FLE_INTERNAL, "internal_error", 500, "an unexpected failure; nothing was written")            \
-    X(FLE_HEADERS_TOO_LARGE, "headers_too_large", 431, "the request headers are over the limit")
+    X(FLE_HEADERS_TOO_LARGE, "headers_too_large", 431, "the request headers are over the limit")     \
+    X(FLE_RATE_LIMITED, "rate_limited", 429, "too many attempts; wait and try again")
 
 enum fl_err {
 #define FL_ERR_ENUM(name, code, status, hint) name,

@@ -31,6 +31,8 @@ struct http_req {
     const char *raw_body;
     size_t raw_len;
     const struct config *cfg;
+    int64_t session_id;         /* > 0 when the caller signed in with a session cookie (h_session.c) */
+    const char *session_cookie; /* that cookie's value, else NULL */
 };
 
 /* What a handler answers: a status and either JSON (owned, freed after sending) or text
@@ -42,6 +44,7 @@ struct http_reply {
     const char *content_type;
     bool replayed; /* an idempotent replay: the Idempotent-Replayed header is sent */
     char allow[64]; /* for 405: the methods the path takes, sent as the Allow header */
+    char set_cookie[256]; /* sent as Set-Cookie when not empty (h_session.c) */
 };
 
 typedef void (*http_handler)(struct http_req *r, struct http_reply *out);
@@ -170,6 +173,19 @@ void h_publication_activities(struct http_req *r, struct http_reply *out);
 void h_publication_organisation(struct http_req *r, struct http_reply *out);
 void h_publication_changes(struct http_req *r, struct http_reply *out);
 void h_iati_policy(struct http_req *r, struct http_reply *out);
+/* h_session.c: browser sign-in (docs/console.md). */
+void h_session_login(struct http_req *r, struct http_reply *out);
+void h_session_get(struct http_req *r, struct http_reply *out);
+void h_session_logout(struct http_req *r, struct http_reply *out);
+void h_sessions_revoke(struct http_req *r, struct http_reply *out);
+/* Authenticates a request that has no Authorization header by its session cookie, if it has
+ * one: true with r->who, r->session_id set (and, for any method but GET and HEAD, the
+ * X-CSRF-Token header checked); false after replying 401 or 403. Called by the dispatcher. */
+bool http_session_cookie_present(struct http_req *r);
+bool http_session_auth(struct http_req *r, struct http_reply *out);
+/* static.c: the console's files under /app/ (CSP, cache headers), served without the database. */
+bool http_static_path(const char *url);
+int http_static_serve(struct MHD_Connection *conn, const char *method, const char *url);
 /* @handlers@ */
 
 /* The number of migrations the running code expects (set by the server at start). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fundledger/anchor.h"
+#include "fundledger/session.h"
 #include "fundledger/auth.h"
 #include "fundledger/cluster.h"
 #include "fundledger/config.h"
@@ -35,6 +36,8 @@ static const char usage[] =
     "                                 create a user (roles: admin, fund_manager, approver,\n"
     "                                 investor, transparency_officer, auditor)\n"
     "  user limit NAME CURRENCY AMOUNT  set an approver's approval limit\n"
+    "  user password NAME             set a user's console password, read from stdin\n"
+    "  user totp NAME                 make a user's TOTP secret; prints its otpauth URI once\n"
     "  token create --user NAME [--label TEXT] [--expires-days N]\n"
     "                                 create an API token; it is printed once; it expires in\n"
     "                                 N days (1 to 3650; default token_lifetime_days, 90)\n"
@@ -349,6 +352,41 @@ static bool only_options(int argc, char **argv, int first, const char *const *na
     return true;
 }
 
+/* user password NAME: reads the password from the first line of stdin (never argv, which other
+ * users can see); user totp NAME: makes a TOTP secret and prints its otpauth URI, once. */
+static int cmd_user_credential(struct db *db, const char *what, const char *name)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    int64_t id = 0;
+    if (auth_user_find(db, name, &id, &err) != FLE_OK) {
+        return fail(what, &err);
+    }
+    if (strcmp(what, "totp") == 0) {
+        char uri[TOTP_URI_BYTES];
+        if (session_totp_enroll(db, id, name, uri, NULL, &err) != FLE_OK) {
+            return fail("user totp", &err);
+        }
+        printf("%s\n", uri);
+        fprintf(stderr, "add this to %s's authenticator app now: it is not shown again\n", name);
+        return 0;
+    }
+    char line[PASSWORD_BYTES_MAX + 3];
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        return bad_usage("user password NAME reads the password from stdin");
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    struct password_params pp;
+    password_params_from_config(&cfg, &pp);
+    enum fl_err e = session_password_set(db, &pp, id, line, &err);
+    memset(line, 0, sizeof line);
+    if (e != FLE_OK) {
+        return fail("user password", &err);
+    }
+    printf("password of %s set; the user's browser sessions were ended\n", name);
+    return 0;
+}
+
 /* What a command's arguments say, read and checked before the database is touched: a bad
  * argument exits 2 having connected to nothing and changed nothing. */
 struct cli_args {
@@ -383,13 +421,20 @@ static int parse_user(int argc, char **argv, struct cli_args *a)
         }
         return 0;
     }
-    return bad_usage("user add NAME --role ROLE [--org ID] | user limit NAME CURRENCY AMOUNT");
+    if (argc == 2 && (strcmp(argv[0], "password") == 0 || strcmp(argv[0], "totp") == 0)) {
+        return 0; /* sign-in for people (docs/console.md): cmd_user_credential */
+    }
+    return bad_usage("user add NAME --role ROLE [--org ID] | user limit NAME CURRENCY AMOUNT | user password NAME "
+                     "| user totp NAME");
 }
 
 static int cmd_user(struct db *db, char **argv, const struct cli_args *a)
 {
     struct fl_error err;
     fl_error_clear(&err);
+    if (strcmp(argv[0], "password") == 0 || strcmp(argv[0], "totp") == 0) {
+        return cmd_user_credential(db, argv[0], argv[1]);
+    }
     if (strcmp(argv[0], "add") == 0) {
         int64_t id = 0;
         if (auth_user_add(db, argv[1], a->role, a->org_id, &id, &err) != FLE_OK) {

@@ -71,7 +71,27 @@ enum key_kind {
     X(anchor_public_key_file, KIND_TEXT, 0, 0, NULL, "",                                           \
       "Public key that verify checks anchors with; empty: the key file's path with .pub appended.") \
     X(anchor_log_file, KIND_TEXT, 0, 0, NULL, "",                                                  \
-      "Append-only log of signed chain heads, kept outside the database; empty: data_dir/anchor-DATABASE.log.")
+      "Append-only log of signed chain heads, kept outside the database; empty: data_dir/anchor-DATABASE.log.") \
+    X(password_argon2_t_cost, KIND_UINT, 1, 100, NULL, "3",                                        \
+      "Argon2id passes over memory per password hash, 1 to 100 (RFC 9106: 3 with 64 MiB).")        \
+    X(password_argon2_m_cost_kib, KIND_UINT, 8, 4194304, NULL, "65536",                            \
+      "Argon2id memory per password hash in KiB, 8 to 4194304 (each sign-in uses this much).")     \
+    X(password_argon2_parallelism, KIND_UINT, 1, 16, NULL, "1",                                    \
+      "Argon2id lanes per password hash, 1 to 16.")                                                \
+    X(session_ttl_s, KIND_UINT, 60, 2592000, NULL, "28800",                                        \
+      "Seconds a browser session lasts after sign-in, 60 to 2592000.")                             \
+    X(session_idle_s, KIND_UINT, 10, 86400, NULL, "1800",                                          \
+      "Seconds a browser session may stay unused before it ends, 10 to 86400.")                    \
+    X(session_cookie_secure, KIND_CHOICE, 0, 0, "auto, always, never", "auto",                     \
+      "Secure flag of the session cookie: always, never, or auto (when X-Forwarded-Proto is https).") \
+    X(login_fail_window_s, KIND_UINT, 10, 86400, NULL, "900",                                      \
+      "Seconds over which failed sign-ins are counted for the limits, 10 to 86400.")               \
+    X(login_fail_max_account, KIND_UINT, 1, 1000, NULL, "5",                                       \
+      "Failed sign-ins of one account in the window before it is refused (429), 1 to 1000.")       \
+    X(login_fail_max_address, KIND_UINT, 1, 100000, NULL, "20",                                    \
+      "Failed sign-ins from one client address in the window before it is refused (429).")         \
+    X(http_trusted_proxy, KIND_TEXT, 0, 0, NULL, "",                                               \
+      "Address of a reverse proxy whose X-Forwarded-For names the client; empty trusts none.")
 
 struct key_spec {
     const char *key;

@@ -905,6 +905,37 @@ const struct db_statement db_statements[] = {
      "SELECT version, transactions::text, currency, activities_xml FROM publication WHERE fund_id = $1 "
      "AND version <= coalesce($2::int, (SELECT max(version) FROM publication WHERE fund_id = $1)) "
      "ORDER BY version DESC LIMIT 2"},
+    /* session (migration 0010): passwords, TOTP, browser sessions, login attempts */
+    {"session_fail_counts",
+     "SELECT (SELECT count(*) FROM login_attempt WHERE user_name = $1 AND NOT ok "
+     "AND at > now() - make_interval(secs => $3::int)), (SELECT count(*) FROM login_attempt "
+     "WHERE address = $2 AND NOT ok AND at > now() - make_interval(secs => $3::int))"},
+    {"session_credential",
+     "SELECT u.id, u.name, u.role, u.organisation_id, c.password_hash, encode(c.totp_secret, 'hex') "
+     "FROM app_user u LEFT JOIN user_credential c ON c.user_id = u.id WHERE u.name = $1 AND u.disabled_at IS NULL"},
+    {"session_attempt", "INSERT INTO login_attempt (user_name, address, ok) VALUES ($1, $2, $3)"},
+    {"session_totp_used",
+     "UPDATE user_credential SET totp_last_step = $2 WHERE user_id = $1 AND totp_last_step < $2 RETURNING user_id"},
+    {"session_replace",
+     "UPDATE web_session SET ended_at = now(), ended_why = 'replaced' WHERE token_hash = $1 AND ended_at IS NULL"},
+    {"session_create",
+     "INSERT INTO web_session (token_hash, user_id, expires_at, address) "
+     "VALUES ($1, $2, now() + make_interval(secs => $3::int), $4) RETURNING id"},
+    {"session_authenticate",
+     "UPDATE web_session s SET last_seen_at = now() FROM app_user u WHERE s.token_hash = $1 AND u.id = s.user_id "
+     "AND s.ended_at IS NULL AND s.expires_at > now() AND s.last_seen_at > now() - make_interval(secs => $2::int) "
+     "AND u.disabled_at IS NULL RETURNING s.id, u.id, u.name, u.role, u.organisation_id"},
+    {"session_logout",
+     "UPDATE web_session SET ended_at = now(), ended_why = 'logout' WHERE id = $1 AND ended_at IS NULL RETURNING id"},
+    {"session_end_user",
+     "UPDATE web_session SET ended_at = now(), ended_why = $2 WHERE user_id = $1 AND ended_at IS NULL RETURNING id"},
+    {"session_password_set",
+     "INSERT INTO user_credential (user_id, password_hash) SELECT id, $2 FROM app_user WHERE id = $1 "
+     "ON CONFLICT (user_id) DO UPDATE SET password_hash = $2, updated_at = now() RETURNING user_id"},
+    {"session_totp_set",
+     "UPDATE user_credential SET totp_secret = decode($2, 'hex'), totp_last_step = 0, updated_at = now() "
+     "WHERE user_id = $1 RETURNING user_id"},
+    {"session_user_exists", "SELECT id FROM app_user WHERE id = $1"},
     /* @more@ */
 };
 

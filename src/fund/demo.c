@@ -22,6 +22,8 @@
 #include "fundledger/org.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/repayment.h"
+#include "fundledger/session.h"
+#include "fundledger/hash.h"
 #include "fundledger/tranche.h"
 
 bool demo_database_empty(struct db *db, struct fl_error *err)
@@ -119,6 +121,8 @@ static const char *const ladder[] = {"screening", "due_diligence", "committee"};
 struct load {
     const char *path;
     char tokens[PEOPLE][TOKEN_TEXT_BYTES];
+    char passwords[PEOPLE][33];               /* console passwords (docs/console.md) */
+    char totp[PEOPLE][TOTP_SECRET_BYTES * 2 + 1]; /* TOTP secrets (hex) of approvers and the admin */
     struct principal who[PEOPLE];
     int64_t fund_id;
     int64_t entrepreneur[PIPELINE];
@@ -181,6 +185,29 @@ static enum fl_err approve2(struct db *db, const struct principal *checker, cons
     return approved ? FLE_OK : fl_error_set(err, FLE_INTERNAL, NULL, "demo proposal %" PRId64 " not approved", pid);
 }
 
+/* A console password for demo person i (random, written to the credentials file) and, for the
+ * roles that need it, a TOTP secret. The demo hashes with RFC 9106's second choice (t=3, 64 MiB). */
+static enum fl_err demo_credentials(struct db *db, struct load *l, size_t i, int64_t uid, struct fl_error *err)
+{
+    static const struct password_params pp = {.t_cost = 3, .m_cost_kib = 65536, .parallelism = 1};
+    uint8_t raw[16];
+    if (!hash_random(raw, sizeof raw)) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "no random bytes");
+    }
+    hash_hex(raw, sizeof raw, l->passwords[i]);
+    enum fl_err e = session_password_put(db, &pp, uid, l->passwords[i], err);
+    l->totp[i][0] = '\0';
+    if (e == FLE_OK && session_role_needs_totp(people[i].role)) {
+        char uri[TOTP_URI_BYTES];
+        uint8_t secret[TOTP_SECRET_BYTES];
+        e = session_totp_enroll(db, uid, people[i].name, uri, secret, err);
+        if (e == FLE_OK) {
+            hash_hex(secret, sizeof secret, l->totp[i]);
+        }
+    }
+    return e;
+}
+
 static enum fl_err people_and_orgs(struct db *db, struct load *l, int64_t investors[3], struct fl_error *err)
 {
     static const struct {
@@ -209,6 +236,9 @@ static enum fl_err people_and_orgs(struct db *db, struct load *l, int64_t invest
             /* Demo tokens expire like any other (the default token_lifetime_days, 90); renew them
              * with `fundledger token renew ID`. */
             e = auth_token_create(db, uid, "demo", 90, l->tokens[i], NULL, err);
+        }
+        if (e == FLE_OK) {
+            e = demo_credentials(db, l, i, uid, err);
         }
         if (e == FLE_OK && people[i].limit) {
             int64_t limit = 0;
@@ -508,13 +538,19 @@ static enum fl_err load_tx(struct db *db, void *arg, struct fl_error *err)
  * that four eyes can be tried with the demo alone, and three investors). */
 static bool write_credentials(const struct load *l)
 {
-    json_t *tokens = json_object(), *roles = json_object();
+    json_t *tokens = json_object(), *roles = json_object(), *passwords = json_object(), *totp = json_object();
     for (size_t i = 0; i < PEOPLE; i++) {
         json_object_set_new(tokens, people[i].name, json_string(l->tokens[i]));
+        json_object_set_new(passwords, people[i].name, json_string(l->passwords[i]));
+        if (l->totp[i][0] != '\0') {
+            json_object_set_new(totp, people[i].name, json_string(l->totp[i]));
+        }
         json_object_set_new(roles, people[i].name, json_string(auth_role_name(people[i].role)));
     }
-    json_t *doc = json_pack("{s:s, s:o, s:o}", "note", "demo tokens; keep this file private", "tokens", tokens,
-                            "roles", roles);
+    json_t *doc = json_pack("{s:s, s:o, s:o, s:o, s:o}", "note",
+                            "demo tokens, console passwords and TOTP secrets (hex, HMAC-SHA1, 6 digits, 30 s); "
+                            "keep this file private",
+                            "tokens", tokens, "roles", roles, "passwords", passwords, "totp_secrets_hex", totp);
     int fd = open(l->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     bool ok = f != NULL && json_dumpf(doc, f, JSON_INDENT(2)) == 0;

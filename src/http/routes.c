@@ -116,6 +116,11 @@ static const struct http_route routes[] = {
      "post the loss allowance for a date"},
     {"GET", "/v1/funds/{fund_id}/provisions", STAFF, false, h_provisions_get,
      "the loss allowance per bucket, tranche and loan"},
+    {"POST", "/v1/session", 0, false, h_session_login, "sign in (name, password, totp): sets the session cookie"},
+    {"GET", "/v1/session", ANY_USER, false, h_session_get, "who is signed in, and the session's CSRF token"},
+    {"DELETE", "/v1/session", ANY_USER, false, h_session_logout, "sign out: ends the session"},
+    {"DELETE", "/v1/users/{user_id}/sessions", R(ADMIN), false, h_sessions_revoke,
+     "end every browser session of a user"},
     /* @routes@ */
 };
 

@@ -342,6 +342,9 @@ static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *
         snprintf(after, sizeof after, "%d", DB_RETRY_AFTER_S);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
     }
+    if (out->set_cookie[0]) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, out->set_cookie);
+    }
     if (out->status == 405 && out->allow[0]) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out->allow);
     }
@@ -412,7 +415,12 @@ static void dispatch(struct http_server *s, struct http_req *r, struct ctx *c, s
     }
     if (r->route->roles != 0) {
         const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (auth_authenticate(r->db, authz, &r->who, &err) != FLE_OK) {
+        if (authz == NULL && http_session_cookie_present(r)) {
+            /* A browser: its session cookie, and a CSRF token on writes (h_session.c). */
+            if (!http_session_auth(r, out)) {
+                return;
+            }
+        } else if (auth_authenticate(r->db, authz, &r->who, &err) != FLE_OK) {
             http_reply_error(out, &err);
             return;
         }
@@ -689,6 +697,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     conn_received(s, conn);
+    if (http_static_path(url)) {
+        return (enum MHD_Result)http_static_serve(conn, method, url); /* the console (static.c) */
+    }
     struct http_req r = {.conn = conn, .method = method, .url = url, .cfg = s->cfg};
     struct http_reply out = {0};
     if (strlen(url) >= HTTP_PATH_BYTES_MAX) {

@@ -117,6 +117,16 @@ static void test_defaults(void **state)
     assert_int_equal(c.http_request_deadline_s, 30);
     assert_int_equal(c.http_shutdown_grace_s, 30);
     assert_int_equal(c.iati_small_group_min, 5);
+    assert_int_equal(c.password_argon2_t_cost, 3);
+    assert_int_equal(c.password_argon2_m_cost_kib, 65536);
+    assert_int_equal(c.password_argon2_parallelism, 1);
+    assert_int_equal(c.session_ttl_s, 28800);
+    assert_int_equal(c.session_idle_s, 1800);
+    assert_string_equal(c.session_cookie_secure, "auto");
+    assert_int_equal(c.login_fail_window_s, 900);
+    assert_int_equal(c.login_fail_max_account, 5);
+    assert_int_equal(c.login_fail_max_address, 20);
+    assert_string_equal(c.http_trusted_proxy, "");
 
     struct config loaded;
     char err[256] = "";
@@ -133,7 +143,9 @@ static void test_key_table(void **state)
     size_t n = 0;
     const struct config_key_doc *docs = config_key_docs(&n);
     assert_non_null(docs);
-    assert_int_equal(n, 26); /* 17; database_owner_url; token_lifetime_days; 3 http_*; iati_small_group_min; 3 anchor_* */
+    /* 17; database_owner_url; token_lifetime_days; 3 http_*; iati_small_group_min; 3 anchor_*;
+     * 10 sign-in keys (docs/console.md) */
+    assert_int_equal(n, 36);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(docs[i].key);
         assert_non_null(docs[i].default_text);

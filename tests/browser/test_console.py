@@ -1,0 +1,403 @@
+#!/usr/bin/python3
+"""test_console: the web console in a real headless Chromium (Debian chromium + chromium-driver,
+driven by python3-selenium) against the real server and a database cloned from the test template.
+
+A fund manager signs in through the API (session cookie + CSRF token) and proposes a drawdown;
+an approver signs in in the browser (password + TOTP), finds it in the inbox with the amount
+formatted in Spanish (and in English after the switch), approves it, and the database then holds
+the posting; the approver is refused approving a proposal of their own. Prints cmocka-style
+summary lines so tests/run.sh counts the results.
+
+Environment (from tests/run.sh): FUNDLEDGER_BIN, FUNDLEDGER_TEST_PGHOST, FUNDLEDGER_TEST_TEMPLATE.
+"""
+import base64
+import datetime
+import glob
+import hashlib
+import hmac
+import http.cookiejar
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+import uuid
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+BIN = os.environ.get("FUNDLEDGER_BIN", "build/fundledger")
+PGHOST = os.environ.get("FUNDLEDGER_TEST_PGHOST")
+TEMPLATE = os.environ.get("FUNDLEDGER_TEST_TEMPLATE", "fl_template")
+DB = "t_browser_console"
+PGBIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1] if glob.glob("/usr/lib/postgresql/*/bin") else ""
+CONNINFO = "host=%s dbname=%s user=fundledger" % (PGHOST, DB)
+
+# The drawdown the manager proposes, and how the console must show it (docs/console.md, Amounts).
+DRAWDOWN = "12345678.90"
+SHOWN_ES = "COP 12.345.678,90"
+SHOWN_EN = "COP 12,345,678.90"
+DRAWDOWN_MINOR = 1234567890
+
+
+def psql(sql):
+    out = subprocess.run([os.path.join(PGBIN, "psql"), "-h", PGHOST, "-U", "fundledger", "-d", DB, "-tAXq",
+                          "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def totp(secret_hex, at=None):
+    """RFC 6238 HMAC-SHA1, 6 digits, 30 s (the same as the server's liboath)."""
+    counter = int((time.time() if at is None else at) // 30)
+    mac = hmac.new(bytes.fromhex(secret_hex), struct.pack(">Q", counter), hashlib.sha1).digest()
+    o = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+class Api:
+    """A browser-like API client: session cookie in a jar, CSRF token and Idempotency-Key on writes."""
+
+    def __init__(self, base):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.csrf = None
+
+    def call(self, method, path, body=None, idempotent=False, bearer=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.csrf and method != "GET":
+            req.add_header("X-CSRF-Token", self.csrf)
+        if idempotent:
+            req.add_header("Idempotency-Key", str(uuid.uuid4()))
+        if bearer:
+            req.add_header("Authorization", "Bearer " + bearer)
+        try:
+            with self.opener.open(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def login(self, name, password, code=None):
+        body = {"name": name, "password": password}
+        if code:
+            body["totp"] = code
+        status, me = self.call("POST", "/v1/session", body)
+        assert status == 200, (status, me)
+        self.csrf = me["csrf_token"]
+        return me
+
+
+class Harness:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="fl-browser-")
+        self.server = None
+        self.driver = None
+
+    def start(self):
+        subprocess.run([os.path.join(PGBIN, "dropdb"), "-h", PGHOST, "-U", "fundledger", "--if-exists", DB],
+                       check=True, capture_output=True)
+        subprocess.run([os.path.join(PGBIN, "createdb"), "-h", PGHOST, "-U", "fundledger", "-T", TEMPLATE, DB],
+                       check=True, capture_output=True)
+        env = dict(os.environ, FUNDLEDGER_DATABASE_URL=CONNINFO, FUNDLEDGER_DATA_DIR=self.tmp,
+                   FUNDLEDGER_LOG_LEVEL="warn")
+        subprocess.run([BIN, "demo", "load"], env=env, check=True, capture_output=True)
+        with open(os.path.join(self.tmp, "demo-credentials.json")) as f:
+            self.creds = json.load(f)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env["FUNDLEDGER_LISTEN"] = "127.0.0.1:%d" % port
+        self.base = "http://127.0.0.1:%d" % port
+        self.log = open(os.path.join(self.tmp, "server.log"), "w")
+        self.server = subprocess.Popen([BIN, "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not become ready")
+        opts = webdriver.ChromeOptions()
+        for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                  "--lang=es-CO", "--window-size=1280,1000"):
+            opts.add_argument(a)
+        opts.binary_location = "/usr/bin/chromium"
+        service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver") \
+            if hasattr(webdriver, "ChromeService") else None
+        self.driver = webdriver.Chrome(options=opts, service=service) if service else webdriver.Chrome(options=opts)
+        self.driver.set_page_load_timeout(30)
+
+    def stop(self):
+        """Stops the browser and the server; returns the server's log."""
+        if self.driver is not None:
+            self.driver.quit()
+        log = ""
+        if self.server is not None:
+            self.server.terminate()
+            try:
+                self.server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+            self.log.close()
+            with open(os.path.join(self.tmp, "server.log")) as f:
+                log = f.read()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return log
+
+
+AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules", "axe-core", "axe.min.js")
+
+
+def axe_serious(driver, screen):
+    """Runs axe-core (npm, installed by .ci/deps.sh from tests/browser/package-lock.json) on the
+    page against WCAG 2.1 A and AA; returns the serious and critical violations."""
+    if not os.path.exists(AXE):
+        raise AssertionError("axe-core is not installed: run `npm ci` in tests/browser (.ci/deps.sh does)")
+    with open(AXE) as f:
+        driver.execute_script(f.read())
+    res = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+        ".then(r => done({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id,"
+        " impact: v.impact, nodes: v.nodes.length, target: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))}),"
+        " e => done({passes: 0, violations: [{id: 'axe-error: ' + e}]}));")
+    # axe really ran: it found rules that pass (labels, contrast, names...), not an empty page.
+    assert res["passes"] >= 5, res
+    if res["violations"]:
+        print("axe on %s: %s" % (screen, json.dumps(res["violations"])))
+    bad = [v for v in res["violations"] if v.get("impact") in ("serious", "critical") or v["id"].startswith("axe")]
+    return bad
+
+
+def wait(driver, cond, timeout=20):
+    return WebDriverWait(driver, timeout).until(cond)
+
+
+def propose_drawdown(h):
+    """The manager, signed in with a session, proposes a loan (approved by the committee with its
+    token), ticks the conditions and proposes a drawdown. Returns (proposal id, loan id)."""
+    m = Api(h.base)
+    m.login("manager", h.creds["passwords"]["manager"])
+    status, funds = m.call("GET", "/v1/funds")
+    assert status == 200, funds
+    fund_id = funds["funds"][0]["id"]
+    status, ents = m.call("GET", "/v1/funds/%d/entrepreneurs?stage=committee" % fund_id)
+    assert status == 200, ents
+    ent = ents["entrepreneurs"][0]
+    today = datetime.date.today()
+    first_due = (today + datetime.timedelta(days=40)).isoformat()
+    status, loan = m.call("POST", "/v1/funds/%d/loans" % fund_id, {
+        "entrepreneur_id": ent["id"], "principal": "95000000.00", "annual_rate": "0.2400", "payments_per_year": 12,
+        "term_count": 12, "first_due_date": first_due, "amortisation": "annuity", "modality": "microcredito",
+        "purpose": "Empacadora"}, idempotent=True)
+    assert status in (200, 201), loan
+    c = Api(h.base)
+    status, res = c.call("POST", "/v1/approvals/%d/approve" % loan["proposal_id"] if "proposal_id" in loan
+                         else "/v1/approvals/%d/approve" % loan["id"], {}, idempotent=True,
+                         bearer=h.creds["tokens"]["committee"])
+    assert status == 200 and res["status"] == "approved", res
+    loan_id = json.loads(psql("SELECT payload::text FROM proposal WHERE id = %d" % res["id"])).get("loan_id") \
+        or int(psql("SELECT max(id) FROM loan"))
+    for item in ("signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"):
+        status, r = m.call("POST", "/v1/loans/%d/conditions" % loan_id, {"item": item, "done_on": today.isoformat()},
+                           idempotent=True)
+        assert status in (200, 201), r
+    status, prop = m.call("POST", "/v1/loans/%d/disbursements" % loan_id,
+                          {"amount": DRAWDOWN, "value_date": today.isoformat()}, idempotent=True)
+    assert status in (200, 201), prop
+    return prop["id"], loan_id, ent
+
+
+def browser_login(h, name):
+    d = h.driver
+    d.get(h.base + "/app/")
+    wait(d, EC.presence_of_element_located((By.ID, "login-form")))
+    # Keyboard only: type in the labelled fields and submit with Enter.
+    d.find_element(By.ID, "login-name").send_keys(name)
+    d.find_element(By.ID, "login-password").send_keys(h.creds["passwords"][name])
+    d.find_element(By.ID, "login-totp").send_keys(totp(h.creds["totp_secrets_hex"][name]) + Keys.ENTER)
+
+
+def test_approver_approves_drawdown(h):
+    proposal_id, loan_id, ent = propose_drawdown(h)
+    # A proposal made by the approver themself (no route lets an approver propose, so it is put in
+    # the database directly): the console must show the server's refusal.
+    approver_id = int(psql("SELECT id FROM app_user WHERE name = 'approver'"))
+    fund_id = int(psql("SELECT fund_id FROM loan WHERE id = %d" % loan_id))
+    own_id = int(psql("INSERT INTO proposal (fund_id, kind, payload, amount_minor, currency, proposed_by) "
+                      "VALUES (%d, 'journal_entry', '{}', 100, 'COP', %d) RETURNING id" % (fund_id, approver_id)))
+    d = h.driver
+    browser_login(h, "approver")
+    card = wait(d, EC.presence_of_element_located((By.ID, "proposal-%d" % proposal_id)))
+    # Spanish by default: the exact amount, the kind, who proposed it, the borrower.
+    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+    amount = card.find_element(By.CSS_SELECTOR, "dd.amount").text
+    assert amount == SHOWN_ES, amount
+    assert card.find_element(By.CSS_SELECTOR, "dd.kind").text == "Desembolso"
+    assert card.find_element(By.CSS_SELECTOR, "dd.proposed-by").text == "manager"
+    borrower = card.find_element(By.CSS_SELECTOR, "dd.borrower").text
+    assert borrower == ent["name"], (borrower, ent)
+    terms = card.find_element(By.CSS_SELECTOR, "dd.terms").text
+    assert terms == "Principal COP 95.000.000,00, tasa anual 24,00 %, 12 cuotas (12 por año)", terms
+    assert d.find_element(By.ID, "your-limits").text == "Su límite de aprobación: COP 500.000.000,00"
+    assert card.find_element(By.CSS_SELECTOR, "dd.limit").text == "Dentro de su límite"
+    assert card.find_element(By.CSS_SELECTOR, "dd.drawn").text == "COP 0,00"
+    conditions = card.find_element(By.CSS_SELECTOR, "dd.conditions").text
+    for item in ("contrato firmado", "conocimiento del cliente", "listas restrictivas", "cuenta bancaria verificada"):
+        assert item in conditions, conditions
+    # Funding by tranche, as the database holds it (weights in minor units, in position order).
+    rows = psql("SELECT t.name || '|' || f.weight_minor FROM loan_funding f JOIN tranche t ON t.id = f.tranche_id "
+                "WHERE f.loan_id = %d ORDER BY f.position" % loan_id).splitlines()
+    assert rows, "the loan has no funding rows"
+    expected = "; ".join("%s: COP %s,%02d" % (name, "{:,}".format(int(w) // 100).replace(",", "."), int(w) % 100)
+                         for name, w in (r.split("|") for r in rows))
+    assert card.find_element(By.CSS_SELECTOR, "dd.funding").text == expected
+    if os.environ.get("FUNDLEDGER_SCREENSHOT_DIR"):  # for a person to look at the screen
+        d.save_screenshot(os.path.join(os.environ["FUNDLEDGER_SCREENSHOT_DIR"], "inbox.png"))
+    # Accessibility of the inbox (keyboard use is exercised below: approve by Enter on the button).
+    assert axe_serious(d, "inbox") == []
+    # Oldest first: the cards are in ascending proposal order.
+    ids = [int(e.get_attribute("id").split("-")[1]) for e in d.find_elements(By.CSS_SELECTOR, "article.proposal")]
+    assert ids == sorted(ids) and proposal_id in ids and own_id in ids, ids
+    # English: the same amount with English separators.
+    d.find_element(By.ID, "lang-en").click()
+    card = wait(d, EC.presence_of_element_located((By.ID, "proposal-%d" % proposal_id)))
+    wait(d, lambda drv: drv.find_element(By.CSS_SELECTOR, "#proposal-%d dd.amount" % proposal_id).text == SHOWN_EN)
+    assert d.find_element(By.CSS_SELECTOR, "#proposal-%d dd.kind" % proposal_id).text == "Drawdown"
+    d.find_element(By.ID, "lang-es").click()
+    wait(d, lambda drv: drv.find_element(By.CSS_SELECTOR, "#proposal-%d dd.amount" % proposal_id).text == SHOWN_ES)
+    # Approve with the keyboard: focus the button, press Enter.
+    btn = d.find_element(By.ID, "approve-%d" % proposal_id)
+    btn.send_keys(Keys.ENTER)
+    result = wait(d, EC.visibility_of_element_located((By.CSS_SELECTOR, "#result-%d[data-kind]" % proposal_id)))
+    text = result.text
+    status, entry_id = psql("SELECT status || ',' || coalesce(result_entry_id::text, '') FROM proposal WHERE id = %d"
+                            % proposal_id).split(",")
+    assert status == "approved" and entry_id, (status, entry_id)
+    assert text == "Aprobada — Asiento contable #%s" % entry_id, text
+    # The posting: the entry's debits are the drawdown, and the loan shows it drawn.
+    # docs/fund-operations.md: per funding tranche Dr T.LOANS / Cr T.CASH, and Dr 8590 / Cr 8500.
+    debits = int(psql("SELECT sum(amount_minor) FROM journal_line WHERE entry_id = %s AND amount_minor > 0"
+                      % entry_id))
+    assert debits == 2 * DRAWDOWN_MINOR, debits
+    memo = int(psql("SELECT sum(l.amount_minor) FROM journal_line l JOIN account a ON a.id = l.account_id "
+                    "WHERE l.entry_id = %s AND a.code = '8590'" % entry_id))
+    assert memo == DRAWDOWN_MINOR, memo
+    status, loan = Api(h.base).call("GET", "/v1/loans/%d" % loan_id, bearer=h.creds["tokens"]["auditor"])
+    assert status == 200 and loan["drawn"] == DRAWDOWN, (status, loan.get("drawn"))
+    assert int(psql("SELECT count(*) FROM journal_entry WHERE id = %s" % entry_id)) == 1
+    # The approver's own proposal: refused, shown, nothing decided.
+    d.find_element(By.ID, "approve-%d" % own_id).send_keys(Keys.ENTER)
+    own = wait(d, EC.visibility_of_element_located((By.CSS_SELECTOR, "#result-%d[data-kind='error']" % own_id)))
+    assert own.get_attribute("data-code") == "self_approval", own.get_attribute("data-code")
+    assert own.text.startswith("Error: "), own.text
+    assert psql("SELECT status FROM proposal WHERE id = %d" % own_id) == "pending"
+    # The session is the server's: the cookie is HttpOnly (not visible to scripts).
+    assert "fl_session" not in d.execute_script("return document.cookie")
+    cookie = d.get_cookie("fl_session")
+    assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict", cookie
+
+
+def test_logout_and_csp(h):
+    d = h.driver
+    # Signed in from the previous test: sign out with the keyboard, then the API refuses the old session.
+    logout = wait(d, EC.visibility_of_element_located((By.ID, "logout")))
+    logout.send_keys(Keys.ENTER)
+    wait(d, EC.presence_of_element_located((By.ID, "login-form")))
+    assert axe_serious(d, "sign-in") == []
+    status = d.execute_script(
+        "const r = await fetch('/v1/session', {credentials: 'same-origin'}); return r.status;")
+    assert status == 401, status
+    # The CSP forbids inline script: an injected inline script does not run.
+    ran = d.execute_script(
+        "window.__inline = false; const s = document.createElement('script');"
+        "s.textContent = 'window.__inline = true'; document.body.append(s); return window.__inline;")
+    assert ran is False, ran
+
+
+def test_cli_password_and_totp(h):
+    """`fundledger user password NAME` reads stdin (the old password stops working, the user's
+    sessions end); `user totp NAME` prints an otpauth URI whose secret then gives valid codes."""
+    env = dict(os.environ, FUNDLEDGER_DATABASE_URL=CONNINFO, FUNDLEDGER_DATA_DIR=h.tmp, FUNDLEDGER_LOG_LEVEL="warn")
+    a = Api(h.base)
+    a.login("auditor", h.creds["passwords"]["auditor"])
+    assert a.call("GET", "/v1/session")[0] == 200
+    new = "a new password for the auditor"
+    out = subprocess.run([BIN, "user", "password", "auditor"], input=new + "\n", env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert a.call("GET", "/v1/session")[0] == 401  # the sessions ended
+    assert Api(h.base).call("POST", "/v1/session", {"name": "auditor", "password": h.creds["passwords"]["auditor"]}
+                            )[0] == 401
+    b = Api(h.base)
+    b.login("auditor", new)
+    out = subprocess.run([BIN, "user", "password", "auditor"], input="short\n", env=env, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "12" in out.stderr, (out.returncode, out.stderr)
+    out = subprocess.run([BIN, "user", "totp", "approver"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    uri = out.stdout.strip()
+    prefix = "otpauth://totp/fundledger:approver?secret="
+    assert uri.startswith(prefix) and uri.endswith("&issuer=fundledger&algorithm=SHA1&digits=6&period=30"), uri
+    b32 = uri[len(prefix):uri.index("&")]
+    secret = base64.b32decode(b32 + "=" * (-len(b32) % 8)).hex()
+    assert secret == psql("SELECT encode(totp_secret, 'hex') FROM user_credential c JOIN app_user u "
+                          "ON u.id = c.user_id WHERE u.name = 'approver'")
+    c = Api(h.base)
+    c.login("approver", h.creds["passwords"]["approver"], totp(secret))
+
+
+def main():
+    tests = [test_approver_approves_drawdown, test_logout_and_csp, test_cli_password_and_totp]
+    print("[==========] Running %d test(s)." % len(tests))
+    h = Harness()
+    failed = []
+    try:
+        h.start()
+        for t in tests:
+            print("[ RUN      ] %s" % t.__name__)
+            try:
+                t(h)
+                print("[       OK ] %s" % t.__name__)
+            except Exception:
+                traceback.print_exc()
+                print("[  FAILED  ] %s" % t.__name__)
+                failed.append(t.__name__)
+    except Exception:
+        traceback.print_exc()
+        failed = [t.__name__ for t in tests]
+    finally:
+        log = h.stop()
+        # Under `make check SANITIZE=1` the server is built with ASan and UBSan: any report fails.
+        if "Sanitizer" in log or "runtime error:" in log:
+            failed.append("server_sanitizer_report")
+        if failed:
+            sys.stdout.write(log[-3000:])
+    print("[==========] %d test(s) run." % len(tests))
+    print("[  PASSED  ] %d test(s)." % (len(tests) - len(failed)))
+    if failed:
+        print("[  FAILED  ] %d test(s), listed below:" % len(failed))
+        for f in failed:
+            print("[  FAILED  ] %s" % f)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
