@@ -3,7 +3,8 @@
 # 10 million), one at a time, at low priority, keeping the corpus it grows in build/fuzz/corpus/.
 # Logs go to build/fuzz/campaign/<name>.log; the last lines of each are libFuzzer's final stats
 # (stat::number_of_executed_units, stat::average_exec_per_sec). Build first: make fuzz-bin.
-# Extra libFuzzer flags can be given in FUZZ_FLAGS (e.g. "-max_len=2048").
+# FUZZ_TIME=<seconds> also stops each harness after that long. Extra libFuzzer flags can be
+# given in FUZZ_FLAGS (e.g. "-max_len=2048").
 set -u
 cd "$(dirname "$0")/../.."
 runs=${FUZZ_RUNS:-10000000}
@@ -20,7 +21,7 @@ for n in "${names[@]}"; do
   echo "campaign $n: $runs runs, started $(date -u +%FT%TZ)" | tee "$log"
   start=$(date +%s)
   # shellcheck disable=SC2086
-  nice -n 10 "build/fuzz/fuzz_$n" -runs="$runs" -print_final_stats=1 ${FUZZ_FLAGS:-} \
+  nice -n 10 "build/fuzz/fuzz_$n" -runs="$runs" -max_total_time="${FUZZ_TIME:-0}" -print_final_stats=1 ${FUZZ_FLAGS:-} \
     -artifact_prefix="build/fuzz/artifacts/$n-" "build/fuzz/corpus/$n" "tests/fuzz/corpus/$n" >>"$log" 2>&1
   rc=$?
   end=$(date +%s)
