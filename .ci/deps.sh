@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fundledger needs when any is missing.
+# Installs the Debian packages fundledger needs when any is missing (clang and libclang-rt-dev:
+# the libFuzzer harnesses of tests/fuzz, which make check builds and runs briefly).
 # As root it runs apt-get; otherwise it prints the one line an administrator must run.
 set -eu
 pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libxml2-dev libxml2-utils libjansson-dev
-      libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libgmp-dev libmpfr-dev postgresql postgresql-contrib python3 curl"
+      libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libgmp-dev libmpfr-dev postgresql postgresql-contrib python3 curl
+      clang libclang-rt-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
