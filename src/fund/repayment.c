@@ -1195,8 +1195,7 @@ static enum fl_err file_read(const char *csv, size_t len, struct rp_file *f, str
     return FLE_OK;
 }
 
-enum fl_err repayment_csv_parse(const char *csv, size_t len, repayment_csv_visit visit, void *ctx,
-                                struct fl_error *err)
+enum fl_err repayment_csv_parse(const char *csv, size_t len, repayment_csv_visit visit, void *ctx, struct fl_error *err)
 {
     assert(visit != NULL);
     struct rp_file f;

@@ -92,8 +92,7 @@ static void check_bounds(const struct config *c)
     FUZZ_CHECK(c->http_connection_memory_bytes >= 4096 && c->http_connection_memory_bytes <= 16777216, "memory %u",
                c->http_connection_memory_bytes);
     FUZZ_CHECK(c->http_timeout_s >= 1 && c->http_timeout_s <= 3600, "timeout %u", c->http_timeout_s);
-    FUZZ_CHECK(c->http_body_bytes_max >= 1024 && c->http_body_bytes_max <= 67108864, "body %u",
-               c->http_body_bytes_max);
+    FUZZ_CHECK(c->http_body_bytes_max >= 1024 && c->http_body_bytes_max <= 67108864, "body %u", c->http_body_bytes_max);
     FUZZ_CHECK(c->db_tx_retries_max <= 100, "retries %u", c->db_tx_retries_max);
     FUZZ_CHECK(c->ledger_batch_entries_max >= 1 && c->ledger_batch_entries_max <= 10000, "batch %u",
                c->ledger_batch_entries_max);
@@ -193,20 +192,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Compare member by member: struct padding may differ. */
     struct config d;
     config_defaults(&d);
-    FUZZ_CHECK(strcmp(c.listen, c2.listen) == 0 && strcmp(c.database_url, c2.database_url) == 0 &&
-                   strcmp(c.data_dir, c2.data_dir) == 0 && strcmp(c.migrations_dir, c2.migrations_dir) == 0 &&
-                   strcmp(c.reports_dir, c2.reports_dir) == 0 && c.http_threads == c2.http_threads &&
-                   c.http_connections_max == c2.http_connections_max &&
-                   c.http_connection_memory_bytes == c2.http_connection_memory_bytes &&
-                   c.http_timeout_s == c2.http_timeout_s && c.http_body_bytes_max == c2.http_body_bytes_max &&
-                   c.db_tx_retries_max == c2.db_tx_retries_max &&
-                   c.ledger_batch_entries_max == c2.ledger_batch_entries_max &&
-                   c.ledger_seal_interval_ms == c2.ledger_seal_interval_ms &&
-                   strcmp(c.iati_schema_dir, c2.iati_schema_dir) == 0 &&
-                   strcmp(c.iati_codelist_dir, c2.iati_codelist_dir) == 0 &&
-                   strcmp(c.iati_reporting_org_ref, c2.iati_reporting_org_ref) == 0 &&
-                   strcmp(c.log_level, c2.log_level) == 0,
-               "the rewritten file gives another configuration:\n%.*s", (int)n, again);
+    FUZZ_CHECK(
+        strcmp(c.listen, c2.listen) == 0 && strcmp(c.database_url, c2.database_url) == 0 &&
+            strcmp(c.data_dir, c2.data_dir) == 0 && strcmp(c.migrations_dir, c2.migrations_dir) == 0 &&
+            strcmp(c.reports_dir, c2.reports_dir) == 0 && c.http_threads == c2.http_threads &&
+            c.http_connections_max == c2.http_connections_max &&
+            c.http_connection_memory_bytes == c2.http_connection_memory_bytes &&
+            c.http_timeout_s == c2.http_timeout_s && c.http_body_bytes_max == c2.http_body_bytes_max &&
+            c.db_tx_retries_max == c2.db_tx_retries_max && c.ledger_batch_entries_max == c2.ledger_batch_entries_max &&
+            c.ledger_seal_interval_ms == c2.ledger_seal_interval_ms &&
+            strcmp(c.iati_schema_dir, c2.iati_schema_dir) == 0 &&
+            strcmp(c.iati_codelist_dir, c2.iati_codelist_dir) == 0 &&
+            strcmp(c.iati_reporting_org_ref, c2.iati_reporting_org_ref) == 0 && strcmp(c.log_level, c2.log_level) == 0,
+        "the rewritten file gives another configuration:\n%.*s", (int)n, again);
     free(again);
     return 0;
 }

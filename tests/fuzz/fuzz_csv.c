@@ -71,13 +71,11 @@ static void visit(void *ctx, const struct repayment_csv_line *got)
     }
     FUZZ_CHECK(got->refusal == NULL, "line %u refused (%s: %s), the reference accepts it", got->line_no,
                got->refusal->field, got->refusal->message);
-    FUZZ_CHECK(got->loan_id == strtoll(line, NULL, 10), "line %u: loan_id %lld", got->line_no,
-               (long long)got->loan_id);
+    FUZZ_CHECK(got->loan_id == strtoll(line, NULL, 10), "line %u: loan_id %lld", got->line_no, (long long)got->loan_id);
     /* The three other fields, put back together behind the loan id, are the line. */
     char *joined = malloc(len + 2);
     FUZZ_CHECK(joined != NULL, "malloc");
-    int n = snprintf(joined, len + 2, "%.*s,%s,%s,%s", (int)first, line, got->amount, got->value_date,
-                     got->reference);
+    int n = snprintf(joined, len + 2, "%.*s,%s,%s,%s", (int)first, line, got->amount, got->value_date, got->reference);
     FUZZ_CHECK(n == (int)len && memcmp(joined, line, len) == 0, "line %u: fields '%s' '%s' '%s' do not make the line",
                got->line_no, got->amount, got->value_date, got->reference);
     free(joined);

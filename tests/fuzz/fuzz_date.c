@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4 || size > 64) {
         return 0;
     }
-    int32_t months = (int32_t)((uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
-                               (uint32_t)data[3] << 24);
+    int32_t months =
+        (int32_t)((uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24);
     char *s = fuzz_strdup(data + 4, size - 4);
     size_t len = strlen(s);
 
@@ -73,14 +73,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool iati = iati_chk_date_days(s, &iati_days);
     bool iati_want = shaped && (len == 10 || s[10] == 'T' || s[10] == 'Z' || s[10] == '+' || s[10] == '-');
     FUZZ_CHECK(iati == iati_want, "iati_chk_date_days('%s') = %d, reference %d", s, iati, iati_want);
-    FUZZ_CHECK(iati ? iati_days == ref_days : iati_days == 0x7777, "iati_chk_date_days('%s') = %lld days, want %lld",
-               s, (long long)iati_days, (long long)ref_days);
+    FUZZ_CHECK(iati ? iati_days == ref_days : iati_days == 0x7777, "iati_chk_date_days('%s') = %lld days, want %lld", s,
+               (long long)iati_days, (long long)ref_days);
 
     if (shaped) {
         rate_date r = {y, m, d};
         bool valid = rate_date_valid(r);
-        FUZZ_CHECK(valid == (y >= RATE_DATE_YEAR_MIN && y <= RATE_DATE_YEAR_MAX), "rate_date_valid(%d-%d-%d) = %d",
-                   y, m, d, valid);
+        FUZZ_CHECK(valid == (y >= RATE_DATE_YEAR_MIN && y <= RATE_DATE_YEAR_MAX), "rate_date_valid(%d-%d-%d) = %d", y,
+                   m, d, valid);
         FUZZ_CHECK(!ledger || valid, "'%s' valid for the ledger but not for rate.h", s);
         if (valid) {
             FUZZ_CHECK(rate_date_to_days(r) == ref_days, "rate_date_to_days(%s) = %lld, want %lld", s,
@@ -93,8 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(ok == in_range, "%s + %d months: ok %d, in range %d", s, (int)months, ok, in_range);
             if (ok) {
                 FUZZ_CHECK(rate_date_valid(out), "%s + %d months gave an invalid date", s, (int)months);
-                FUZZ_CHECK((int64_t)out.y * 12 + (out.m - 1) == target, "%s + %d months: %d-%d", s, (int)months,
-                           out.y, out.m);
+                FUZZ_CHECK((int64_t)out.y * 12 + (out.m - 1) == target, "%s + %d months: %d-%d", s, (int)months, out.y,
+                           out.m);
                 int dim = rate_days_in_month(out.y, out.m);
                 FUZZ_CHECK(out.d == (d < dim ? d : dim), "%s + %d months: day %d", s, (int)months, out.d);
             } else {

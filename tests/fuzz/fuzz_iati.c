@@ -70,8 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < p.count; i++) {
         const struct iati_problem *x = &p.items[i];
         FUZZ_CHECK(terminated(x->rule_id, sizeof x->rule_id) && x->rule_id[0] != '\0', "problem %zu rule id", i);
-        FUZZ_CHECK(strcmp(x->rule_id, "FL-CONFIG") != 0 && strcmp(x->rule_id, "FL-IO") != 0, "problem %zu: %s: %s",
-                   i, x->rule_id, x->message);
+        FUZZ_CHECK(strcmp(x->rule_id, "FL-CONFIG") != 0 && strcmp(x->rule_id, "FL-IO") != 0, "problem %zu: %s: %s", i,
+                   x->rule_id, x->message);
         FUZZ_CHECK(x->severity == IATI_SEVERITY_ERROR || x->severity == IATI_SEVERITY_WARNING, "severity %d",
                    (int)x->severity);
         FUZZ_CHECK(terminated(x->location, sizeof x->location) && terminated(x->message, sizeof x->message),
@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                q.count, q.dropped);
     for (size_t i = 0; i < p.count; i++) {
         const struct iati_problem *x = &p.items[i], *y = &q.items[i];
-        FUZZ_CHECK(strcmp(x->rule_id, y->rule_id) == 0 && x->line == y->line &&
-                       strcmp(x->location, y->location) == 0 && strcmp(x->message, y->message) == 0,
+        FUZZ_CHECK(strcmp(x->rule_id, y->rule_id) == 0 && x->line == y->line && strcmp(x->location, y->location) == 0 &&
+                       strcmp(x->message, y->message) == 0,
                    "problem %zu differs the second time: %s %s / %s %s", i, x->rule_id, x->message, y->rule_id,
                    y->message);
     }

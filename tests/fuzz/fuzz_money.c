@@ -80,12 +80,12 @@ static bool parse_checked(const char *s, int exp, bool allow_negative, int64_t *
     /* Format and parse again: the same amount, in the canonical text. */
     char buf[MONEY_TEXT_MAX];
     size_t len = money_format(got, exp, buf, sizeof buf);
-    FUZZ_CHECK(len > 0 && len < MONEY_TEXT_MAX && strlen(buf) == len, "format of %lld gave length %zu",
-               (long long)got, len);
+    FUZZ_CHECK(len > 0 && len < MONEY_TEXT_MAX && strlen(buf) == len, "format of %lld gave length %zu", (long long)got,
+               len);
     int64_t again = 0;
     money_status st2 = money_parse(buf, exp, true, &again);
-    FUZZ_CHECK(st2 == MONEY_OK && again == got, "'%s' -> %lld -> '%s' -> status %d, %lld", s, (long long)got, buf,
-               st2, (long long)again);
+    FUZZ_CHECK(st2 == MONEY_OK && again == got, "'%s' -> %lld -> '%s' -> status %d, %lld", s, (long long)got, buf, st2,
+               (long long)again);
     /* Canonical: exactly exp decimals, no superfluous leading zero, no "-0". */
     const char *digits = buf + (buf[0] == '-');
     const char *dot = strchr(buf, '.');

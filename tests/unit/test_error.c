@@ -1,9 +1,10 @@
 /* Unit tests for error: every fl_error can be sent as JSON (valid UTF-8 in field and message,
  * one line), whatever client text it echoes and wherever truncation cuts. Found by tests/fuzz/fuzz_jsonv. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <jansson.h>

@@ -924,8 +924,12 @@ static void test_streamed_then_broken(void **state)
 static void test_memory_check_matches_file_check(void **state)
 {
     (void)state;
-    static const char *const fixtures[] = {"valid-loan.xml",      "many-rules.xml",          "more-rules.xml",
-                                           "sector-sum-90.xml",   "withdrawn-finance-type.xml", "org-more-rules.xml",
+    static const char *const fixtures[] = {"valid-loan.xml",
+                                           "many-rules.xml",
+                                           "more-rules.xml",
+                                           "sector-sum-90.xml",
+                                           "withdrawn-finance-type.xml",
+                                           "org-more-rules.xml",
                                            "budget-over-a-year.xml"};
     struct iati_problems p;
     iati_problems_init(&p);
