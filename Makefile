@@ -57,6 +57,7 @@ stop:
 # Every test against a throwaway PostgreSQL cluster; nothing left running afterwards.
 check: deps
 	@$(MAKE) --no-print-directory test-bin
+	@$(MAKE) --no-print-directory fuzz-bin
 	@BUILD=$(BUILD) bash tests/run.sh
 
 test-bin: $(BUILD)/fundledger $(TEST_BIN)
@@ -105,4 +106,51 @@ valgrind: test-bin
 clean:
 	rm -rf build
 
+# ---- Fuzzing (libFuzzer, hence clang). The library is compiled again with clang, coverage
+# instrumentation, ASan and UBSan into build/fuzz; each tests/fuzz/fuzz_<name>.c is one harness
+# with its seed corpus in tests/fuzz/corpus/<name>/. `make fuzz` runs every harness (or those
+# matching FUZZ=<fragment>) for FUZZ_SECONDS each; new inputs go to build/fuzz/corpus/<name>/,
+# crashes to build/fuzz/artifacts/. `make check` builds them and runs each for a few seconds.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+	-Wno-unused-command-line-argument -g -O2 -Iinclude -MMD -MP -pthread $(FUZZ_SAN) $(PKG_CFLAGS)
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+.PHONY: fuzz fuzz-bin
+
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-bin
+	@set -e; for b in $(FUZZ_BIN); do \
+	  h=$$(basename $$b); n=$${h#fuzz_}; \
+	  case "$$h" in *$(FUZZ)*) ;; *) continue ;; esac; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts; \
+	  echo "fuzz $$h: $(FUZZ_SECONDS) s"; \
+	  FUNDLEDGER_SHARED_DIR=$${FUNDLEDGER_SHARED_DIR:-../shared} $$b -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
+	    $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n; \
+	done
+
+$(FUZZ_BUILD)/libfundledger.a: $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/obj/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo "  FUZZCC $<"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	@echo "  FUZZCC $<"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Itests/fuzz -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libfundledger.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $^ $(PKG_LIBS) -lm
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fundledger needs when any is missing.
+# Installs the Debian packages fundledger needs when any is missing (clang and libclang-rt-dev:
+# the libFuzzer harnesses of tests/fuzz, which make check builds and runs briefly).
 # As root it runs apt-get; otherwise it prints the one line an administrator must run.
 set -eu
 pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libxml2-dev libxml2-utils libjansson-dev
       libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libgmp-dev libmpfr-dev postgresql postgresql-contrib python3 curl
-      libargon2-dev liboath-dev chromium chromium-driver python3-selenium"
+      libargon2-dev liboath-dev chromium chromium-driver python3-selenium
+      clang libclang-rt-dev"
 # The browser tests' own npm packages (axe-core, pinned in tests/browser/package-lock.json).
 npm_deps() {
   if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then

@@ -83,6 +83,32 @@ for t in $(ls "$BUILD"/tests/unit/test_* "$BUILD"/tests/db/test_* "$BUILD"/tests
   fi
   [ "$rc" = 0 ] || failed_programs="$failed_programs $(basename "$t")"
 done
+
+# Fuzz harnesses (tests/fuzz/, built into build/fuzz by `make fuzz-bin`): a short run of each
+# from its seed corpus, one line each, so that they keep building and their invariants keep
+# holding. The long campaign is `make fuzz` (FUZZ_SECONDS) or tests/fuzz/campaign.sh.
+fuzz_tmp=$(mktemp -d /tmp/fundledger-fuzz.XXXXXX)
+for h in $(ls build/fuzz/fuzz_* 2>/dev/null | grep -v '\.d$'); do
+  [ -x "$h" ] || continue
+  name=$(basename "$h")
+  case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
+  mkdir -p "$fuzz_tmp/${name#fuzz_}"
+  out=$("$h" -seed=1 -runs="${FUZZ_CHECK_RUNS:-5000}" -max_total_time="${FUZZ_CHECK_SECONDS:-5}" \
+    -artifact_prefix="$fuzz_tmp/" "$fuzz_tmp/${name#fuzz_}" "tests/fuzz/corpus/${name#fuzz_}" 2>&1)
+  rc=$?
+  runs=$(printf '%s\n' "$out" | sed -n 's/^#\([0-9]*\)[[:space:]]*DONE.*/\1/p' | tail -n 1)
+  if [ "$rc" = 0 ] && [ -n "$runs" ]; then
+    echo "fuzz $name: ok, ${runs} runs"
+    passed=$((passed + 1))
+  else
+    printf '%s\n' "$out" | tail -n 40
+    echo "fuzz $name: FAILED (exit $rc)"
+    failed=$((failed + 1))
+    failed_programs="$failed_programs $name"
+  fi
+done
+rm -rf "$fuzz_tmp"
+
 echo
 [ -z "$failed_programs" ] || echo "failing programs:$failed_programs"
 echo "tests: $passed passed, $failed failed"

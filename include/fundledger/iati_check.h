@@ -147,7 +147,18 @@ struct iati_check_config {
      * (FL-PRIVACY-ADMIN-LEVEL). Off for other people's files; iati check --policy turns it on.
      * The name and ledger-total policies need the database: iati_export_publish runs them. */
     bool policy;
+    /* The schema parsed beforehand (iati_schema_load, of the kind checked; borrowed), or NULL to
+     * parse it from schema_dir for this call. */
+    const struct iati_schema *schema;
 };
+
+/* An IATI XSD parsed once for many checks (parsing it is most of a small file's check). */
+struct iati_schema;
+
+/* Parses the schema of kind from schema_dir as iati_check_file would. NULL on failure with an
+ * FL-CONFIG problem appended to problems. Free with iati_schema_free (NULL is fine). */
+struct iati_schema *iati_schema_load(const char *schema_dir, enum iati_kind kind, struct iati_problems *problems);
+void iati_schema_free(struct iati_schema *s);
 
 enum iati_check_result {
     IATI_CHECK_OK = 0, /* no error: the file passes (warnings or infos may have been appended) */
@@ -173,5 +184,10 @@ enum iati_check_result {
  * iati_problems_free afterwards); problems are appended, never cleared. */
 enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, const struct iati_check_config *cfg,
                                        struct iati_problems *out);
+
+/* The same check of a document held in memory, buf[0..len) (at most INT_MAX bytes), named name
+ * in problems (for tests and tests/fuzz/fuzz_iati). */
+enum iati_check_result iati_check_memory(const char *buf, size_t len, const char *name, enum iati_kind kind,
+                                         const struct iati_check_config *cfg, struct iati_problems *out);
 
 #endif

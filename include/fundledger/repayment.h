@@ -117,6 +117,22 @@ json_t *repayment_record(struct db *db, const struct principal *actor, int64_t l
 enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, int64_t fund_id, const char *csv,
                                  size_t len, json_t **report, struct fl_error *err);
 
+/* One data line of a bank statement as the import cuts it, before any database work. */
+struct repayment_csv_line {
+    unsigned line_no;               /* in the file; the header is line 1 */
+    const struct fl_error *refusal; /* why the line is refused as it stands ("line", "loan_id"), or NULL */
+    int64_t loan_id;                /* the rest only when not refused; text valid during the call */
+    const char *amount, *value_date, *reference;
+};
+typedef void (*repayment_csv_visit)(void *ctx, const struct repayment_csv_line *line);
+
+/* The import's reading of a file alone (pure, no database; for tests and tests/fuzz): checks the
+ * line count, NUL bytes and header exactly as repayment_import_csv does, and calls visit for each
+ * data line in file order. Returns FLE_OK, or the error of the whole file (FLE_BAD_FIELD "csv" or
+ * "header"; FLE_INTERNAL when out of memory), after which visit is not called. */
+enum fl_err repayment_csv_parse(const char *csv, size_t len, repayment_csv_visit visit, void *ctx,
+                                struct fl_error *err);
+
 /* Days past due and arrears of a loan as of a date (payments count when their value date is
  * on or before it): {"loan_id", "as_of", "currency", "days_past_due" (as_of minus the oldest due
  * date, before as_of, of an instalment with something unpaid; 0 when none or when nothing is

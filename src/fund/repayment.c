@@ -1315,16 +1315,30 @@ static enum fl_err import_chunk(struct db *db, const struct rp_ctx *ctx, struct 
     return e;
 }
 
-enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, int64_t fund_id, const char *csv,
-                                 size_t len, json_t **report, struct fl_error *err)
+/* A bank statement as read, before any database work: the file's copy (fields point into it),
+ * one rp_src per data line in file order, and the lines to apply (not refused as they stand). */
+struct rp_file {
+    char *buf;
+    struct rp_src *src;    /* n_lines slots, n used */
+    struct rp_src **order; /* queued used */
+    size_t n_lines, n, queued;
+};
+
+static void file_free(struct rp_file *f)
 {
-    assert(db_in_tx(db) && actor != NULL && report != NULL);
-    *report = NULL;
-    char currency[CURRENCY_CODE_BYTES];
-    enum fl_err e = fund_exists(db, fund_id, currency, err);
-    if (e != FLE_OK) {
-        return e;
+    for (size_t i = 0; f->src != NULL && i < f->n_lines; i++) {
+        json_decref(f->src[i].result);
     }
+    free(f->order);
+    free(f->src);
+    free(f->buf);
+}
+
+/* Checks the file (line count, NUL bytes, header) and cuts it into lines; a line refused as it
+ * stands gets its result at once. Pure: no database. *f is set on every path: file_free it. */
+static enum fl_err file_read(const char *csv, size_t len, struct rp_file *f, struct fl_error *err)
+{
+    memset(f, 0, sizeof *f);
     if (csv == NULL) {
         len = 0;
     }
@@ -1341,13 +1355,12 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
     if (len > 0 && memchr(csv, '\0', len) != NULL) {
         return fl_error_set(err, FLE_BAD_FIELD, "csv", "the file contains NUL bytes: not a text CSV");
     }
-    char *buf = malloc(len + 1);
-    struct rp_src *src = calloc(n_lines ? n_lines : 1, sizeof *src);
-    struct rp_src **order = calloc(n_lines ? n_lines : 1, sizeof *order);
-    struct rp_line *lines = calloc(REPAYMENT_IMPORT_CHUNK, sizeof *lines);
-    if (buf == NULL || src == NULL || order == NULL || lines == NULL) {
-        e = oom(err);
-        goto done;
+    char *buf = f->buf = malloc(len + 1);
+    struct rp_src *src = f->src = calloc(n_lines ? n_lines : 1, sizeof *src);
+    struct rp_src **order = f->order = calloc(n_lines ? n_lines : 1, sizeof *order);
+    f->n_lines = n_lines;
+    if (buf == NULL || src == NULL || order == NULL) {
+        return oom(err);
     }
     if (len > 0) {
         memcpy(buf, csv, len);
@@ -1364,8 +1377,7 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
         hend--;
     }
     if ((size_t)(hend - p) != strlen(csv_header) || memcmp(p, csv_header, strlen(csv_header)) != 0) {
-        e = fl_error_set(err, FLE_BAD_FIELD, "header", "the first line must be exactly: %s", csv_header);
-        goto done;
+        return fl_error_set(err, FLE_BAD_FIELD, "header", "the first line must be exactly: %s", csv_header);
     }
     p = nl ? nl + 1 : end;
     /* Parse every line; refusals of form are answered at once, the rest queued. */
@@ -1381,14 +1393,63 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
         parse_line(p, ln);
         if (ln->done) {
             if ((src[n].result = result_json(ln)) == NULL) {
-                e = oom(err);
-                goto done;
+                return oom(err);
             }
         } else {
             order[queued++] = &src[n];
         }
         p = eol ? eol + 1 : end;
     }
+    f->n = n;
+    f->queued = queued;
+    return FLE_OK;
+}
+
+enum fl_err repayment_csv_parse(const char *csv, size_t len, repayment_csv_visit visit, void *ctx, struct fl_error *err)
+{
+    assert(visit != NULL);
+    struct rp_file f;
+    enum fl_err e = file_read(csv, len, &f, err);
+    for (size_t i = 0; e == FLE_OK && i < f.n; i++) {
+        const struct rp_line *ln = &f.src[i].line;
+        struct repayment_csv_line out = {.line_no = ln->line_no};
+        if (ln->done) {
+            out.refusal = &ln->err;
+        } else {
+            out.loan_id = ln->loan_id;
+            out.amount = ln->amount;
+            out.value_date = ln->value_date;
+            out.reference = ln->reference;
+        }
+        visit(ctx, &out);
+    }
+    file_free(&f);
+    return e;
+}
+
+enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, int64_t fund_id, const char *csv,
+                                 size_t len, json_t **report, struct fl_error *err)
+{
+    assert(db_in_tx(db) && actor != NULL && report != NULL);
+    *report = NULL;
+    char currency[CURRENCY_CODE_BYTES];
+    enum fl_err e = fund_exists(db, fund_id, currency, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    struct rp_file f;
+    struct rp_line *lines = NULL;
+    e = file_read(csv, len, &f, err);
+    if (e != FLE_OK) {
+        goto done;
+    }
+    lines = calloc(REPAYMENT_IMPORT_CHUNK, sizeof *lines);
+    if (lines == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    struct rp_src *src = f.src, **order = f.order;
+    size_t n = f.n, queued = f.queued;
     /* By loan (file order within a loan): each chunk covers a narrow range of loans, whose state
      * loads with range scans; lines of different loans are independent, so their order is free. */
     qsort(order, queued, sizeof *order, cmp_src);
@@ -1436,13 +1497,8 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
     }
     *report = rep;
 done:
-    for (size_t i = 0; src != NULL && i < n_lines; i++) {
-        json_decref(src[i].result);
-    }
     free(lines);
-    free(order);
-    free(src);
-    free(buf);
+    file_free(&f);
     return e;
 }
 

@@ -1084,8 +1084,41 @@ static bool today_days(const char *today, struct iati_problems *out, int64_t *da
     return true;
 }
 
-enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, const struct iati_check_config *cfg,
-                                       struct iati_problems *out)
+struct iati_schema {
+    xmlSchemaPtr schema;
+    enum iati_kind kind;
+};
+
+struct iati_schema *iati_schema_load(const char *schema_dir, enum iati_kind kind, struct iati_problems *problems)
+{
+    assert(problems != NULL);
+    assert(kind == IATI_KIND_ACTIVITIES || kind == IATI_KIND_ORGANISATIONS);
+    iati_chk_libxml_init();
+    struct iati_schema *s = malloc(sizeof *s);
+    if (s == NULL) {
+        iati_chk_problem_at(problems, "FL-CONFIG", IATI_SEVERITY_ERROR, "schema", 0, "out of memory");
+        return NULL;
+    }
+    s->kind = kind;
+    s->schema = load_schema(schema_dir, kind, problems);
+    if (s->schema == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void iati_schema_free(struct iati_schema *s)
+{
+    if (s != NULL) {
+        xmlSchemaFree(s->schema);
+        free(s);
+    }
+}
+
+/* Checks the file at path, or when buf is non-NULL the document buf[0..len) named path. */
+static enum iati_check_result check_source(const char *path, const char *buf, size_t len, enum iati_kind kind,
+                                           const struct iati_check_config *cfg, struct iati_problems *out)
 {
     assert(path != NULL && cfg != NULL && out != NULL);
     assert(kind == IATI_KIND_ACTIVITIES || kind == IATI_KIND_ORGANISATIONS);
@@ -1093,7 +1126,8 @@ enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, co
     size_t before_dropped = out->dropped;
     enum iati_check_result result = IATI_CHECK_ERROR;
     struct iati_codelists *owned = NULL;
-    xmlSchemaPtr schema = NULL;
+    xmlSchemaPtr schema = NULL; /* owned: parsed for this call */
+    xmlSchemaPtr use_schema = NULL;
     xmlSchemaValidCtxtPtr vctxt = NULL;
     int fd = -1;
     xmlStructuredErrorFunc saved_handler = NULL;
@@ -1128,17 +1162,23 @@ enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, co
         }
         r.c.codelists = owned;
     }
-    schema = load_schema(cfg->schema_dir, kind, out);
-    if (schema == NULL) {
+    if (cfg->schema != NULL) {
+        assert(cfg->schema->kind == kind);
+        use_schema = cfg->schema->schema;
+    } else if ((use_schema = schema = load_schema(cfg->schema_dir, kind, out)) == NULL) {
         goto done;
     }
-    vctxt = xmlSchemaNewValidCtxt(schema);
+    vctxt = xmlSchemaNewValidCtxt(use_schema);
     if (vctxt == NULL) {
         iati_chk_problem_at(out, "FL-CONFIG", IATI_SEVERITY_ERROR, "schema", 0, "cannot create a schema validator");
         goto done;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (buf != NULL && len > INT_MAX) {
+        iati_chk_problem_at(out, "FL-IO", IATI_SEVERITY_ERROR, path, 0, "%s is too large to check in memory", path);
+        goto done;
+    }
+    fd = buf != NULL ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    if (buf == NULL && fd < 0) {
         iati_chk_problem_at(out, "FL-IO", IATI_SEVERITY_ERROR, path, 0, "cannot open %s: %s", path, strerror(errno));
         goto done;
     }
@@ -1154,7 +1194,8 @@ enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, co
     /* libxml2's unstructured notices ("Unimplemented block" on an entity reference) are not
      * printed to stderr: everything that matters arrives structured. */
     xmlSetGenericErrorFunc(NULL, quiet);
-    r.reader = xmlReaderForFd(fd, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES);
+    r.reader = buf != NULL ? xmlReaderForMemory(buf, (int)len, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES)
+                           : xmlReaderForFd(fd, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES);
     if (r.reader == NULL) {
         iati_chk_problem_at(out, "FL-IO", IATI_SEVERITY_ERROR, path, 0, "cannot create an XML reader for %s", path);
         goto done;
@@ -1198,4 +1239,17 @@ done:
     }
     iati_codelists_free(owned);
     return result;
+}
+
+enum iati_check_result iati_check_file(const char *path, enum iati_kind kind, const struct iati_check_config *cfg,
+                                       struct iati_problems *out)
+{
+    return check_source(path, NULL, 0, kind, cfg, out);
+}
+
+enum iati_check_result iati_check_memory(const char *buf, size_t len, const char *name, enum iati_kind kind,
+                                         const struct iati_check_config *cfg, struct iati_problems *out)
+{
+    assert(buf != NULL && name != NULL);
+    return check_source(name, buf, len, kind, cfg, out);
 }

@@ -462,6 +462,12 @@ static void test_400_body_errors(void **state)
     wreq(&r, "POST", path, TOKEN(MANAGER), "{\"memo\": \"a\", \"memo\": \"b\"}");
     expect_error(&r, 400, "malformed_json", "");
     httpc_resp_free(&r);
+    /* A bad escape before a two-byte character: jansson's message quotes half of it, which is
+     * not UTF-8; the error is still sent (tests/fuzz/fuzz_jsonv: the reply's json_pack failed). */
+    wreq(&r, "POST", path, TOKEN(MANAGER), "{\"memo\":\"\\\xc7\x87\"}");
+    expect_error(&r, 400, "malformed_json", "");
+    assert_non_null(strstr(jstr(json_object_get(r.json, "error"), "message"), "invalid escape near"));
+    httpc_resp_free(&r);
 
     char body[1024];
     snprintf(body, sizeof body,

@@ -1007,9 +1007,67 @@ static void test_streamed_then_broken(void **state)
     iati_problems_free(&p);
 }
 
+/* ---------------------------------------------------------------- in memory, schema parsed once */
+
+/* Every fixture checked from memory with a schema parsed beforehand reports exactly what the file
+ * check reports (rule, line, location, message), the name given standing for the path. */
+static void test_memory_check_matches_file_check(void **state)
+{
+    (void)state;
+    static const char *const fixtures[] = {"valid-loan.xml",
+                                           "many-rules.xml",
+                                           "more-rules.xml",
+                                           "sector-sum-90.xml",
+                                           "withdrawn-finance-type.xml",
+                                           "org-more-rules.xml",
+                                           "budget-over-a-year.xml"};
+    struct iati_problems p;
+    iati_problems_init(&p);
+    struct iati_schema *schemas[2] = {iati_schema_load(schema_dir, IATI_KIND_ACTIVITIES, &p),
+                                      iati_schema_load(schema_dir, IATI_KIND_ORGANISATIONS, &p)};
+    assert_non_null(schemas[0]);
+    assert_non_null(schemas[1]);
+    assert_int_equal(p.count, 0);
+    iati_problems_free(&p);
+    size_t failing = 0;
+    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
+        enum iati_kind kind = strncmp(fixtures[f], "org-", 4) == 0 ? IATI_KIND_ORGANISATIONS : IATI_KIND_ACTIVITIES;
+        char path[256];
+        (void)snprintf(path, sizeof path, "%s/%s", FIXTURES, fixtures[f]);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        char buf[16384];
+        size_t len = fread(buf, 1, sizeof buf, fp);
+        assert_true(len > 0 && len < sizeof buf);
+        fclose(fp);
+
+        struct iati_check_config cfg = config();
+        struct iati_problems from_file, from_memory;
+        enum iati_check_result rf = run(path, kind, &cfg, &from_file);
+        cfg.schema = schemas[kind];
+        iati_problems_init(&from_memory);
+        enum iati_check_result rm = iati_check_memory(buf, len, path, kind, &cfg, &from_memory);
+        assert_int_equal(rm, rf);
+        assert_int_equal(from_memory.count, from_file.count);
+        for (size_t i = 0; i < from_file.count; i++) {
+            assert_string_equal(from_memory.items[i].rule_id, from_file.items[i].rule_id);
+            assert_int_equal(from_memory.items[i].line, from_file.items[i].line);
+            assert_string_equal(from_memory.items[i].location, from_file.items[i].location);
+            assert_string_equal(from_memory.items[i].message, from_file.items[i].message);
+        }
+        failing += rf == IATI_CHECK_FAILED;
+        iati_problems_free(&from_file);
+        iati_problems_free(&from_memory);
+    }
+    assert_int_equal(failing, sizeof fixtures / sizeof fixtures[0] - 1); /* all but valid-loan.xml */
+    iati_schema_free(schemas[0]);
+    iati_schema_free(schemas[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_check_matches_file_check),
         cmocka_unit_test(test_example_activities_pass),
         cmocka_unit_test(test_example_organisation_passes),
         cmocka_unit_test(test_codelists_loaded_per_call_from_dir),
