@@ -42,7 +42,7 @@ CREATE INDEX login_attempt_name ON login_attempt (user_name, at) WHERE NOT ok;
 CREATE INDEX login_attempt_address ON login_attempt (address, at) WHERE NOT ok;
 
 -- The service role (migration 0010): exactly the columns its statements change; an ended session
--- stays ended, a used TOTP step never goes back, attempts are history (guards below hold for the
+-- stays ended, a used TOTP step never goes back (under the same secret), attempts are history (guards below hold for the
 -- owner too); nothing is deleted or truncated.
 GRANT SELECT, INSERT, UPDATE (password_hash, totp_secret, totp_last_step, updated_at) ON user_credential
     TO fundledger_app;
@@ -66,7 +66,9 @@ CREATE TRIGGER web_session_ended_final BEFORE UPDATE ON web_session
     FOR EACH ROW EXECUTE FUNCTION web_session_guard_update();
 CREATE FUNCTION user_credential_guard_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.user_id IS DISTINCT FROM OLD.user_id OR NEW.totp_last_step < OLD.totp_last_step THEN
+    -- A new secret (user totp) starts its steps again; with the same secret a used step is spent.
+    IF NEW.user_id IS DISTINCT FROM OLD.user_id OR
+       (NEW.totp_last_step < OLD.totp_last_step AND NEW.totp_secret IS NOT DISTINCT FROM OLD.totp_secret) THEN
         RAISE EXCEPTION 'credential of user %: the user never changes and a used TOTP step never goes back',
             OLD.user_id USING ERRCODE = 'P0001';
     END IF;

@@ -41,7 +41,9 @@ PGHOST = os.environ.get("FUNDLEDGER_TEST_PGHOST")
 TEMPLATE = os.environ.get("FUNDLEDGER_TEST_TEMPLATE", "fl_template")
 DB = "t_browser_console"
 PGBIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1] if glob.glob("/usr/lib/postgresql/*/bin") else ""
-CONNINFO = "host=%s dbname=%s user=fundledger" % (PGHOST, DB)
+CONNINFO = "host=%s dbname=%s user=fundledger" % (PGHOST, DB)  # the owner: the test's own checks
+# The server and the commands connect as the service role and migrate as the owner, as deployed.
+SERVICE = "host=%s dbname=%s user=fundledger_app" % (PGHOST, DB)
 
 # The drawdown the manager proposes, and how the console must show it (docs/console.md, Amounts).
 DRAWDOWN = "12345678.90"
@@ -111,7 +113,8 @@ class Harness:
                        check=True, capture_output=True)
         subprocess.run([os.path.join(PGBIN, "createdb"), "-h", PGHOST, "-U", "fundledger", "-T", TEMPLATE, DB],
                        check=True, capture_output=True)
-        env = dict(os.environ, FUNDLEDGER_DATABASE_URL=CONNINFO, FUNDLEDGER_DATA_DIR=self.tmp,
+        env = dict(os.environ, FUNDLEDGER_DATABASE_URL=SERVICE, FUNDLEDGER_DATABASE_OWNER_URL=CONNINFO,
+                   FUNDLEDGER_DATA_DIR=self.tmp,
                    FUNDLEDGER_LOG_LEVEL="warn")
         subprocess.run([BIN, "demo", "load"], env=env, check=True, capture_output=True)
         with open(os.path.join(self.tmp, "demo-credentials.json")) as f:
@@ -334,7 +337,8 @@ def test_logout_and_csp(h):
 def test_cli_password_and_totp(h):
     """`fundledger user password NAME` reads stdin (the old password stops working, the user's
     sessions end); `user totp NAME` prints an otpauth URI whose secret then gives valid codes."""
-    env = dict(os.environ, FUNDLEDGER_DATABASE_URL=CONNINFO, FUNDLEDGER_DATA_DIR=h.tmp, FUNDLEDGER_LOG_LEVEL="warn")
+    env = dict(os.environ, FUNDLEDGER_DATABASE_URL=SERVICE, FUNDLEDGER_DATABASE_OWNER_URL=CONNINFO,
+               FUNDLEDGER_DATA_DIR=h.tmp, FUNDLEDGER_LOG_LEVEL="warn")
     a = Api(h.base)
     a.login("auditor", h.creds["passwords"]["auditor"])
     assert a.call("GET", "/v1/session")[0] == 200
