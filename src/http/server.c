@@ -268,6 +268,62 @@ void http_write(struct http_req *r, struct http_reply *out, idem_fn fn, void *ar
     out->replayed = replayed;
 }
 
+void http_read_id(struct http_req *r, struct http_reply *out, http_id_read_fn fn)
+{
+    int64_t id;
+    if (!http_param_id(r, 0, &id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, fn(r->db, id, &err), &err);
+}
+
+void http_read_id_date(struct http_req *r, struct http_reply *out, const char *name, http_id_date_read_fn fn)
+{
+    int64_t id;
+    const char *date;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, name, &date, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, fn(r->db, id, date, &err), &err);
+}
+
+struct fund_date_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *date;
+    unsigned status;
+    http_fund_date_write_fn fn;
+};
+
+static enum fl_err fund_date_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct fund_date_args *a = arg;
+    *status = a->status;
+    *reply = a->fn(db, a->who, a->fund_id, a->date, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void http_write_fund_date(struct http_req *r, struct http_reply *out, const char *field, unsigned status,
+                          http_fund_date_write_fn fn)
+{
+    const struct jv_field spec[] = {{field, JV_DATE, true, 10}};
+    struct fund_date_args a = {.who = &r->who, .status = status, .fn = fn};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, 1, "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.date = jv_str(r->body, field);
+    http_write(r, out, fund_date_op, &a);
+}
+
 /* Matches url against pattern segment by segment; {name} segments capture one non-empty
  * segment. On a match params point into buf (a copy of url with the captures cut out). */
 static bool match(const char *pattern, const char *url, char *buf, size_t cap, const char **params, unsigned *n)
