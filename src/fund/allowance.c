@@ -326,25 +326,8 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
         db_array_i64(&a[4], loans[i].principal);
         db_array_i64(&a[5], loans[i].allowance);
     }
-    const char *pl[7] = {rb,
-                         db_array_str(&a[0]),
-                         db_array_str(&a[1]),
-                         db_array_str(&a[2]),
-                         db_array_str(&a[3]),
-                         db_array_str(&a[4]),
-                         db_array_str(&a[5])};
-    bool ok = true;
-    for (int k = 1; k < 7; k++) {
-        ok = ok && pl[k] != NULL;
-    }
-    r = ok ? db_exec(db, "provision_insert_loans", 7, pl, err) : NULL;
-    for (int k = 0; k < 6; k++) {
-        db_array_free(&a[k]);
-    }
+    r = db_exec_arrays(db, "provision_insert_loans", rb, a, 6, err);
     if (r == NULL) {
-        if (!ok) {
-            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-        }
         goto done;
     }
     PQclear(r);
@@ -356,16 +339,8 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
         db_array_i64(&a[1], capital[i]);
         db_array_i64(&a[2], alloc[i]);
     }
-    const char *pt[4] = {rb, db_array_str(&a[0]), db_array_str(&a[1]), db_array_str(&a[2])};
-    ok = pt[1] != NULL && pt[2] != NULL && pt[3] != NULL;
-    r = ok ? db_exec(db, "provision_insert_tranches", 4, pt, err) : NULL;
-    for (int k = 0; k < 3; k++) {
-        db_array_free(&a[k]);
-    }
+    r = db_exec_arrays(db, "provision_insert_tranches", rb, a, 3, err);
     if (r == NULL) {
-        if (!ok) {
-            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-        }
         goto done;
     }
     PQclear(r);

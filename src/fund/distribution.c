@@ -434,20 +434,8 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
         }
     }
     char rb[21];
-    const char *ps[7] = {db_i64_text(run_id, rb), db_array_str(&a[0]), db_array_str(&a[1]), db_array_str(&a[2]),
-                         db_array_str(&a[3]),     db_array_str(&a[4]), db_array_str(&a[5])};
-    bool ok = true;
-    for (int k = 1; k < 7; k++) {
-        ok = ok && ps[k] != NULL;
-    }
-    r = ok ? db_exec(db, "distribution_insert_steps", 7, ps, err) : NULL;
-    for (int k = 0; k < 6; k++) {
-        db_array_free(&a[k]);
-    }
+    r = db_exec_arrays(db, "distribution_insert_steps", db_i64_text(run_id, rb), a, 6, err);
     if (r == NULL) {
-        if (!ok) {
-            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-        }
         return NULL;
     }
     PQclear(r);
