@@ -165,20 +165,15 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
                       struct fl_error *err)
 {
     assert(db_in_tx(db) && actor != NULL);
+    struct fund_settings fs;
+    if (fund_lock(db, fund_id, &fs, err) != FLE_OK) {
+        return NULL;
+    }
     char fb[21];
-    const char *pf[1] = {db_i64_text(fund_id, fb)};
-    PGresult *r = db_exec(db, "distribution_lock_fund", 1, pf, err);
-    if (r == NULL) {
-        return NULL;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
-        return NULL;
-    }
+    db_i64_text(fund_id, fb);
     char cur[CURRENCY_CODE_BYTES];
-    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 2));
-    PQclear(r);
+    snprintf(cur, sizeof cur, "%s", fs.base_currency);
+    PGresult *r;
     char today[DATE_TEXT_BYTES];
     tranche_today(today);
     if (date == NULL) {
