@@ -363,10 +363,8 @@ json_t *provision_get(struct db *db, int64_t fund_id, const char *as_of, int64_t
         return NULL;
     }
     char today[DATE_TEXT_BYTES];
-    tranche_today(today);
-    const char *d = as_of ? as_of : today;
-    if (!ledger_date_valid(d)) {
-        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+    const char *d = tranche_as_of(as_of, today, err);
+    if (d == NULL) {
         return NULL;
     }
     char fb[21];
