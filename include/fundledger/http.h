@@ -98,6 +98,10 @@ void http_read_id(struct http_req *r, struct http_reply *out, http_id_read_fn fn
 /* The same with an optional query date `name` (400 naming it when it is not YYYY-MM-DD). */
 typedef json_t *(*http_id_date_read_fn)(struct db *db, int64_t id, const char *date, struct fl_error *err);
 void http_read_id_date(struct http_req *r, struct http_reply *out, const char *name, http_id_date_read_fn fn);
+/* The same with a page as well (after, limit: see http_query_page). */
+typedef json_t *(*http_id_date_page_fn)(struct db *db, int64_t id, const char *date, int64_t after_id,
+                                        unsigned limit, struct fl_error *err);
+void http_read_id_date_page(struct http_req *r, struct http_reply *out, const char *name, http_id_date_page_fn fn);
 /* A write on the fund in path parameter 0 whose body is {field: "YYYY-MM-DD"} (required): runs
  * fn(db, who, fund_id, date) once per Idempotency-Key and replies with `status` or fn's error. */
 typedef json_t *(*http_fund_date_write_fn)(struct db *db, const struct principal *actor, int64_t fund_id,

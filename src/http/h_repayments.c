@@ -206,16 +206,7 @@ void h_portfolio(struct http_req *r, struct http_reply *out)
 
 void h_portfolio_arrears(struct http_req *r, struct http_reply *out)
 {
-    int64_t id, after;
-    unsigned limit;
-    const char *as_of;
-    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out) ||
-        !http_query_page(r, &after, &limit, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, portfolio_arrears_list(r->db, id, as_of, after, limit, &err), &err);
+    http_read_id_date_page(r, out, "as_of", portfolio_arrears_list);
 }
 
 /* ---- settings ---- */

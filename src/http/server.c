@@ -291,6 +291,20 @@ void http_read_id_date(struct http_req *r, struct http_reply *out, const char *n
     http_reply_result(out, 200, fn(r->db, id, date, &err), &err);
 }
 
+void http_read_id_date_page(struct http_req *r, struct http_reply *out, const char *name, http_id_date_page_fn fn)
+{
+    int64_t id, after;
+    unsigned limit;
+    const char *date;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, name, &date, out) ||
+        !http_query_page(r, &after, &limit, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, fn(r->db, id, date, after, limit, &err), &err);
+}
+
 struct fund_date_args {
     const struct principal *who;
     int64_t fund_id;
