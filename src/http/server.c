@@ -854,6 +854,21 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
     }
 }
 
+/* With stop_mu held: waits ms milliseconds or until the server stops; true when it is stopping. */
+static bool wait_for_stop(struct http_server *s, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+    return s->stopping;
+}
+
 /* Every HTTP_WATCHDOG_MS: a connection whose request has not fully arrived within
  * http_request_deadline_s of its start is shut down, however steadily its bytes trickle in
  * (the idle timeout restarts on every byte; this clock does not). The worker that owns the
@@ -864,15 +879,7 @@ static void *watchdog(void *arg)
     const long deadline_ms = (long)s->cfg->http_request_deadline_s * 1000L;
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += HTTP_WATCHDOG_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping) {
+        if (wait_for_stop(s, HTTP_WATCHDOG_MS)) {
             break;
         }
         pthread_mutex_unlock(&s->stop_mu);
@@ -907,17 +914,7 @@ static void *sealer(void *arg)
     struct fl_error err;
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long ms = (long)s->cfg->ledger_seal_interval_ms;
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping) {
+        if (wait_for_stop(s, (long)s->cfg->ledger_seal_interval_ms)) {
             break;
         }
         pthread_mutex_unlock(&s->stop_mu);
