@@ -145,4 +145,10 @@ bool db_array_null(struct db_array *a);
 /* The literal, NUL-terminated, valid until the next append or free; NULL if an append failed. */
 const char *db_array_str(struct db_array *a);
 void db_array_free(struct db_array *a);
+/* Runs the prepared statement `stmt` with the parameters {first, literal of a[0], ..., of a[n-1]}
+ * (n at most DB_ARRAY_EXEC_MAX) and frees the n arrays on every path. NULL with err set (an array
+ * whose append failed: FLE_INTERNAL "out of memory", the statement not run) or db_exec's result. */
+#define DB_ARRAY_EXEC_MAX 8
+PGresult *db_exec_arrays(struct db *db, const char *stmt, const char *first, struct db_array *a, int n,
+                         struct fl_error *err);
 #endif

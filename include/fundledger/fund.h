@@ -7,6 +7,7 @@
 
 #include "fundledger/auth.h"
 #include "fundledger/db.h"
+#include "fundledger/limits.h"
 
 /* Account types of the chart. */
 bool fund_account_type_valid(const char *type);
@@ -21,6 +22,14 @@ json_t *fund_get(struct db *db, int64_t fund_id, struct fl_error *err);
 json_t *fund_list(struct db *db, struct fl_error *err);
 /* FLE_NOT_FOUND when there is no such fund; *base_currency (4 bytes) filled when not NULL. */
 enum fl_err fund_exists(struct db *db, int64_t fund_id, char *base_currency, struct fl_error *err);
+/* Locks the fund's row until the caller's transaction ends (runs of one fund are serialised) and
+ * reads its waterfall settings. FLE_NOT_FOUND (fund_id) when there is no such fund. */
+struct fund_settings {
+    char waterfall_mode[16]; /* "sequential" or "pro_rata" */
+    int64_t reserve_target_minor;
+    char base_currency[CURRENCY_CODE_BYTES];
+};
+enum fl_err fund_lock(struct db *db, int64_t fund_id, struct fund_settings *out, struct fl_error *err);
 
 /* Adds an account (inside the caller's transaction, audited). Errors name the field. */
 json_t *fund_account_create(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,

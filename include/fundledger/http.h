@@ -94,6 +94,24 @@ bool http_query_page(struct http_req *r, int64_t *after, unsigned *limit, struct
 /* Runs a write once per Idempotency-Key (see idem_run) and replies with its stored result. */
 void http_write(struct http_req *r, struct http_reply *out, idem_fn fn, void *arg);
 
+/* Shared handler shapes. A read of path parameter 0: replies 200 with fn's result or its error
+ * (400 naming the parameter when it is not a positive id). */
+typedef json_t *(*http_id_read_fn)(struct db *db, int64_t id, struct fl_error *err);
+void http_read_id(struct http_req *r, struct http_reply *out, http_id_read_fn fn);
+/* The same with an optional query date `name` (400 naming it when it is not YYYY-MM-DD). */
+typedef json_t *(*http_id_date_read_fn)(struct db *db, int64_t id, const char *date, struct fl_error *err);
+void http_read_id_date(struct http_req *r, struct http_reply *out, const char *name, http_id_date_read_fn fn);
+/* The same with a page as well (after, limit: see http_query_page). */
+typedef json_t *(*http_id_date_page_fn)(struct db *db, int64_t id, const char *date, int64_t after_id,
+                                        unsigned limit, struct fl_error *err);
+void http_read_id_date_page(struct http_req *r, struct http_reply *out, const char *name, http_id_date_page_fn fn);
+/* A write on the fund in path parameter 0 whose body is {field: "YYYY-MM-DD"} (required): runs
+ * fn(db, who, fund_id, date) once per Idempotency-Key and replies with `status` or fn's error. */
+typedef json_t *(*http_fund_date_write_fn)(struct db *db, const struct principal *actor, int64_t fund_id,
+                                           const char *date, struct fl_error *err);
+void http_write_fund_date(struct http_req *r, struct http_reply *out, const char *field, unsigned status,
+                          http_fund_date_write_fn fn);
+
 /* Handlers, one file per resource family (h_*.c). */
 void h_healthz(struct http_req *r, struct http_reply *out);
 void h_readyz(struct http_req *r, struct http_reply *out);

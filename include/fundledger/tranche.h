@@ -87,5 +87,8 @@ int64_t tranche_capital(const int64_t b[TRANCHE_ACCOUNTS]);
 
 /* Today's date (UTC) as YYYY-MM-DD; dates after it are "in the future". */
 void tranche_today(char out[11]);
+/* The date a read is "as of": as_of, or today (written into today) when as_of is NULL. NULL with
+ * FLE_BAD_PARAM (as_of) "a date YYYY-MM-DD" when as_of is not such a date. */
+const char *tranche_as_of(const char *as_of, char today[11], struct fl_error *err);
 
 #endif

@@ -126,3 +126,23 @@ void db_array_free(struct db_array *a)
     free(a->buf);
     memset(a, 0, sizeof *a);
 }
+
+PGresult *db_exec_arrays(struct db *db, const char *stmt, const char *first, struct db_array *a, int n,
+                         struct fl_error *err)
+{
+    assert(n >= 1 && n <= DB_ARRAY_EXEC_MAX);
+    const char *p[DB_ARRAY_EXEC_MAX + 1] = {first};
+    bool ok = true;
+    for (int k = 0; k < n; k++) {
+        p[k + 1] = db_array_str(&a[k]);
+        ok = ok && p[k + 1] != NULL;
+    }
+    PGresult *r = ok ? db_exec(db, stmt, n + 1, p, err) : NULL;
+    for (int k = 0; k < n; k++) {
+        db_array_free(&a[k]);
+    }
+    if (!ok) {
+        fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    return r;
+}

@@ -165,20 +165,15 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
                       struct fl_error *err)
 {
     assert(db_in_tx(db) && actor != NULL);
+    struct fund_settings fs;
+    if (fund_lock(db, fund_id, &fs, err) != FLE_OK) {
+        return NULL;
+    }
     char fb[21];
-    const char *pf[1] = {db_i64_text(fund_id, fb)};
-    PGresult *r = db_exec(db, "distribution_lock_fund", 1, pf, err);
-    if (r == NULL) {
-        return NULL;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
-        return NULL;
-    }
+    db_i64_text(fund_id, fb);
     char cur[CURRENCY_CODE_BYTES];
-    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 2));
-    PQclear(r);
+    snprintf(cur, sizeof cur, "%s", fs.base_currency);
+    PGresult *r;
     char today[DATE_TEXT_BYTES];
     tranche_today(today);
     if (date == NULL) {
@@ -326,25 +321,8 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
         db_array_i64(&a[4], loans[i].principal);
         db_array_i64(&a[5], loans[i].allowance);
     }
-    const char *pl[7] = {rb,
-                         db_array_str(&a[0]),
-                         db_array_str(&a[1]),
-                         db_array_str(&a[2]),
-                         db_array_str(&a[3]),
-                         db_array_str(&a[4]),
-                         db_array_str(&a[5])};
-    bool ok = true;
-    for (int k = 1; k < 7; k++) {
-        ok = ok && pl[k] != NULL;
-    }
-    r = ok ? db_exec(db, "provision_insert_loans", 7, pl, err) : NULL;
-    for (int k = 0; k < 6; k++) {
-        db_array_free(&a[k]);
-    }
+    r = db_exec_arrays(db, "provision_insert_loans", rb, a, 6, err);
     if (r == NULL) {
-        if (!ok) {
-            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-        }
         goto done;
     }
     PQclear(r);
@@ -356,16 +334,8 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
         db_array_i64(&a[1], capital[i]);
         db_array_i64(&a[2], alloc[i]);
     }
-    const char *pt[4] = {rb, db_array_str(&a[0]), db_array_str(&a[1]), db_array_str(&a[2])};
-    ok = pt[1] != NULL && pt[2] != NULL && pt[3] != NULL;
-    r = ok ? db_exec(db, "provision_insert_tranches", 4, pt, err) : NULL;
-    for (int k = 0; k < 3; k++) {
-        db_array_free(&a[k]);
-    }
+    r = db_exec_arrays(db, "provision_insert_tranches", rb, a, 3, err);
     if (r == NULL) {
-        if (!ok) {
-            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-        }
         goto done;
     }
     PQclear(r);
@@ -393,10 +363,8 @@ json_t *provision_get(struct db *db, int64_t fund_id, const char *as_of, int64_t
         return NULL;
     }
     char today[DATE_TEXT_BYTES];
-    tranche_today(today);
-    const char *d = as_of ? as_of : today;
-    if (!ledger_date_valid(d)) {
-        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+    const char *d = tranche_as_of(as_of, today, err);
+    if (d == NULL) {
         return NULL;
     }
     char fb[21];

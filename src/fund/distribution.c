@@ -316,21 +316,16 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
     static _Thread_local struct ledger_entry entries[WATERFALL_STEPS_MAX];
     memset(&in, 0, sizeof in);
     in.fund_id = fund_id;
+    struct fund_settings fs;
+    if (fund_lock(db, fund_id, &fs, err) != FLE_OK) {
+        return NULL;
+    }
+    in.mode = mode_of(fs.waterfall_mode);
+    in.reserve_target = fs.reserve_target_minor;
+    snprintf(in.currency, sizeof in.currency, "%s", fs.base_currency);
     char fb[21];
-    const char *pf[1] = {db_i64_text(fund_id, fb)};
-    PGresult *r = db_exec(db, "distribution_lock_fund", 1, pf, err);
-    if (r == NULL) {
-        return NULL;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
-        return NULL;
-    }
-    in.mode = mode_of(db_str(r, 0, 0));
-    in.reserve_target = db_i64(r, 0, 1);
-    snprintf(in.currency, sizeof in.currency, "%s", db_str(r, 0, 2));
-    PQclear(r);
+    db_i64_text(fund_id, fb);
+    PGresult *r;
     char today[DATE_TEXT_BYTES];
     tranche_today(today);
     if (run_date == NULL) {
@@ -434,20 +429,8 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
         }
     }
     char rb[21];
-    const char *ps[7] = {db_i64_text(run_id, rb), db_array_str(&a[0]), db_array_str(&a[1]), db_array_str(&a[2]),
-                         db_array_str(&a[3]),     db_array_str(&a[4]), db_array_str(&a[5])};
-    bool ok = true;
-    for (int k = 1; k < 7; k++) {
-        ok = ok && ps[k] != NULL;
-    }
-    r = ok ? db_exec(db, "distribution_insert_steps", 7, ps, err) : NULL;
-    for (int k = 0; k < 6; k++) {
-        db_array_free(&a[k]);
-    }
+    r = db_exec_arrays(db, "distribution_insert_steps", db_i64_text(run_id, rb), a, 6, err);
     if (r == NULL) {
-        if (!ok) {
-            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
-        }
         return NULL;
     }
     PQclear(r);

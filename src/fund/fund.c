@@ -151,6 +151,25 @@ enum fl_err fund_exists(struct db *db, int64_t fund_id, char *base_currency, str
     return found ? FLE_OK : fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
 }
 
+enum fl_err fund_lock(struct db *db, int64_t fund_id, struct fund_settings *out, struct fl_error *err)
+{
+    char fb[21];
+    const char *p[1] = {db_i64_text(fund_id, fb)};
+    PGresult *r = db_exec(db, "distribution_lock_fund", 1, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return fl_error_set(err, FLE_NOT_FOUND, "fund_id", "no fund %" PRId64, fund_id);
+    }
+    snprintf(out->waterfall_mode, sizeof out->waterfall_mode, "%s", db_str(r, 0, 0));
+    out->reserve_target_minor = db_i64(r, 0, 1);
+    snprintf(out->base_currency, sizeof out->base_currency, "%s", db_str(r, 0, 2));
+    PQclear(r);
+    return FLE_OK;
+}
+
 json_t *fund_list(struct db *db, struct fl_error *err)
 {
     PGresult *r = db_exec(db, "fund_list", 0, NULL, err);

@@ -40,15 +40,10 @@ static bool one_of(const char *v, const char *const *set, size_t n)
     return false;
 }
 
-/* The total cost of credit under the cap (docs/loan-servicing.md §8): with an origination fee,
- * the borrower receives principal - fee and pays the schedule's instalments (instalment k at k/n
- * years); refused when their present value at the cap is above what is received. */
-static enum fl_err cost_check(struct db *db, const char *modality, const char *date, int64_t principal, int64_t fee,
-                              int ppy, const schedule_row *rows, size_t n, struct fl_error *err)
+/* The usury cap certified for modality on date (FLE_RULE on annual_rate when there is none). */
+static enum fl_err usury_cap(struct db *db, const char *modality, const char *date, int64_t *cap,
+                             struct fl_error *err)
 {
-    if (fee == 0) {
-        return FLE_OK; /* the cost is the rate, checked against the cap already */
-    }
     const char *p[2] = {modality, date};
     PGresult *r = db_exec(db, "loan_usury_check", 2, p, err);
     if (r == NULL) {
@@ -58,8 +53,24 @@ static enum fl_err cost_check(struct db *db, const char *modality, const char *d
         PQclear(r);
         return fl_error_set(err, FLE_RULE, "annual_rate", "no usury cap is certified for %s on %s", modality, date);
     }
-    int64_t cap = db_i64(r, 0, 0);
+    *cap = db_i64(r, 0, 0);
     PQclear(r);
+    return FLE_OK;
+}
+
+/* The total cost of credit under the cap (docs/loan-servicing.md §8): with an origination fee,
+ * the borrower receives principal - fee and pays the schedule's instalments (instalment k at k/n
+ * years); refused when their present value at the cap is above what is received. */
+static enum fl_err cost_check(struct db *db, const char *modality, const char *date, int64_t principal, int64_t fee,
+                              int ppy, const schedule_row *rows, size_t n, struct fl_error *err)
+{
+    if (fee == 0) {
+        return FLE_OK; /* the cost is the rate, checked against the cap already */
+    }
+    int64_t cap = 0;
+    if (usury_cap(db, modality, date, &cap, err) != FLE_OK) {
+        return err->code;
+    }
     struct accrual_flow *flows = malloc((n ? n : 1) * sizeof *flows);
     if (flows == NULL) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
@@ -87,17 +98,10 @@ static enum fl_err cost_check(struct db *db, const char *modality, const char *d
 enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, const char *date,
                              struct fl_error *err)
 {
-    const char *p[2] = {modality, date};
-    PGresult *r = db_exec(db, "loan_usury_check", 2, p, err);
-    if (r == NULL) {
+    int64_t cap = 0;
+    if (usury_cap(db, modality, date, &cap, err) != FLE_OK) {
         return err->code;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return fl_error_set(err, FLE_RULE, "annual_rate", "no usury cap is certified for %s on %s", modality, date);
-    }
-    int64_t cap = db_i64(r, 0, 0);
-    PQclear(r);
     if (rate > cap) {
         char rb[32], cb[32];
         rate_format(rate, rb, sizeof rb);

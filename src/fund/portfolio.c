@@ -41,10 +41,8 @@ json_t *portfolio_quality(struct db *db, int64_t fund_id, const char *as_of, con
         return NULL;
     }
     char today[DATE_TEXT_BYTES], jan1[DATE_TEXT_BYTES];
-    tranche_today(today);
-    const char *d = as_of ? as_of : today;
-    if (!ledger_date_valid(d)) {
-        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+    const char *d = tranche_as_of(as_of, today, err);
+    if (d == NULL) {
         return NULL;
     }
     snprintf(jan1, sizeof jan1, "%.4s-01-01", d);
@@ -140,10 +138,8 @@ json_t *portfolio_arrears_list(struct db *db, int64_t fund_id, const char *as_of
         return NULL;
     }
     char today[DATE_TEXT_BYTES];
-    tranche_today(today);
-    const char *d = as_of ? as_of : today;
-    if (!ledger_date_valid(d)) {
-        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+    const char *d = tranche_as_of(as_of, today, err);
+    if (d == NULL) {
         return NULL;
     }
     char fb[21], ab[21], lb[21];

@@ -1508,10 +1508,8 @@ done:
 json_t *loan_arrears(struct db *db, int64_t loan_id, const char *as_of, struct fl_error *err)
 {
     char today[DATE_TEXT_BYTES];
-    tranche_today(today);
-    const char *d = as_of ? as_of : today;
-    if (!ledger_date_valid(d)) {
-        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+    const char *d = tranche_as_of(as_of, today, err);
+    if (d == NULL) {
         return NULL;
     }
     char lb[21];

@@ -32,6 +32,17 @@ void tranche_today(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+const char *tranche_as_of(const char *as_of, char today[11], struct fl_error *err)
+{
+    tranche_today(today);
+    const char *d = as_of ? as_of : today;
+    if (!ledger_date_valid(d)) {
+        fl_error_set(err, FLE_BAD_PARAM, "as_of", "a date YYYY-MM-DD");
+        return NULL;
+    }
+    return d;
+}
+
 static json_t *rate_json(int64_t rate)
 {
     char buf[32];

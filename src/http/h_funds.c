@@ -54,26 +54,12 @@ void h_funds_create(struct http_req *r, struct http_reply *out)
 
 void h_accounts_list(struct http_req *r, struct http_reply *out)
 {
-    int64_t id;
-    const char *as_of;
-    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, fund_accounts_list(r->db, id, as_of, &err), &err);
+    http_read_id_date(r, out, "as_of", fund_accounts_list);
 }
 
 void h_accounts_get(struct http_req *r, struct http_reply *out)
 {
-    int64_t id;
-    const char *as_of;
-    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, fund_account_get(r->db, id, as_of, &err), &err);
+    http_read_id_date(r, out, "as_of", fund_account_get);
 }
 
 struct account_create_args {

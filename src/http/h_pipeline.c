@@ -103,13 +103,7 @@ void h_entrepreneurs_list(struct http_req *r, struct http_reply *out)
 
 void h_entrepreneurs_get(struct http_req *r, struct http_reply *out)
 {
-    int64_t id;
-    if (!http_param_id(r, 0, &id, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, pipeline_entrepreneur_get(r->db, id, &err), &err);
+    http_read_id(r, out, pipeline_entrepreneur_get);
 }
 
 struct move_args {

@@ -90,71 +90,24 @@ void h_repayments_import(struct http_req *r, struct http_reply *out)
 
 void h_loan_arrears(struct http_req *r, struct http_reply *out)
 {
-    int64_t id;
-    const char *as_of;
-    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, loan_arrears(r->db, id, as_of, &err), &err);
+    http_read_id_date(r, out, "as_of", loan_arrears);
 }
 
 void h_loan_payoff(struct http_req *r, struct http_reply *out)
 {
-    int64_t id;
-    const char *date;
-    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "date", &date, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, loan_payoff(r->db, id, date, &err), &err);
+    http_read_id_date(r, out, "date", loan_payoff);
 }
 
 void h_loan_repayments(struct http_req *r, struct http_reply *out)
 {
-    int64_t id;
-    if (!http_param_id(r, 0, &id, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, repayment_list(r->db, id, &err), &err);
+    http_read_id(r, out, repayment_list);
 }
 
 /* ---- month-end close ---- */
 
-struct close_args {
-    const struct principal *who;
-    int64_t fund_id;
-    const char *date;
-};
-
-static enum fl_err close_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
-{
-    struct close_args *a = arg;
-    *status = 200;
-    *reply = loan_close_period(db, a->who, a->fund_id, a->date, err);
-    return *reply ? FLE_OK : err->code;
-}
-
 void h_fund_close(struct http_req *r, struct http_reply *out)
 {
-    static const struct jv_field spec[] = {
-        {"date", JV_DATE, true, 10},
-    };
-    struct close_args a = {.who = &r->who};
-    struct fl_error err;
-    if (!http_param_id(r, 0, &a.fund_id, out)) {
-        return;
-    }
-    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
-        http_reply_error(out, &err);
-        return;
-    }
-    a.date = jv_str(r->body, "date");
-    http_write(r, out, close_op, &a);
+    http_write_fund_date(r, out, "date", 200, loan_close_period);
 }
 
 /* ---- write-off ---- */
@@ -197,34 +150,9 @@ void h_writeoff_propose(struct http_req *r, struct http_reply *out)
 
 /* ---- waterfall ---- */
 
-struct run_args {
-    const struct principal *who;
-    int64_t fund_id;
-    const char *run_date;
-};
-
-static enum fl_err run_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
-{
-    struct run_args *a = arg;
-    *status = 201;
-    *reply = distribution_run(db, a->who, a->fund_id, a->run_date, err);
-    return *reply ? FLE_OK : err->code;
-}
-
 void h_waterfall_runs_create(struct http_req *r, struct http_reply *out)
 {
-    static const struct jv_field spec[] = {{"run_date", JV_DATE, true, 10}};
-    struct run_args a = {.who = &r->who};
-    struct fl_error err;
-    if (!http_param_id(r, 0, &a.fund_id, out)) {
-        return;
-    }
-    if (jv_check(r->body, spec, 1, "", &err) != FLE_OK) {
-        http_reply_error(out, &err);
-        return;
-    }
-    a.run_date = jv_str(r->body, "run_date");
-    http_write(r, out, run_op, &a);
+    http_write_fund_date(r, out, "run_date", 201, distribution_run);
 }
 
 void h_waterfall_runs_list(struct http_req *r, struct http_reply *out)
@@ -278,16 +206,7 @@ void h_portfolio(struct http_req *r, struct http_reply *out)
 
 void h_portfolio_arrears(struct http_req *r, struct http_reply *out)
 {
-    int64_t id, after;
-    unsigned limit;
-    const char *as_of;
-    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, "as_of", &as_of, out) ||
-        !http_query_page(r, &after, &limit, out)) {
-        return;
-    }
-    struct fl_error err;
-    fl_error_clear(&err);
-    http_reply_result(out, 200, portfolio_arrears_list(r->db, id, as_of, after, limit, &err), &err);
+    http_read_id_date_page(r, out, "as_of", portfolio_arrears_list);
 }
 
 /* ---- settings ---- */

@@ -268,6 +268,76 @@ void http_write(struct http_req *r, struct http_reply *out, idem_fn fn, void *ar
     out->replayed = replayed;
 }
 
+void http_read_id(struct http_req *r, struct http_reply *out, http_id_read_fn fn)
+{
+    int64_t id;
+    if (!http_param_id(r, 0, &id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, fn(r->db, id, &err), &err);
+}
+
+void http_read_id_date(struct http_req *r, struct http_reply *out, const char *name, http_id_date_read_fn fn)
+{
+    int64_t id;
+    const char *date;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, name, &date, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, fn(r->db, id, date, &err), &err);
+}
+
+void http_read_id_date_page(struct http_req *r, struct http_reply *out, const char *name, http_id_date_page_fn fn)
+{
+    int64_t id, after;
+    unsigned limit;
+    const char *date;
+    if (!http_param_id(r, 0, &id, out) || !http_query_date(r, name, &date, out) ||
+        !http_query_page(r, &after, &limit, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, fn(r->db, id, date, after, limit, &err), &err);
+}
+
+struct fund_date_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *date;
+    unsigned status;
+    http_fund_date_write_fn fn;
+};
+
+static enum fl_err fund_date_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct fund_date_args *a = arg;
+    *status = a->status;
+    *reply = a->fn(db, a->who, a->fund_id, a->date, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void http_write_fund_date(struct http_req *r, struct http_reply *out, const char *field, unsigned status,
+                          http_fund_date_write_fn fn)
+{
+    const struct jv_field spec[] = {{field, JV_DATE, true, 10}};
+    struct fund_date_args a = {.who = &r->who, .status = status, .fn = fn};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, 1, "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.date = jv_str(r->body, field);
+    http_write(r, out, fund_date_op, &a);
+}
+
 /* Matches url against pattern segment by segment; {name} segments capture one non-empty
  * segment. On a match params point into buf (a copy of url with the captures cut out). */
 static bool match(const char *pattern, const char *url, char *buf, size_t cap, const char **params, unsigned *n)
@@ -795,6 +865,21 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
     }
 }
 
+/* With stop_mu held: waits ms milliseconds or until the server stops; true when it is stopping. */
+static bool wait_for_stop(struct http_server *s, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+    return s->stopping;
+}
+
 /* Every HTTP_WATCHDOG_MS: a connection whose request has not fully arrived within
  * http_request_deadline_s of its start is shut down, however steadily its bytes trickle in
  * (the idle timeout restarts on every byte; this clock does not). The worker that owns the
@@ -805,15 +890,7 @@ static void *watchdog(void *arg)
     const long deadline_ms = (long)s->cfg->http_request_deadline_s * 1000L;
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += HTTP_WATCHDOG_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping) {
+        if (wait_for_stop(s, HTTP_WATCHDOG_MS)) {
             break;
         }
         pthread_mutex_unlock(&s->stop_mu);
@@ -848,17 +925,7 @@ static void *sealer(void *arg)
     struct fl_error err;
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long ms = (long)s->cfg->ledger_seal_interval_ms;
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping) {
+        if (wait_for_stop(s, (long)s->cfg->ledger_seal_interval_ms)) {
             break;
         }
         pthread_mutex_unlock(&s->stop_mu);
