@@ -115,28 +115,14 @@ static int setup(void **state)
     (void)state;
     ci = testdb_create("loans");
     db = testdb_open(ci);
-    lf_use(ci, db, &manager, &approver);
-    struct fl_error err;
-    manager = (struct principal){.role = ROLE_FUND_MANAGER};
-    approver = (struct principal){.role = ROLE_APPROVER};
-    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
-    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
     /* 100,000,000.00 COP authority: enough for every proposal here. */
-    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000, &err), FLE_OK);
+    lf_setup(ci, db, &manager, &approver, 10000000000);
     json_t *f = lf_run(fund_fn, NULL, FLE_OK, NULL);
     fund_id = lf_jid(f, "id");
     json_decref(f);
-    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o2[2] = {"Partner", "CO-RUE-900000001"},
-               *o3[2] = {"Impact", "CO-RUE-900000002"};
-    json_t *o = lf_run(lf_org_fn, o1, FLE_OK, NULL);
-    undp = lf_jid(o, "id");
-    json_decref(o);
-    o = lf_run(lf_org_fn, o2, FLE_OK, NULL);
-    partner = lf_jid(o, "id");
-    json_decref(o);
-    o = lf_run(lf_org_fn, o3, FLE_OK, NULL);
-    impact = lf_jid(o, "id");
-    json_decref(o);
+    undp = lf_make_investor("UNDP", "XM-DAC-41114");
+    partner = lf_make_investor("Partner", "CO-RUE-900000001");
+    impact = lf_make_investor("Impact", "CO-RUE-900000002");
     return 0;
 }
 

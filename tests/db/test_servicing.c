@@ -40,6 +40,27 @@ static int64_t make_fund(const char *code)
     return lf_make_fund(code, "Servicing test fund");
 }
 
+/* 1,000,000.00 at 24.75 % EA, quarterly, 4 instalments from 2024-04-30, one interest-grace and
+ * one principal-grace instalment, equal principal; approved, and disbursed in full (lf_disburse). */
+static int64_t grace_loan(int64_t fund, int64_t e, const char *purpose)
+{
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = e,
+                              .principal = "1000000.00",
+                              .annual_rate = "0.2475",
+                              .payments_per_year = 4,
+                              .term_count = 4,
+                              .first_due_date = "2024-04-30",
+                              .grace_principal = 1,
+                              .grace_interest = 1,
+                              .amortisation = "equal_principal",
+                              .approval_date = "2024-01-15",
+                              .purpose = purpose}};
+    int64_t loan = lf_approve_loan(&a);
+    lf_disburse(loan, "1000000.00");
+    return loan;
+}
+
 static void assert_outstanding(int64_t loan, const char *as_of, const char *want)
 {
     struct fl_error err;
@@ -64,20 +85,9 @@ static int setup(void **state)
     (void)state;
     ci = testdb_create("servicing");
     db = testdb_open(ci);
-    lf_use(ci, db, &manager, &approver);
-    struct fl_error err;
-    manager = (struct principal){.role = ROLE_FUND_MANAGER};
-    approver = (struct principal){.role = ROLE_APPROVER};
-    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
-    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
-    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000000, &err), FLE_OK);
-    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o3[2] = {"Impact", "CO-RUE-900000002"};
-    json_t *o = lf_run(lf_org_fn, o1, FLE_OK, NULL);
-    investor_a = lf_jid(o, "id");
-    json_decref(o);
-    o = lf_run(lf_org_fn, o3, FLE_OK, NULL);
-    investor_c = lf_jid(o, "id");
-    json_decref(o);
+    lf_setup(ci, db, &manager, &approver, 10000000000000);
+    investor_a = lf_make_investor("UNDP", "XM-DAC-41114");
+    investor_c = lf_make_investor("Impact", "CO-RUE-900000002");
     return 0;
 }
 
@@ -316,20 +326,7 @@ static void test_close_twice_one_set_of_postings(void **state)
     int64_t fund = make_fund("CLOSE");
     int64_t senior = lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "2000000.00", "0.0800", "2024-01-10");
     int64_t e = lf_make_entrepreneur(fund, "Frijolera", "05234", "beans");
-    struct lf_loan_args a = {fund,
-                             {.entrepreneur_id = e,
-                              .principal = "1000000.00",
-                              .annual_rate = "0.2475",
-                              .payments_per_year = 4,
-                              .term_count = 4,
-                              .first_due_date = "2024-04-30",
-                              .grace_principal = 1,
-                              .grace_interest = 1,
-                              .amortisation = "equal_principal",
-                              .approval_date = "2024-01-15",
-                              .purpose = "beans"}};
-    int64_t loan = lf_approve_loan(&a);
-    lf_disburse(loan, "1000000.00");
+    int64_t loan = grace_loan(fund, e, "beans");
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT sum(amount_minor) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
     assert_int_equal(lf_scalar_i64(sql), 5684218);
@@ -418,20 +415,7 @@ static void test_grace_loan_written_off_leaves_zero(void **state)
     int64_t fund = make_fund("WOFF");
     int64_t fl = lf_make_tranche(fund, investor_a, "First loss", "first_loss", 1, "3000000.00", "0", "2024-01-10");
     int64_t e = lf_make_entrepreneur(fund, "Platanera", "52835", "banana");
-    struct lf_loan_args a = {fund,
-                             {.entrepreneur_id = e,
-                              .principal = "1000000.00",
-                              .annual_rate = "0.2475",
-                              .payments_per_year = 4,
-                              .term_count = 4,
-                              .first_due_date = "2024-04-30",
-                              .grace_principal = 1,
-                              .grace_interest = 1,
-                              .amortisation = "equal_principal",
-                              .approval_date = "2024-01-15",
-                              .purpose = "banana"}};
-    int64_t loan = lf_approve_loan(&a);
-    lf_disburse(loan, "1000000.00");
+    int64_t loan = grace_loan(fund, e, "banana");
     struct close_args c = {fund, "2024-05-31"};
     json_decref(lf_run(close_fn, &c, FLE_OK, NULL));
     assert_int_equal(lf_tbal(fund, fl, "LOANS"), 105684218);

@@ -34,6 +34,17 @@ void lf_use(const char *conninfo, struct db *d, struct principal *m, struct prin
     approver = a;
 }
 
+void lf_setup(const char *conninfo, struct db *d, struct principal *m, struct principal *a, int64_t cop_limit_minor)
+{
+    lf_use(conninfo, d, m, a);
+    struct fl_error err;
+    *m = (struct principal){.role = ROLE_FUND_MANAGER};
+    *a = (struct principal){.role = ROLE_APPROVER};
+    assert_int_equal(auth_user_add(d, "manager", ROLE_FUND_MANAGER, 0, &m->user_id, &err), FLE_OK);
+    assert_int_equal(auth_user_add(d, "approver", ROLE_APPROVER, 0, &a->user_id, &err), FLE_OK);
+    assert_int_equal(auth_limit_set(d, a->user_id, "COP", cop_limit_minor, &err), FLE_OK);
+}
+
 /* ---- plumbing: one domain call per transaction ---- */
 
 struct call {
@@ -144,6 +155,15 @@ json_t *lf_org_fn(struct db *d, void *arg, struct fl_error *err)
 {
     const char **a = arg;
     return org_create(d, NULL, a[0], "investor", a[1], "40", err);
+}
+
+int64_t lf_make_investor(const char *name, const char *iati_id)
+{
+    const char *a[2] = {name, iati_id};
+    json_t *o = lf_run(lf_org_fn, a, FLE_OK, NULL);
+    int64_t id = lf_jid(o, "id");
+    json_decref(o);
+    return id;
 }
 
 struct fund_args {

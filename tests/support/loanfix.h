@@ -21,6 +21,11 @@
  * manager and approver are read at each call, so they may be filled in after lf_use. */
 void lf_use(const char *ci, struct db *db, struct principal *manager, struct principal *approver);
 
+/* lf_use, then the two principals made: users "manager" (fund manager) and "approver"
+ * (approver, with authority for cop_limit_minor COP), each asserted. */
+void lf_setup(const char *ci, struct db *db, struct principal *manager, struct principal *approver,
+              int64_t cop_limit_minor);
+
 /* Runs fn in its own transaction; asserts it ends with expect (printing the error otherwise);
  * returns the JSON (caller frees) or NULL. err_out may be NULL. */
 typedef json_t *(*lf_call_fn)(struct db *d, void *arg, struct fl_error *err);
@@ -46,6 +51,9 @@ void lf_approve(int64_t proposal_id);
 
 /* arg: const char *[2] = {name, IATI identifier}: an investor organisation. */
 json_t *lf_org_fn(struct db *d, void *arg, struct fl_error *err);
+
+/* An investor organisation (lf_org_fn); returns its id. */
+int64_t lf_make_investor(const char *name, const char *iati_id);
 
 /* A COP fund with the given code and name. */
 int64_t lf_make_fund(const char *code, const char *name);
