@@ -19,6 +19,7 @@
 #include "fundledger/org.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/tranche.h"
+#include "loanfix.h"
 #include "testdb.h"
 
 static const char *ci;
@@ -28,62 +29,6 @@ static int64_t fund_id, undp, partner, impact;
 static int64_t t_fl, t_mezz, t_senior; /* tranche ids */
 static int64_t cacao_coop;             /* entrepreneur: women-led cacao cooperative in El Charco */
 
-/* One domain call in its own transaction: fn returns JSON or NULL with err. */
-typedef json_t *(*call_fn)(struct db *d, void *arg, struct fl_error *err);
-struct call {
-    call_fn fn;
-    void *arg;
-    json_t *out;
-};
-
-static enum fl_err call_tx(struct db *d, void *arg, struct fl_error *err)
-{
-    struct call *c = arg;
-    json_decref(c->out);
-    c->out = c->fn(d, c->arg, err);
-    return c->out ? FLE_OK : err->code;
-}
-
-/* Runs fn; expects code; returns the JSON (caller frees) or NULL. err_out may be NULL. */
-static json_t *run(call_fn fn, void *arg, enum fl_err expect, struct fl_error *err_out)
-{
-    struct call c = {fn, arg, NULL};
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err rc = db_tx(db, call_tx, &c, &err);
-    if (rc != expect) {
-        fprintf(stderr, "expected %s, got %s: %s (%s)\n", fl_err_code(expect), fl_err_code(rc), err.message, err.field);
-    }
-    assert_int_equal(rc, expect);
-    if (err_out) {
-        *err_out = err;
-    }
-    if (rc != FLE_OK) {
-        json_decref(c.out);
-        return NULL;
-    }
-    return c.out;
-}
-
-static int64_t jid(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static int64_t scalar_i64(const char *sql)
-{
-    char *v = testdb_scalar(ci, sql);
-    assert_non_null(v);
-    int64_t x = strtoll(v, NULL, 10);
-    free(v);
-    return x;
-}
-
 static int64_t balance_of(const char *code)
 {
     int64_t id = 0;
@@ -91,7 +36,7 @@ static int64_t balance_of(const char *code)
     assert_int_equal(fund_account_by_code(db, fund_id, code, &id, &err), FLE_OK);
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT balance_minor FROM account_balance WHERE account_id = %" PRId64, id);
-    return scalar_i64(sql);
+    return lf_scalar_i64(sql);
 }
 
 static int64_t tranche_balance(int64_t tranche, const char *suffix)
@@ -103,17 +48,12 @@ static int64_t tranche_balance(int64_t tranche, const char *suffix)
 
 static void assert_books_balance(void)
 {
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
-}
-
-static json_t *approve_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    return approval_decide(d, &approver, *(int64_t *)arg, true, "ok", err);
+    assert_int_equal(lf_scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
 }
 
 static json_t *approve_as(int64_t proposal_id, enum fl_err expect, struct fl_error *err)
 {
-    return run(approve_fn, &proposal_id, expect, err);
+    return lf_run(lf_approve_fn, &proposal_id, expect, err);
 }
 
 static json_t *self_approve_fn(struct db *d, void *arg, struct fl_error *err)
@@ -121,12 +61,6 @@ static json_t *self_approve_fn(struct db *d, void *arg, struct fl_error *err)
     struct principal maker_as_approver = manager;
     maker_as_approver.role = ROLE_APPROVER;
     return approval_decide(d, &maker_as_approver, *(int64_t *)arg, true, NULL, err);
-}
-
-static json_t *org_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    const char **a = arg;
-    return org_create(d, NULL, a[0], "investor", a[1], "40", err);
 }
 
 static json_t *fund_fn(struct db *d, void *arg, struct fl_error *err)
@@ -156,35 +90,24 @@ static json_t *entrepreneur_fn(struct db *d, void *arg, struct fl_error *err)
     return pipeline_entrepreneur_create(d, &manager, fund_id, arg, err);
 }
 
-struct move_args {
-    int64_t id;
-    const char *to;
-};
-
-static json_t *move_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct move_args *a = arg;
-    return pipeline_move(d, &manager, a->id, a->to, "test", err);
-}
-
 static int64_t make_tranche(int64_t investor, const char *name, const char *kind, int rank, const char *commitment,
                             const json_t *eligibility)
 {
     struct tranche_terms t = {investor, name,         kind,        rank,          "COP", commitment, "0.0500",
                               NULL,     eligibility, "2026-01-10", "XM-DAC-41114-TEST"};
-    json_t *p = run(tranche_fn, &t, FLE_OK, NULL);
-    assert_string_equal(jstr(p, "status"), "pending");
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(tranche_fn, &t, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(p, "status"), "pending");
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
     /* Nothing exists until four eyes approve. */
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM tranche WHERE name = '%s'", name);
-    assert_int_equal(scalar_i64(sql), 0);
+    assert_int_equal(lf_scalar_i64(sql), 0);
     json_t *done = approve_as(pid, FLE_OK, NULL);
-    assert_string_equal(jstr(done, "status"), "approved");
+    assert_string_equal(lf_jstr(done, "status"), "approved");
     json_decref(done);
     snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE name = '%s'", name);
-    return scalar_i64(sql);
+    return lf_scalar_i64(sql);
 }
 
 static int setup(void **state)
@@ -192,27 +115,14 @@ static int setup(void **state)
     (void)state;
     ci = testdb_create("loans");
     db = testdb_open(ci);
-    struct fl_error err;
-    manager = (struct principal){.role = ROLE_FUND_MANAGER};
-    approver = (struct principal){.role = ROLE_APPROVER};
-    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
-    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
     /* 100,000,000.00 COP authority: enough for every proposal here. */
-    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000, &err), FLE_OK);
-    json_t *f = run(fund_fn, NULL, FLE_OK, NULL);
-    fund_id = jid(f, "id");
+    lf_setup(ci, db, &manager, &approver, 10000000000);
+    json_t *f = lf_run(fund_fn, NULL, FLE_OK, NULL);
+    fund_id = lf_jid(f, "id");
     json_decref(f);
-    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o2[2] = {"Partner", "CO-RUE-900000001"},
-               *o3[2] = {"Impact", "CO-RUE-900000002"};
-    json_t *o = run(org_fn, o1, FLE_OK, NULL);
-    undp = jid(o, "id");
-    json_decref(o);
-    o = run(org_fn, o2, FLE_OK, NULL);
-    partner = jid(o, "id");
-    json_decref(o);
-    o = run(org_fn, o3, FLE_OK, NULL);
-    impact = jid(o, "id");
-    json_decref(o);
+    undp = lf_make_investor("UNDP", "XM-DAC-41114");
+    partner = lf_make_investor("Partner", "CO-RUE-900000001");
+    impact = lf_make_investor("Impact", "CO-RUE-900000002");
     return 0;
 }
 
@@ -240,30 +150,30 @@ static void test_tranches_by_four_eyes(void **state)
     struct fl_error err;
     struct tranche_terms dup = {undp, "UNDP first loss", "first_loss", 4, "COP", "1.00", NULL, NULL, NULL,
                                 "2026-01-10", NULL};
-    assert_null(run(tranche_fn, &dup, FLE_DUPLICATE, &err));
+    assert_null(lf_run(tranche_fn, &dup, FLE_DUPLICATE, &err));
     assert_string_equal(err.field, "name");
     struct tranche_terms bad = dup;
     bad.name = "Other";
     bad.investor_id = 999999;
-    assert_null(run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "investor_id");
     bad.investor_id = undp;
     bad.currency = "USD";
-    assert_null(run(tranche_fn, &bad, FLE_RULE, &err));
+    assert_null(lf_run(tranche_fn, &bad, FLE_RULE, &err));
     assert_string_equal(err.field, "currency");
     bad.currency = "COP";
     json_t *el = json_pack("{s:[s]}", "municipalities", "99999");
     bad.eligibility = el;
-    assert_null(run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "eligibility.municipalities[0]");
     json_decref(el);
     bad.eligibility = NULL;
     bad.signed_date = "2999-01-01";
-    assert_null(run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "signed_date");
     bad.signed_date = "2026-01-10";
     bad.commitment = "10.001";
-    assert_null(run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(tranche_fn, &bad, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "commitment");
 }
 
@@ -271,13 +181,13 @@ static void test_contributions(void **state)
 {
     (void)state;
     struct money_args a = {t_fl, "3000000.00", "2026-01-20", "UNDP-TRF-001"};
-    json_t *c = run(contribute_fn, &a, FLE_OK, NULL);
-    assert_string_equal(jstr(c, "amount"), "3000000.00");
+    json_t *c = lf_run(contribute_fn, &a, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(c, "amount"), "3000000.00");
     json_decref(c);
     a = (struct money_args){t_mezz, "2500000.00", "2026-01-25", "PARTNER-TRF-001"};
-    json_decref(run(contribute_fn, &a, FLE_OK, NULL));
+    json_decref(lf_run(contribute_fn, &a, FLE_OK, NULL));
     a = (struct money_args){t_senior, "6000000.00", "2026-02-01", "IMPACT-TRF-001"};
-    json_decref(run(contribute_fn, &a, FLE_OK, NULL));
+    json_decref(lf_run(contribute_fn, &a, FLE_OK, NULL));
     /* Cash and paid-in capital per tranche; unfunded reduced by the same amounts. */
     assert_int_equal(tranche_balance(t_fl, "CASH"), 300000000);
     assert_int_equal(tranche_balance(t_fl, "CONTRIB"), -300000000);
@@ -287,22 +197,22 @@ static void test_contributions(void **state)
     struct fl_error err;
     /* More than the unfunded commitment; the same bank reference twice. */
     a = (struct money_args){t_fl, "0.01", "2026-01-21", "UNDP-TRF-002"};
-    assert_null(run(contribute_fn, &a, FLE_RULE, &err));
+    assert_null(lf_run(contribute_fn, &a, FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     a = (struct money_args){t_mezz, "1.00", "2026-01-26", "PARTNER-TRF-001"};
-    assert_null(run(contribute_fn, &a, FLE_DUPLICATE, &err));
+    assert_null(lf_run(contribute_fn, &a, FLE_DUPLICATE, &err));
     assert_string_equal(err.field, "reference");
     assert_int_equal(tranche_balance(t_mezz, "CASH"), 250000000);
     json_t *t = tranche_get(db, t_mezz, NULL, &err);
     json_t *fig = json_object_get(t, "figures");
-    assert_string_equal(jstr(fig, "commitment"), "5000000.00");
-    assert_string_equal(jstr(fig, "paid_in"), "2500000.00");
-    assert_string_equal(jstr(fig, "unfunded"), "2500000.00");
-    assert_string_equal(jstr(fig, "capital"), "2500000.00");
+    assert_string_equal(lf_jstr(fig, "commitment"), "5000000.00");
+    assert_string_equal(lf_jstr(fig, "paid_in"), "2500000.00");
+    assert_string_equal(lf_jstr(fig, "unfunded"), "2500000.00");
+    assert_string_equal(lf_jstr(fig, "capital"), "2500000.00");
     json_decref(t);
     /* As of a date before the contribution, nothing was paid in. */
     t = tranche_get(db, t_mezz, "2026-01-24", &err);
-    assert_string_equal(jstr(json_object_get(t, "figures"), "paid_in"), "0.00");
+    assert_string_equal(lf_jstr(json_object_get(t, "figures"), "paid_in"), "0.00");
     json_decref(t);
     assert_books_balance();
 }
@@ -319,13 +229,13 @@ static void test_entrepreneur_at_committee(void **state)
                                              .members = 40,
                                              .requested = "1100000.00",
                                              .purpose = "post-harvest equipment"};
-    json_t *e = run(entrepreneur_fn, &in, FLE_OK, NULL);
-    cacao_coop = jid(e, "id");
+    json_t *e = lf_run(entrepreneur_fn, &in, FLE_OK, NULL);
+    cacao_coop = lf_jid(e, "id");
     json_decref(e);
     static const char *const path[] = {"screening", "due_diligence", "committee"};
     for (int i = 0; i < 3; i++) {
-        struct move_args m = {cacao_coop, path[i]};
-        json_decref(run(move_fn, &m, FLE_OK, NULL));
+        struct lf_move_args m = {cacao_coop, path[i]};
+        json_decref(lf_run(lf_move_fn, &m, FLE_OK, NULL));
     }
 }
 
@@ -356,40 +266,40 @@ static void test_loan_approval(void **state)
     /* Above the microcredit cap in force on 2026-03-01 (0.5200 in the seeded table). */
     struct loan_terms t = base_terms();
     t.annual_rate = "0.6000";
-    assert_null(run(loan_fn, &t, FLE_RULE, &err));
+    assert_null(lf_run(loan_fn, &t, FLE_RULE, &err));
     assert_string_equal(err.field, "annual_rate");
     assert_non_null(strstr(err.message, "0.5200"));
     /* An explicit share in the senior tranche, which takes coffee only. */
     t = base_terms();
     json_t *shares = json_pack("[{s:I, s:s}]", "tranche_id", (json_int_t)t_senior, "amount", "1100000.00");
     t.shares = shares;
-    assert_null(run(loan_fn, &t, FLE_RULE, &err));
+    assert_null(lf_run(loan_fn, &t, FLE_RULE, &err));
     assert_string_equal(err.field, "shares[0].tranche_id");
     json_decref(shares);
     t = base_terms();
     t.grace_interest = 2; /* more than grace_principal (0) */
-    assert_null(run(loan_fn, &t, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(loan_fn, &t, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "grace_interest");
 
     t = base_terms();
-    json_t *p = run(loan_fn, &t, FLE_OK, NULL);
-    loan_id = jid(p, "loan_id");
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(loan_fn, &t, FLE_OK, NULL);
+    loan_id = lf_jid(p, "loan_id");
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM loan_schedule WHERE loan_id = %" PRId64, loan_id);
-    assert_int_equal(scalar_i64(sql), 0); /* no schedule before approval */
+    assert_int_equal(lf_scalar_i64(sql), 0); /* no schedule before approval */
     /* The maker cannot approve; the approver can. */
-    assert_null(run(self_approve_fn, &pid, FLE_SELF_APPROVAL, &err));
+    assert_null(lf_run(self_approve_fn, &pid, FLE_SELF_APPROVAL, &err));
     json_t *done = approve_as(pid, FLE_OK, NULL);
-    assert_string_equal(jstr(done, "status"), "approved");
+    assert_string_equal(lf_jstr(done, "status"), "approved");
     json_decref(done);
 
     /* Schedule stored: 12 instalments whose principal sums exactly to 1,100,000.00. */
     snprintf(sql, sizeof sql, "SELECT count(*) FROM loan_schedule WHERE loan_id = %" PRId64, loan_id);
-    assert_int_equal(scalar_i64(sql), 12);
+    assert_int_equal(lf_scalar_i64(sql), 12);
     snprintf(sql, sizeof sql, "SELECT sum(principal_minor) FROM loan_schedule WHERE loan_id = %" PRId64, loan_id);
-    assert_int_equal(scalar_i64(sql), 110000000);
+    assert_int_equal(lf_scalar_i64(sql), 110000000);
     /* Funding pro rata to eligible cash: first loss 3,000,000.00 and mezzanine 2,500,000.00
      * (the senior tranche takes coffee only): 1,100,000.00 x 3/5.5 = 600,000.00 and
      * 1,100,000.00 x 2.5/5.5 = 500,000.00 exactly. Positions follow seniority: mezzanine first. */
@@ -432,27 +342,27 @@ static void test_disbursements(void **state)
     struct fl_error err;
     struct disb_args d = {"1000000.00", "2026-03-05"};
     /* No conditions precedent yet. */
-    assert_null(run(disb_fn, &d, FLE_RULE, &err));
+    assert_null(lf_run(disb_fn, &d, FLE_RULE, &err));
     assert_string_equal(err.field, "conditions");
     assert_non_null(strstr(err.message, "signed_agreement, kyc, sanctions_screening, bank_account_verified"));
     static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening"};
     for (int i = 0; i < 3; i++) {
-        json_decref(run(tick_fn, (void *)items[i], FLE_OK, NULL));
+        json_decref(lf_run(tick_fn, (void *)items[i], FLE_OK, NULL));
     }
-    assert_null(run(tick_fn, (void *)"kyc", FLE_DUPLICATE, &err));
-    assert_null(run(disb_fn, &d, FLE_RULE, &err));
+    assert_null(lf_run(tick_fn, (void *)"kyc", FLE_DUPLICATE, &err));
+    assert_null(lf_run(disb_fn, &d, FLE_RULE, &err));
     assert_non_null(strstr(err.message, "bank_account_verified"));
-    json_decref(run(tick_fn, (void *)"bank_account_verified", FLE_OK, NULL));
+    json_decref(lf_run(tick_fn, (void *)"bank_account_verified", FLE_OK, NULL));
     /* Over-drawn, before approval date, future. */
     struct disb_args over = {"1100000.01", "2026-03-05"};
-    assert_null(run(disb_fn, &over, FLE_RULE, &err));
+    assert_null(lf_run(disb_fn, &over, FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     struct disb_args early = {"10.00", "2026-02-28"};
-    assert_null(run(disb_fn, &early, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(disb_fn, &early, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "value_date");
 
-    json_t *p = run(disb_fn, &d, FLE_OK, NULL);
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(disb_fn, &d, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
     int64_t fl_cash = tranche_balance(t_fl, "CASH"), mezz_cash = tranche_balance(t_mezz, "CASH");
     json_decref(approve_as(pid, FLE_OK, NULL));
@@ -466,24 +376,24 @@ static void test_disbursements(void **state)
     assert_int_equal(balance_of("8500"), 10000000); /* 100,000.00 still undrawn */
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT drawn_minor FROM loan WHERE id = %" PRId64, loan_id);
-    assert_int_equal(scalar_i64(sql), 100000000);
+    assert_int_equal(lf_scalar_i64(sql), 100000000);
     snprintf(sql, sizeof sql, "SELECT stage FROM entrepreneur WHERE id = %" PRId64, cacao_coop);
     char *stage = testdb_scalar(ci, sql);
     assert_string_equal(stage, "active");
     free(stage);
     /* Two drawdowns proposed together may not over-draw: the second fails at approval. */
     struct disb_args rest = {"100000.00", "2026-03-10"};
-    p = run(disb_fn, &rest, FLE_OK, NULL);
-    int64_t p1 = jid(p, "id");
+    p = lf_run(disb_fn, &rest, FLE_OK, NULL);
+    int64_t p1 = lf_jid(p, "id");
     json_decref(p);
-    p = run(disb_fn, &rest, FLE_OK, NULL);
-    int64_t p2 = jid(p, "id");
+    p = lf_run(disb_fn, &rest, FLE_OK, NULL);
+    int64_t p2 = lf_jid(p, "id");
     json_decref(p);
     json_decref(approve_as(p1, FLE_OK, NULL));
     assert_null(approve_as(p2, FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     snprintf(sql, sizeof sql, "SELECT drawn_minor FROM loan WHERE id = %" PRId64, loan_id);
-    assert_int_equal(scalar_i64(sql), 110000000);
+    assert_int_equal(lf_scalar_i64(sql), 110000000);
     assert_int_equal(balance_of("8500"), 0);
     assert_books_balance();
 }
@@ -498,19 +408,19 @@ static void test_loan_over_available_cash(void **state)
                                              .municipality_code = "05234",
                                              .value_chain = "beans",
                                              .members = 25};
-    json_t *e = run(entrepreneur_fn, &in, FLE_OK, NULL);
-    int64_t beans = jid(e, "id");
+    json_t *e = lf_run(entrepreneur_fn, &in, FLE_OK, NULL);
+    int64_t beans = lf_jid(e, "id");
     json_decref(e);
     static const char *const path[] = {"screening", "due_diligence", "committee"};
     for (int i = 0; i < 3; i++) {
-        struct move_args m = {beans, path[i]};
-        json_decref(run(move_fn, &m, FLE_OK, NULL));
+        struct lf_move_args m = {beans, path[i]};
+        json_decref(lf_run(lf_move_fn, &m, FLE_OK, NULL));
     }
     struct loan_terms t = base_terms();
     t.entrepreneur_id = beans;
     t.principal = "5000000.00"; /* first loss + mezzanine cash left: 4,400,000.00 */
-    json_t *p = run(loan_fn, &t, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), lid = jid(p, "loan_id");
+    json_t *p = lf_run(loan_fn, &t, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id"), lid = lf_jid(p, "loan_id");
     json_decref(p);
     struct fl_error err;
     assert_null(approve_as(pid, FLE_RULE, &err));

@@ -28,6 +28,7 @@
 #include "fundledger/portfolio.h"
 #include "fundledger/repayment.h"
 #include "fundledger/tranche.h"
+#include "loanfix.h"
 #include "testdb.h"
 
 static const char *ci;
@@ -35,111 +36,15 @@ static struct db *db;
 static struct principal manager, approver;
 static int64_t investor_a, investor_b, investor_c;
 
-/* ---- plumbing: one domain call per transaction ---- */
-
-typedef json_t *(*call_fn)(struct db *d, void *arg, struct fl_error *err);
-struct call {
-    call_fn fn;
-    void *arg;
-    json_t *out;
-};
-
-static enum fl_err call_tx(struct db *d, void *arg, struct fl_error *err)
+static int64_t make_fund(const char *code)
 {
-    struct call *c = arg;
-    json_decref(c->out);
-    c->out = c->fn(d, c->arg, err);
-    return c->out ? FLE_OK : err->code;
-}
-
-static json_t *run(call_fn fn, void *arg, enum fl_err expect, struct fl_error *err_out)
-{
-    struct call c = {fn, arg, NULL};
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err rc = db_tx(db, call_tx, &c, &err);
-    if (rc != expect) {
-        fprintf(stderr, "expected %s, got %s: %s (%s)\n", fl_err_code(expect), fl_err_code(rc), err.message, err.field);
-    }
-    assert_int_equal(rc, expect);
-    if (err_out) {
-        *err_out = err;
-    }
-    if (rc != FLE_OK) {
-        json_decref(c.out);
-        return NULL;
-    }
-    return c.out;
-}
-
-static int64_t jid(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static int64_t scalar_i64(const char *sql)
-{
-    char *v = testdb_scalar(ci, sql);
-    assert_non_null(v);
-    int64_t x = strtoll(v, NULL, 10);
-    free(v);
-    return x;
-}
-
-static void assert_scalar(const char *sql, const char *want)
-{
-    char *v = testdb_scalar(ci, sql);
-    if (v == NULL || strcmp(v, want) != 0) {
-        fprintf(stderr, "%s\n  got  %s\n  want %s\n", sql, v ? v : "(null)", want);
-    }
-    assert_non_null(v);
-    assert_string_equal(v, want);
-    free(v);
-}
-
-static int64_t balance(int64_t fund, const char *code)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
-             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'",
-             fund, code);
-    return scalar_i64(sql);
-}
-
-static int64_t tbal(int64_t fund, int64_t tranche, const char *suffix)
-{
-    char code[64];
-    snprintf(code, sizeof code, "T%" PRId64 ".%s", tranche, suffix);
-    return balance(fund, code);
+    return lf_make_fund(code, "Repayment test fund");
 }
 
 /* capital (NAV) = -(CONTRIB + RETURNED + LOSS), read from the ledger. */
 static int64_t capital(int64_t fund, int64_t tranche)
 {
-    return -(tbal(fund, tranche, "CONTRIB") + tbal(fund, tranche, "RETURNED") + tbal(fund, tranche, "LOSS"));
-}
-
-/* The trial balance sums to zero: every account of every fund. */
-static void assert_books_balance(void)
-{
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
-    assert_int_equal(
-        scalar_i64("SELECT count(*) FROM account_balance a WHERE balance_minor <> "
-                   "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.account_id)"),
-        0);
-}
-
-/* ---- scene: funds, investors, tranches, entrepreneurs, loans ---- */
-
-static json_t *approve_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    return approval_decide(d, &approver, *(int64_t *)arg, true, "ok", err);
+    return -(lf_tbal(fund, tranche, "CONTRIB") + lf_tbal(fund, tranche, "RETURNED") + lf_tbal(fund, tranche, "LOSS"));
 }
 
 static json_t *self_approve_fn(struct db *d, void *arg, struct fl_error *err)
@@ -149,138 +54,6 @@ static json_t *self_approve_fn(struct db *d, void *arg, struct fl_error *err)
     return approval_decide(d, &maker_as_approver, *(int64_t *)arg, true, NULL, err);
 }
 
-static void approve(int64_t proposal_id)
-{
-    json_t *done = run(approve_fn, &proposal_id, FLE_OK, NULL);
-    assert_string_equal(jstr(done, "status"), "approved");
-    json_decref(done);
-}
-
-static json_t *org_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    const char **a = arg;
-    return org_create(d, NULL, a[0], "investor", a[1], "40", err);
-}
-
-static json_t *fund_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    return fund_create(d, &manager, arg, "Repayment test fund", "COP", err);
-}
-
-static int64_t make_fund(const char *code)
-{
-    json_t *f = run(fund_fn, (void *)code, FLE_OK, NULL);
-    int64_t id = jid(f, "id");
-    json_decref(f);
-    return id;
-}
-
-struct tranche_args {
-    int64_t fund;
-    struct tranche_terms t;
-};
-
-static json_t *tranche_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct tranche_args *a = arg;
-    return tranche_propose(d, &manager, a->fund, &a->t, err);
-}
-
-struct money_args {
-    int64_t id;
-    const char *amount, *date, *text;
-};
-
-static json_t *contribute_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct money_args *a = arg;
-    return tranche_contribute(d, &manager, a->id, a->amount, a->date, a->text, 0, err);
-}
-
-/* A tranche approved by four eyes and paid in full on paid_on. */
-static int64_t make_tranche(int64_t fund, int64_t investor, const char *name, const char *kind, int rank,
-                            const char *amount, const char *rate, const char *paid_on)
-{
-    struct tranche_args a = {fund, {investor, name, kind, rank, "COP", amount, rate, NULL, NULL, "2024-01-05", NULL}};
-    json_t *p = run(tranche_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = '%s'", fund, name);
-    int64_t id = scalar_i64(sql);
-    struct money_args m = {id, amount, paid_on, "paid in"};
-    json_decref(run(contribute_fn, &m, FLE_OK, NULL));
-    return id;
-}
-
-struct entrepreneur_args {
-    int64_t fund;
-    struct pipeline_entrepreneur_input in;
-};
-
-static json_t *entrepreneur_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct entrepreneur_args *a = arg;
-    return pipeline_entrepreneur_create(d, &manager, a->fund, &a->in, err);
-}
-
-struct move_args {
-    int64_t id;
-    const char *to;
-};
-
-static json_t *move_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct move_args *a = arg;
-    return pipeline_move(d, &manager, a->id, a->to, "test", err);
-}
-
-/* An entrepreneur (a person) at the committee stage. */
-static int64_t make_entrepreneur(int64_t fund, const char *name, const char *municipality, const char *chain)
-{
-    struct entrepreneur_args a = {fund,
-                                  {.kind = "person",
-                                   .name = name,
-                                   .municipality_code = municipality,
-                                   .value_chain = chain,
-                                   .members = 1,
-                                   .requested = "0.00",
-                                   .purpose = "working capital"}};
-    json_t *e = run(entrepreneur_fn, &a, FLE_OK, NULL);
-    int64_t id = jid(e, "id");
-    json_decref(e);
-    static const char *const path[] = {"screening", "due_diligence", "committee"};
-    for (int i = 0; i < 3; i++) {
-        struct move_args m = {id, path[i]};
-        json_decref(run(move_fn, &m, FLE_OK, NULL));
-    }
-    return id;
-}
-
-struct loan_args {
-    int64_t fund;
-    struct loan_terms t;
-};
-
-static json_t *loan_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct loan_args *a = arg;
-    return loan_propose(d, &manager, a->fund, &a->t, err);
-}
-
-static json_t *tick_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct money_args *a = arg;
-    return loan_condition_tick(d, &manager, a->id, a->text, a->date, "checked", err);
-}
-
-static json_t *disb_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct money_args *a = arg;
-    return disbursement_propose(d, &manager, a->id, a->amount, a->date, err);
-}
-
 /* The loan terms every test uses: quarterly instalments at 12.550881 % EA, whose quarterly rate
  * is exactly 3 % (1.03^4 = 1.12550881), equal principal over 4 instalments, so every interest
  * figure is a round number: 3 % of the balance before the instalment. Approved 2024-01-15,
@@ -288,50 +61,20 @@ static json_t *disb_fn(struct db *d, void *arg, struct fl_error *err)
 static int64_t make_loan(int64_t fund, int64_t entrepreneur, const char *principal, const char *first_due,
                          const json_t *shares)
 {
-    struct loan_args a = {fund,
-                          {.entrepreneur_id = entrepreneur,
-                           .principal = principal,
-                           .annual_rate = "0.12550881",
-                           .payments_per_year = 4,
-                           .term_count = 4,
-                           .first_due_date = first_due,
-                           .amortisation = "equal_principal",
-                           .approval_date = "2024-01-15",
-                           .purpose = "test",
-                           .shares = shares}};
-    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
-    json_decref(p);
-    approve(pid);
-    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
-    for (int i = 0; i < 4; i++) {
-        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
-        json_decref(run(tick_fn, &t, FLE_OK, NULL));
-    }
-    struct money_args d = {loan, principal, "2024-01-20", NULL};
-    p = run(disb_fn, &d, FLE_OK, NULL);
-    pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = entrepreneur,
+                              .principal = principal,
+                              .annual_rate = "0.12550881",
+                              .payments_per_year = 4,
+                              .term_count = 4,
+                              .first_due_date = first_due,
+                              .amortisation = "equal_principal",
+                              .approval_date = "2024-01-15",
+                              .purpose = "test",
+                              .shares = shares}};
+    int64_t loan = lf_approve_loan(&a);
+    lf_disburse(loan, principal);
     return loan;
-}
-
-struct repay_args {
-    int64_t loan;
-    const char *amount, *date, *ref;
-};
-
-static json_t *repay_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct repay_args *a = arg;
-    return repayment_record(d, &manager, a->loan, a->amount, a->date, a->ref, err);
-}
-
-static json_t *repay(int64_t loan, const char *amount, const char *date, const char *ref, enum fl_err expect,
-                     struct fl_error *err)
-{
-    struct repay_args a = {loan, amount, date, ref};
-    return run(repay_fn, &a, expect, err);
 }
 
 /* The lines of an entry as "code:amount,..." in line order. */
@@ -342,7 +85,7 @@ static void assert_entry(int64_t entry_id, const char *want)
              "SELECT string_agg(a.code || ':' || l.amount_minor, ',' ORDER BY l.line_no) FROM journal_line l "
              "JOIN account a ON a.id = l.account_id WHERE l.entry_id = %" PRId64,
              entry_id);
-    assert_scalar(sql, want);
+    lf_assert_scalar(sql, want);
 }
 
 static void assert_allocation(int64_t repayment_id, const char *want)
@@ -352,7 +95,7 @@ static void assert_allocation(int64_t repayment_id, const char *want)
              "SELECT string_agg(instalment_no || ':' || component || ':' || amount_minor, ',' "
              "ORDER BY instalment_no, component) FROM repayment_allocation WHERE repayment_id = %" PRId64,
              repayment_id);
-    assert_scalar(sql, want);
+    lf_assert_scalar(sql, want);
 }
 
 static void assert_arrears(int64_t loan, const char *as_of, int64_t dpd, const char *principal, const char *interest,
@@ -361,17 +104,17 @@ static void assert_arrears(int64_t loan, const char *as_of, int64_t dpd, const c
     struct fl_error err;
     json_t *a = loan_arrears(db, loan, as_of, &err);
     assert_non_null(a);
-    if (jid(a, "days_past_due") != dpd || strcmp(jstr(a, "principal_in_arrears"), principal) != 0 ||
-        strcmp(jstr(a, "interest_in_arrears"), interest) != 0 ||
-        strcmp(jstr(a, "principal_outstanding"), outstanding) != 0) {
+    if (lf_jid(a, "days_past_due") != dpd || strcmp(lf_jstr(a, "principal_in_arrears"), principal) != 0 ||
+        strcmp(lf_jstr(a, "interest_in_arrears"), interest) != 0 ||
+        strcmp(lf_jstr(a, "principal_outstanding"), outstanding) != 0) {
         char *t = json_dumps(a, JSON_COMPACT);
         fprintf(stderr, "arrears of loan %" PRId64 " as of %s: %s\n", loan, as_of, t);
         free(t);
     }
-    assert_int_equal(jid(a, "days_past_due"), dpd);
-    assert_string_equal(jstr(a, "principal_in_arrears"), principal);
-    assert_string_equal(jstr(a, "interest_in_arrears"), interest);
-    assert_string_equal(jstr(a, "principal_outstanding"), outstanding);
+    assert_int_equal(lf_jid(a, "days_past_due"), dpd);
+    assert_string_equal(lf_jstr(a, "principal_in_arrears"), principal);
+    assert_string_equal(lf_jstr(a, "interest_in_arrears"), interest);
+    assert_string_equal(lf_jstr(a, "principal_outstanding"), outstanding);
     json_decref(a);
 }
 
@@ -380,24 +123,11 @@ static int setup(void **state)
     (void)state;
     ci = testdb_create("repayments");
     db = testdb_open(ci);
-    struct fl_error err;
-    manager = (struct principal){.role = ROLE_FUND_MANAGER};
-    approver = (struct principal){.role = ROLE_APPROVER};
-    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
-    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
     /* 100,000,000,000.00 COP: the worked example moves thousands of millions. */
-    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000000, &err), FLE_OK);
-    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o2[2] = {"Partner", "CO-RUE-900000001"},
-               *o3[2] = {"Impact", "CO-RUE-900000002"};
-    json_t *o = run(org_fn, o1, FLE_OK, NULL);
-    investor_a = jid(o, "id");
-    json_decref(o);
-    o = run(org_fn, o2, FLE_OK, NULL);
-    investor_b = jid(o, "id");
-    json_decref(o);
-    o = run(org_fn, o3, FLE_OK, NULL);
-    investor_c = jid(o, "id");
-    json_decref(o);
+    lf_setup(ci, db, &manager, &approver, 10000000000000);
+    investor_a = lf_make_investor("UNDP", "XM-DAC-41114");
+    investor_b = lf_make_investor("Partner", "CO-RUE-900000001");
+    investor_c = lf_make_investor("Impact", "CO-RUE-900000002");
     return 0;
 }
 
@@ -417,9 +147,9 @@ static void test_repayments_allocation_and_postings(void **state)
     (void)state;
     struct fl_error err;
     r_fund = make_fund("REPAY");
-    r_senior = make_tranche(r_fund, investor_c, "Senior", "senior", 1, "5000000.00", "0.0800", "2024-01-10");
-    r_fl = make_tranche(r_fund, investor_a, "First loss", "first_loss", 2, "5000000.00", "0", "2024-01-10");
-    int64_t e = make_entrepreneur(r_fund, "Productora A", "52250", "cacao");
+    r_senior = lf_make_tranche(r_fund, investor_c, "Senior", "senior", 1, "5000000.00", "0.0800", "2024-01-10");
+    r_fl = lf_make_tranche(r_fund, investor_a, "First loss", "first_loss", 2, "5000000.00", "0", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(r_fund, "Productora A", "52250", "cacao");
     /* Shares 900,000.00 senior (position 1) and 300,000.00 first loss: principal splits 3:1. */
     json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)r_senior, "amount", "900000.00",
                                "tranche_id", (json_int_t)r_fl, "amount", "300000.00");
@@ -435,120 +165,120 @@ static void test_repayments_allocation_and_postings(void **state)
              "SELECT string_agg(no || ':' || due_date || ':' || principal_minor || ':' || interest_minor, ',' "
              "ORDER BY no) FROM loan_schedule WHERE loan_id = %" PRId64,
              loan_a);
-    assert_scalar(sql, "1:2024-04-15:30000000:3600000,2:2024-07-15:30000000:2700000,"
-                       "3:2024-10-15:30000000:1800000,4:2025-01-15:30000000:900000");
+    lf_assert_scalar(sql, "1:2024-04-15:30000000:3600000,2:2024-07-15:30000000:2700000,"
+                          "3:2024-10-15:30000000:1800000,4:2025-01-15:30000000:900000");
     char want[300];
 
     /* On time: 336,000.00 on the due date is the current instalment: interest, then principal. */
-    json_t *r1 = repay(loan_a, "336000.00", "2024-04-15", "BANK-0001", FLE_OK, NULL);
-    assert_string_equal(jstr(r1, "current_interest"), "36000.00");
-    assert_string_equal(jstr(r1, "current_principal"), "300000.00");
-    assert_string_equal(jstr(r1, "overdue_interest"), "0.00");
-    assert_string_equal(jstr(r1, "prepayment"), "0.00");
-    assert_string_equal(jstr(r1, "principal_outstanding"), "900000.00");
-    assert_allocation(jid(r1, "id"), "1:interest:3600000,1:principal:30000000");
+    json_t *r1 = lf_repay(loan_a, "336000.00", "2024-04-15", "BANK-0001", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r1, "current_interest"), "36000.00");
+    assert_string_equal(lf_jstr(r1, "current_principal"), "300000.00");
+    assert_string_equal(lf_jstr(r1, "overdue_interest"), "0.00");
+    assert_string_equal(lf_jstr(r1, "prepayment"), "0.00");
+    assert_string_equal(lf_jstr(r1, "principal_outstanding"), "900000.00");
+    assert_allocation(lf_jid(r1, "id"), "1:interest:3600000,1:principal:30000000");
     /* 300,000.00 principal split 3:1 = 225,000.00 / 75,000.00. */
     snprintf(want, sizeof want, "1050:33600000,T%" PRId64 ".LOANS:-22500000,T%" PRId64 ".LOANS:-7500000,4000:-3600000",
              r_senior, r_fl);
-    assert_entry(jid(r1, "entry_id"), want);
+    assert_entry(lf_jid(r1, "entry_id"), want);
     snprintf(sql, sizeof sql, "SELECT event_type || ' ' || event_ref FROM journal_entry WHERE id = %" PRId64,
-             jid(r1, "entry_id"));
+             lf_jid(r1, "entry_id"));
     snprintf(want, sizeof want, "repayment loan:%" PRId64, loan_a);
-    assert_scalar(sql, want);
+    lf_assert_scalar(sql, want);
     json_decref(r1);
-    assert_books_balance();
+    lf_assert_books_balance();
 
     /* Late: instalment 2 (due 2024-07-15) is overdue on 2024-08-20; 100,000.01 pays its interest
      * 27,000.00 first, then 73,000.01 of its principal. No penalty interest is charged. */
-    json_t *r2 = repay(loan_a, "100000.01", "2024-08-20", "BANK-0002", FLE_OK, NULL);
-    assert_string_equal(jstr(r2, "overdue_interest"), "27000.00");
-    assert_string_equal(jstr(r2, "overdue_principal"), "73000.01");
-    assert_string_equal(jstr(r2, "current_interest"), "0.00");
-    assert_string_equal(jstr(r2, "current_principal"), "0.00");
-    assert_allocation(jid(r2, "id"), "2:interest:2700000,2:principal:7300001");
+    json_t *r2 = lf_repay(loan_a, "100000.01", "2024-08-20", "BANK-0002", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r2, "overdue_interest"), "27000.00");
+    assert_string_equal(lf_jstr(r2, "overdue_principal"), "73000.01");
+    assert_string_equal(lf_jstr(r2, "current_interest"), "0.00");
+    assert_string_equal(lf_jstr(r2, "current_principal"), "0.00");
+    assert_allocation(lf_jid(r2, "id"), "2:interest:2700000,2:principal:7300001");
     /* 7,300,001 x 3/4 = 5,475,000.75 and x 1/4 = 1,825,000.25: floors leave 1 centavo, which goes
      * to the larger remainder (.75, the senior tranche). */
     snprintf(want, sizeof want, "1050:10000001,T%" PRId64 ".LOANS:-5475001,T%" PRId64 ".LOANS:-1825000,4000:-2700000",
              r_senior, r_fl);
-    assert_entry(jid(r2, "entry_id"), want);
+    assert_entry(lf_jid(r2, "entry_id"), want);
     snprintf(sql, sizeof sql,
              "SELECT fees_minor || ',' || overdue_interest_minor || ',' || overdue_principal_minor || ',' || "
              "current_interest_minor || ',' || current_principal_minor || ',' || prepayment_minor "
              "FROM repayment WHERE id = %" PRId64,
-             jid(r2, "id"));
-    assert_scalar(sql, "0,2700000,7300001,0,0,0");
+             lf_jid(r2, "id"));
+    lf_assert_scalar(sql, "0,2700000,7300001,0,0,0");
     json_decref(r2);
 
     /* Early: 600,000.00 on 2024-09-01: overdue principal of instalment 2 226,999.99; current
      * instalment 3 (due 2024-10-15) interest 18,000.00 and principal 300,000.00; the excess
      * 55,000.01 prepays the LAST instalment (4) first. */
-    json_t *r3 = repay(loan_a, "600000.00", "2024-09-01", "BANK-0003", FLE_OK, NULL);
-    assert_string_equal(jstr(r3, "overdue_principal"), "226999.99");
-    assert_string_equal(jstr(r3, "current_interest"), "18000.00");
-    assert_string_equal(jstr(r3, "current_principal"), "300000.00");
-    assert_string_equal(jstr(r3, "prepayment"), "55000.01");
-    assert_string_equal(jstr(r3, "principal_outstanding"), "244999.99");
-    assert_allocation(jid(r3, "id"),
+    json_t *r3 = lf_repay(loan_a, "600000.00", "2024-09-01", "BANK-0003", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r3, "overdue_principal"), "226999.99");
+    assert_string_equal(lf_jstr(r3, "current_interest"), "18000.00");
+    assert_string_equal(lf_jstr(r3, "current_principal"), "300000.00");
+    assert_string_equal(lf_jstr(r3, "prepayment"), "55000.01");
+    assert_string_equal(lf_jstr(r3, "principal_outstanding"), "244999.99");
+    assert_allocation(lf_jid(r3, "id"),
                       "2:principal:22699999,3:interest:1800000,3:principal:30000000,4:principal:5500001");
     /* principal 582,000.00 = 436,500.00 + 145,500.00 exactly. */
     snprintf(want, sizeof want, "1050:60000000,T%" PRId64 ".LOANS:-43650000,T%" PRId64 ".LOANS:-14550000,4000:-1800000",
              r_senior, r_fl);
-    assert_entry(jid(r3, "entry_id"), want);
+    assert_entry(lf_jid(r3, "entry_id"), want);
     json_decref(r3);
-    assert_books_balance();
+    lf_assert_books_balance();
 
     /* Refusals change nothing. Duplicate reference: 409 naming reference. */
-    int64_t entries_before = scalar_i64("SELECT count(*) FROM journal_entry");
-    assert_null(repay(loan_a, "1.00", "2024-09-02", "BANK-0003", FLE_DUPLICATE, &err));
+    int64_t entries_before = lf_scalar_i64("SELECT count(*) FROM journal_entry");
+    assert_null(lf_repay(loan_a, "1.00", "2024-09-02", "BANK-0003", FLE_DUPLICATE, &err));
     assert_string_equal(err.field, "reference");
     /* Overpayment: on 2024-09-02 instalment 3 is paid and instalment 4 owes 244,999.99 of principal
      * (its interest is not due yet): at most 244,999.99 is accepted. */
-    assert_null(repay(loan_a, "245000.00", "2024-09-02", "BANK-0004", FLE_RULE, &err));
+    assert_null(lf_repay(loan_a, "245000.00", "2024-09-02", "BANK-0004", FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     assert_non_null(strstr(err.message, "overpayment"));
     assert_non_null(strstr(err.message, "244999.99"));
     /* Other refusals: bad amount, future date, before the disbursement, unknown loan. */
-    assert_null(repay(loan_a, "0.00", "2024-09-02", "BANK-X", FLE_BAD_FIELD, &err));
+    assert_null(lf_repay(loan_a, "0.00", "2024-09-02", "BANK-X", FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "amount");
-    assert_null(repay(loan_a, "1.001", "2024-09-02", "BANK-X", FLE_BAD_FIELD, &err));
+    assert_null(lf_repay(loan_a, "1.001", "2024-09-02", "BANK-X", FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "amount");
-    assert_null(repay(loan_a, "1.00", "2099-01-01", "BANK-X", FLE_BAD_FIELD, &err));
+    assert_null(lf_repay(loan_a, "1.00", "2099-01-01", "BANK-X", FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "value_date");
-    assert_null(repay(loan_a, "1.00", "2024-01-19", "BANK-X", FLE_BAD_FIELD, &err));
+    assert_null(lf_repay(loan_a, "1.00", "2024-01-19", "BANK-X", FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "value_date");
-    assert_null(repay(loan_a, "1.00", "2024-09-02", "", FLE_MISSING_FIELD, &err));
+    assert_null(lf_repay(loan_a, "1.00", "2024-09-02", "", FLE_MISSING_FIELD, &err));
     assert_string_equal(err.field, "reference");
-    assert_null(repay(999999, "1.00", "2024-09-02", "BANK-X", FLE_NOT_FOUND, &err));
+    assert_null(lf_repay(999999, "1.00", "2024-09-02", "BANK-X", FLE_NOT_FOUND, &err));
     assert_string_equal(err.field, "loan_id");
-    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
+    assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
 
     /* Paid off: 244,999.99 prepays instalment 4's principal; the loan is repaid (instalment 4's
      * interest 9,000.00 never accrues) and the entrepreneur moves to repaid.
      * 24,499,999 x 3/4 = 18,374,999.25, x 1/4 = 6,124,999.75: the centavo left goes to the first
      * loss tranche (.75). */
-    json_t *r4 = repay(loan_a, "244999.99", "2024-09-02", "BANK-0004", FLE_OK, NULL);
-    assert_string_equal(jstr(r4, "prepayment"), "244999.99");
-    assert_string_equal(jstr(r4, "loan_status"), "repaid");
-    assert_allocation(jid(r4, "id"), "4:principal:24499999");
+    json_t *r4 = lf_repay(loan_a, "244999.99", "2024-09-02", "BANK-0004", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r4, "prepayment"), "244999.99");
+    assert_string_equal(lf_jstr(r4, "loan_status"), "repaid");
+    assert_allocation(lf_jid(r4, "id"), "4:principal:24499999");
     snprintf(want, sizeof want, "1050:24499999,T%" PRId64 ".LOANS:-18374999,T%" PRId64 ".LOANS:-6125000", r_senior,
              r_fl);
-    assert_entry(jid(r4, "entry_id"), want);
+    assert_entry(lf_jid(r4, "entry_id"), want);
     json_decref(r4);
     snprintf(sql, sizeof sql,
              "SELECT l.status || ' ' || e.stage FROM loan l JOIN entrepreneur e ON "
              "e.id = l.entrepreneur_id WHERE l.id = %" PRId64,
              loan_a);
-    assert_scalar(sql, "repaid repaid");
+    lf_assert_scalar(sql, "repaid repaid");
     /* Every tranche's share of the loan is back: LOANS 0; collections 1,281,000.00 =
      * 1,200,000.00 principal + 81,000.00 interest (4000). */
-    assert_int_equal(tbal(r_fund, r_senior, "LOANS"), 0);
-    assert_int_equal(tbal(r_fund, r_fl, "LOANS"), 0);
-    assert_int_equal(balance(r_fund, "1050"), 128100000);
-    assert_int_equal(balance(r_fund, "4000"), -8100000);
+    assert_int_equal(lf_tbal(r_fund, r_senior, "LOANS"), 0);
+    assert_int_equal(lf_tbal(r_fund, r_fl, "LOANS"), 0);
+    assert_int_equal(lf_balance(r_fund, "1050"), 128100000);
+    assert_int_equal(lf_balance(r_fund, "4000"), -8100000);
     /* A repaid loan takes no more repayments. */
-    assert_null(repay(loan_a, "1.00", "2024-09-03", "BANK-0005", FLE_CONFLICT, &err));
+    assert_null(lf_repay(loan_a, "1.00", "2024-09-03", "BANK-0005", FLE_CONFLICT, &err));
     assert_string_equal(err.field, "loan_id");
-    assert_books_balance();
+    lf_assert_books_balance();
 }
 
 static void test_arrears_as_of_dates(void **state)
@@ -595,7 +325,7 @@ static const json_t *result_line(const json_t *rep, int line)
     json_t *x;
     json_array_foreach(results, i, x)
     {
-        if (jid(x, "line") == line) {
+        if (lf_jid(x, "line") == line) {
             return x;
         }
     }
@@ -606,21 +336,21 @@ static const json_t *result_line(const json_t *rep, int line)
 static void assert_refused(const json_t *rep, int line, const char *code, const char *field)
 {
     const json_t *x = result_line(rep, line);
-    assert_string_equal(jstr(x, "status"), "refused");
+    assert_string_equal(lf_jstr(x, "status"), "refused");
     const json_t *e = json_object_get(x, "error");
-    if (strcmp(jstr(e, "code"), code) != 0 || strcmp(jstr(e, "field"), field) != 0) {
-        fprintf(stderr, "line %d: %s %s %s\n", line, jstr(e, "code"), jstr(e, "field"), jstr(e, "message"));
+    if (strcmp(lf_jstr(e, "code"), code) != 0 || strcmp(lf_jstr(e, "field"), field) != 0) {
+        fprintf(stderr, "line %d: %s %s %s\n", line, lf_jstr(e, "code"), lf_jstr(e, "field"), lf_jstr(e, "message"));
     }
-    assert_string_equal(jstr(e, "code"), code);
-    assert_string_equal(jstr(e, "field"), field);
+    assert_string_equal(lf_jstr(e, "code"), code);
+    assert_string_equal(lf_jstr(e, "field"), field);
 }
 
 static void test_csv_import(void **state)
 {
     (void)state;
     struct fl_error err;
-    int64_t eb = make_entrepreneur(r_fund, "Productor B", "05088", "coffee");
-    int64_t ec = make_entrepreneur(r_fund, "Productor C", "05088", "coffee");
+    int64_t eb = lf_make_entrepreneur(r_fund, "Productor B", "05088", "coffee");
+    int64_t ec = lf_make_entrepreneur(r_fund, "Productor C", "05088", "coffee");
     json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)r_senior, "amount", "900000.00",
                                "tranche_id", (json_int_t)r_fl, "amount", "300000.00");
     int64_t lb = make_loan(r_fund, eb, "1200000.00", "2024-04-15", shares);
@@ -628,10 +358,10 @@ static void test_csv_import(void **state)
     json_decref(shares);
     /* A header that is not exact refuses the whole file, naming the header. */
     struct import_args bad = {r_fund, "loan,amount,value_date,reference\n1,2.00,2024-04-15,X\n", NULL};
-    assert_null(run(import_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(import_fn, &bad, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "header");
 
-    int64_t entries_before = scalar_i64("SELECT count(*) FROM journal_entry");
+    int64_t entries_before = lf_scalar_i64("SELECT count(*) FROM journal_entry");
     char csv[2048];
     snprintf(csv, sizeof csv,
              "loan_id,amount,value_date,reference\r\n"    /* line 1 */
@@ -651,14 +381,14 @@ static void test_csv_import(void **state)
              "%" PRId64 ",1.00,2024-07-16,B-1\n",         /* 15 duplicate of a stored one */
              lb, lb, lb, lb, lb, lb, loan_a, lb, lb, lb, lc, lb);
     struct import_args a = {r_fund, csv, NULL};
-    json_t *rep = run(import_fn, &a, FLE_OK, NULL);
-    assert_int_equal(jid(rep, "lines"), 14);
-    assert_int_equal(jid(rep, "applied"), 3);
-    assert_int_equal(jid(rep, "refused"), 11);
-    assert_string_equal(jstr(rep, "amount_applied"), "999000.00"); /* 336,000 + 327,000 + 336,000 */
-    assert_string_equal(jstr(result_line(rep, 2), "status"), "applied");
-    assert_string_equal(jstr(result_line(rep, 12), "status"), "applied");
-    assert_string_equal(jstr(result_line(rep, 14), "status"), "applied");
+    json_t *rep = lf_run(import_fn, &a, FLE_OK, NULL);
+    assert_int_equal(lf_jid(rep, "lines"), 14);
+    assert_int_equal(lf_jid(rep, "applied"), 3);
+    assert_int_equal(lf_jid(rep, "refused"), 11);
+    assert_string_equal(lf_jstr(rep, "amount_applied"), "999000.00"); /* 336,000 + 327,000 + 336,000 */
+    assert_string_equal(lf_jstr(result_line(rep, 2), "status"), "applied");
+    assert_string_equal(lf_jstr(result_line(rep, 12), "status"), "applied");
+    assert_string_equal(lf_jstr(result_line(rep, 14), "status"), "applied");
     assert_refused(rep, 3, "duplicate", "reference");
     assert_refused(rep, 4, "not_found", "loan_id");
     assert_refused(rep, 5, "invalid_field", "amount");
@@ -671,17 +401,17 @@ static void test_csv_import(void **state)
     assert_refused(rep, 13, "invalid_field", "line");
     assert_refused(rep, 15, "duplicate", "reference");
     /* Exactly three repayments, three entries; the refused lines wrote nothing. */
-    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry") - entries_before, 3);
+    assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry") - entries_before, 3);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT count(*) || ':' || sum(amount_minor) FROM repayment WHERE loan_id = %" PRId64,
              lb);
-    assert_scalar(sql, "2:66300000");
+    lf_assert_scalar(sql, "2:66300000");
     /* Line 12 paid instalment 2 on its due date: current interest and principal. */
-    int64_t rid = jid(result_line(rep, 12), "repayment_id");
+    int64_t rid = lf_jid(result_line(rep, 12), "repayment_id");
     assert_allocation(rid, "2:interest:2700000,2:principal:30000000");
     json_decref(rep);
     assert_arrears(lb, "2024-07-15", 0, "0.00", "0.00", "600000.00");
-    assert_books_balance();
+    lf_assert_books_balance();
 
     /* The database refuses a whole chunk (a trigger of this test plays the part): the chunk is
      * rolled back and its lines redone one by one, so only the poisoned line is refused. */
@@ -697,18 +427,18 @@ static void test_csv_import(void **state)
              "%" PRId64 ",100.00,2024-10-15,C-1\n", /* stored by the first import */
              lc, lc, lc, lc);
     struct import_args p = {r_fund, csv, NULL};
-    rep = run(import_fn, &p, FLE_OK, NULL);
-    assert_int_equal(jid(rep, "applied"), 2);
+    rep = lf_run(import_fn, &p, FLE_OK, NULL);
+    assert_int_equal(lf_jid(rep, "applied"), 2);
     assert_refused(rep, 3, "business_rule", "");
-    assert_string_equal(jstr(result_line(rep, 2), "status"), "applied");
-    assert_string_equal(jstr(result_line(rep, 4), "status"), "applied");
+    assert_string_equal(lf_jstr(result_line(rep, 2), "status"), "applied");
+    assert_string_equal(lf_jstr(result_line(rep, 4), "status"), "applied");
     assert_refused(rep, 5, "duplicate", "reference");
     json_decref(rep);
     assert_true(testdb_exec(ci, "DROP TRIGGER poison ON repayment; DROP FUNCTION poison()"));
     snprintf(sql, sizeof sql, "SELECT string_agg(reference, ',' ORDER BY id) FROM repayment WHERE loan_id = %" PRId64,
              lc);
-    assert_scalar(sql, "C-1,C-2,C-3");
-    assert_books_balance();
+    lf_assert_scalar(sql, "C-1,C-2,C-3");
+    lf_assert_books_balance();
 }
 
 /* ---- losses: the worked example, four eyes, recoveries top-down ---- */
@@ -726,7 +456,7 @@ static json_t *writeoff_fn(struct db *d, void *arg, struct fl_error *err)
 
 static json_t *recovery_fn(struct db *d, void *arg, struct fl_error *err)
 {
-    struct repay_args *a = arg;
+    struct lf_repay_args *a = arg;
     return recovery_record(d, &manager, a->loan, a->amount, a->date, a->ref, err);
 }
 
@@ -738,60 +468,60 @@ static void test_writeoff_worked_example_and_recovery(void **state)
     struct fl_error err;
     /* domain.md §6 (COP millions): stack 3,000 first loss / 5,000 mezzanine / 12,000 senior. */
     int64_t w = make_fund("LOSS");
-    int64_t senior = make_tranche(w, investor_c, "Senior", "senior", 1, "12000000000.00", "0", "2024-01-10");
-    int64_t mezz = make_tranche(w, investor_b, "Mezzanine", "mezzanine", 2, "5000000000.00", "0", "2024-01-10");
-    int64_t fl = make_tranche(w, investor_a, "First loss", "first_loss", 3, "3000000000.00", "0", "2024-01-10");
+    int64_t senior = lf_make_tranche(w, investor_c, "Senior", "senior", 1, "12000000000.00", "0", "2024-01-10");
+    int64_t mezz = lf_make_tranche(w, investor_b, "Mezzanine", "mezzanine", 2, "5000000000.00", "0", "2024-01-10");
+    int64_t fl = lf_make_tranche(w, investor_a, "First loss", "first_loss", 3, "3000000000.00", "0", "2024-01-10");
     assert_int_equal(capital(w, fl), 3000 * MILLION);
     assert_int_equal(capital(w, mezz), 5000 * MILLION);
     assert_int_equal(capital(w, senior), 12000 * MILLION);
     /* A loan of 4,200 funded pro rata to cash (3:5:12 of 4,200 = 630 / 1,050 / 2,520). */
-    int64_t e = make_entrepreneur(w, "Asociación D", "05234", "beans");
+    int64_t e = lf_make_entrepreneur(w, "Asociación D", "05234", "beans");
     int64_t loan = make_loan(w, e, "4200000000.00", "2024-04-15", NULL);
-    assert_int_equal(tbal(w, fl, "LOANS"), 630 * MILLION);
-    assert_int_equal(tbal(w, mezz, "LOANS"), 1050 * MILLION);
-    assert_int_equal(tbal(w, senior, "LOANS"), 2520 * MILLION);
+    assert_int_equal(lf_tbal(w, fl, "LOANS"), 630 * MILLION);
+    assert_int_equal(lf_tbal(w, mezz, "LOANS"), 1050 * MILLION);
+    assert_int_equal(lf_tbal(w, senior, "LOANS"), 2520 * MILLION);
 
     /* Refusals: more than outstanding, no reason, future date. */
     struct writeoff_args too_much = {loan, "4200000000.01", "2024-06-30", "insolvent"};
-    assert_null(run(writeoff_fn, &too_much, FLE_RULE, &err));
+    assert_null(lf_run(writeoff_fn, &too_much, FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     struct writeoff_args no_reason = {loan, NULL, "2024-06-30", ""};
-    assert_null(run(writeoff_fn, &no_reason, FLE_MISSING_FIELD, &err));
+    assert_null(lf_run(writeoff_fn, &no_reason, FLE_MISSING_FIELD, &err));
     assert_string_equal(err.field, "reason");
     struct writeoff_args future = {loan, NULL, "2099-06-30", "insolvent"};
-    assert_null(run(writeoff_fn, &future, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(writeoff_fn, &future, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "value_date");
 
     /* Four eyes: the proposal changes nothing; the maker cannot approve it. */
     struct writeoff_args all = {loan, NULL, "2024-06-30", "cooperative dissolved after the floods"};
-    json_t *p = run(writeoff_fn, &all, FLE_OK, NULL);
-    assert_string_equal(jstr(p, "kind"), "write_off");
-    assert_string_equal(jstr(p, "amount"), "4200000000.00");
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(writeoff_fn, &all, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(p, "kind"), "write_off");
+    assert_string_equal(lf_jstr(p, "amount"), "4200000000.00");
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
-    assert_int_equal(tbal(w, fl, "LOSS"), 0);
-    assert_null(run(self_approve_fn, &pid, FLE_SELF_APPROVAL, &err));
-    approve(pid);
+    assert_int_equal(lf_tbal(w, fl, "LOSS"), 0);
+    assert_null(lf_run(self_approve_fn, &pid, FLE_SELF_APPROVAL, &err));
+    lf_approve(pid);
 
     /* Loss 4,200 bottom-up: first loss 3,000 (to 0), mezzanine 1,200 (to 3,800), senior 0. */
     assert_int_equal(capital(w, fl), 0);
     assert_int_equal(capital(w, mezz), 3800 * MILLION);
     assert_int_equal(capital(w, senior), 12000 * MILLION);
-    assert_int_equal(tbal(w, fl, "LOSS"), 3000 * MILLION);
-    assert_int_equal(tbal(w, mezz, "LOSS"), 1200 * MILLION);
-    assert_int_equal(tbal(w, senior, "LOSS"), 0);
-    assert_int_equal(balance(w, "5100"), 0);
+    assert_int_equal(lf_tbal(w, fl, "LOSS"), 3000 * MILLION);
+    assert_int_equal(lf_tbal(w, mezz, "LOSS"), 1200 * MILLION);
+    assert_int_equal(lf_tbal(w, senior, "LOSS"), 0);
+    assert_int_equal(lf_balance(w, "5100"), 0);
     /* The loan's receivable is gone from every funding tranche. */
-    assert_int_equal(tbal(w, fl, "LOANS"), 0);
-    assert_int_equal(tbal(w, mezz, "LOANS"), 0);
-    assert_int_equal(tbal(w, senior, "LOANS"), 0);
+    assert_int_equal(lf_tbal(w, fl, "LOANS"), 0);
+    assert_int_equal(lf_tbal(w, mezz, "LOANS"), 0);
+    assert_int_equal(lf_tbal(w, senior, "LOANS"), 0);
     char sql[300];
     snprintf(sql, sizeof sql,
              "SELECT l.status || ' ' || l.written_off_minor || ' ' || e.stage || ' ' || (SELECT count(*) FROM "
              "write_off w WHERE w.loan_id = l.id) FROM loan l JOIN entrepreneur e ON e.id = l.entrepreneur_id "
              "WHERE l.id = %" PRId64,
              loan);
-    assert_scalar(sql, "written_off 420000000000 written_off 1");
+    lf_assert_scalar(sql, "written_off 420000000000 written_off 1");
     char want[300];
     snprintf(
         sql, sizeof sql,
@@ -803,41 +533,41 @@ static void test_writeoff_worked_example_and_recovery(void **state)
              "T%" PRId64 ".LOANS:-252000000000,T%" PRId64 ".LOANS:-105000000000,T%" PRId64
              ".LOANS:-63000000000,T%" PRId64 ".LOSS:120000000000,T%" PRId64 ".LOSS:300000000000",
              senior, mezz, fl, mezz, fl);
-    assert_scalar(sql, want);
-    assert_books_balance();
+    lf_assert_scalar(sql, want);
+    lf_assert_books_balance();
     /* Nothing more to write off or to repay. */
-    assert_null(run(writeoff_fn, &all, FLE_CONFLICT, &err));
-    assert_null(repay(loan, "1.00", "2024-07-01", "R-1", FLE_CONFLICT, &err));
+    assert_null(lf_run(writeoff_fn, &all, FLE_CONFLICT, &err));
+    assert_null(lf_repay(loan, "1.00", "2024-07-01", "R-1", FLE_CONFLICT, &err));
 
     /* Recoveries top-down: senior lost nothing; 1,500 restores the mezzanine's 1,200 first, then
      * 300 of the first loss's 3,000. */
-    struct repay_args r1 = {loan, "1500000000.00", "2024-09-30", "REC-1"};
-    json_t *rec = run(recovery_fn, &r1, FLE_OK, NULL);
-    assert_string_equal(jstr(rec, "income"), "0.00");
+    struct lf_repay_args r1 = {loan, "1500000000.00", "2024-09-30", "REC-1"};
+    json_t *rec = lf_run(recovery_fn, &r1, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(rec, "income"), "0.00");
     json_decref(rec);
     assert_int_equal(capital(w, senior), 12000 * MILLION);
     assert_int_equal(capital(w, mezz), 5000 * MILLION);
     assert_int_equal(capital(w, fl), 300 * MILLION);
-    assert_int_equal(balance(w, "1050"), 1500 * MILLION);
+    assert_int_equal(lf_balance(w, "1050"), 1500 * MILLION);
     /* 3,000 more: the first loss's remaining 2,700, then 300 of income (4000). */
-    struct repay_args r2 = {loan, "3000000000.00", "2024-10-31", "REC-2"};
-    rec = run(recovery_fn, &r2, FLE_OK, NULL);
-    assert_string_equal(jstr(rec, "income"), "300000000.00");
+    struct lf_repay_args r2 = {loan, "3000000000.00", "2024-10-31", "REC-2"};
+    rec = lf_run(recovery_fn, &r2, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(rec, "income"), "300000000.00");
     snprintf(want, sizeof want, "1050:300000000000,T%" PRId64 ".LOSS:-270000000000,4000:-30000000000", fl);
-    assert_entry(jid(rec, "entry_id"), want);
+    assert_entry(lf_jid(rec, "entry_id"), want);
     json_decref(rec);
     assert_int_equal(capital(w, fl), 3000 * MILLION);
-    assert_int_equal(balance(w, "4000"), -300 * MILLION);
+    assert_int_equal(lf_balance(w, "4000"), -300 * MILLION);
     /* Duplicate reference; before the write-off; a loan never written off. */
-    assert_null(run(recovery_fn, &r2, FLE_DUPLICATE, &err));
+    assert_null(lf_run(recovery_fn, &r2, FLE_DUPLICATE, &err));
     assert_string_equal(err.field, "reference");
-    struct repay_args early = {loan, "1.00", "2024-06-29", "REC-3"};
-    assert_null(run(recovery_fn, &early, FLE_BAD_FIELD, &err));
+    struct lf_repay_args early = {loan, "1.00", "2024-06-29", "REC-3"};
+    assert_null(lf_run(recovery_fn, &early, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "value_date");
-    struct repay_args never = {loan_a, "1.00", "2024-10-31", "REC-4"};
-    assert_null(run(recovery_fn, &never, FLE_CONFLICT, &err));
+    struct lf_repay_args never = {loan_a, "1.00", "2024-10-31", "REC-4"};
+    assert_null(lf_run(recovery_fn, &never, FLE_CONFLICT, &err));
     assert_string_equal(err.field, "loan_id");
-    assert_books_balance();
+    lf_assert_books_balance();
 }
 
 /* ---- waterfall runs: sequential vs pro rata, carried interest, replay ---- */
@@ -872,7 +602,7 @@ static void assert_steps(int64_t run_id, const char *want)
              "SELECT string_agg(kind || ':' || coalesce(tranche_id::text, '-') || ':' || due_minor || ':' || "
              "amount_minor, ',' ORDER BY step_no) FROM waterfall_step WHERE run_id = %" PRId64,
              run_id);
-    assert_scalar(sql, want);
+    lf_assert_scalar(sql, want);
 }
 
 /* A step list with the placeholders :S: :M: :F: replaced by the tranche ids. */
@@ -912,18 +642,18 @@ static void assert_replay_ok(int64_t run_id)
 static int64_t make_waterfall_fund(const char *code, int64_t *t, int64_t *loan)
 {
     int64_t f = make_fund(code);
-    t[0] = make_tranche(f, investor_c, "Senior", "senior", 1, "1000000.00", "0.10", "2024-01-10");
-    t[1] = make_tranche(f, investor_b, "Mezzanine", "mezzanine", 2, "500000.00", "0.05", "2024-01-10");
-    t[2] = make_tranche(f, investor_a, "First loss", "first_loss", 3, "250000.00", "0", "2024-01-10");
-    int64_t e = make_entrepreneur(f, "Productora W", "52835", "cacao");
+    t[0] = lf_make_tranche(f, investor_c, "Senior", "senior", 1, "1000000.00", "0.10", "2024-01-10");
+    t[1] = lf_make_tranche(f, investor_b, "Mezzanine", "mezzanine", 2, "500000.00", "0.05", "2024-01-10");
+    t[2] = lf_make_tranche(f, investor_a, "First loss", "first_loss", 3, "250000.00", "0", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(f, "Productora W", "52835", "cacao");
     json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[0], "amount",
                                "600000.00", "tranche_id", (json_int_t)t[1], "amount", "300000.00", "tranche_id",
                                (json_int_t)t[2], "amount", "100000.00");
     *loan = make_loan(f, e, "1000000.00", "2024-06-01", shares);
     json_decref(shares);
     /* Schedule: 250,000.00 principal each; interest 30,000 / 22,500 / 15,000 / 7,500. */
-    json_decref(repay(*loan, "280000.00", "2024-06-01", "W-1", FLE_OK, NULL));
-    json_decref(repay(*loan, "272500.00", "2024-09-01", "W-2", FLE_OK, NULL));
+    json_decref(lf_repay(*loan, "280000.00", "2024-06-01", "W-1", FLE_OK, NULL));
+    json_decref(lf_repay(*loan, "272500.00", "2024-09-01", "W-2", FLE_OK, NULL));
     return f;
 }
 
@@ -936,28 +666,28 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
     int64_t fp = make_waterfall_fund("WFPRO", tp, &lp);
     /* Pro rata through four eyes (kind fund_settings). */
     struct settings_args bad = {fp, "turbo", NULL};
-    assert_null(run(settings_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(settings_fn, &bad, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "waterfall_mode");
     struct settings_args s = {fp, "pro_rata", NULL};
-    json_t *p = run(settings_fn, &s, FLE_OK, NULL);
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(settings_fn, &s, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT waterfall_mode FROM fund WHERE id = %" PRId64, fp);
-    assert_scalar(sql, "sequential");
-    approve(pid);
-    assert_scalar(sql, "pro_rata");
+    lf_assert_scalar(sql, "sequential");
+    lf_approve(pid);
+    lf_assert_scalar(sql, "pro_rata");
 
     /* Run on 2025-01-09, 365 days after the contributions (2024 is a leap year): coupons are exact,
      * senior 1,000,000 x 10 % = 100,000.00, mezzanine 500,000 x 5 % = 25,000.00, first loss 0.
      * Cash 552,500.00: principal 500,000.00 (two instalments) and interest 52,500.00. */
     struct run_args rs = {fs, "2025-01-09"};
-    json_t *run_s = run(run_fn, &rs, FLE_OK, NULL);
-    int64_t id_s = jid(run_s, "id");
+    json_t *run_s = lf_run(run_fn, &rs, FLE_OK, NULL);
+    int64_t id_s = lf_jid(run_s, "id");
     const json_t *cash = json_object_get(run_s, "cash");
-    assert_string_equal(jstr(cash, "principal"), "500000.00");
-    assert_string_equal(jstr(cash, "interest"), "52500.00");
-    assert_string_equal(jstr(cash, "total"), "552500.00");
+    assert_string_equal(lf_jstr(cash, "principal"), "500000.00");
+    assert_string_equal(lf_jstr(cash, "interest"), "52500.00");
+    assert_string_equal(lf_jstr(cash, "total"), "552500.00");
     json_decref(run_s);
     /* Sequential: fees 0; senior interest 100,000; senior principal 452,500 of 1,000,000; nothing
      * left for the reserve (target 0), the mezzanine, the first loss or the residual. */
@@ -968,23 +698,23 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
                "principal:F:25000000:0,residual:F:0:0",
                ts);
     assert_steps(id_s, want);
-    assert_int_equal(balance(fs, "1050"), 0);
-    assert_int_equal(tbal(fs, ts[0], "DIST_INCOME"), 10000000);
-    assert_int_equal(tbal(fs, ts[0], "RETURNED"), 45250000);
+    assert_int_equal(lf_balance(fs, "1050"), 0);
+    assert_int_equal(lf_tbal(fs, ts[0], "DIST_INCOME"), 10000000);
+    assert_int_equal(lf_tbal(fs, ts[0], "RETURNED"), 45250000);
     assert_int_equal(capital(fs, ts[0]), 54750000); /* 1,000,000 - 452,500 */
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM journal_entry WHERE event_type = 'waterfall' AND "
              "event_ref = 'waterfall_run:%" PRId64 "'",
              id_s);
-    assert_int_equal(scalar_i64(sql), 2); /* one entry per step that moves money */
-    assert_books_balance();
+    assert_int_equal(lf_scalar_i64(sql), 2); /* one entry per step that moves money */
+    lf_assert_books_balance();
 
     /* Pro rata: fees; senior interest 100,000; mezzanine interest 25,000; the 427,500 left is shared
      * by senior and mezzanine principal 1,000,000 : 500,000 = 285,000 / 142,500. */
     struct run_args rp = {fp, "2025-01-09"};
-    json_t *run_p = run(run_fn, &rp, FLE_OK, NULL);
-    int64_t id_p = jid(run_p, "id");
-    assert_string_equal(jstr(run_p, "mode"), "pro_rata");
+    json_t *run_p = lf_run(run_fn, &rp, FLE_OK, NULL);
+    int64_t id_p = lf_jid(run_p, "id");
+    assert_string_equal(lf_jstr(run_p, "mode"), "pro_rata");
     json_decref(run_p);
     steps_text(want, sizeof want,
                "fees:-:0:0,interest:S:10000000:10000000,interest:M:2500000:2500000,"
@@ -994,13 +724,13 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
     assert_steps(id_p, want);
     assert_int_equal(capital(fp, tp[0]), 71500000); /* 1,000,000 - 285,000 */
     assert_int_equal(capital(fp, tp[1]), 35750000); /*   500,000 - 142,500 */
-    assert_books_balance();
+    lf_assert_books_balance();
     assert_replay_ok(id_s);
     assert_replay_ok(id_p);
 
     /* A run on or before the previous one is refused. */
     struct run_args again = {fs, "2025-01-09"};
-    assert_null(run(run_fn, &again, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(run_fn, &again, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "run_date");
 
     /* Second sequential run, 365 days later, after instalments 3 and 4 were paid late on
@@ -1008,12 +738,12 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
      * Coupons: senior 547,500 x 10 % = 54,750.00; mezzanine 500,000 x 5 % = 25,000.00 plus the
      * 25,000.00 left unpaid by the first run = 50,000.00. Senior interest 54,750, senior
      * principal 467,750 of 547,500; the mezzanine gets nothing again. */
-    json_decref(repay(ls, "265000.00", "2025-04-01", "W-3", FLE_OK, NULL));
-    json_decref(repay(ls, "257500.00", "2025-04-01", "W-4", FLE_OK, NULL));
+    json_decref(lf_repay(ls, "265000.00", "2025-04-01", "W-3", FLE_OK, NULL));
+    json_decref(lf_repay(ls, "257500.00", "2025-04-01", "W-4", FLE_OK, NULL));
     struct run_args rs2 = {fs, "2026-01-09"};
-    json_t *run_s2 = run(run_fn, &rs2, FLE_OK, NULL);
-    int64_t id_s2 = jid(run_s2, "id");
-    assert_string_equal(jstr(json_object_get(run_s2, "cash"), "principal"), "500000.00");
+    json_t *run_s2 = lf_run(run_fn, &rs2, FLE_OK, NULL);
+    int64_t id_s2 = lf_jid(run_s2, "id");
+    assert_string_equal(lf_jstr(json_object_get(run_s2, "cash"), "principal"), "500000.00");
     json_decref(run_s2);
     steps_text(want, sizeof want,
                "fees:-:0:0,interest:S:5475000:5475000,principal:S:54750000:46775000,"
@@ -1021,7 +751,7 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
                "principal:F:25000000:0,residual:F:0:0",
                ts);
     assert_steps(id_s2, want);
-    assert_books_balance();
+    lf_assert_books_balance();
     /* Both runs replay to the same steps, the earlier one too now that a later one exists. */
     assert_replay_ok(id_s);
     assert_replay_ok(id_s2);
@@ -1039,10 +769,10 @@ static void test_waterfall_sequential_and_pro_rata(void **state)
     assert_non_null(bad_replay);
     assert_true(json_is_false(json_object_get(bad_replay, "ok")));
     const json_t *diff = json_object_get(bad_replay, "difference");
-    assert_int_equal(jid(diff, "step_no"), 3);
-    assert_string_equal(jstr(diff, "field"), "amount");
-    assert_string_equal(jstr(diff, "stored"), "467749.99");
-    assert_string_equal(jstr(diff, "replayed"), "467750.00");
+    assert_int_equal(lf_jid(diff, "step_no"), 3);
+    assert_string_equal(lf_jstr(diff, "field"), "amount");
+    assert_string_equal(lf_jstr(diff, "stored"), "467749.99");
+    assert_string_equal(lf_jstr(diff, "replayed"), "467750.00");
     json_decref(bad_replay);
     /* Reads. */
     json_t *one = distribution_get(db, id_s2, &err);
@@ -1069,43 +799,43 @@ static void test_waterfall_coupon_on_capital_dates(void **state)
 {
     (void)state;
     int64_t f = make_fund("WFDATES");
-    struct tranche_args ta = {
+    struct lf_tranche_args ta = {
         f, {investor_c, "Senior", "senior", 1, "COP", "1500000.00", "0.10", NULL, NULL, "2024-01-05", NULL}};
-    json_t *p = run(tranche_fn, &ta, FLE_OK, NULL);
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(lf_tranche_fn, &ta, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
-    approve(pid);
+    lf_approve(pid);
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = 'Senior'", f);
     int64_t t[3];
-    t[0] = scalar_i64(sql);
-    struct money_args c1 = {t[0], "1000000.00", "2024-01-10", "first call"};
-    json_decref(run(contribute_fn, &c1, FLE_OK, NULL));
-    t[1] = make_tranche(f, investor_b, "Mezzanine", "mezzanine", 2, "500000.00", "0.08", "2024-01-10");
-    t[2] = make_tranche(f, investor_a, "First loss", "first_loss", 3, "250000.00", "0", "2024-01-10");
-    int64_t e = make_entrepreneur(f, "Productora D", "52835", "cacao");
+    t[0] = lf_scalar_i64(sql);
+    struct lf_money_args c1 = {t[0], "1000000.00", "2024-01-10", "first call"};
+    json_decref(lf_run(lf_contribute_fn, &c1, FLE_OK, NULL));
+    t[1] = lf_make_tranche(f, investor_b, "Mezzanine", "mezzanine", 2, "500000.00", "0.08", "2024-01-10");
+    t[2] = lf_make_tranche(f, investor_a, "First loss", "first_loss", 3, "250000.00", "0", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(f, "Productora D", "52835", "cacao");
     json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[1], "amount", "400000.00",
                                "tranche_id", (json_int_t)t[2], "amount", "200000.00");
     int64_t loan = make_loan(f, e, "600000.00", "2024-06-01", shares);
     json_decref(shares);
     struct writeoff_args wo = {loan, NULL, "2024-07-10", "the farm was lost to a landslide"};
-    p = run(writeoff_fn, &wo, FLE_OK, NULL);
-    pid = jid(p, "id");
+    p = lf_run(writeoff_fn, &wo, FLE_OK, NULL);
+    pid = lf_jid(p, "id");
     json_decref(p);
-    approve(pid);
+    lf_approve(pid);
     assert_int_equal(capital(f, t[2]), 0);
     assert_int_equal(capital(f, t[1]), 15000000);
-    struct money_args c2 = {t[0], "500000.00", "2024-12-30", "second call"};
-    json_decref(run(contribute_fn, &c2, FLE_OK, NULL));
+    struct lf_money_args c2 = {t[0], "500000.00", "2024-12-30", "second call"};
+    json_decref(lf_run(lf_contribute_fn, &c2, FLE_OK, NULL));
     assert_int_equal(capital(f, t[0]), 150000000);
 
     struct run_args r1 = {f, "2025-01-09"};
-    json_t *o = run(run_fn, &r1, FLE_OK, NULL);
-    int64_t id1 = jid(o, "id");
+    json_t *o = lf_run(run_fn, &r1, FLE_OK, NULL);
+    int64_t id1 = lf_jid(o, "id");
     const json_t *tr = json_object_get(json_object_get(o, "inputs"), "tranches");
-    assert_string_equal(jstr(json_array_get(tr, 0), "coupon"), "101307.33");
-    assert_string_equal(jstr(json_array_get(tr, 1), "coupon"), "26230.98");
-    assert_string_equal(jstr(json_array_get(tr, 2), "coupon"), "0.00");
+    assert_string_equal(lf_jstr(json_array_get(tr, 0), "coupon"), "101307.33");
+    assert_string_equal(lf_jstr(json_array_get(tr, 1), "coupon"), "26230.98");
+    assert_string_equal(lf_jstr(json_array_get(tr, 2), "coupon"), "0.00");
     json_decref(o);
     char want[600];
     steps_text(want, sizeof want,
@@ -1113,19 +843,19 @@ static void test_waterfall_coupon_on_capital_dates(void **state)
                "interest:M:2623098:0,principal:M:15000000:0,interest:F:0:0,principal:F:0:0,residual:F:0:0",
                t);
     assert_steps(id1, want);
-    assert_books_balance();
+    lf_assert_books_balance();
     assert_replay_ok(id1);
 
     struct run_args r2 = {f, "2026-01-09"};
-    o = run(run_fn, &r2, FLE_OK, NULL);
-    int64_t id2 = jid(o, "id");
+    o = lf_run(run_fn, &r2, FLE_OK, NULL);
+    int64_t id2 = lf_jid(o, "id");
     json_decref(o);
     steps_text(want, sizeof want,
                "fees:-:0:0,interest:S:25130733:0,principal:S:150000000:0,reserve:-:0:0,"
                "interest:M:3823098:0,principal:M:15000000:0,interest:F:0:0,principal:F:0:0,residual:F:0:0",
                t);
     assert_steps(id2, want);
-    assert_books_balance();
+    lf_assert_books_balance();
     assert_replay_ok(id1);
     assert_replay_ok(id2);
 }
@@ -1166,9 +896,9 @@ static void test_loss_allowance_buckets_and_cure(void **state)
     struct fl_error err;
     int64_t f = make_fund("ALLOW");
     int64_t t[2];
-    t[0] = make_tranche(f, investor_c, "Senior", "senior", 1, "20000000.00", "0", "2024-01-10");
-    t[1] = make_tranche(f, investor_a, "First loss", "first_loss", 2, "3000000.00", "0", "2024-01-10");
-    int64_t e = make_entrepreneur(f, "Asociación P", "52835", "cacao");
+    t[0] = lf_make_tranche(f, investor_c, "Senior", "senior", 1, "20000000.00", "0", "2024-01-10");
+    t[1] = lf_make_tranche(f, investor_a, "First loss", "first_loss", 2, "3000000.00", "0", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(f, "Asociación P", "52835", "cacao");
     int64_t loan = make_loan(f, e, "10000000.00", "2024-06-01", NULL);
     const struct {
         const char *date;
@@ -1181,66 +911,66 @@ static void test_loss_allowance_buckets_and_cure(void **state)
     };
     for (int k = 0; k < 3; k++) {
         struct provision_args a = {f, want[k].date};
-        json_t *o = run(provision_fn, &a, FLE_OK, NULL);
-        assert_string_equal(jstr(o, "allowance"), want[k].allowance);
-        assert_string_equal(jstr(o, "change"), want[k].change);
+        json_t *o = lf_run(provision_fn, &a, FLE_OK, NULL);
+        assert_string_equal(lf_jstr(o, "allowance"), want[k].allowance);
+        assert_string_equal(lf_jstr(o, "change"), want[k].change);
         assert_true(json_is_false(json_object_get(o, "replayed")));
         const json_t *l = json_array_get(json_object_get(o, "loans"), 0);
-        assert_int_equal(jid(l, "loan_id"), loan);
-        assert_int_equal(jid(l, "days_past_due"), want[k].dpd);
-        assert_string_equal(jstr(l, "category"), want[k].category);
-        assert_string_equal(jstr(l, "principal"), "10000000.00");
+        assert_int_equal(lf_jid(l, "loan_id"), loan);
+        assert_int_equal(lf_jid(l, "days_past_due"), want[k].dpd);
+        assert_string_equal(lf_jstr(l, "category"), want[k].category);
+        assert_string_equal(lf_jstr(l, "principal"), "10000000.00");
         json_decref(o);
-        assert_int_equal(tbal(f, t[0], "ALLOWANCE"), want[k].senior);
-        assert_int_equal(tbal(f, t[1], "ALLOWANCE"), want[k].first_loss);
-        assert_int_equal(balance(f, "1190"), -(want[k].senior + want[k].first_loss));
-        assert_books_balance();
+        assert_int_equal(lf_tbal(f, t[0], "ALLOWANCE"), want[k].senior);
+        assert_int_equal(lf_tbal(f, t[1], "ALLOWANCE"), want[k].first_loss);
+        assert_int_equal(lf_balance(f, "1190"), -(want[k].senior + want[k].first_loss));
+        lf_assert_books_balance();
     }
     /* The same date again posts nothing and returns the run; an earlier date is refused. */
     struct provision_args again = {f, "2024-09-05"};
-    json_t *o = run(provision_fn, &again, FLE_OK, NULL);
+    json_t *o = lf_run(provision_fn, &again, FLE_OK, NULL);
     assert_true(json_is_true(json_object_get(o, "replayed")));
-    assert_string_equal(jstr(o, "allowance"), "5000000.00");
+    assert_string_equal(lf_jstr(o, "allowance"), "5000000.00");
     json_decref(o);
     char sql[300];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM journal_entry WHERE fund_id = %" PRId64 " AND event_type = 'provision'", f);
-    assert_int_equal(scalar_i64(sql), 3);
+    assert_int_equal(lf_scalar_i64(sql), 3);
     struct provision_args before = {f, "2024-09-01"};
-    assert_null(run(provision_fn, &before, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(provision_fn, &before, FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "date");
     struct provision_args future = {f, "2099-01-01"};
-    assert_null(run(provision_fn, &future, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(provision_fn, &future, FLE_BAD_FIELD, &err));
 
     /* Cured: both overdue instalments paid on 2024-09-10. */
-    json_decref(repay(loan, "2800000.00", "2024-09-10", "P-1", FLE_OK, NULL));
-    json_decref(repay(loan, "2725000.00", "2024-09-10", "P-2", FLE_OK, NULL));
+    json_decref(lf_repay(loan, "2800000.00", "2024-09-10", "P-1", FLE_OK, NULL));
+    json_decref(lf_repay(loan, "2725000.00", "2024-09-10", "P-2", FLE_OK, NULL));
     struct provision_args cured = {f, "2024-09-10"};
-    o = run(provision_fn, &cured, FLE_OK, NULL);
-    assert_string_equal(jstr(o, "allowance"), "50000.00");
-    assert_string_equal(jstr(o, "change"), "-4950000.00");
+    o = lf_run(provision_fn, &cured, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(o, "allowance"), "50000.00");
+    assert_string_equal(lf_jstr(o, "change"), "-4950000.00");
     const json_t *l = json_array_get(json_object_get(o, "loans"), 0);
-    assert_int_equal(jid(l, "days_past_due"), 0);
-    assert_string_equal(jstr(l, "category"), "A");
-    assert_string_equal(jstr(l, "principal"), "5000000.00");
+    assert_int_equal(lf_jid(l, "days_past_due"), 0);
+    assert_string_equal(lf_jstr(l, "category"), "A");
+    assert_string_equal(lf_jstr(l, "principal"), "5000000.00");
     const json_t *b = json_array_get(json_object_get(o, "buckets"), 0);
-    assert_string_equal(jstr(b, "category"), "A");
-    assert_string_equal(jstr(b, "allowance"), "50000.00");
+    assert_string_equal(lf_jstr(b, "category"), "A");
+    assert_string_equal(lf_jstr(b, "allowance"), "50000.00");
     const json_t *tr = json_object_get(o, "tranches");
-    assert_int_equal(jid(json_array_get(tr, 0), "tranche_id"), t[0]);
-    assert_string_equal(jstr(json_array_get(tr, 0), "allowance"), "0.00");
-    assert_string_equal(jstr(json_array_get(tr, 1), "allowance"), "50000.00");
+    assert_int_equal(lf_jid(json_array_get(tr, 0), "tranche_id"), t[0]);
+    assert_string_equal(lf_jstr(json_array_get(tr, 0), "allowance"), "0.00");
+    assert_string_equal(lf_jstr(json_array_get(tr, 1), "allowance"), "50000.00");
     json_decref(o);
-    assert_int_equal(tbal(f, t[0], "ALLOWANCE"), 0);
-    assert_int_equal(tbal(f, t[1], "ALLOWANCE"), 5000000);
-    assert_int_equal(balance(f, "1190"), -5000000);
-    assert_books_balance();
+    assert_int_equal(lf_tbal(f, t[0], "ALLOWANCE"), 0);
+    assert_int_equal(lf_tbal(f, t[1], "ALLOWANCE"), 5000000);
+    assert_int_equal(lf_balance(f, "1190"), -5000000);
+    lf_assert_books_balance();
     assert_verify_ok();
     /* The read of an earlier date gives that date's run. */
     o = provision_get(db, f, "2024-08-01", 0, 10, &err);
     assert_non_null(o);
-    assert_string_equal(jstr(o, "as_of"), "2024-07-16");
-    assert_string_equal(jstr(o, "allowance"), "320000.00");
+    assert_string_equal(lf_jstr(o, "as_of"), "2024-07-16");
+    assert_string_equal(lf_jstr(o, "allowance"), "320000.00");
     json_decref(o);
     assert_null(provision_get(db, f, "2024-05-30", 0, 10, &err));
     assert_int_equal(err.code, FLE_NOT_FOUND);
@@ -1253,32 +983,32 @@ static void test_portfolio_par(void **state)
     (void)state;
     struct fl_error err;
     int64_t f = make_fund("PAR");
-    int64_t t = make_tranche(f, investor_c, "Senior", "senior", 1, "10000000.00", "0", "2024-01-10");
+    int64_t t = lf_make_tranche(f, investor_c, "Senior", "senior", 1, "10000000.00", "0", "2024-01-10");
     (void)t;
-    int64_t e1 = make_entrepreneur(f, "P1", "05088", "coffee");
-    int64_t e2 = make_entrepreneur(f, "P2", "52250", "cacao");
-    int64_t e3 = make_entrepreneur(f, "P3", "52835", "cacao");
-    int64_t e4 = make_entrepreneur(f, "P4", "05234", "beans");
+    int64_t e1 = lf_make_entrepreneur(f, "P1", "05088", "coffee");
+    int64_t e2 = lf_make_entrepreneur(f, "P2", "52250", "cacao");
+    int64_t e3 = lf_make_entrepreneur(f, "P3", "52835", "cacao");
+    int64_t e4 = lf_make_entrepreneur(f, "P4", "05234", "beans");
     int64_t l1 = make_loan(f, e1, "1000000.00", "2024-04-15", NULL);
     int64_t l2 = make_loan(f, e2, "2000000.00", "2024-06-01", NULL);
     int64_t l3 = make_loan(f, e3, "3000000.00", "2024-04-15", NULL);
     int64_t l4 = make_loan(f, e4, "400000.00", "2024-04-15", NULL);
     /* l1 pays instalments 1 and 2 on time (280,000 + 272,500... no: 1,000,000 at 3 %:
      * 250,000 + 30,000 and 250,000 + 22,500). */
-    json_decref(repay(l1, "280000.00", "2024-04-15", "P1-1", FLE_OK, NULL));
-    json_decref(repay(l1, "272500.00", "2024-07-15", "P1-2", FLE_OK, NULL));
+    json_decref(lf_repay(l1, "280000.00", "2024-04-15", "P1-1", FLE_OK, NULL));
+    json_decref(lf_repay(l1, "272500.00", "2024-07-15", "P1-2", FLE_OK, NULL));
     /* l2 pays nothing: instalment 1 due 2024-06-01. l3 pays 50,000.00 of instalment 1's
      * 90,000.00 interest on 2024-05-01, nothing of its principal. */
-    json_decref(repay(l3, "50000.00", "2024-05-01", "P3-1", FLE_OK, NULL));
+    json_decref(lf_repay(l3, "50000.00", "2024-05-01", "P3-1", FLE_OK, NULL));
     /* l4 written off in full on 2024-06-30; 100,000.00 recovered on 2024-07-10. */
     struct writeoff_args wo = {l4, NULL, "2024-06-30", "borrower left the region"};
-    json_t *p = run(writeoff_fn, &wo, FLE_OK, NULL);
-    int64_t pid = jid(p, "id");
+    json_t *p = lf_run(writeoff_fn, &wo, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id");
     json_decref(p);
-    approve(pid);
-    struct repay_args rec = {l4, "100000.00", "2024-07-10", "P4-R"};
-    json_decref(run(recovery_fn, &rec, FLE_OK, NULL));
-    assert_books_balance();
+    lf_approve(pid);
+    struct lf_repay_args rec = {l4, "100000.00", "2024-07-10", "P4-R"};
+    json_decref(lf_run(recovery_fn, &rec, FLE_OK, NULL));
+    lf_assert_books_balance();
 
     /* As of 2024-07-20:
      *   l1 outstanding   500,000.00, nothing late                        DPD 0
@@ -1291,22 +1021,22 @@ static void test_portfolio_par(void **state)
      * = 2,000,000.00; interest l2 60,000 + l3 (90,000 - 50,000) + 67,500 = 167,500.00. */
     json_t *q = portfolio_quality(db, f, "2024-07-20", NULL, &err);
     assert_non_null(q);
-    assert_string_equal(jstr(q, "gross_portfolio"), "5500000.00");
-    assert_int_equal(jid(q, "loans_outstanding"), 3);
+    assert_string_equal(lf_jstr(q, "gross_portfolio"), "5500000.00");
+    assert_int_equal(lf_jid(q, "loans_outstanding"), 3);
     const json_t *par30 = json_object_get(q, "par30"), *par90 = json_object_get(q, "par90");
-    assert_string_equal(jstr(par30, "amount"), "5000000.00");
-    assert_string_equal(jstr(par30, "ratio"), "0.9091");
-    assert_int_equal(jid(par30, "loans"), 2);
-    assert_string_equal(jstr(par90, "amount"), "3000000.00");
-    assert_string_equal(jstr(par90, "ratio"), "0.5455");
-    assert_int_equal(jid(par90, "loans"), 1);
-    assert_string_equal(jstr(q, "principal_in_arrears"), "2000000.00");
-    assert_string_equal(jstr(q, "interest_in_arrears"), "167500.00");
+    assert_string_equal(lf_jstr(par30, "amount"), "5000000.00");
+    assert_string_equal(lf_jstr(par30, "ratio"), "0.9091");
+    assert_int_equal(lf_jid(par30, "loans"), 2);
+    assert_string_equal(lf_jstr(par90, "amount"), "3000000.00");
+    assert_string_equal(lf_jstr(par90, "ratio"), "0.5455");
+    assert_int_equal(lf_jid(par90, "loans"), 1);
+    assert_string_equal(lf_jstr(q, "principal_in_arrears"), "2000000.00");
+    assert_string_equal(lf_jstr(q, "interest_in_arrears"), "167500.00");
     /* Period 2024-01-01 .. 2024-07-20: one write-off of 400,000.00, one recovery of 100,000.00. */
-    assert_string_equal(jstr(json_object_get(q, "period"), "from"), "2024-01-01");
-    assert_int_equal(jid(json_object_get(q, "write_offs"), "count"), 1);
-    assert_string_equal(jstr(json_object_get(q, "write_offs"), "amount"), "400000.00");
-    assert_string_equal(jstr(json_object_get(q, "recoveries"), "amount"), "100000.00");
+    assert_string_equal(lf_jstr(json_object_get(q, "period"), "from"), "2024-01-01");
+    assert_int_equal(lf_jid(json_object_get(q, "write_offs"), "count"), 1);
+    assert_string_equal(lf_jstr(json_object_get(q, "write_offs"), "amount"), "400000.00");
+    assert_string_equal(lf_jstr(json_object_get(q, "recoveries"), "amount"), "100000.00");
     /* Concentration: cacao 5,000,000 (share 0.9091), coffee 500,000 (0.0909), beans 0. */
     char *vc = json_dumps(json_object_get(q, "by_value_chain"), JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(vc, "[{\"loans\":0,\"outstanding\":\"0.00\",\"par30\":\"0.00\",\"par90\":\"0.00\","
@@ -1321,27 +1051,27 @@ static void test_portfolio_par(void **state)
 
     /* As of 2024-04-10 nothing is late: gross = the four loans disbursed, 6,400,000.00. */
     q = portfolio_quality(db, f, "2024-04-10", "2024-01-01", &err);
-    assert_string_equal(jstr(q, "gross_portfolio"), "6400000.00");
-    assert_string_equal(jstr(json_object_get(q, "par30"), "ratio"), "0.0000");
-    assert_int_equal(jid(json_object_get(q, "write_offs"), "count"), 0);
+    assert_string_equal(lf_jstr(q, "gross_portfolio"), "6400000.00");
+    assert_string_equal(lf_jstr(json_object_get(q, "par30"), "ratio"), "0.0000");
+    assert_int_equal(lf_jid(json_object_get(q, "write_offs"), "count"), 0);
     json_decref(q);
 
     /* The arrears listing, two loans a page. */
     json_t *page = portfolio_arrears_list(db, f, "2024-07-20", 0, 2, &err);
     const json_t *loans = json_object_get(page, "loans");
     assert_int_equal(json_array_size(loans), 2);
-    assert_int_equal(jid(json_array_get(loans, 1), "loan_id"), l2);
-    assert_int_equal(jid(json_array_get(loans, 1), "days_past_due"), 49);
-    int64_t next = jid(page, "next_after");
+    assert_int_equal(lf_jid(json_array_get(loans, 1), "loan_id"), l2);
+    assert_int_equal(lf_jid(json_array_get(loans, 1), "days_past_due"), 49);
+    int64_t next = lf_jid(page, "next_after");
     assert_int_equal(next, l2);
     json_decref(page);
     page = portfolio_arrears_list(db, f, "2024-07-20", next, 2, &err);
     loans = json_object_get(page, "loans");
     assert_int_equal(json_array_size(loans), 2);
-    assert_int_equal(jid(json_array_get(loans, 0), "loan_id"), l3);
-    assert_int_equal(jid(json_array_get(loans, 0), "days_past_due"), 96);
-    assert_string_equal(jstr(json_array_get(loans, 0), "interest_in_arrears"), "107500.00");
-    assert_int_equal(jid(json_array_get(loans, 1), "days_past_due"), 0); /* l4, written off */
+    assert_int_equal(lf_jid(json_array_get(loans, 0), "loan_id"), l3);
+    assert_int_equal(lf_jid(json_array_get(loans, 0), "days_past_due"), 96);
+    assert_string_equal(lf_jstr(json_array_get(loans, 0), "interest_in_arrears"), "107500.00");
+    assert_int_equal(lf_jid(json_array_get(loans, 1), "days_past_due"), 0); /* l4, written off */
     assert_true(json_is_null(json_object_get(page, "next_after")));
     json_decref(page);
     assert_arrears(l3, "2024-07-20", 96, "1500000.00", "107500.00", "3000000.00");

@@ -27,6 +27,7 @@
 #include "fundledger/portfolio.h"
 #include "fundledger/repayment.h"
 #include "fundledger/tranche.h"
+#include "loanfix.h"
 #include "testdb.h"
 
 static const char *ci;
@@ -34,255 +35,30 @@ static struct db *db;
 static struct principal manager, approver;
 static int64_t investor_a, investor_c;
 
-/* ---- plumbing: one domain call per transaction ---- */
-
-typedef json_t *(*call_fn)(struct db *d, void *arg, struct fl_error *err);
-struct call {
-    call_fn fn;
-    void *arg;
-    json_t *out;
-};
-
-static enum fl_err call_tx(struct db *d, void *arg, struct fl_error *err)
-{
-    struct call *c = arg;
-    json_decref(c->out);
-    c->out = c->fn(d, c->arg, err);
-    return c->out ? FLE_OK : err->code;
-}
-
-static json_t *run(call_fn fn, void *arg, enum fl_err expect, struct fl_error *err_out)
-{
-    struct call c = {fn, arg, NULL};
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err rc = db_tx(db, call_tx, &c, &err);
-    if (rc != expect) {
-        fprintf(stderr, "expected %s, got %s: %s (%s)\n", fl_err_code(expect), fl_err_code(rc), err.message, err.field);
-    }
-    assert_int_equal(rc, expect);
-    if (err_out) {
-        *err_out = err;
-    }
-    if (rc != FLE_OK) {
-        json_decref(c.out);
-        return NULL;
-    }
-    return c.out;
-}
-
-static int64_t jid(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static int64_t scalar_i64(const char *sql)
-{
-    char *v = testdb_scalar(ci, sql);
-    assert_non_null(v);
-    int64_t x = strtoll(v, NULL, 10);
-    free(v);
-    return x;
-}
-
-static void assert_scalar(const char *sql, const char *want)
-{
-    char *v = testdb_scalar(ci, sql);
-    if (v == NULL || strcmp(v, want) != 0) {
-        fprintf(stderr, "%s\n  got  %s\n  want %s\n", sql, v ? v : "(null)", want);
-    }
-    assert_non_null(v);
-    assert_string_equal(v, want);
-    free(v);
-}
-
-static int64_t balance(int64_t fund, const char *code)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT b.balance_minor FROM account a JOIN account_balance b ON b.account_id = a.id "
-             "WHERE a.fund_id = %" PRId64 " AND a.code = '%s'",
-             fund, code);
-    return scalar_i64(sql);
-}
-
-static int64_t tbal(int64_t fund, int64_t tranche, const char *suffix)
-{
-    char code[64];
-    snprintf(code, sizeof code, "T%" PRId64 ".%s", tranche, suffix);
-    return balance(fund, code);
-}
-
-/* The trial balance sums to zero: every account of every fund. */
-static void assert_books_balance(void)
-{
-    assert_int_equal(scalar_i64("SELECT coalesce(sum(balance_minor), 0) FROM account_balance"), 0);
-    assert_int_equal(
-        scalar_i64("SELECT count(*) FROM account_balance a WHERE balance_minor <> "
-                   "(SELECT coalesce(sum(amount_minor), 0) FROM journal_line l WHERE l.account_id = a.account_id)"),
-        0);
-}
-
-/* ---- scene: funds, investors, tranches, entrepreneurs, loans ---- */
-
-static json_t *approve_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    return approval_decide(d, &approver, *(int64_t *)arg, true, "ok", err);
-}
-
-static void approve(int64_t proposal_id)
-{
-    json_t *done = run(approve_fn, &proposal_id, FLE_OK, NULL);
-    assert_string_equal(jstr(done, "status"), "approved");
-    json_decref(done);
-}
-
-static json_t *org_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    const char **a = arg;
-    return org_create(d, NULL, a[0], "investor", a[1], "40", err);
-}
-
-static json_t *fund_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    return fund_create(d, &manager, arg, "Servicing test fund", "COP", err);
-}
-
 static int64_t make_fund(const char *code)
 {
-    json_t *f = run(fund_fn, (void *)code, FLE_OK, NULL);
-    int64_t id = jid(f, "id");
-    json_decref(f);
-    return id;
+    return lf_make_fund(code, "Servicing test fund");
 }
 
-struct tranche_args {
-    int64_t fund;
-    struct tranche_terms t;
-};
-
-static json_t *tranche_fn(struct db *d, void *arg, struct fl_error *err)
+/* 1,000,000.00 at 24.75 % EA, quarterly, 4 instalments from 2024-04-30, one interest-grace and
+ * one principal-grace instalment, equal principal; approved, and disbursed in full (lf_disburse). */
+static int64_t grace_loan(int64_t fund, int64_t e, const char *purpose)
 {
-    struct tranche_args *a = arg;
-    return tranche_propose(d, &manager, a->fund, &a->t, err);
-}
-
-struct money_args {
-    int64_t id;
-    const char *amount, *date, *text;
-};
-
-static json_t *contribute_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct money_args *a = arg;
-    return tranche_contribute(d, &manager, a->id, a->amount, a->date, a->text, 0, err);
-}
-
-/* A tranche approved by four eyes and paid in full on paid_on. */
-static int64_t make_tranche(int64_t fund, int64_t investor, const char *name, const char *kind, int rank,
-                            const char *amount, const char *rate, const char *paid_on)
-{
-    struct tranche_args a = {fund, {investor, name, kind, rank, "COP", amount, rate, NULL, NULL, "2024-01-05", NULL}};
-    json_t *p = run(tranche_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT id FROM tranche WHERE fund_id = %" PRId64 " AND name = '%s'", fund, name);
-    int64_t id = scalar_i64(sql);
-    struct money_args m = {id, amount, paid_on, "paid in"};
-    json_decref(run(contribute_fn, &m, FLE_OK, NULL));
-    return id;
-}
-
-struct entrepreneur_args {
-    int64_t fund;
-    struct pipeline_entrepreneur_input in;
-};
-
-static json_t *entrepreneur_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct entrepreneur_args *a = arg;
-    return pipeline_entrepreneur_create(d, &manager, a->fund, &a->in, err);
-}
-
-struct move_args {
-    int64_t id;
-    const char *to;
-};
-
-static json_t *move_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct move_args *a = arg;
-    return pipeline_move(d, &manager, a->id, a->to, "test", err);
-}
-
-/* An entrepreneur (a person) at the committee stage. */
-static int64_t make_entrepreneur(int64_t fund, const char *name, const char *municipality, const char *chain)
-{
-    struct entrepreneur_args a = {fund,
-                                  {.kind = "person",
-                                   .name = name,
-                                   .municipality_code = municipality,
-                                   .value_chain = chain,
-                                   .members = 1,
-                                   .requested = "0.00",
-                                   .purpose = "working capital"}};
-    json_t *e = run(entrepreneur_fn, &a, FLE_OK, NULL);
-    int64_t id = jid(e, "id");
-    json_decref(e);
-    static const char *const path[] = {"screening", "due_diligence", "committee"};
-    for (int i = 0; i < 3; i++) {
-        struct move_args m = {id, path[i]};
-        json_decref(run(move_fn, &m, FLE_OK, NULL));
-    }
-    return id;
-}
-
-struct loan_args {
-    int64_t fund;
-    struct loan_terms t;
-};
-
-static json_t *loan_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct loan_args *a = arg;
-    return loan_propose(d, &manager, a->fund, &a->t, err);
-}
-
-static json_t *tick_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct money_args *a = arg;
-    return loan_condition_tick(d, &manager, a->id, a->text, a->date, "checked", err);
-}
-
-static json_t *disb_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct money_args *a = arg;
-    return disbursement_propose(d, &manager, a->id, a->amount, a->date, err);
-}
-
-struct repay_args {
-    int64_t loan;
-    const char *amount, *date, *ref;
-};
-
-static json_t *repay_fn(struct db *d, void *arg, struct fl_error *err)
-{
-    struct repay_args *a = arg;
-    return repayment_record(d, &manager, a->loan, a->amount, a->date, a->ref, err);
-}
-
-static json_t *repay(int64_t loan, const char *amount, const char *date, const char *ref, enum fl_err expect,
-                     struct fl_error *err)
-{
-    struct repay_args a = {loan, amount, date, ref};
-    return run(repay_fn, &a, expect, err);
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = e,
+                              .principal = "1000000.00",
+                              .annual_rate = "0.2475",
+                              .payments_per_year = 4,
+                              .term_count = 4,
+                              .first_due_date = "2024-04-30",
+                              .grace_principal = 1,
+                              .grace_interest = 1,
+                              .amortisation = "equal_principal",
+                              .approval_date = "2024-01-15",
+                              .purpose = purpose}};
+    int64_t loan = lf_approve_loan(&a);
+    lf_disburse(loan, "1000000.00");
+    return loan;
 }
 
 static void assert_outstanding(int64_t loan, const char *as_of, const char *want)
@@ -290,7 +66,7 @@ static void assert_outstanding(int64_t loan, const char *as_of, const char *want
     struct fl_error err;
     json_t *a = loan_arrears(db, loan, as_of, &err);
     assert_non_null(a);
-    assert_string_equal(jstr(a, "principal_outstanding"), want);
+    assert_string_equal(lf_jstr(a, "principal_outstanding"), want);
     json_decref(a);
 }
 
@@ -309,19 +85,9 @@ static int setup(void **state)
     (void)state;
     ci = testdb_create("servicing");
     db = testdb_open(ci);
-    struct fl_error err;
-    manager = (struct principal){.role = ROLE_FUND_MANAGER};
-    approver = (struct principal){.role = ROLE_APPROVER};
-    assert_int_equal(auth_user_add(db, "manager", ROLE_FUND_MANAGER, 0, &manager.user_id, &err), FLE_OK);
-    assert_int_equal(auth_user_add(db, "approver", ROLE_APPROVER, 0, &approver.user_id, &err), FLE_OK);
-    assert_int_equal(auth_limit_set(db, approver.user_id, "COP", 10000000000000, &err), FLE_OK);
-    const char *o1[2] = {"UNDP", "XM-DAC-41114"}, *o3[2] = {"Impact", "CO-RUE-900000002"};
-    json_t *o = run(org_fn, o1, FLE_OK, NULL);
-    investor_a = jid(o, "id");
-    json_decref(o);
-    o = run(org_fn, o3, FLE_OK, NULL);
-    investor_c = jid(o, "id");
-    json_decref(o);
+    lf_setup(ci, db, &manager, &approver, 10000000000000);
+    investor_a = lf_make_investor("UNDP", "XM-DAC-41114");
+    investor_c = lf_make_investor("Impact", "CO-RUE-900000002");
     return 0;
 }
 
@@ -345,45 +111,36 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     (void)state;
     struct fl_error err;
     int64_t fund = make_fund("GRACE");
-    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "150000000.00", "0.0800", "2024-01-10");
-    int64_t fl = make_tranche(fund, investor_a, "First loss", "first_loss", 2, "100000000.00", "0", "2024-01-10");
-    int64_t e = make_entrepreneur(fund, "Cacaoteros de El Charco", "52250", "cacao");
+    int64_t senior = lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "150000000.00", "0.0800", "2024-01-10");
+    int64_t fl = lf_make_tranche(fund, investor_a, "First loss", "first_loss", 2, "100000000.00", "0", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(fund, "Cacaoteros de El Charco", "52250", "cacao");
     json_t *shares = json_pack("[{s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)senior, "amount", "110000000.00",
                                "tranche_id", (json_int_t)fl, "amount", "66800000.00");
-    struct loan_args a = {fund,
-                          {.entrepreneur_id = e,
-                           .principal = "176800000.00",
-                           .annual_rate = "0.2475",
-                           .payments_per_year = 4,
-                           .term_count = 10,
-                           .first_due_date = "2024-04-30",
-                           .grace_principal = 3,
-                           .grace_interest = 2,
-                           .amortisation = "annuity",
-                           .approval_date = "2024-01-15",
-                           .purpose = "cacao renovation",
-                           .shares = shares}};
-    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = e,
+                              .principal = "176800000.00",
+                              .annual_rate = "0.2475",
+                              .payments_per_year = 4,
+                              .term_count = 10,
+                              .first_due_date = "2024-04-30",
+                              .grace_principal = 3,
+                              .grace_interest = 2,
+                              .amortisation = "annuity",
+                              .approval_date = "2024-01-15",
+                              .purpose = "cacao renovation",
+                              .shares = shares}};
+    json_t *p = lf_run(lf_loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id"), loan = lf_jid(p, "loan_id");
     json_decref(p);
     json_decref(shares);
-    approve(pid);
+    lf_approve(pid);
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT string_agg(instalment_no || ':' || due_date || ':' || amount_minor, ',' ORDER BY instalment_no) "
              "FROM loan_capitalisation WHERE loan_id = %" PRId64,
              loan);
-    assert_scalar(sql, "1:2024-04-30:1004969757,2:2024-07-30:1062094430");
-    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
-    for (int i = 0; i < 4; i++) {
-        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
-        json_decref(run(tick_fn, &t, FLE_OK, NULL));
-    }
-    struct money_args d = {loan, "176800000.00", "2024-01-20", NULL};
-    p = run(disb_fn, &d, FLE_OK, NULL);
-    pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
+    lf_assert_scalar(sql, "1:2024-04-30:1004969757,2:2024-07-30:1062094430");
+    lf_disburse(loan, "176800000.00");
 
     /* Capitalised interest is principal outstanding from its due date, before anything posts it. */
     assert_outstanding(loan, "2024-04-29", "176800000.00");
@@ -402,69 +159,69 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
         assert_non_null(amount);
         char ref[16];
         snprintf(ref, sizeof ref, "G-%d", k + 3);
-        json_t *r = repay(loan, amount, due[k], ref, FLE_OK, NULL);
+        json_t *r = lf_repay(loan, amount, due[k], ref, FLE_OK, NULL);
         free(amount);
-        assert_string_equal(jstr(r, "overdue_interest"), "0.00");
-        assert_string_equal(jstr(r, "prepayment"), "0.00");
+        assert_string_equal(lf_jstr(r, "overdue_interest"), "0.00");
+        assert_string_equal(lf_jstr(r, "prepayment"), "0.00");
         if (k == 0) {
             /* The first repayment after the grace posts the capitalisation first. */
-            assert_string_equal(jstr(r, "capitalised_interest_posted"), "20670641.87");
-            assert_string_equal(jstr(r, "principal_outstanding"), "197470641.87");
+            assert_string_equal(lf_jstr(r, "capitalised_interest_posted"), "20670641.87");
+            assert_string_equal(lf_jstr(r, "principal_outstanding"), "197470641.87");
         } else {
-            assert_string_equal(jstr(r, "capitalised_interest_posted"), "0.00");
+            assert_string_equal(lf_jstr(r, "capitalised_interest_posted"), "0.00");
         }
         json_decref(r);
-        assert_books_balance();
+        lf_assert_books_balance();
     }
     snprintf(sql, sizeof sql,
              "SELECT count(*) || ' ' || sum(-l.amount_minor) FILTER (WHERE a.code = '4000') FROM journal_entry e "
              "JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
              "WHERE e.event_type = 'capitalisation' AND e.event_ref = 'loan:%" PRId64 "'",
              loan);
-    assert_scalar(sql, "3 2067064187"); /* two T.LOANS lines and 4000 */
+    lf_assert_scalar(sql, "3 2067064187"); /* two T.LOANS lines and 4000 */
     snprintf(sql, sizeof sql, "SELECT capitalised_minor FROM loan WHERE id = %" PRId64, loan);
-    assert_int_equal(scalar_i64(sql), 2067064187);
+    assert_int_equal(lf_scalar_i64(sql), 2067064187);
     assert_outstanding(loan, "2025-07-30", "122083654.88"); /* G.balance_after_row6 */
 
     /* Paid off mid-period: the schedule balance plus row 7's interest, capitalised interest
      * included. A centavo more is refused and names the payoff. */
     json_t *q = loan_payoff(db, loan, "2025-09-15", &err);
     assert_non_null(q);
-    assert_string_equal(jstr(q, "payoff"), "129023156.07");
-    assert_string_equal(jstr(q, "current_interest"), "6939501.19");
-    assert_string_equal(jstr(q, "principal_outstanding"), "122083654.88");
-    assert_string_equal(jstr(q, "capitalised_interest"), "20670641.87");
-    assert_string_equal(jstr(q, "overdue_principal"), "0.00");
+    assert_string_equal(lf_jstr(q, "payoff"), "129023156.07");
+    assert_string_equal(lf_jstr(q, "current_interest"), "6939501.19");
+    assert_string_equal(lf_jstr(q, "principal_outstanding"), "122083654.88");
+    assert_string_equal(lf_jstr(q, "capitalised_interest"), "20670641.87");
+    assert_string_equal(lf_jstr(q, "overdue_principal"), "0.00");
     json_decref(q);
     assert_null(loan_payoff(db, loan, "2024-01-19", &err)); /* before the disbursement */
     assert_string_equal(err.field, "date");
     assert_null(loan_payoff(db, 999999, NULL, &err));
     assert_int_equal(err.code, FLE_NOT_FOUND);
-    int64_t entries_before = scalar_i64("SELECT count(*) FROM journal_entry");
-    assert_null(repay(loan, "129023156.08", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
+    int64_t entries_before = lf_scalar_i64("SELECT count(*) FROM journal_entry");
+    assert_null(lf_repay(loan, "129023156.08", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     assert_non_null(strstr(err.message, "129023156.07"));
-    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
-    json_t *r = repay(loan, "129023156.07", "2025-09-15", "G-PAYOFF", FLE_OK, NULL);
-    assert_string_equal(jstr(r, "current_interest"), "6939501.19");
-    assert_string_equal(jstr(r, "loan_status"), "repaid");
-    assert_string_equal(jstr(r, "principal_outstanding"), "0.00");
+    assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
+    json_t *r = lf_repay(loan, "129023156.07", "2025-09-15", "G-PAYOFF", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "current_interest"), "6939501.19");
+    assert_string_equal(lf_jstr(r, "loan_status"), "repaid");
+    assert_string_equal(lf_jstr(r, "principal_outstanding"), "0.00");
     json_decref(r);
 
     /* Closed: every tranche's LOANS is exactly 0; income = interest paid + capitalised. */
-    assert_int_equal(tbal(fund, senior, "LOANS"), 0);
-    assert_int_equal(tbal(fund, fl, "LOANS"), 0);
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 0);
+    assert_int_equal(lf_tbal(fund, fl, "LOANS"), 0);
     snprintf(sql, sizeof sql,
              "SELECT sum(overdue_interest_minor + current_interest_minor) FROM repayment WHERE loan_id = %" PRId64,
              loan);
-    int64_t interest_paid = scalar_i64(sql);
-    assert_int_equal(balance(fund, "4000"), -(interest_paid + 2067064187));
+    int64_t interest_paid = lf_scalar_i64(sql);
+    assert_int_equal(lf_balance(fund, "4000"), -(interest_paid + 2067064187));
     snprintf(sql, sizeof sql,
              "SELECT sum(overdue_principal_minor + current_principal_minor + prepayment_minor) FROM repayment "
              "WHERE loan_id = %" PRId64,
              loan);
-    assert_int_equal(scalar_i64(sql), 17680000000 + 2067064187);
-    assert_int_equal(balance(fund, "1050"), 17680000000 + 2067064187 + interest_paid);
+    assert_int_equal(lf_scalar_i64(sql), 17680000000 + 2067064187);
+    assert_int_equal(lf_balance(fund, "1050"), 17680000000 + 2067064187 + interest_paid);
     assert_outstanding(loan, "2025-09-16", "0.00");
     assert_null(loan_payoff(db, loan, "2025-09-16", &err)); /* repaid: nothing to pay off */
     assert_int_equal(err.code, FLE_CONFLICT);
@@ -474,14 +231,14 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     json_t *reps = json_object_get(list, "repayments");
     assert_int_equal(json_array_size(reps), 5);
     json_t *last = json_array_get(reps, 4);
-    assert_string_equal(jstr(last, "reference"), "G-PAYOFF");
-    assert_string_equal(jstr(last, "amount"), "129023156.07");
+    assert_string_equal(lf_jstr(last, "reference"), "G-PAYOFF");
+    assert_string_equal(lf_jstr(last, "amount"), "129023156.07");
     json_t *tr = json_object_get(last, "tranches");
     assert_int_equal(json_array_size(tr), 2);
     int64_t sum = 0;
     for (size_t i = 0; i < 2; i++) {
         int64_t v = 0;
-        assert_int_equal(money_parse(jstr(json_array_get(tr, i), "principal"), 2, true, &v), MONEY_OK);
+        assert_int_equal(money_parse(lf_jstr(json_array_get(tr, i), "principal"), 2, true, &v), MONEY_OK);
         sum += v;
     }
     assert_int_equal(sum, 12208365488);
@@ -492,8 +249,8 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
              "SELECT l.status || ' ' || e.stage FROM loan l JOIN entrepreneur e ON e.id = l.entrepreneur_id "
              "WHERE l.id = %" PRId64,
              loan);
-    assert_scalar(sql, "repaid repaid");
-    assert_books_balance();
+    lf_assert_scalar(sql, "repaid repaid");
+    lf_assert_books_balance();
     assert_verify();
 }
 
@@ -508,54 +265,42 @@ static void test_closed_loan_tranches_exactly_zero(void **state)
     static const char *const names[3] = {"Senior", "Mezzanine", "First loss"};
     static const char *const kinds[3] = {"senior", "mezzanine", "first_loss"};
     for (int i = 0; i < 3; i++) {
-        t[i] = make_tranche(fund, i == 2 ? investor_a : investor_c, names[i], kinds[i], i + 1, "1000.00", "0",
-                            "2024-01-10");
+        t[i] = lf_make_tranche(fund, i == 2 ? investor_a : investor_c, names[i], kinds[i], i + 1, "1000.00", "0",
+                               "2024-01-10");
     }
-    int64_t e = make_entrepreneur(fund, "Beneficiaria", "52250", "beans");
+    int64_t e = lf_make_entrepreneur(fund, "Beneficiaria", "52250", "beans");
     json_t *shares =
         json_pack("[{s:I, s:s}, {s:I, s:s}, {s:I, s:s}]", "tranche_id", (json_int_t)t[0], "amount", "33.34",
                   "tranche_id", (json_int_t)t[1], "amount", "33.33", "tranche_id", (json_int_t)t[2], "amount", "33.33");
-    struct loan_args a = {fund,
-                          {.entrepreneur_id = e,
-                           .principal = "100.00",
-                           .annual_rate = "0",
-                           .payments_per_year = 1,
-                           .term_count = 2,
-                           .first_due_date = "2025-01-20",
-                           .amortisation = "equal_principal",
-                           .approval_date = "2024-01-15",
-                           .purpose = "test",
-                           .shares = shares}};
-    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
-    json_decref(p);
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = e,
+                              .principal = "100.00",
+                              .annual_rate = "0",
+                              .payments_per_year = 1,
+                              .term_count = 2,
+                              .first_due_date = "2025-01-20",
+                              .amortisation = "equal_principal",
+                              .approval_date = "2024-01-15",
+                              .purpose = "test",
+                              .shares = shares}};
+    int64_t loan = lf_approve_loan(&a);
     json_decref(shares);
-    approve(pid);
-    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
-    for (int i = 0; i < 4; i++) {
-        struct money_args tk = {loan, NULL, "2024-01-16", items[i]};
-        json_decref(run(tick_fn, &tk, FLE_OK, NULL));
-    }
-    struct money_args d = {loan, "100.00", "2024-01-20", NULL};
-    p = run(disb_fn, &d, FLE_OK, NULL);
-    pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
-    assert_int_equal(tbal(fund, t[0], "LOANS"), 3334);
-    json_t *r = repay(loan, "50.00", "2025-01-20", "S-1", FLE_OK, NULL);
+    lf_disburse(loan, "100.00");
+    assert_int_equal(lf_tbal(fund, t[0], "LOANS"), 3334);
+    json_t *r = lf_repay(loan, "50.00", "2025-01-20", "S-1", FLE_OK, NULL);
     json_decref(r);
     /* The 50.00 repaid splits as the cumulative repaid total: 16.67 / 16.67 / 16.66 (the .5 tie
      * to the lower position), leaving 16.67 / 16.66 / 16.67. */
-    assert_int_equal(tbal(fund, t[0], "LOANS"), 1667);
-    assert_int_equal(tbal(fund, t[1], "LOANS"), 1666);
-    assert_int_equal(tbal(fund, t[2], "LOANS"), 1667);
-    r = repay(loan, "50.00", "2026-01-20", "S-2", FLE_OK, NULL);
-    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    assert_int_equal(lf_tbal(fund, t[0], "LOANS"), 1667);
+    assert_int_equal(lf_tbal(fund, t[1], "LOANS"), 1666);
+    assert_int_equal(lf_tbal(fund, t[2], "LOANS"), 1667);
+    r = lf_repay(loan, "50.00", "2026-01-20", "S-2", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "loan_status"), "repaid");
     json_decref(r);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(tbal(fund, t[i], "LOANS"), 0);
+        assert_int_equal(lf_tbal(fund, t[i], "LOANS"), 0);
     }
-    assert_books_balance();
+    lf_assert_books_balance();
     assert_verify();
 }
 
@@ -579,69 +324,44 @@ static void test_close_twice_one_set_of_postings(void **state)
     (void)state;
     struct fl_error err;
     int64_t fund = make_fund("CLOSE");
-    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "2000000.00", "0.0800", "2024-01-10");
-    int64_t e = make_entrepreneur(fund, "Frijolera", "05234", "beans");
-    struct loan_args a = {fund,
-                          {.entrepreneur_id = e,
-                           .principal = "1000000.00",
-                           .annual_rate = "0.2475",
-                           .payments_per_year = 4,
-                           .term_count = 4,
-                           .first_due_date = "2024-04-30",
-                           .grace_principal = 1,
-                           .grace_interest = 1,
-                           .amortisation = "equal_principal",
-                           .approval_date = "2024-01-15",
-                           .purpose = "beans"}};
-    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
-    json_decref(p);
-    approve(pid);
-    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
-    for (int i = 0; i < 4; i++) {
-        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
-        json_decref(run(tick_fn, &t, FLE_OK, NULL));
-    }
-    struct money_args d = {loan, "1000000.00", "2024-01-20", NULL};
-    p = run(disb_fn, &d, FLE_OK, NULL);
-    pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
+    int64_t senior = lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "2000000.00", "0.0800", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(fund, "Frijolera", "05234", "beans");
+    int64_t loan = grace_loan(fund, e, "beans");
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT sum(amount_minor) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
-    assert_int_equal(scalar_i64(sql), 5684218);
+    assert_int_equal(lf_scalar_i64(sql), 5684218);
 
     /* Before the due date there is nothing to post; the close is still recorded. */
     struct close_args c1 = {fund, "2024-03-31"};
-    json_t *r = run(close_fn, &c1, FLE_OK, NULL);
-    assert_int_equal(jid(r, "entries"), 0);
+    json_t *r = lf_run(close_fn, &c1, FLE_OK, NULL);
+    assert_int_equal(lf_jid(r, "entries"), 0);
     assert_false(json_is_true(json_object_get(r, "already_closed")));
     json_decref(r);
     struct close_args c2 = {fund, "2024-05-31"};
-    r = run(close_fn, &c2, FLE_OK, NULL);
-    assert_int_equal(jid(r, "entries"), 1);
+    r = lf_run(close_fn, &c2, FLE_OK, NULL);
+    assert_int_equal(lf_jid(r, "entries"), 1);
     json_decref(r);
-    assert_int_equal(tbal(fund, senior, "LOANS"), 100000000 + 5684218);
-    assert_int_equal(balance(fund, "4000"), -5684218);
-    int64_t entries = scalar_i64("SELECT count(*) FROM journal_entry");
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 100000000 + 5684218);
+    assert_int_equal(lf_balance(fund, "4000"), -5684218);
+    int64_t entries = lf_scalar_i64("SELECT count(*) FROM journal_entry");
     /* Twice on the same date: nothing more. */
-    r = run(close_fn, &c2, FLE_OK, NULL);
-    assert_int_equal(jid(r, "entries"), 1);
+    r = lf_run(close_fn, &c2, FLE_OK, NULL);
+    assert_int_equal(lf_jid(r, "entries"), 1);
     assert_true(json_is_true(json_object_get(r, "already_closed")));
     json_decref(r);
-    assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries);
-    assert_int_equal(tbal(fund, senior, "LOANS"), 100000000 + 5684218);
+    assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries);
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 100000000 + 5684218);
     /* Earlier than the last close: refused; a bad or future date: refused. */
     struct close_args c3 = {fund, "2024-04-30"};
-    assert_null(run(close_fn, &c3, FLE_RULE, &err));
+    assert_null(lf_run(close_fn, &c3, FLE_RULE, &err));
     assert_string_equal(err.field, "date");
     assert_non_null(strstr(err.message, "2024-05-31"));
     struct close_args c4 = {fund, "2099-01-31"};
-    assert_null(run(close_fn, &c4, FLE_BAD_FIELD, &err));
+    assert_null(lf_run(close_fn, &c4, FLE_BAD_FIELD, &err));
     struct close_args c5 = {999999, "2024-05-31"};
-    assert_null(run(close_fn, &c5, FLE_NOT_FOUND, &err));
+    assert_null(lf_run(close_fn, &c5, FLE_NOT_FOUND, &err));
     snprintf(sql, sizeof sql, "SELECT count(*) FROM period_close WHERE fund_id = %" PRId64, fund);
-    assert_int_equal(scalar_i64(sql), 2);
+    assert_int_equal(lf_scalar_i64(sql), 2);
 
     /* The command line reads the same close (when the tests know the binary). */
     const char *bin = getenv("FUNDLEDGER_BIN");
@@ -657,22 +377,22 @@ static void test_close_twice_one_set_of_postings(void **state)
                  ">/dev/null 2>&1",
                  ci, bin, fund);
         assert_true(system(cmd) != 0);
-        assert_int_equal(scalar_i64("SELECT count(*) FROM journal_entry"), entries);
+        assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries);
     }
 
     /* Paid off on 2024-06-10: the capitalisation is not posted again; the tranche ends at zero. */
     r = loan_payoff(db, loan, "2024-06-10", &err);
     assert_non_null(r);
-    assert_string_equal(jstr(r, "principal_outstanding"), "1056842.18");
+    assert_string_equal(lf_jstr(r, "principal_outstanding"), "1056842.18");
     char amount[32];
-    snprintf(amount, sizeof amount, "%s", jstr(r, "payoff"));
+    snprintf(amount, sizeof amount, "%s", lf_jstr(r, "payoff"));
     json_decref(r);
-    r = repay(loan, amount, "2024-06-10", "C-1", FLE_OK, NULL);
-    assert_string_equal(jstr(r, "capitalised_interest_posted"), "0.00");
-    assert_string_equal(jstr(r, "loan_status"), "repaid");
+    r = lf_repay(loan, amount, "2024-06-10", "C-1", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "capitalised_interest_posted"), "0.00");
+    assert_string_equal(lf_jstr(r, "loan_status"), "repaid");
     json_decref(r);
-    assert_int_equal(tbal(fund, senior, "LOANS"), 0);
-    assert_books_balance();
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 0);
+    lf_assert_books_balance();
     assert_verify();
 }
 
@@ -693,50 +413,25 @@ static void test_grace_loan_written_off_leaves_zero(void **state)
 {
     (void)state;
     int64_t fund = make_fund("WOFF");
-    int64_t fl = make_tranche(fund, investor_a, "First loss", "first_loss", 1, "3000000.00", "0", "2024-01-10");
-    int64_t e = make_entrepreneur(fund, "Platanera", "52835", "banana");
-    struct loan_args a = {fund,
-                          {.entrepreneur_id = e,
-                           .principal = "1000000.00",
-                           .annual_rate = "0.2475",
-                           .payments_per_year = 4,
-                           .term_count = 4,
-                           .first_due_date = "2024-04-30",
-                           .grace_principal = 1,
-                           .grace_interest = 1,
-                           .amortisation = "equal_principal",
-                           .approval_date = "2024-01-15",
-                           .purpose = "banana"}};
-    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
-    json_decref(p);
-    approve(pid);
-    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
-    for (int i = 0; i < 4; i++) {
-        struct money_args t = {loan, NULL, "2024-01-16", items[i]};
-        json_decref(run(tick_fn, &t, FLE_OK, NULL));
-    }
-    struct money_args d = {loan, "1000000.00", "2024-01-20", NULL};
-    p = run(disb_fn, &d, FLE_OK, NULL);
-    pid = jid(p, "id");
-    json_decref(p);
-    approve(pid);
+    int64_t fl = lf_make_tranche(fund, investor_a, "First loss", "first_loss", 1, "3000000.00", "0", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(fund, "Platanera", "52835", "banana");
+    int64_t loan = grace_loan(fund, e, "banana");
     struct close_args c = {fund, "2024-05-31"};
-    json_decref(run(close_fn, &c, FLE_OK, NULL));
-    assert_int_equal(tbal(fund, fl, "LOANS"), 105684218);
+    json_decref(lf_run(close_fn, &c, FLE_OK, NULL));
+    assert_int_equal(lf_tbal(fund, fl, "LOANS"), 105684218);
     struct writeoff_args w = {loan, "2024-09-30"};
-    p = run(writeoff_fn, &w, FLE_OK, NULL);
-    pid = jid(p, "id");
-    assert_string_equal(jstr(p, "amount"), "1056842.18");
+    json_t *p = lf_run(writeoff_fn, &w, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id");
+    assert_string_equal(lf_jstr(p, "amount"), "1056842.18");
     json_decref(p);
-    approve(pid);
-    assert_int_equal(tbal(fund, fl, "LOANS"), 0);
-    assert_int_equal(tbal(fund, fl, "LOSS"), 105684218);
+    lf_approve(pid);
+    assert_int_equal(lf_tbal(fund, fl, "LOANS"), 0);
+    assert_int_equal(lf_tbal(fund, fl, "LOSS"), 105684218);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT status FROM loan WHERE id = %" PRId64, loan);
-    assert_scalar(sql, "written_off");
+    lf_assert_scalar(sql, "written_off");
     assert_outstanding(loan, "2024-10-01", "0.00");
-    assert_books_balance();
+    lf_assert_books_balance();
 }
 
 /* Loan L with an origination fee (docs/loan-servicing.md §8): 12,000,000.00 at 24 % EA, monthly,
@@ -748,66 +443,66 @@ static void test_origination_fee(void **state)
     (void)state;
     struct fl_error err;
     int64_t fund = make_fund("FEES");
-    int64_t senior = make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
-    int64_t e = make_entrepreneur(fund, "Tienda", "05088", "coffee");
-    struct loan_args a = {fund,
-                          {.entrepreneur_id = e,
-                           .principal = "12000000.00",
-                           .annual_rate = "0.24",
-                           .payments_per_year = 12,
-                           .term_count = 12,
-                           .first_due_date = "2024-02-15",
-                           .amortisation = "annuity",
-                           .modality = "consumo_ordinario",
-                           .approval_date = "2024-01-15",
-                           .purpose = "working capital",
-                           .origination_fee = "480000.00"}};
-    assert_null(run(loan_fn, &a, FLE_RULE, &err));
+    int64_t senior = lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
+    int64_t e = lf_make_entrepreneur(fund, "Tienda", "05088", "coffee");
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = e,
+                              .principal = "12000000.00",
+                              .annual_rate = "0.24",
+                              .payments_per_year = 12,
+                              .term_count = 12,
+                              .first_due_date = "2024-02-15",
+                              .amortisation = "annuity",
+                              .modality = "consumo_ordinario",
+                              .approval_date = "2024-01-15",
+                              .purpose = "working capital",
+                              .origination_fee = "480000.00"}};
+    assert_null(lf_run(lf_loan_fn, &a, FLE_RULE, &err));
     assert_string_equal(err.field, "origination_fee");
     assert_non_null(strstr(err.message, "usury cap"));
     a.t.origination_fee = "0.00";
     a.t.origination_fee_rate = "0.02";
-    assert_null(run(loan_fn, &a, FLE_BAD_FIELD, &err)); /* both given */
+    assert_null(lf_run(lf_loan_fn, &a, FLE_BAD_FIELD, &err)); /* both given */
     assert_string_equal(err.field, "origination_fee_rate");
     a.t.origination_fee = NULL;
-    json_t *p = run(loan_fn, &a, FLE_OK, NULL);
-    int64_t pid = jid(p, "id"), loan = jid(p, "loan_id");
+    json_t *p = lf_run(lf_loan_fn, &a, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id"), loan = lf_jid(p, "loan_id");
     const json_t *pl = json_object_get(p, "payload");
-    assert_string_equal(jstr(pl, "origination_fee"), "240000.00");
-    assert_string_equal(jstr(pl, "principal"), "12000000.00"); /* money as decimal strings */
-    assert_string_equal(jstr(pl, "annual_rate"), "0.2400");
+    assert_string_equal(lf_jstr(pl, "origination_fee"), "240000.00");
+    assert_string_equal(lf_jstr(pl, "principal"), "12000000.00"); /* money as decimal strings */
+    assert_string_equal(lf_jstr(pl, "annual_rate"), "0.2400");
     json_decref(p);
-    approve(pid);
+    lf_approve(pid);
     static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
     for (int i = 0; i < 4; i++) {
-        struct money_args t = {loan, NULL, "2024-01-15", items[i]};
-        json_decref(run(tick_fn, &t, FLE_OK, NULL));
+        struct lf_money_args t = {loan, NULL, "2024-01-15", items[i]};
+        json_decref(lf_run(lf_tick_fn, &t, FLE_OK, NULL));
     }
-    struct money_args d = {loan, "12000000.00", "2024-01-15", NULL};
-    p = run(disb_fn, &d, FLE_OK, NULL);
-    pid = jid(p, "id");
-    assert_string_equal(jstr(json_object_get(p, "payload"), "amount"), "12000000.00");
+    struct lf_money_args d = {loan, "12000000.00", "2024-01-15", NULL};
+    p = lf_run(lf_disb_fn, &d, FLE_OK, NULL);
+    pid = lf_jid(p, "id");
+    assert_string_equal(lf_jstr(json_object_get(p, "payload"), "amount"), "12000000.00");
     json_decref(p);
-    approve(pid);
+    lf_approve(pid);
     json_t *q = loan_payoff(db, loan, "2024-01-20", &err);
     assert_non_null(q);
-    assert_string_equal(jstr(q, "fees"), "240000.00");
+    assert_string_equal(lf_jstr(q, "fees"), "240000.00");
     json_decref(q);
     /* The first instalment plus the fee on its due date: the fee first, then the instalment. */
-    json_t *r = repay(loan, "1361430.11", "2024-02-15", "F-1", FLE_OK, NULL);
-    assert_string_equal(jstr(r, "fees"), "240000.00");
-    assert_string_equal(jstr(r, "current_interest"), "217050.99");
-    assert_string_equal(jstr(r, "current_principal"), "904379.12");
+    json_t *r = lf_repay(loan, "1361430.11", "2024-02-15", "F-1", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "fees"), "240000.00");
+    assert_string_equal(lf_jstr(r, "current_interest"), "217050.99");
+    assert_string_equal(lf_jstr(r, "current_principal"), "904379.12");
     json_decref(r);
-    assert_int_equal(balance(fund, "4100"), -24000000);
-    assert_int_equal(balance(fund, "4000"), -21705099);
-    assert_int_equal(tbal(fund, senior, "LOANS"), 1200000000 - 90437912);
+    assert_int_equal(lf_balance(fund, "4100"), -24000000);
+    assert_int_equal(lf_balance(fund, "4000"), -21705099);
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 1200000000 - 90437912);
     /* Collected once: the next payment owes no fee. */
     q = loan_payoff(db, loan, "2024-02-20", &err);
     assert_non_null(q);
-    assert_string_equal(jstr(q, "fees"), "0.00");
+    assert_string_equal(lf_jstr(q, "fees"), "0.00");
     json_decref(q);
-    assert_books_balance();
+    lf_assert_books_balance();
 }
 
 int main(void)

@@ -29,6 +29,7 @@
 
 #include "../support/httpc.h"
 #include "../support/testdb.h"
+#include "demo_fixture.h"
 #include "fundledger/approval.h"
 #include "fundledger/config.h"
 #include "fundledger/demo.h"
@@ -342,27 +343,10 @@ static int setup(void **state)
     conninfo = testdb_create("http_api");
 
     /* The demo, with its tokens written to a private temporary file. */
-    const char *tmp = getenv("TMPDIR");
-    char cred[512];
-    snprintf(cred, sizeof cred, "%s/fundledger-test-api-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(cred);
-    if (fd < 0) {
+    json_t *doc;
+    if (!demo_fixture_load(conninfo, "test_api", "api", &doc, NULL, 0)) {
         return -1;
     }
-    close(fd);
-    struct db *db = testdb_open(conninfo);
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err e = demo_load(db, cred, &err);
-    db_close(db);
-    if (e != FLE_OK) {
-        fprintf(stderr, "test_api: demo_load: %s\n", err.message);
-        remove(cred);
-        return -1;
-    }
-    json_error_t je;
-    json_t *doc = json_load_file(cred, 0, &je);
-    remove(cred);
     json_t *toks = json_object_get(doc, "tokens");
     for (int i = 0; i < PEOPLE; i++) {
         const char *t = jstr(toks, people[i]);
@@ -375,15 +359,11 @@ static int setup(void **state)
     }
     json_decref(doc);
 
-    config_defaults(&cfg);
-    snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:0");
-    snprintf(cfg.migrations_dir, sizeof cfg.migrations_dir, "migrations");
+    demo_fixture_config(&cfg);
     cfg.http_threads = RACERS;
-    if (http_server_start(&cfg, conninfo, &server, &err) != FLE_OK) {
-        fprintf(stderr, "test_api: http_server_start: %s\n", err.message);
+    if (!demo_fixture_serve(&cfg, conninfo, "test_api", &server, base_url, sizeof base_url)) {
         return -1;
     }
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", (unsigned)http_server_port(server));
 
     /* The demo fund, its accounts, its people and the UNDP organisation, as the API shows them. */
     json_t *funds = get_json("/v1/funds", TOKEN(MANAGER));

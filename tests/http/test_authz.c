@@ -20,6 +20,7 @@
 
 #include "../support/httpc.h"
 #include "../support/testdb.h"
+#include "demo_fixture.h"
 #include "fundledger/config.h"
 #include "fundledger/demo.h"
 #include "fundledger/http.h"
@@ -401,27 +402,10 @@ static int setup(void **state)
         return -1;
     }
     conninfo = testdb_create("http_authz");
-    const char *tmp = getenv("TMPDIR");
-    char cred[512];
-    snprintf(cred, sizeof cred, "%s/fundledger-test-authz-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(cred);
-    if (fd < 0) {
+    json_t *doc;
+    if (!demo_fixture_load(conninfo, "test_authz", "authz", &doc, NULL, 0)) {
         return -1;
     }
-    close(fd);
-    struct db *db = testdb_open(conninfo);
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err e = demo_load(db, cred, &err);
-    db_close(db);
-    if (e != FLE_OK) {
-        fprintf(stderr, "test_authz: demo_load: %s\n", err.message);
-        remove(cred);
-        return -1;
-    }
-    json_error_t je;
-    json_t *doc = json_load_file(cred, 0, &je);
-    remove(cred);
     json_t *toks = json_object_get(doc, "tokens");
     for (int c = 0; c < C_ANONYMOUS; c++) {
         const char *t = jstr(toks, col_users[c]);
@@ -434,17 +418,13 @@ static int setup(void **state)
     }
     json_decref(doc);
 
-    config_defaults(&cfg);
-    snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:0");
-    snprintf(cfg.migrations_dir, sizeof cfg.migrations_dir, "migrations");
+    demo_fixture_config(&cfg);
     const char *shared = getenv("FUNDLEDGER_SHARED_DIR");
     snprintf(cfg.iati_schema_dir, sizeof cfg.iati_schema_dir, "%s/iati/schemas", shared ? shared : "../shared");
     snprintf(cfg.iati_codelist_dir, sizeof cfg.iati_codelist_dir, "%s/iati/codelists", shared ? shared : "../shared");
-    if (http_server_start(&cfg, conninfo, &server, &err) != FLE_OK) {
-        fprintf(stderr, "test_authz: http_server_start: %s\n", err.message);
+    if (!demo_fixture_serve(&cfg, conninfo, "test_authz", &server, base_url, sizeof base_url)) {
         return -1;
     }
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", (unsigned)http_server_port(server));
 
     /* Real objects for every path parameter: the investor column is undp; "other" is impact's. */
     set_fixture("fund_id", "SELECT id FROM fund WHERE code = 'HSP-ELCHARCO'", NULL);

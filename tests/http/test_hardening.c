@@ -29,6 +29,7 @@
 
 #include "../support/httpc.h"
 #include "../support/testdb.h"
+#include "demo_fixture.h"
 #include "fundledger/auth.h"
 #include "fundledger/config.h"
 #include "fundledger/demo.h"
@@ -251,27 +252,10 @@ static int setup(void **state)
     const char *level = getenv("FUNDLEDGER_LOG_LEVEL");
     log_set_level_name(level ? level : "warn");
     conninfo = testdb_create("http_hardening");
-    const char *tmp = getenv("TMPDIR");
-    char cred[512];
-    snprintf(cred, sizeof cred, "%s/fundledger-test-hardening-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(cred);
-    if (fd < 0) {
+    json_t *doc;
+    if (!demo_fixture_load(conninfo, "test_hardening", "hardening", &doc, NULL, 0)) {
         return -1;
     }
-    close(fd);
-    struct db *db = testdb_open(conninfo);
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err e = demo_load(db, cred, &err);
-    db_close(db);
-    if (e != FLE_OK) {
-        fprintf(stderr, "test_hardening: demo_load: %s\n", err.message);
-        remove(cred);
-        return -1;
-    }
-    json_error_t je;
-    json_t *doc = json_load_file(cred, 0, &je);
-    remove(cred);
     json_t *toks = json_object_get(doc, "tokens");
     for (int i = 0; i < PEOPLE; i++) {
         const char *t = jstr(toks, people[i]);
@@ -282,15 +266,11 @@ static int setup(void **state)
         snprintf(tokens[i], TOKEN_BYTES, "%s", t);
     }
     json_decref(doc);
-    config_defaults(&cfg);
-    snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:0");
-    snprintf(cfg.migrations_dir, sizeof cfg.migrations_dir, "migrations");
-    if (http_server_start(&cfg, conninfo, &server, &err) != FLE_OK) {
-        fprintf(stderr, "test_hardening: http_server_start: %s\n", err.message);
+    demo_fixture_config(&cfg);
+    if (!demo_fixture_serve(&cfg, conninfo, "test_hardening", &server, base_url, sizeof base_url)) {
         return -1;
     }
     port = http_server_port(server);
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", port);
     json_t *funds = get_json("/v1/funds", tokens[MANAGER]);
     fund_id = id_by(json_object_get(funds, "funds"), "code", "HSP-ELCHARCO");
     json_decref(funds);

@@ -19,6 +19,7 @@
 
 #include "../support/httpc.h"
 #include "../support/testdb.h"
+#include "demo_fixture.h"
 #include "fundledger/config.h"
 #include "fundledger/demo.h"
 #include "fundledger/http.h"
@@ -177,27 +178,10 @@ static int setup(void **state)
     const char *level = getenv("FUNDLEDGER_LOG_LEVEL");
     log_set_level_name(level ? level : "warn");
     conninfo = testdb_create("http_pipeline");
-    const char *tmp = getenv("TMPDIR");
-    char cred[512];
-    snprintf(cred, sizeof cred, "%s/fundledger-test-pipeline-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(cred);
-    if (fd < 0) {
+    json_t *doc;
+    if (!demo_fixture_load(conninfo, "test_pipeline_http", "pipeline", &doc, NULL, 0)) {
         return -1;
     }
-    close(fd);
-    struct db *db = testdb_open(conninfo);
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err e = demo_load(db, cred, &err);
-    db_close(db);
-    if (e != FLE_OK) {
-        fprintf(stderr, "test_pipeline_http: demo_load: %s\n", err.message);
-        remove(cred);
-        return -1;
-    }
-    json_error_t je;
-    json_t *doc = json_load_file(cred, 0, &je);
-    remove(cred);
     json_t *toks = json_object_get(doc, "tokens");
     for (int i = 0; i < PEOPLE; i++) {
         const char *t = json_string_value(json_object_get(toks, people[i]));
@@ -210,14 +194,10 @@ static int setup(void **state)
     }
     json_decref(doc);
 
-    config_defaults(&cfg);
-    snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:0");
-    snprintf(cfg.migrations_dir, sizeof cfg.migrations_dir, "migrations");
-    if (http_server_start(&cfg, conninfo, &server, &err) != FLE_OK) {
-        fprintf(stderr, "test_pipeline_http: http_server_start: %s\n", err.message);
+    demo_fixture_config(&cfg);
+    if (!demo_fixture_serve(&cfg, conninfo, "test_pipeline_http", &server, base_url, sizeof base_url)) {
         return -1;
     }
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", (unsigned)http_server_port(server));
     json_t *funds = get_json("/v1/funds", TOKEN(MANAGER));
     size_t i;
     json_t *f;

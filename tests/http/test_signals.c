@@ -29,6 +29,7 @@
 
 #include "../support/httpc.h"
 #include "../support/testdb.h"
+#include "demo_fixture.h"
 #include "fundledger/demo.h"
 #include "fundledger/log.h"
 
@@ -214,28 +215,12 @@ static int setup(void **state)
     const char *level = getenv("FUNDLEDGER_LOG_LEVEL");
     log_set_level_name(level ? level : "warn");
     conninfo = testdb_create("http_signals");
-    const char *tmp = getenv("TMPDIR");
     char cred[512];
-    snprintf(cred, sizeof cred, "%s/fundledger-test-signals-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(cred);
-    if (fd < 0) {
+    json_t *doc;
+    if (!demo_fixture_load(conninfo, "test_signals", "signals", &doc, cred, sizeof cred)) {
         return -1;
     }
-    close(fd);
     snprintf(log_path, sizeof log_path, "%s.log", cred);
-    struct db *db = testdb_open(conninfo);
-    struct fl_error err;
-    fl_error_clear(&err);
-    enum fl_err e = demo_load(db, cred, &err);
-    db_close(db);
-    if (e != FLE_OK) {
-        fprintf(stderr, "test_signals: demo_load: %s\n", err.message);
-        remove(cred);
-        return -1;
-    }
-    json_error_t je;
-    json_t *doc = json_load_file(cred, 0, &je);
-    remove(cred);
     const char *t = json_string_value(json_object_get(json_object_get(doc, "tokens"), "manager"));
     bool ok = t != NULL && strlen(t) < TOKEN_BYTES;
     if (ok) {
