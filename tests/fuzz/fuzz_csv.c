@@ -52,7 +52,11 @@ static void visit(void *ctx, const struct repayment_csv_line *got)
             commas++;
         }
     }
-    if (len == 0 || len > REPAYMENT_IMPORT_LINE_BYTES_MAX || memchr(line, '"', len) != NULL || commas != 3) {
+    /* UTF-8 as jansson reads it (json_stringn refuses invalid UTF-8): an independent reference. */
+    json_t *as_text = len > 0 ? json_stringn(line, len) : NULL;
+    bool utf8 = as_text != NULL;
+    json_decref(as_text);
+    if (len == 0 || len > REPAYMENT_IMPORT_LINE_BYTES_MAX || !utf8 || memchr(line, '"', len) != NULL || commas != 3) {
         why = "line";
     } else if (first == 0 || first > 18 || !all_digits(line, first) || strtoll(line, NULL, 10) <= 0) {
         why = "loan_id";

@@ -181,8 +181,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *j = jv_parse((const char *)data, size, &err);
     if (j == NULL) {
         check_error(&err, err.code);
-        FUZZ_CHECK(err.code == FLE_BAD_JSON && err.field[0] == '\0', "jv_parse error %d field '%s'", (int)err.code,
-                   err.field);
+        /* Only a body jansson finds not UTF-8 may name where (the member, or "body"; a refusal that
+         * comes first, such as the depth bound, names none); any other refusal names no field. The
+         * reference: jansson's own error code on the same bytes. */
+        json_error_t je;
+        json_t *raw = size > 0 ? json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je) : NULL;
+        bool bad_utf8 = raw == NULL && size > 0 && json_error_code(&je) == json_error_invalid_utf8;
+        json_decref(raw);
+        FUZZ_CHECK(err.code == FLE_BAD_JSON && (bad_utf8 || err.field[0] == '\0'),
+                   "jv_parse error %d field '%s' (body %s UTF-8)", (int)err.code, err.field, bad_utf8 ? "not" : "is");
         /* Whatever jansson accepts as an object within the depth bound, jv_parse accepts too. */
         json_t *direct = size > 0 ? json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL) : NULL;
         FUZZ_CHECK(direct == NULL || !json_is_object(direct) || depth_of(direct) > JSON_DEPTH_MAX,

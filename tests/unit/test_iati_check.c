@@ -1055,11 +1055,15 @@ static void test_memory_check_matches_file_check(void **state)
             assert_string_equal(from_memory.items[i].location, from_file.items[i].location);
             assert_string_equal(from_memory.items[i].message, from_file.items[i].message);
         }
+        /* valid-loan.xml has no finding, withdrawn-finance-type.xml only a withdrawn code (a
+         * warning, as the IATI Validator ranks it): both pass; every other fixture has an error. */
+        bool passes = strcmp(fixtures[f], "valid-loan.xml") == 0 || strcmp(fixtures[f], "withdrawn-finance-type.xml") == 0;
+        assert_int_equal(rf, passes ? IATI_CHECK_OK : IATI_CHECK_FAILED);
         failing += rf == IATI_CHECK_FAILED;
         iati_problems_free(&from_file);
         iati_problems_free(&from_memory);
     }
-    assert_int_equal(failing, sizeof fixtures / sizeof fixtures[0] - 1); /* all but valid-loan.xml */
+    assert_int_equal(failing, sizeof fixtures / sizeof fixtures[0] - 2);
     iati_schema_free(schemas[0]);
     iati_schema_free(schemas[1]);
 }
