@@ -339,8 +339,9 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
         goto done;
     }
     PQclear(r);
-    json_t *detail = json_pack("{s:s, s:I, s:I, s:I}", "date", date, "allowance_minor", (json_int_t)total,
-                               "change_minor", (json_int_t)change_total, "loans", (json_int_t)nl);
+    /* Amounts as decimal strings, in the stored audit detail too. */
+    json_t *detail = json_pack("{s:s, s:s, s:o, s:o, s:I}", "date", date, "currency", cur, "allowance",
+                               jv_amount(total, cur), "change", jv_amount(change_total, cur), "loans", (json_int_t)nl);
     if (audit_record(db, actor, "provision.run", "provision_run", rb, fund_id, detail, err) != FLE_OK) {
         goto done;
     }
