@@ -50,6 +50,14 @@ bool jv_utf8_valid(const char *s, size_t n);
  * ("1234.50" for 123450 COP; 2 digits when the code is unknown). New reference. */
 json_t *jv_amount(int64_t minor, const char *currency);
 
+/* Reads an amount back from a stored payload or audit detail (docs/architecture.md, "Stored
+ * payloads"): the decimal string at `key` in the currency's minor digits ("1234.50"), or, in a
+ * record written before amounts were strings, the integer of minor units at `legacy_key` (NULL:
+ * none). Negative amounts only when allow_negative. false, *out untouched, when neither is there
+ * or the value does not read. */
+bool jv_stored_amount(const json_t *obj, const char *key, const char *legacy_key, const char *currency,
+                      bool allow_negative, int64_t *out);
+
 /* A page's "next_after": the last id shown when more follow, else null. New reference. */
 json_t *jv_next_after(bool more, int64_t last);
 

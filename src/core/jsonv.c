@@ -238,6 +238,22 @@ long long jv_int(const json_t *obj, const char *name)
     return json_integer_value(json_object_get(obj, name));
 }
 
+bool jv_stored_amount(const json_t *obj, const char *key, const char *legacy_key, const char *currency,
+                      bool allow_negative, int64_t *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (json_is_string(v)) {
+        int exp = money_currency_exponent(currency);
+        return exp >= 0 && money_parse(json_string_value(v), exp, allow_negative, out) == MONEY_OK;
+    }
+    v = legacy_key ? json_object_get(obj, legacy_key) : NULL;
+    if (json_is_integer(v) && (allow_negative || json_integer_value(v) >= 0)) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    return false;
+}
+
 json_t *jv_next_after(bool more, int64_t last)
 {
     return more ? json_integer(last) : json_null();

@@ -715,7 +715,7 @@ const struct db_statement db_statements[] = {
      "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.fund_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"},
     {"distribution_replay_detail",
      "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint, "
-     "detail->>'coupon_rule' FROM audit_log "
+     "detail->>'coupon_rule', detail->>'reserve_target' FROM audit_log "
      "WHERE action = 'waterfall.run' AND object_type = 'waterfall_run' AND object_id = $1 ORDER BY id LIMIT 1"},
     {"fund_settings_update",
      "UPDATE fund SET waterfall_mode = coalesce($2, waterfall_mode), "

@@ -434,9 +434,9 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
         return NULL;
     }
     PQclear(r);
-    json_t *detail = json_pack("{s:s, s:s, s:I, s:I, s:s}", "run_date", run_date, "mode",
+    json_t *detail = json_pack("{s:s, s:s, s:I, s:o, s:s}", "run_date", run_date, "mode",
                                in.mode == WATERFALL_PRO_RATA ? "pro_rata" : "sequential", "journal_cutoff_entry_id",
-                               (json_int_t)in.cutoff, "reserve_target_minor", (json_int_t)in.reserve_target,
+                               (json_int_t)in.cutoff, "reserve_target", jv_amount(in.reserve_target, in.currency),
                                "coupon_rule", "capital_dates");
     if (audit_record(db, actor, "waterfall.run", "waterfall_run", rb, fund_id, detail, err) != FLE_OK) {
         return NULL;
@@ -560,7 +560,15 @@ json_t *distribution_replay(struct db *db, int64_t run_id, struct fl_error *err)
         return NULL;
     }
     in.cutoff = db_i64(r, 0, 0);
-    in.reserve_target = db_i64(r, 0, 1);
+    /* reserve_target (decimal string); reserve_target_minor in a record written before amounts were strings. */
+    if (db_null(r, 0, 3)) {
+        in.reserve_target = db_i64(r, 0, 1);
+    } else if (money_parse(db_str(r, 0, 3), money_currency_exponent(in.currency), false, &in.reserve_target) !=
+               MONEY_OK) {
+        PQclear(r);
+        fl_error_set(err, FLE_INTERNAL, NULL, "run %" PRId64 "'s reserve target does not read", run_id);
+        return NULL;
+    }
     in.dated_coupon = !db_null(r, 0, 2) && strcmp(db_str(r, 0, 2), "capital_dates") == 0;
     PQclear(r);
     if (read_inputs(db, run_id, &in, err) != FLE_OK) {
@@ -654,7 +662,7 @@ json_t *fund_settings_propose(struct db *db, const struct principal *maker, int6
         }
     }
     json_t *payload = json_pack("{s:o, s:o}", "waterfall_mode", mode_text ? json_string(mode_text) : json_null(),
-                                "reserve_target_minor", reserve_target ? json_integer(target) : json_null());
+                                "reserve_target", reserve_target ? jv_amount(target, cur) : json_null());
     if (payload == NULL) {
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
         return NULL;
@@ -667,16 +675,19 @@ enum fl_err fund_settings_execute(struct db *db, const struct proposal *p, const
 {
     *entry_id = 0;
     const json_t *mode = json_object_get(p->payload, "waterfall_mode");
-    const json_t *target = json_object_get(p->payload, "reserve_target_minor");
+    /* reserve_target; reserve_target_minor (integer) in a payload stored before amounts were strings. */
+    int64_t target = 0;
+    bool has_target =
+        jv_stored_amount(p->payload, "reserve_target", "reserve_target_minor", p->currency, false, &target);
     char fb[21], tb[21];
     const char *params[3] = {db_i64_text(p->fund_id, fb), json_is_string(mode) ? json_string_value(mode) : NULL,
-                             json_is_integer(target) ? db_i64_text(json_integer_value(target), tb) : NULL};
+                             has_target ? db_i64_text(target, tb) : NULL};
     PGresult *r = db_exec_rows(db, "fund_settings_update", 3, params, 1, err);
     if (r == NULL) {
         return err->code;
     }
-    json_t *detail = json_pack("{s:s, s:I, s:I}", "waterfall_mode", db_str(r, 0, 0), "reserve_target_minor",
-                               (json_int_t)db_i64(r, 0, 1), "proposal_id", (json_int_t)p->id);
+    json_t *detail = json_pack("{s:s, s:o, s:I}", "waterfall_mode", db_str(r, 0, 0), "reserve_target",
+                               jv_amount(db_i64(r, 0, 1), p->currency), "proposal_id", (json_int_t)p->id);
     PQclear(r);
     return audit_record(db, approver, "fund.settings", "fund", fb, p->fund_id, detail, err);
 }

@@ -50,6 +50,21 @@ static json_t *rate_json(int64_t rate)
     return json_string(buf);
 }
 
+/* A rate read back from a stored payload (docs/architecture.md, "Stored payloads"): the decimal
+ * string, or the integer of 1e-8 in a payload written before rates were strings. */
+static bool stored_rate(const json_t *obj, const char *key, int64_t *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (json_is_string(v)) {
+        return rate_parse(json_string_value(v), out) == RATE_OK;
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= RATE_MAX) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    return false;
+}
+
 enum fl_err tranche_account(struct db *db, int64_t fund_id, int64_t tranche_id, const char *suffix, int64_t *id,
                             struct fl_error *err)
 {
@@ -196,10 +211,11 @@ json_t *tranche_propose(struct db *db, const struct principal *maker, int64_t fu
             fl_error_set(err, FLE_DUPLICATE, "name", "the fund has a tranche called %s", t->name);
             return NULL;
         }
-        json_t *payload = json_pack("{s:I, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:s, s:o}", "investor_id",
+        /* Money and rates as decimal strings, as in replies. */
+        json_t *payload = json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:s, s:o}", "investor_id",
                                     (json_int_t)t->investor_id, "name", t->name, "kind", t->kind, "rank",
-                                    (json_int_t)t->rank, "currency", base, "commitment_minor", (json_int_t)commitment,
-                                    "return_rate", (json_int_t)ret, "fee_rate", (json_int_t)fee, "eligibility",
+                                    (json_int_t)t->rank, "currency", base, "commitment", jv_amount(commitment, base),
+                                    "return_rate", rate_json(ret), "fee_rate", rate_json(fee), "eligibility",
                                     t->eligibility ? json_deep_copy(t->eligibility) : json_object(), "signed_date",
                                     t->signed_date, "provider_activity_id",
                                     t->provider_activity_id ? json_string(t->provider_activity_id) : json_null());
@@ -240,6 +256,13 @@ enum fl_err tranche_execute(struct db *db, const struct proposal *p, const struc
     if (elig == NULL) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
+    const char *cur = json_string_value(json_object_get(pl, "currency"));
+    int64_t commitment, ret, fee;
+    if (cur == NULL || !jv_stored_amount(pl, "commitment", "commitment_minor", cur, false, &commitment) ||
+        !stored_rate(pl, "return_rate", &ret) || !stored_rate(pl, "fee_rate", &fee)) {
+        free(elig);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "tranche proposal %" PRId64 " has no readable terms", p->id);
+    }
     char fb[21], ib[21], rb[21], cb[21], retb[21], feeb[21], pb[21];
     const char *params[13] = {db_i64_text(p->fund_id, fb),
                               db_i64_text(json_integer_value(json_object_get(pl, "investor_id")), ib),
@@ -247,9 +270,9 @@ enum fl_err tranche_execute(struct db *db, const struct proposal *p, const struc
                               json_string_value(json_object_get(pl, "kind")),
                               db_i64_text(json_integer_value(json_object_get(pl, "rank")), rb),
                               json_string_value(json_object_get(pl, "currency")),
-                              db_i64_text(json_integer_value(json_object_get(pl, "commitment_minor")), cb),
-                              db_i64_text(json_integer_value(json_object_get(pl, "return_rate")), retb),
-                              db_i64_text(json_integer_value(json_object_get(pl, "fee_rate")), feeb),
+                              db_i64_text(commitment, cb),
+                              db_i64_text(ret, retb),
+                              db_i64_text(fee, feeb),
                               elig,
                               json_string_value(json_object_get(pl, "signed_date")),
                               json_string_value(json_object_get(pl, "provider_activity_id")),
@@ -262,7 +285,6 @@ enum fl_err tranche_execute(struct db *db, const struct proposal *p, const struc
     }
     int64_t tid = db_i64(r, 0, 0);
     PQclear(r);
-    const char *cur = json_string_value(json_object_get(pl, "currency"));
     int64_t acc[SUFFIXES];
     for (size_t i = 0; i < SUFFIXES; i++) {
         char code[64], name[128];
@@ -275,7 +297,6 @@ enum fl_err tranche_execute(struct db *db, const struct proposal *p, const struc
         acc[i] = json_integer_value(json_object_get(a, "id"));
         json_decref(a);
     }
-    int64_t commitment = json_integer_value(json_object_get(pl, "commitment_minor"));
     int64_t accounts[2] = {acc[6], acc[7]};
     int64_t amounts[2] = {commitment, -commitment};
     char ref[40];
@@ -465,18 +486,18 @@ json_t *tranche_change_propose(struct db *db, const struct principal *maker, int
             if (e == FLE_OK && c < -b[2]) {
                 e = fl_error_set(err, FLE_RULE, "commitment", "below what is already paid in");
             }
-            json_object_set_new(norm, "commitment_minor", json_integer(c));
+            json_object_set_new(norm, "commitment", jv_amount(c, cur));
             amount = c > commitment_now ? c - commitment_now : commitment_now - c;
         }
     }
     int64_t rate;
     if (e == FLE_OK && (s = json_string_value(json_object_get(ch, "return_rate"))) != NULL) {
         e = parse_rate(s, "return_rate", &rate, err);
-        json_object_set_new(norm, "return_rate", json_integer(rate));
+        json_object_set_new(norm, "return_rate", rate_json(rate));
     }
     if (e == FLE_OK && (s = json_string_value(json_object_get(ch, "fee_rate"))) != NULL) {
         e = parse_rate(s, "fee_rate", &rate, err);
-        json_object_set_new(norm, "fee_rate", json_integer(rate));
+        json_object_set_new(norm, "fee_rate", rate_json(rate));
     }
     if (e == FLE_OK && json_object_get(ch, "eligibility") != NULL) {
         e = check_eligibility(db, json_object_get(ch, "eligibility"), err);
@@ -509,23 +530,35 @@ enum fl_err tranche_change_execute(struct db *db, const struct proposal *p, cons
         return err->code;
     }
     json_error_t je;
-    json_t *before = json_pack("{s:I, s:I, s:I, s:o, s:s}", "commitment_minor", (json_int_t)db_i64(r, 0, 7),
-                               "return_rate", (json_int_t)db_i64(r, 0, 8), "fee_rate", (json_int_t)db_i64(r, 0, 9),
-                               "eligibility", json_loads(db_str(r, 0, 10), 0, &je), "status", db_str(r, 0, 13));
     char cur[CURRENCY_CODE_BYTES];
     snprintf(cur, sizeof cur, "%s", db_str(r, 0, 6));
-    int64_t old_commitment = db_i64(r, 0, 7);
+    int64_t old_commitment = db_i64(r, 0, 7), new_commitment = old_commitment;
+    int64_t new_ret = db_i64(r, 0, 8), new_fee = db_i64(r, 0, 9);
+    /* before and after as the tranche_change row keeps them: money and rates as decimal strings. */
+    json_t *before = json_pack("{s:o, s:o, s:o, s:o, s:s}", "commitment", jv_amount(old_commitment, cur),
+                               "return_rate", rate_json(new_ret), "fee_rate", rate_json(new_fee), "eligibility",
+                               json_loads(db_str(r, 0, 10), 0, &je), "status", db_str(r, 0, 13));
     PQclear(r);
-    json_t *after = json_deep_copy(before);
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)pl, key, v)
-    {
-        if (strcmp(key, "tranche_id") != 0) {
-            json_object_set(after, key, v);
-        }
+    /* What the proposal changes; a payload stored before amounts were strings has commitment_minor
+     * and integer rates. */
+    bool has_commitment = json_object_get(pl, "commitment") || json_object_get(pl, "commitment_minor");
+    if (before == NULL ||
+        (has_commitment && !jv_stored_amount(pl, "commitment", "commitment_minor", cur, false, &new_commitment)) ||
+        (json_object_get(pl, "return_rate") && !stored_rate(pl, "return_rate", &new_ret)) ||
+        (json_object_get(pl, "fee_rate") && !stored_rate(pl, "fee_rate", &new_fee))) {
+        json_decref(before);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "tranche_change proposal %" PRId64 " does not read", p->id);
     }
-    int64_t new_commitment = json_integer_value(json_object_get(after, "commitment_minor"));
+    json_t *after = json_deep_copy(before);
+    json_object_set_new(after, "commitment", jv_amount(new_commitment, cur));
+    json_object_set_new(after, "return_rate", rate_json(new_ret));
+    json_object_set_new(after, "fee_rate", rate_json(new_fee));
+    if (json_object_get(pl, "eligibility") != NULL) {
+        json_object_set(after, "eligibility", json_object_get(pl, "eligibility"));
+    }
+    if (json_is_string(json_object_get(pl, "status"))) {
+        json_object_set(after, "status", json_object_get(pl, "status"));
+    }
     int64_t b[SUFFIXES];
     enum fl_err e = balances(db, p->fund_id, tid, NULL, b, err);
     if (e == FLE_OK && new_commitment < -b[2]) {
@@ -536,8 +569,7 @@ enum fl_err tranche_change_execute(struct db *db, const struct proposal *p, cons
     char tb[21], cb[21], rb[21], fb[21], pb[21];
     if (e == FLE_OK) {
         const char *params[6] = {db_i64_text(tid, tb), db_i64_text(new_commitment, cb),
-                                 db_i64_text(json_integer_value(json_object_get(after, "return_rate")), rb),
-                                 db_i64_text(json_integer_value(json_object_get(after, "fee_rate")), fb), elig,
+                                 db_i64_text(new_ret, rb), db_i64_text(new_fee, fb), elig,
                                  json_string_value(json_object_get(after, "status"))};
         r = db_exec(db, "tranche_update", 6, params, err);
         e = r ? FLE_OK : err->code;
@@ -630,7 +662,7 @@ json_t *tranche_call(struct db *db, const struct principal *actor, int64_t tranc
     db_i64_text(db_i64(r, 0, 0), idb);
     PQclear(r);
     if (audit_record(db, actor, "capital_call.create", "capital_call", idb, fund_id,
-                     json_pack("{s:I, s:I}", "tranche_id", (json_int_t)tranche_id, "amount_minor", (json_int_t)minor),
+                     json_pack("{s:I, s:o}", "tranche_id", (json_int_t)tranche_id, "amount", jv_amount(minor, cur)),
                      err) != FLE_OK) {
         json_decref(o);
         return NULL;
@@ -695,8 +727,8 @@ json_t *tranche_contribute(struct db *db, const struct principal *actor, int64_t
     PQclear(r);
     char idb[21];
     if (audit_record(db, actor, "contribution.record", "contribution", db_i64_text(id, idb), fund_id,
-                     json_pack("{s:I, s:I, s:I}", "tranche_id", (json_int_t)tranche_id, "amount_minor",
-                               (json_int_t)minor, "entry_id", (json_int_t)entry_id),
+                     json_pack("{s:I, s:o, s:I}", "tranche_id", (json_int_t)tranche_id, "amount",
+                               jv_amount(minor, cur), "entry_id", (json_int_t)entry_id),
                      err) != FLE_OK) {
         return NULL;
     }
@@ -751,7 +783,7 @@ json_t *tranche_cancel(struct db *db, const struct principal *actor, int64_t tra
     PQclear(r);
     char idb[21];
     if (audit_record(db, actor, "commitment.cancel", "tranche", db_i64_text(tranche_id, idb), fund_id,
-                     json_pack("{s:I}", "amount_minor", (json_int_t)minor), err) != FLE_OK) {
+                     json_pack("{s:o}", "amount", jv_amount(minor, cur)), err) != FLE_OK) {
         return NULL;
     }
     return json_pack("{s:I, s:I, s:o, s:s, s:I}", "id", (json_int_t)id, "tranche_id", (json_int_t)tranche_id,

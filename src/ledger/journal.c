@@ -6,18 +6,21 @@
 
 #include "fundledger/approval.h"
 #include "fundledger/fund.h"
+#include "fundledger/jsonv.h"
 #include "fundledger/ledger.h"
 #include "fundledger/money.h"
 
 /* Payload of a journal_entry proposal: {"effective_date", "memo", "lines": [{"account_id",
- * "currency", "amount_minor"}]} with amount_minor signed (debit > 0). */
+ * "currency", "amount"}]} with amount a signed decimal string in the line's currency (debit > 0),
+ * as replies show money. Payloads stored before amounts were strings have an integer
+ * "amount_minor" instead; entry_from_payload reads both (docs/architecture.md, "Stored payloads"). */
 static json_t *entry_payload(const struct ledger_entry *e)
 {
     json_t *lines = json_array();
     for (unsigned i = 0; i < e->n_lines; i++) {
-        json_array_append_new(lines, json_pack("{s:I, s:s, s:I}", "account_id", (json_int_t)e->lines[i].account_id,
-                                               "currency", e->lines[i].currency, "amount_minor",
-                                               (json_int_t)e->lines[i].amount_minor));
+        json_array_append_new(lines, json_pack("{s:I, s:s, s:o}", "account_id", (json_int_t)e->lines[i].account_id,
+                                               "currency", e->lines[i].currency, "amount",
+                                               jv_amount(e->lines[i].amount_minor, e->lines[i].currency)));
     }
     return json_pack("{s:s, s:s, s:o}", "effective_date", e->effective_date, "memo", e->memo, "lines", lines);
 }
@@ -36,12 +39,11 @@ static bool entry_from_payload(const json_t *pl, struct ledger_entry *e)
     for (unsigned i = 0; i < e->n_lines; i++) {
         json_t *l = json_array_get(lines, i);
         const char *cur = json_string_value(json_object_get(l, "currency"));
-        if (cur == NULL) {
+        if (cur == NULL || !jv_stored_amount(l, "amount", "amount_minor", cur, true, &e->lines[i].amount_minor)) {
             return false;
         }
         e->lines[i].account_id = json_integer_value(json_object_get(l, "account_id"));
         snprintf(e->lines[i].currency, CURRENCY_CODE_BYTES, "%s", cur);
-        e->lines[i].amount_minor = json_integer_value(json_object_get(l, "amount_minor"));
     }
     return true;
 }

@@ -1139,8 +1139,10 @@ static void test_happy_path(void **state)
     assert_int_equal(json_array_size(json_object_get(r.json, "decisions")), 0);
     json_t *pl = json_object_get(json_object_get(r.json, "payload"), "lines");
     assert_int_equal(json_array_size(pl), 2);
-    assert_int_equal(jint(json_array_get(pl, 0), "amount_minor"), 12345);
-    assert_int_equal(jint(json_array_get(pl, 1), "amount_minor"), -12345);
+    /* Stored amounts are decimal strings, as replies show them (docs/architecture.md). */
+    assert_string_equal(or_null(jstr(json_array_get(pl, 0), "amount")), "123.45");
+    assert_string_equal(or_null(jstr(json_array_get(pl, 1), "amount")), "-123.45");
+    assert_null(json_object_get(json_array_get(pl, 0), "amount_minor"));
     httpc_resp_free(&r);
     assert_int_equal(balance_of(cash_id), cash0);
 
