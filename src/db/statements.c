@@ -793,15 +793,17 @@ const struct db_statement db_statements[] = {
     /* One keyset page of published loans (of fund $1, ids after $2, at most $3): to organisations ($5
      * NULL) or to persons of department $5 (no name or identifier of a person is selected); with
      * their schedule due before $4 and what repayments on or before $4 allocated to those
-     * instalments (the arrears), and one row per journal entry of each loan, found through its
-     * business rows (approval, drawdowns, repayments, write-offs, recoveries, which name the event)
-     * and the entries reversing them, with its date and the sums of its lines on the accounts IATI
-     * reads. Rows in loan order; a loan without an entry has one row with NULL entry columns. */
+     * instalments (the arrears), the interest capitalised by $4 (loan_capitalisation rows due on or
+     * before it, posted or not: principal outstanding from the due date), and one row per journal
+     * entry of each loan, found through its business rows (approval, drawdowns, repayments,
+     * write-offs, recoveries, which name the event) and the entries reversing them, with its date
+     * and the sums of its lines on the accounts IATI reads. Rows in loan order; a loan without an
+     * entry has one row with NULL entry columns. */
     {"iati_export_page",
      "WITH pg AS MATERIALIZED (SELECT l.id, l.status, l.approved_on, l.principal_minor, l.annual_rate, "
      "l.payments_per_year, l.amortisation, l.currency, o.name AS org_name, o.iati_ref, o.iati_type, "
      "en.municipality_code, m.name AS mun_name, m.department_code, m.department_name, vc.dac_sector, vc.name_es, "
-     "vc.name_en, en.women_led, s.first_due, s.final_due, s.p_due, s.i_due, al.p_paid, al.i_paid "
+     "vc.name_en, en.women_led, s.first_due, s.final_due, s.p_due, s.i_due, al.p_paid, al.i_paid, cap.c_due "
      "FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
      "LEFT JOIN organisation o ON o.id = en.organisation_id JOIN municipality m ON m.code = en.municipality_code "
      "JOIN value_chain vc ON vc.code = en.value_chain "
@@ -814,6 +816,8 @@ const struct db_statement db_statements[] = {
      "FROM repayment_allocation a JOIN repayment r ON r.id = a.repayment_id JOIN loan_schedule s2 "
      "ON s2.loan_id = a.loan_id AND s2.no = a.instalment_no WHERE a.loan_id = l.id AND s2.due_date < $4::date "
      "AND r.value_date <= $4::date) al "
+     "CROSS JOIN LATERAL (SELECT coalesce(sum(amount_minor), 0)::bigint AS c_due FROM loan_capitalisation "
+     "WHERE loan_id = l.id AND due_date <= $4::date) cap "
      "WHERE l.fund_id = $1 AND l.id > $2 AND l.approved_on IS NOT NULL AND l.status <> 'rejected' "
      "AND (($5::text IS NULL AND en.kind <> 'person') OR (en.kind = 'person' AND m.department_code = $5::text)) "
      "ORDER BY l.id LIMIT $3), "

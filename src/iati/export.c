@@ -343,9 +343,10 @@ struct loan_event {
     int64_t s8500, sloans, sloss, s4000;
 };
 
-/* Columns of iati_export_page: the loan (0..24), then its journal entry (25..34, NULL when none). */
+/* Columns of iati_export_page: the loan (0..25), then its journal entry (26..35, NULL when none). */
 enum {
-    COL_ENTRY = 25,
+    COL_CAPITALISED = 25, /* interest capitalised by the export date (docs/loan-servicing.md §3) */
+    COL_ENTRY,
     COL_DATE,
     COL_CLASS,
     COL_REVERSAL,
@@ -473,7 +474,7 @@ static void loan_tx(struct ex *x, struct tx_slot *s, enum iati_tx t, int64_t amo
 
 /* Figures of one loan (or summed over a department's loans) as of the export date. */
 struct loan_figs {
-    int64_t outstanding;       /* drawn - repaid - written off (T.LOANS) */
+    int64_t outstanding;       /* drawn - repaid - written off + capitalised (docs/loan-servicing.md §3) */
     int64_t interest_year;     /* interest received in the reporting year */
     int64_t written_off;       /* principal written off */
     int64_t principal_arrears; /* scheduled principal due before today and not paid */
@@ -509,10 +510,15 @@ static void figs_add_event(struct ex *x, struct loan_figs *f, const struct loan_
     }
 }
 
-/* Arrears of one loan: the unpaid part of instalments due before today (allocations of repayments
- * on or before today), principal capped by what is still outstanding; nothing once nothing is. */
+/* Capitalised interest and arrears of one loan, once its events are folded in. The events'
+ * T.LOANS lines give drawn - repaid - written off; the interest that interest-grace instalments
+ * capitalised by today is added (principal outstanding from each due date, whether or not its
+ * capitalisation entry is posted yet: the entry is not among the loan's events). Arrears: the
+ * unpaid part of instalments due before today (allocations of repayments on or before today),
+ * principal capped by what is still outstanding; nothing once nothing is. */
 static void figs_arrears(struct loan_figs *f, const PGresult *lp, int row)
 {
+    f->outstanding += db_i64(lp, row, COL_CAPITALISED);
     int64_t p = db_i64(lp, row, 21) - db_i64(lp, row, 23);
     int64_t i = db_i64(lp, row, 22) - db_i64(lp, row, 24);
     int64_t out = f->outstanding > 0 ? f->outstanding : 0;

@@ -24,6 +24,7 @@
 #include <libxml/xpath.h>
 
 #include "../support/iati_fixture.h"
+#include "../support/loanfix.h"
 #include "../support/testdb.h"
 #include "fundledger/approval.h"
 #include "fundledger/demo.h"
@@ -394,6 +395,115 @@ static void test_published_with_a_warning(void **state)
     assert_int_equal(dir_entries(dir), 0); /* the staging directory is gone */
     rmdir(dir);
     assert_true(testdb_exec(ci, "UPDATE value_chain SET dac_sector = '31161' WHERE code = 'beans'"));
+}
+
+/* ---- principal outstanding includes capitalised interest ------------------------------- */
+
+/* Publishes into a fresh directory (every check passes, the official schema too) and returns the
+ * text of the loan activity's loan-status element name (e.g. "principal-outstanding"). */
+static void grace_loan_status(int64_t loan, const char *outstanding, const char *arrears)
+{
+    char dir[PATH_BYTES], path[PATH_BYTES + 32], q[512], a[256], buf[64], cmd[CMD_BYTES];
+    mk_temp_dir(dir, sizeof dir, "iati-grace");
+    struct iati_export_options o = options(dir);
+    struct publish_run p;
+    assert_int_equal(publish(&o, &p), FLE_OK);
+    assert_false(iati_problems_errors_since(&p.problems, 0, 0));
+    iati_problems_free(&p.problems);
+    snprintf(path, sizeof path, "%s/activities.xml", dir);
+    snprintf(cmd, sizeof cmd, "xmllint --noout --nonet --schema %s/iati-activities-schema.xsd %s 2>&1", schemas, path);
+    assert_int_equal(run_cmd(cmd), 0);
+    struct xdoc x;
+    xopen(&x, path);
+    snprintf(a, sizeof a, "//iati-activity[iati-identifier='%s-L%" PRId64 "']/crs-add/loan-status", FUND_ID_TEXT,
+             loan);
+    snprintf(q, sizeof q, "%s/principal-outstanding", a);
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), outstanding);
+    snprintf(q, sizeof q, "%s/principal-arrears", a);
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), arrears);
+    /* No transaction for a capitalisation: disbursement is what was drawn. */
+    snprintf(q, sizeof q,
+             "//iati-activity[iati-identifier='%s-L%" PRId64 "']/transaction[transaction-type/@code='3']/value",
+             FUND_ID_TEXT, loan);
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), "176800000.00");
+    xclose(&x);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/organisation.xml", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The grace loan G of docs/loan-servicing.md §3 (dates of test_servicing: first due 2024-04-30):
+ * 176,800,000.00 at 24.75 % EA, quarterly, 10 instalments, 2 interest-grace, 3 principal-grace.
+ * Rows 1-2 capitalise 10,049,697.57 + 10,620,944.30 = 20,670,641.87. Every instalment is due by
+ * the export date (the last on 2026-07-30), so before any repayment the loan owes drawn +
+ * capitalised = 197,470,641.87, all of it in arrears, though no capitalisation entry is posted
+ * yet. Rows 3-6 paid on their due dates (the first repayment posts the capitalisation) leave
+ * 122,083,654.88 (G.balance_after_row6), rows 7-10 in arrears. Counting only the T.LOANS lines
+ * of the loan's drawdowns and repayments gave 176,800,000.00 and 101,413,013.01. */
+static void test_grace_loan_outstanding_includes_capitalised(void **state)
+{
+    (void)state;
+    lf_use(ci, db, &F.manager, &F.approver);
+    int64_t tranche =
+        lf_make_tranche(F.fund_id, F.undp, "Grace senior", "senior", 5, "176800000.00", "0.0800", "2024-01-10");
+    struct lf_entrepreneur_args ea = {F.fund_id,
+                                      {.kind = "cooperative",
+                                       .name = "Cacaoteros de Tumaco",
+                                       .tax_id = "900555111",
+                                       .municipality_code = "52835",
+                                       .value_chain = "cacao",
+                                       .members = 60}};
+    json_t *en = lf_run(lf_entrepreneur_fn, &ea, FLE_OK, NULL);
+    int64_t e = lf_jid(en, "id");
+    json_decref(en);
+    static const char *const path[] = {"screening", "due_diligence", "committee"};
+    for (int i = 0; i < 3; i++) {
+        struct lf_move_args m = {e, path[i]};
+        json_decref(lf_run(lf_move_fn, &m, FLE_OK, NULL));
+    }
+    json_t *shares = json_pack("[{s:I, s:s}]", "tranche_id", (json_int_t)tranche, "amount", "176800000.00");
+    struct lf_loan_args la = {F.fund_id,
+                              {.entrepreneur_id = e,
+                               .principal = "176800000.00",
+                               .annual_rate = "0.2475",
+                               .payments_per_year = 4,
+                               .term_count = 10,
+                               .first_due_date = "2024-04-30",
+                               .grace_principal = 3,
+                               .grace_interest = 2,
+                               .amortisation = "annuity",
+                               .approval_date = "2024-01-15",
+                               .purpose = "cacao renovation",
+                               .shares = shares}};
+    int64_t loan = lf_approve_loan(&la);
+    json_decref(shares);
+    lf_disburse(loan, "176800000.00");
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT sum(amount_minor) || ' ' || count(entry_id) FROM loan_capitalisation WHERE loan_id = %" PRId64,
+             loan);
+    lf_assert_scalar(sql, "2067064187 0");
+    grace_loan_status(loan, "197470641.87", "197470641.87");
+
+    static const char *const due[] = {"2024-10-30", "2025-01-30", "2025-04-30", "2025-07-30"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT ((principal_minor + interest_minor) / 100)::text || '.' || "
+                 "lpad(((principal_minor + interest_minor) %% 100)::text, 2, '0') FROM loan_schedule "
+                 "WHERE loan_id = %" PRId64 " AND due_date = '%s'",
+                 loan, due[k]);
+        char *amount = testdb_scalar(ci, sql);
+        assert_non_null(amount);
+        char ref[16];
+        snprintf(ref, sizeof ref, "GI-%d", k + 3);
+        json_decref(lf_repay(loan, amount, due[k], ref, FLE_OK, NULL));
+        free(amount);
+    }
+    snprintf(sql, sizeof sql, "SELECT count(entry_id) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
+    lf_assert_scalar(sql, "2");
+    grace_loan_status(loan, "122083654.88", "122083654.88");
+    lf_assert_books_balance();
 }
 
 /* ---- setup ------------------------------------------------------------------------------ */
@@ -1021,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_small_groups_withheld_below_minimum),
         cmocka_unit_test(test_small_groups_own_and_other),
         cmocka_unit_test(test_published_with_a_warning),
+        cmocka_unit_test(test_grace_loan_outstanding_includes_capitalised),
         cmocka_unit_test(test_refused_when_totals_differ),
         cmocka_unit_test(test_refused_with_a_future_transaction),
     };
