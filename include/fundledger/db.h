@@ -26,6 +26,13 @@ extern const unsigned db_statements_count;
  * (a statement fails to prepare: the schema is not what the code expects). */
 enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
                     struct fl_error *err);
+/* db_open for a connection that must outlive an outage (a server worker's): when the database
+ * cannot be reached (FLE_DB_UNAVAILABLE), *out is nevertheless the connection, kept lost under the
+ * same backoff as a reconnection (docs/architecture.md, "Database faults"): calls fail at once
+ * with FLE_DB_UNAVAILABLE until the backoff allows the next attempt, which the next call makes.
+ * Other errors leave *out NULL, as db_open. */
+enum fl_err db_open_retrying(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
+                             struct fl_error *err);
 void db_close(struct db *db);
 PGconn *db_pg(struct db *db);
 

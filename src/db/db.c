@@ -117,8 +117,31 @@ static bool prepare_lazily(struct db *db, const char *stmt, struct fl_error *err
     return false;
 }
 
-enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
-                    struct fl_error *err)
+/* The first connection of db (allocated by db_open_any): connect, session settings, statements.
+ * On failure db->pg is kept (PQreset reuses its parameters) and the error says why. */
+static enum fl_err first_connect(struct db *db, struct fl_error *err)
+{
+    db->pg = PQconnectdb(db->conninfo);
+    if (db->pg == NULL) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    if (PQstatus(db->pg) != CONNECTION_OK) {
+        /* libpq's message may echo the connection string's host but never a password field. */
+        log_error("db: cannot connect: %s", PQerrorMessage(db->pg));
+        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
+    }
+    if (!session_setup(db)) {
+        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot configure the database session");
+    }
+    return db->prepare ? prepare_all(db, err) : FLE_OK;
+}
+
+static void schedule_retry(struct db *db, const struct timespec *now);
+
+/* db_open and db_open_retrying: keep says whether a connection that cannot be made yet
+ * (FLE_DB_UNAVAILABLE) is kept, lost, under the reconnection backoff. */
+static enum fl_err db_open_any(const char *conninfo, bool prepare, unsigned tx_retries_max, bool keep,
+                               struct db **out, struct fl_error *err)
 {
     assert(conninfo != NULL && out != NULL);
     *out = NULL;
@@ -132,26 +155,34 @@ enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max,
         free(db);
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
-    db->pg = PQconnectdb(conninfo);
-    if (db->pg == NULL || PQstatus(db->pg) != CONNECTION_OK) {
-        /* libpq's message may echo the connection string's host but never a password field. */
-        log_error("db: cannot connect: %s", db->pg ? PQerrorMessage(db->pg) : "out of memory");
-        db_close(db);
-        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot connect to the database");
+    enum fl_err e = first_connect(db, err);
+    if (e == FLE_DB_UNAVAILABLE && keep) {
+        /* As after a failed reconnection: the first attempt has failed, the next waits. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        schedule_retry(db, &now);
+        db->broken = true;
+        *out = db;
+        return e;
     }
-    if (!session_setup(db)) {
+    if (e != FLE_OK) {
         db_close(db);
-        return fl_error_set(err, FLE_DB_UNAVAILABLE, NULL, "cannot configure the database session");
-    }
-    if (prepare) {
-        enum fl_err e = prepare_all(db, err);
-        if (e != FLE_OK) {
-            db_close(db);
-            return e;
-        }
+        return e;
     }
     *out = db;
     return FLE_OK;
+}
+
+enum fl_err db_open(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
+                    struct fl_error *err)
+{
+    return db_open_any(conninfo, prepare, tx_retries_max, false, out, err);
+}
+
+enum fl_err db_open_retrying(const char *conninfo, bool prepare, unsigned tx_retries_max, struct db **out,
+                             struct fl_error *err)
+{
+    return db_open_any(conninfo, prepare, tx_retries_max, true, out, err);
 }
 
 void db_close(struct db *db)
@@ -279,6 +310,23 @@ static bool before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* One more failed attempt (a first connection or a reconnection): the next is not before
+ * DB_RECONNECT_BACKOFF_MIN_MS << failures so far, at most DB_RECONNECT_BACKOFF_MAX_MS, from now. */
+static void schedule_retry(struct db *db, const struct timespec *now)
+{
+    unsigned shift = db->reconnect_failures < 10 ? db->reconnect_failures : 10;
+    long ms = (long)DB_RECONNECT_BACKOFF_MIN_MS << shift;
+    ms = ms < DB_RECONNECT_BACKOFF_MAX_MS ? ms : DB_RECONNECT_BACKOFF_MAX_MS;
+    db->reconnect_at = *now;
+    db->reconnect_at.tv_sec += ms / 1000;
+    db->reconnect_at.tv_nsec += (ms % 1000) * 1000000L;
+    if (db->reconnect_at.tv_nsec >= 1000000000L) {
+        db->reconnect_at.tv_sec++;
+        db->reconnect_at.tv_nsec -= 1000000000L;
+    }
+    db->reconnect_failures++;
+}
+
 /* A new session for a lost connection: PQreset with the same connection string (so a multi-host
  * string with target_session_attrs=read-write finds the server that now takes writes), the
  * session settings, and the statement table. Attempts back off (DB_RECONNECT_BACKOFF_*_MS) so
@@ -311,20 +359,11 @@ static enum fl_err reconnect(struct db *db, struct fl_error *err)
         db->sqlstate[0] = '\0';
         return FLE_OK;
     }
-    unsigned shift = db->reconnect_failures < 10 ? db->reconnect_failures : 10;
-    long ms = (long)DB_RECONNECT_BACKOFF_MIN_MS << shift;
-    ms = ms < DB_RECONNECT_BACKOFF_MAX_MS ? ms : DB_RECONNECT_BACKOFF_MAX_MS;
-    db->reconnect_at = now;
-    db->reconnect_at.tv_sec += ms / 1000;
-    db->reconnect_at.tv_nsec += (ms % 1000) * 1000000L;
-    if (db->reconnect_at.tv_nsec >= 1000000000L) {
-        db->reconnect_at.tv_sec++;
-        db->reconnect_at.tv_nsec -= 1000000000L;
-    }
-    if (db->reconnect_failures++ == 0) { /* once per outage, not once per request */
+    if (db->reconnect_failures == 0) { /* once per outage, not once per request */
         log_error("db: cannot reconnect (retrying every %d ms at most): %s", DB_RECONNECT_BACKOFF_MAX_MS,
                   PQstatus(db->pg) != CONNECTION_OK ? PQerrorMessage(db->pg) : why.message);
     }
+    schedule_retry(db, &now);
     db->broken = true;
     if (e == FLE_INTERNAL) { /* connected, but the statements do not prepare: not ours to hide */
         return fl_error_set(err, FLE_INTERNAL, NULL, "%s", why.message);

@@ -97,8 +97,11 @@ static struct db *thread_db(struct http_server *s, struct fl_error *err)
     if (worker_db != NULL) {
         return worker_db;
     }
+    /* Kept even when the database is away (503 now): the worker's next requests retry it under
+     * the reconnection backoff, not with a new connection attempt each (db.c). */
     struct db *db = NULL;
-    if (db_open(s->conninfo, true, s->cfg->db_tx_retries_max, &db, err) != FLE_OK) {
+    enum fl_err first = db_open_retrying(s->conninfo, true, s->cfg->db_tx_retries_max, &db, err);
+    if (db == NULL) {
         return NULL;
     }
     pthread_mutex_lock(&s->mu);
@@ -116,7 +119,7 @@ static struct db *thread_db(struct http_server *s, struct fl_error *err)
     worker_server = s;
     pthread_once(&worker_key_once, worker_key_make);
     pthread_setspecific(worker_key, (void *)1);
-    return db;
+    return first == FLE_OK ? db : NULL;
 }
 
 void http_reply_json(struct http_reply *out, unsigned status, json_t *json)
