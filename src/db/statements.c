@@ -742,12 +742,14 @@ const struct db_statement db_statements[] = {
      "AND l.status <> 'rejected'), "
      "(SELECT count(DISTINCT en.municipality_code) FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
      "WHERE l.fund_id = $1 AND l.approved_on IS NOT NULL AND l.status <> 'rejected')"},
-    /* Portfolio figures of the fund's results: outstanding (ledger), loans active, women-led borrowers,
-     * members reached, principal written off (ledger). */
+    /* Portfolio figures of the fund's results: outstanding (ledger, and the interest capitalised by
+     * the export date $2 whose entry is not posted yet), loans active, women-led borrowers, members
+     * reached, principal written off (ledger). */
     {"iati_export_fund_results",
      "SELECT (SELECT coalesce(sum(b.balance_minor), 0)::bigint FROM account a "
      "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
-     "AND a.code ~ " IATI_LOANS_RE "), (SELECT count(*) FROM loan WHERE fund_id = $1 AND status = 'active'), "
+     "AND a.code ~ " IATI_LOANS_RE ") + (SELECT coalesce(sum(k.amount_minor), 0)::bigint FROM loan_capitalisation k "
+     "JOIN loan l ON l.id = k.loan_id WHERE l.fund_id = $1 AND k.entry_id IS NULL AND k.due_date <= $2::date), (SELECT count(*) FROM loan WHERE fund_id = $1 AND status = 'active'), "
      "(SELECT count(DISTINCT l.entrepreneur_id) FROM loan l JOIN entrepreneur en ON en.id = l.entrepreneur_id "
      "WHERE l.fund_id = $1 AND l.drawn_minor > 0 AND en.women_led), "
      "(SELECT coalesce(sum(en.members), 0)::bigint FROM entrepreneur en WHERE en.fund_id = $1 AND EXISTS "

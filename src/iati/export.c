@@ -1780,6 +1780,15 @@ static PGresult *fund_query(struct ex *x, const char *stmt)
     return db_exec(x->db, stmt, 1, p, x->err);
 }
 
+/* The portfolio figures; outstanding counts capitalised interest due by today (§3 of
+ * docs/loan-servicing.md), as each loan's loan-status does. */
+static PGresult *fund_results_query(struct ex *x)
+{
+    char fb[21];
+    const char *p[2] = {db_i64_text(x->o->fund_id, fb), x->today};
+    return db_exec(x->db, "iati_export_fund_results", 2, p, x->err);
+}
+
 static enum fl_err write_fund(struct ex *x)
 {
     struct fund_act *F = calloc(1, sizeof *F);
@@ -1792,7 +1801,7 @@ static enum fl_err write_fund(struct ex *x)
     }
     if (e == FLE_OK && ((F->investors = fund_query(x, "iati_export_investors")) == NULL ||
                         (F->dates = fund_query(x, "iati_export_fund_dates")) == NULL ||
-                        (F->results = fund_query(x, "iati_export_fund_results")) == NULL ||
+                        (F->results = fund_results_query(x)) == NULL ||
                         (F->hs = fund_query(x, "iati_export_hs")) == NULL)) {
         e = x->err->code;
     }

@@ -399,9 +399,10 @@ static void test_published_with_a_warning(void **state)
 
 /* ---- principal outstanding includes capitalised interest ------------------------------- */
 
-/* Publishes into a fresh directory (every check passes, the official schema too) and returns the
- * text of the loan activity's loan-status element name (e.g. "principal-outstanding"). */
-static void grace_loan_status(int64_t loan, const char *outstanding, const char *arrears)
+/* Publishes into a fresh directory (every check passes, the official schema too); checks the
+ * loan activity's principal outstanding and arrears (loan 0: none) and returns the fund's
+ * "Loans outstanding, value" indicator in minor units. */
+static int64_t grace_loan_status(int64_t loan, const char *outstanding, const char *arrears)
 {
     char dir[PATH_BYTES], path[PATH_BYTES + 32], q[512], a[256], buf[64], cmd[CMD_BYTES];
     mk_temp_dir(dir, sizeof dir, "iati-grace");
@@ -415,8 +416,17 @@ static void grace_loan_status(int64_t loan, const char *outstanding, const char 
     assert_int_equal(run_cmd(cmd), 0);
     struct xdoc x;
     xopen(&x, path);
+    snprintf(q, sizeof q,
+             "//iati-activity[iati-identifier='%s']/result/indicator[title/narrative[contains(., 'PI7569')]]"
+             "/period/actual/@value",
+             FUND_ID_TEXT);
+    assert_int_equal(xcount(&x, q), 1);
+    int64_t fund_outstanding = xsum(&x, q);
     snprintf(a, sizeof a, "//iati-activity[iati-identifier='%s-L%" PRId64 "']/crs-add/loan-status", FUND_ID_TEXT,
              loan);
+    if (loan == 0) {
+        outstanding = arrears = "";
+    }
     snprintf(q, sizeof q, "%s/principal-outstanding", a);
     assert_string_equal(xtext(&x, q, buf, sizeof buf), outstanding);
     snprintf(q, sizeof q, "%s/principal-arrears", a);
@@ -425,12 +435,13 @@ static void grace_loan_status(int64_t loan, const char *outstanding, const char 
     snprintf(q, sizeof q,
              "//iati-activity[iati-identifier='%s-L%" PRId64 "']/transaction[transaction-type/@code='3']/value",
              FUND_ID_TEXT, loan);
-    assert_string_equal(xtext(&x, q, buf, sizeof buf), "176800000.00");
+    assert_string_equal(xtext(&x, q, buf, sizeof buf), loan == 0 ? "" : "176800000.00");
     xclose(&x);
     unlink(path);
     snprintf(path, sizeof path, "%s/organisation.xml", dir);
     unlink(path);
     rmdir(dir);
+    return fund_outstanding;
 }
 
 /* The grace loan G of docs/loan-servicing.md §3 (dates of test_servicing: first due 2024-04-30):
@@ -440,10 +451,12 @@ static void grace_loan_status(int64_t loan, const char *outstanding, const char 
  * capitalised = 197,470,641.87, all of it in arrears, though no capitalisation entry is posted
  * yet. Rows 3-6 paid on their due dates (the first repayment posts the capitalisation) leave
  * 122,083,654.88 (G.balance_after_row6), rows 7-10 in arrears. Counting only the T.LOANS lines
- * of the loan's drawdowns and repayments gave 176,800,000.00 and 101,413,013.01. */
+ * of the loan's drawdowns and repayments gave 176,800,000.00 and 101,413,013.01. The fund's
+ * "Loans outstanding, value" indicator rises by the same figures. */
 static void test_grace_loan_outstanding_includes_capitalised(void **state)
 {
     (void)state;
+    int64_t fund_before = grace_loan_status(0, NULL, NULL);
     lf_use(ci, db, &F.manager, &F.approver);
     int64_t tranche =
         lf_make_tranche(F.fund_id, F.undp, "Grace senior", "senior", 5, "176800000.00", "0.0800", "2024-01-10");
@@ -484,7 +497,8 @@ static void test_grace_loan_outstanding_includes_capitalised(void **state)
              "SELECT sum(amount_minor) || ' ' || count(entry_id) FROM loan_capitalisation WHERE loan_id = %" PRId64,
              loan);
     lf_assert_scalar(sql, "2067064187 0");
-    grace_loan_status(loan, "197470641.87", "197470641.87");
+    /* The fund's indicator moves by the same figure as the loan's principal outstanding. */
+    assert_int_equal(grace_loan_status(loan, "197470641.87", "197470641.87") - fund_before, 19747064187);
 
     static const char *const due[] = {"2024-10-30", "2025-01-30", "2025-04-30", "2025-07-30"};
     for (int k = 0; k < 4; k++) {
@@ -502,7 +516,7 @@ static void test_grace_loan_outstanding_includes_capitalised(void **state)
     }
     snprintf(sql, sizeof sql, "SELECT count(entry_id) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
     lf_assert_scalar(sql, "2");
-    grace_loan_status(loan, "122083654.88", "122083654.88");
+    assert_int_equal(grace_loan_status(loan, "122083654.88", "122083654.88") - fund_before, 12208365488);
     lf_assert_books_balance();
 }
 
