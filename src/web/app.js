@@ -8,11 +8,12 @@ import { renderAuditor } from './auditor.js';
 import { renderIati } from './iati.js';
 import { renderInbox } from './inbox.js';
 import { renderInvestor } from './investor.js';
+import { renderManager } from './manager.js';
 import { renderLogin } from './login.js';
 
 // The screen each role sees first. Roles missing here see a short notice.
 const SCREENS = { approver: renderInbox, investor: renderInvestor, transparency_officer: renderIati,
-  auditor: renderAuditor };
+  auditor: renderAuditor, fund_manager: renderManager };
 
 let me = null;
 

@@ -597,6 +597,94 @@ def test_auditor_screens(h):
     assert axe_serious(d, "auditor journal") == []
 
 
+def test_manager_screens(h):
+    """The fund manager filters the pipeline board (exactly the database's women-led entrepreneurs,
+    each in its stage's column), opens an entrepreneur's page, records a repayment and sees its
+    allocation (the database's buckets), imports a CSV bank statement with a per-line report,
+    proposes a drawdown (pending in the database), and reads PAR and arrears."""
+    from selenium.webdriver.support.ui import Select
+    d = h.driver
+    fresh_login(h, "manager")
+    fund_id = int(psql("SELECT min(id) FROM fund"))
+    wait(d, EC.presence_of_element_located((By.ID, "board")))
+    wait(d, EC.presence_of_element_located((By.ID, "par")))
+    assert axe_serious(d, "manager") == []
+    # Pipeline: women-led only, with the keyboard (space ticks the box).
+    d.find_element(By.ID, "f-women_led").send_keys(Keys.SPACE)
+    d.find_element(By.ID, "f-apply").send_keys(Keys.ENTER)
+    rows = [r.split("|") for r in psql("SELECT id || '|' || stage || '|' || name FROM entrepreneur WHERE fund_id = %d "
+                                        "AND women_led ORDER BY id" % fund_id).splitlines()]
+    assert rows, "no women-led entrepreneur in the demo"
+    want = sorted("ent-%s" % i for i, _, _ in rows)
+    wait(d, lambda drv: sorted(e.get_attribute("id") for e in drv.find_elements(By.CSS_SELECTOR, "#board button"))
+         == want)
+    for i, stage, _ in rows:
+        assert d.find_elements(By.CSS_SELECTOR, "#stage-%s #ent-%s" % (stage, i)), (i, stage)
+    # The entrepreneur's page.
+    d.find_element(By.ID, "ent-%s" % rows[0][0]).send_keys(Keys.ENTER)
+    wait(d, lambda drv: drv.find_element(By.ID, "ent-name").text == rows[0][2])
+    assert d.find_elements(By.CSS_SELECTOR, "#history-%s tbody tr" % rows[0][0])
+    # A repayment on an active loan with something still owed, and its allocation.
+    loan_id = int(psql("SELECT min(l.id) FROM loan l WHERE l.fund_id = %d AND l.status = 'active' AND l.drawn_minor > 0 "
+                       "AND l.drawn_minor - coalesce((SELECT sum(overdue_principal_minor + current_principal_minor + "
+                       "prepayment_minor) FROM repayment r WHERE r.loan_id = l.id), 0) > 100000000" % fund_id))
+    today = datetime.date.today().isoformat()
+    Select(d.find_element(By.ID, "loan")).select_by_value(str(loan_id))
+    d.find_element(By.ID, "op-amount").send_keys("1000000.00")
+    d.find_element(By.ID, "op-reference").send_keys("CONSOLE-PAY-1")
+    d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, "op-date"), today)
+    d.find_element(By.ID, "do-repayment").send_keys(Keys.ENTER)
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "#loan-result[data-kind='ok'] #op-done")))
+    rep = psql("SELECT id || '|' || amount_minor || '|' || fees_minor || '|' || overdue_interest_minor || '|' || "
+               "overdue_principal_minor || '|' || current_interest_minor || '|' || current_principal_minor || '|' || "
+               "prepayment_minor || '|' || entry_id FROM repayment WHERE loan_id = %d AND reference = 'CONSOLE-PAY-1'"
+               % loan_id).split("|")
+    rid = rep[0]
+    assert int(rep[1]) == 100000000, rep
+    assert d.find_element(By.ID, "op-done").text == \
+        "Pago registrado #%s: COP 1.000.000,00 — Asiento contable #%s" % (rid, rep[8])
+    buckets = ["fees", "overdue_interest", "overdue_principal", "current_interest", "current_principal", "prepayment"]
+    for b, minor in zip(buckets, rep[2:8]):
+        got = d.find_element(By.CSS_SELECTOR, "#alloc-%s-%s td.amount" % (rid, b)).text
+        assert got == fmt(minor_to_decimal(int(minor))), (b, got)
+    assert sum(int(m) for m in rep[2:8]) == 100000000
+    # The CSV import: one line applied, one refused, each reported.
+    csv = "loan_id,amount,value_date,reference\n%d,500000.00,%s,CONSOLE-CSV-1\n999999,1.00,%s,CONSOLE-CSV-2\n" % (
+        loan_id, today, today)
+    area = d.find_element(By.ID, "csv")
+    d.execute_script("arguments[0].value = arguments[1]", area, csv)
+    d.find_element(By.ID, "do-import").send_keys(Keys.ENTER)
+    summary = wait(d, EC.presence_of_element_located((By.ID, "import-summary")))
+    assert summary.text == "Líneas: 2; Aplicadas: 1; Rechazadas: 1; Importe aplicado: COP 500.000,00", summary.text
+    assert d.find_element(By.CSS_SELECTOR, "#import-line-2 td.status").text == "aplicada"
+    assert d.find_element(By.CSS_SELECTOR, "#import-line-3 td.status").text == "rechazada"
+    csv_id = psql("SELECT id FROM repayment WHERE loan_id = %d AND reference = 'CONSOLE-CSV-1' AND amount_minor = 50000000"
+                  % loan_id)
+    assert csv_id and d.find_element(By.CSS_SELECTOR, "#import-line-2 td.detail").text == "Pago #%s" % csv_id
+    assert psql("SELECT count(*) FROM repayment WHERE reference = 'CONSOLE-CSV-2'") == "0"
+    # A drawdown proposal on a loan not fully drawn: pending, by the manager, for the exact amount.
+    undrawn = psql("SELECT min(id) FROM loan WHERE fund_id = %d AND status = 'active' AND principal_minor - drawn_minor "
+                   ">= 100000" % fund_id)
+    assert undrawn, "no loan left to draw (test_approver_approves_drawdown leaves one)"
+    if undrawn:
+        Select(d.find_element(By.ID, "loan")).select_by_value(undrawn)
+        amt = d.find_element(By.ID, "op-amount")
+        amt.clear()
+        amt.send_keys("1000.00")
+        d.find_element(By.ID, "do-drawdown").send_keys(Keys.ENTER)
+        wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "#loan-result[data-kind] p")))
+        prop = psql("SELECT id || '|' || status || '|' || amount_minor FROM proposal WHERE kind = 'disbursement' AND "
+                    "proposed_by = (SELECT id FROM app_user WHERE name = 'manager') ORDER BY id DESC LIMIT 1").split("|")
+        assert prop[1] == "pending" and prop[2] == "100000", prop
+        assert d.find_element(By.ID, "op-done").text == "Propuesta #%s: Desembolso COP 1.000,00" % prop[0]
+    # PAR and arrears, as the portfolio route computes them.
+    status, pf = Api(h.base).call("GET", "/v1/funds/%d/portfolio" % fund_id, bearer=h.creds["tokens"]["manager"])
+    assert status == 200
+    assert d.find_element(By.CSS_SELECTOR, "#par30 td.amount").text == fmt(pf["par30"]["amount"])
+    assert d.find_element(By.CSS_SELECTOR, "#par90 td.amount").text == fmt(pf["par90"]["amount"])
+    assert axe_serious(d, "manager after actions") == []
+
+
 def test_cli_password_and_totp(h):
     """`fundledger user password NAME` reads stdin (the old password stops working, the user's
     sessions end); `user totp NAME` prints an otpauth URI whose secret then gives valid codes."""
@@ -632,7 +720,7 @@ def test_cli_password_and_totp(h):
 
 def main():
     tests = [test_approver_approves_drawdown, test_logout_and_csp, test_investor_statements,
-             test_transparency_preview_publish, test_auditor_screens, test_cli_password_and_totp]
+             test_transparency_preview_publish, test_auditor_screens, test_manager_screens, test_cli_password_and_totp]
     print("[==========] Running %d test(s)." % len(tests))
     h = Harness()
     failed = []
