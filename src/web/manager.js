@@ -6,7 +6,7 @@
 // bank-statement import with its per-line report (POST /v1/funds/{id}/repayments/import) and
 // arrears and PAR (GET /v1/funds/{id}/portfolio, /arrears).
 import { call } from './api.js';
-import { el, say, table } from './dom.js';
+import { el, pick, say, table } from './dom.js';
 import { formatAmount, formatDate, formatDateTime, formatRate, t } from './i18n.js';
 
 const STAGES = ['sourced', 'screening', 'due_diligence', 'committee', 'approved', 'active', 'repaid', 'declined',
@@ -128,7 +128,8 @@ async function loans(fund) {
   const reason = el('input', { id: 'op-reason', maxlength: '500' });
   const act = async (what) => {
     const id = sel.value;
-    out.dataset.kind = '';
+    delete out.dataset.kind; // set again when the server has answered
+    out.replaceChildren();
     try {
       if (what === 'drawdown') {
         const p = await call('POST', `/v1/loans/${id}/disbursements`, { amount: amount.value.trim(), value_date: date.value },
@@ -168,6 +169,59 @@ async function loans(fund) {
   ];
 }
 
+// ---- loan proposal (four eyes: the approver decides in the inbox)
+
+async function loanForm(fund) {
+  const ents = [];
+  let after = 0;
+  for (let i = 0; i < 50; i++) {
+    const d = await call('GET', `/v1/funds/${fund.id}/entrepreneurs?stage=committee&limit=200${after ? '&after=' + after : ''}`);
+    ents.push(...(d.entrepreneurs || []));
+    if (!d.next_after) break;
+    after = d.next_after;
+  }
+  const ent = el('select', { id: 'lf-entrepreneur' }, ents.map((x) => el('option', { value: String(x.id),
+    text: `${x.name} — ${formatAmount(x.requested, x.currency)}` })));
+  const principal = el('input', { id: 'lf-principal', inputmode: 'decimal', required: true });
+  const rate = el('input', { id: 'lf-rate', inputmode: 'decimal', required: true, 'aria-describedby': 'lf-rate-hint' });
+  const ppy = el('select', { id: 'lf-ppy' }, ['12', '6', '4', '3', '2', '1'].map((v) => el('option', { value: v, text: v })));
+  const terms = el('input', { id: 'lf-terms', type: 'number', min: '1', max: '600', required: true });
+  const first = el('input', { id: 'lf-first-due', type: 'date', required: true });
+  const amort = el('select', { id: 'lf-amortisation' }, ['annuity', 'equal_principal', 'bullet'].map((v) =>
+    el('option', { value: v, text: t('am_' + v) })));
+  const modality = el('select', { id: 'lf-modality' }, ['microcredito', 'productivo_rural', 'consumo_ordinario'].map((v) =>
+    el('option', { value: v, text: v })));
+  const purpose = el('input', { id: 'lf-purpose', maxlength: '500', required: true });
+  const out = el('div', { id: 'loan-form-result', role: 'status' });
+  const form = el('form', { id: 'loan-form', class: 'filters', novalidate: true },
+    field('lf-entrepreneur', t('entrepreneur_committee'), ent), field('lf-principal', t('principal'), principal),
+    field('lf-rate', t('annual_rate'), rate), field('lf-ppy', t('per_year_label'), ppy), field('lf-terms', t('term_count'), terms),
+    field('lf-first-due', t('first_due'), first), field('lf-amortisation', t('amortisation'), amort),
+    field('lf-modality', t('modality'), modality), field('lf-purpose', t('purpose'), purpose),
+    el('div', {}, el('button', { type: 'submit', id: 'lf-submit', text: t('propose_loan') })));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    delete out.dataset.kind;
+    out.replaceChildren();
+    try {
+      const p = await call('POST', `/v1/funds/${fund.id}/loans`, {
+        entrepreneur_id: Number(ent.value), principal: principal.value.trim(), annual_rate: rate.value.trim(),
+        payments_per_year: Number(ppy.value), term_count: Number(terms.value), first_due_date: first.value,
+        amortisation: amort.value, modality: modality.value, purpose: purpose.value.trim() }, { idempotent: true });
+      out.dataset.kind = 'ok';
+      out.replaceChildren(el('p', { id: 'lf-done', text: `${t('proposed')} #${p.id}: ${t('k_loan')} ` +
+        `${formatAmount(p.amount, p.currency || fund.base_currency)}, ${t('rate')} ${formatRate(pick(p, 'payload', 'annual_rate') || rate.value.trim())}` +
+        (p.loan_id ? ` (${t('loan')} #${p.loan_id})` : '') }));
+    } catch (e) {
+      out.dataset.kind = 'error';
+      out.dataset.code = e.code;
+      out.replaceChildren(el('p', { class: 'error', id: 'lf-error', text: errorText(e) }));
+    }
+  });
+  return [ents.length ? form : el('p', { text: t('no_committee') }),
+    el('p', { id: 'lf-rate-hint', class: 'hint', text: t('rate_hint') }), out];
+}
+
 // ---- CSV import
 
 function importView(fund) {
@@ -176,6 +230,7 @@ function importView(fund) {
   file.addEventListener('change', async () => { if (file.files[0]) text.value = await file.files[0].text(); });
   const out = el('div', { id: 'import-result', role: 'status' });
   const run = async () => {
+    out.replaceChildren();
     try {
       const r = await call('POST', `/v1/funds/${fund.id}/repayments/import`, text.value,
         { idempotent: true, contentType: 'text/csv' });
@@ -218,6 +273,7 @@ async function fundSection(fund) {
   return el('section', { class: 'card', 'aria-labelledby': `fund-h-${fund.id}` },
     el('h2', { id: `fund-h-${fund.id}`, text: fund.name }),
     el('h3', { text: t('pipeline') }), await pipeline(fund),
+    el('h3', { text: t('loan_proposal') }), await loanForm(fund),
     el('h3', { text: t('loans') }), await loans(fund),
     el('h3', { text: t('csv_import') }), importView(fund),
     el('h3', { text: t('arrears_par') }), await arrearsView(fund));

@@ -604,8 +604,13 @@ def test_manager_screens(h):
     proposes a drawdown (pending in the database), and reads PAR and arrears."""
     from selenium.webdriver.support.ui import Select
     d = h.driver
-    fresh_login(h, "manager")
     fund_id = int(psql("SELECT min(id) FROM fund"))
+    # An entrepreneur at committee for the loan form (the drawdown test used the demo's one).
+    dd = int(psql("SELECT min(id) FROM entrepreneur WHERE fund_id = %d AND stage = 'due_diligence'" % fund_id))
+    status, r = Api(h.base).call("POST", "/v1/entrepreneurs/%d/stage" % dd, {"to": "committee"}, idempotent=True,
+                                 bearer=h.creds["tokens"]["manager"])
+    assert status in (200, 201), r
+    fresh_login(h, "manager")
     wait(d, EC.presence_of_element_located((By.ID, "board")))
     wait(d, EC.presence_of_element_located((By.ID, "par")))
     assert axe_serious(d, "manager") == []
@@ -677,6 +682,22 @@ def test_manager_screens(h):
                     "proposed_by = (SELECT id FROM app_user WHERE name = 'manager') ORDER BY id DESC LIMIT 1").split("|")
         assert prop[1] == "pending" and prop[2] == "100000", prop
         assert d.find_element(By.ID, "op-done").text == "Propuesta #%s: Desembolso COP 1.000,00" % prop[0]
+    # A loan proposal from the form: pending in the database with the exact terms.
+    Select(d.find_element(By.ID, "lf-entrepreneur")).select_by_value(str(dd))
+    d.find_element(By.ID, "lf-principal").send_keys("45000000.00")
+    d.find_element(By.ID, "lf-rate").send_keys("0.2250")
+    d.find_element(By.ID, "lf-terms").send_keys("18")
+    first_due = (datetime.date.today() + datetime.timedelta(days=45)).isoformat()
+    d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, "lf-first-due"), first_due)
+    d.find_element(By.ID, "lf-purpose").send_keys("Secadero solar")
+    d.find_element(By.ID, "lf-submit").send_keys(Keys.ENTER)
+    done = wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "#loan-form-result[data-kind] p")))
+    prop = psql("SELECT id || '|' || status || '|' || amount_minor || '|' || (payload->>'annual_rate') || '|' || "
+                "(payload->>'term_count') FROM proposal WHERE kind = 'loan' ORDER BY id DESC LIMIT 1").split("|")
+    assert prop[1:] == ["pending", "4500000000", "0.2250", "18"], (prop, done.text)
+    loan_new = psql("SELECT id FROM loan WHERE entrepreneur_id = %d AND status = 'proposed'" % dd)
+    assert done.text == "Propuesta #%s: Préstamo COP 45.000.000,00, tasa anual 22,50 %% (Préstamo #%s)" % (
+        prop[0], loan_new), done.text
     # PAR and arrears, as the portfolio route computes them.
     status, pf = Api(h.base).call("GET", "/v1/funds/%d/portfolio" % fund_id, bearer=h.creds["tokens"]["manager"])
     assert status == 200
