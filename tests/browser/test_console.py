@@ -31,6 +31,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -189,7 +190,8 @@ def axe_serious(driver, screen):
 
 
 def wait(driver, cond, timeout=20):
-    return WebDriverWait(driver, timeout).until(cond)
+    # A screen rebuilt while a condition reads it (language switch, a filter's answer) is retried.
+    return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(cond)
 
 
 def propose_drawdown(h):
@@ -621,8 +623,9 @@ def test_manager_screens(h):
                                         "AND women_led ORDER BY id" % fund_id).splitlines()]
     assert rows, "no women-led entrepreneur in the demo"
     want = sorted("ent-%s" % i for i, _, _ in rows)
-    wait(d, lambda drv: sorted(e.get_attribute("id") for e in drv.find_elements(By.CSS_SELECTOR, "#board button"))
-         == want)
+    # Read the ids in one script call: the board is rebuilt when the answer comes.
+    wait(d, lambda drv: sorted(drv.execute_script(
+        "return [...document.querySelectorAll('#board button')].map(e => e.id)")) == want)
     for i, stage, _ in rows:
         assert d.find_elements(By.CSS_SELECTOR, "#stage-%s #ent-%s" % (stage, i)), (i, stage)
     # The entrepreneur's page.
@@ -706,6 +709,42 @@ def test_manager_screens(h):
     assert axe_serious(d, "manager after actions") == []
 
 
+def test_console_read_routes(h):
+    """The two read routes the console added: the usury cap and margin (exact, negative above the
+    cap, null when no cap is certified, 404 for no loan, refused to investors), and the IATI
+    preview (transparency officer only; stores nothing)."""
+    api = Api(h.base)
+    tok = h.creds["tokens"]
+    loan_id = int(psql("SELECT min(id) FROM loan WHERE modality = 'microcredito' AND annual_rate = 24000000"))
+    status, u = api.call("GET", "/v1/loans/%d/usury?on=2026-06-30" % loan_id, bearer=tok["approver"])
+    cap = int(psql("SELECT rate FROM usury_rate WHERE modality = 'microcredito' AND '2026-06-30' BETWEEN valid_from "
+                   "AND valid_to ORDER BY valid_from DESC LIMIT 1"))
+    assert status == 200 and u["annual_rate"] == "0.2400" and u["on"] == "2026-06-30", (status, u)
+    assert u["cap"] == "%d.%04d" % (cap // 100000000, cap % 100000000 // 10000), u
+    assert u["margin"] == "%d.%04d" % ((cap - 24000000) // 100000000, (cap - 24000000) % 100000000 // 10000), u
+    # A cap below the rate (a year the test certifies): the margin is negative, exactly.
+    psql("INSERT INTO usury_rate (modality, valid_from, valid_to, rate, source) VALUES ('microcredito', "
+         "'2040-01-01', '2040-12-31', 22123456, 'test')")
+    status, u = api.call("GET", "/v1/loans/%d/usury?on=2040-03-01" % loan_id, bearer=tok["auditor"])
+    assert status == 200 and u["cap"] == "0.22123456" and u["margin"] == "-0.01876544", u
+    assert u["valid_from"] == "2040-01-01" and u["source"] == "test", u
+    status, u = api.call("GET", "/v1/loans/%d/usury?on=2000-01-01" % loan_id, bearer=tok["manager"])
+    assert status == 200 and u["cap"] is None and u["margin"] is None, u
+    assert api.call("GET", "/v1/loans/999999/usury", bearer=tok["approver"])[0] == 404
+    assert api.call("GET", "/v1/loans/%d/usury?on=2026-13-01" % loan_id, bearer=tok["approver"])[0] == 400
+    assert api.call("GET", "/v1/loans/%d/usury" % loan_id, bearer=tok["undp"])[0] == 403
+    # The preview: only the officer; nothing stored, no audit record.
+    fund_id = int(psql("SELECT min(id) FROM fund"))
+    assert api.call("GET", "/v1/funds/%d/publications/preview" % fund_id, bearer=tok["manager"])[0] == 403
+    before = psql("SELECT count(*) || '|' || (SELECT count(*) FROM audit_log) FROM publication")
+    status, p = api.call("GET", "/v1/funds/%d/publications/preview" % fund_id, bearer=tok["transparency"])
+    assert status == 200 and p["would_publish"] is True and p["refusal"] is None, p
+    assert p["publication"]["version"] == int(psql("SELECT coalesce(max(version), 0) + 1 FROM publication "
+                                                   "WHERE fund_id = %d" % fund_id)), p["publication"]
+    assert psql("SELECT count(*) || '|' || (SELECT count(*) FROM audit_log) FROM publication") == before
+    assert api.call("GET", "/v1/funds/999999/publications/preview", bearer=tok["transparency"])[0] == 404
+
+
 def test_cli_password_and_totp(h):
     """`fundledger user password NAME` reads stdin (the old password stops working, the user's
     sessions end); `user totp NAME` prints an otpauth URI whose secret then gives valid codes."""
@@ -741,7 +780,8 @@ def test_cli_password_and_totp(h):
 
 def main():
     tests = [test_approver_approves_drawdown, test_logout_and_csp, test_investor_statements,
-             test_transparency_preview_publish, test_auditor_screens, test_manager_screens, test_cli_password_and_totp]
+             test_transparency_preview_publish, test_auditor_screens, test_manager_screens, test_console_read_routes,
+             test_cli_password_and_totp]
     print("[==========] Running %d test(s)." % len(tests))
     h = Harness()
     failed = []
