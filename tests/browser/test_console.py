@@ -745,6 +745,26 @@ def test_console_read_routes(h):
     assert api.call("GET", "/v1/funds/999999/publications/preview", bearer=tok["transparency"])[0] == 404
 
 
+def test_expired_and_idle_sessions_in_browser(h):
+    """A session that expired, or went idle, while the page was open: the next call the page makes
+    is refused and the console shows the sign-in screen, with nothing of the screen left."""
+    d = h.driver
+    for why, sql in (("expired", "created_at = now() - interval '9 hours', expires_at = now() - interval '1 hour'"),
+                     ("idle", "last_seen_at = now() - interval '1 day'")):
+        fresh_login(h, "impact")
+        wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "table.data")))
+        # The clock moves past the expiry (or the idle limit). The expiry is guarded against any
+        # change by a trigger; the owner's test connection steps around it as time passing would.
+        n = len(psql("SET session_replication_role = replica; UPDATE web_session SET %s WHERE user_id = (SELECT id "
+                     "FROM app_user WHERE name = 'impact') AND ended_at IS NULL RETURNING 1" % sql).split())
+        assert n >= 1, (why, n)
+        d.find_element(By.ID, "lang-en").click()  # the screen is built again: its calls are refused
+        wait(d, EC.presence_of_element_located((By.ID, "login-form")))
+        assert not d.find_elements(By.CSS_SELECTOR, "table.data"), why
+        assert page_status(d, "/v1/session") == 401, why
+        d.find_element(By.ID, "lang-es").click()
+
+
 def test_cli_password_and_totp(h):
     """`fundledger user password NAME` reads stdin (the old password stops working, the user's
     sessions end); `user totp NAME` prints an otpauth URI whose secret then gives valid codes."""
@@ -781,7 +801,7 @@ def test_cli_password_and_totp(h):
 def main():
     tests = [test_approver_approves_drawdown, test_logout_and_csp, test_investor_statements,
              test_transparency_preview_publish, test_auditor_screens, test_manager_screens, test_console_read_routes,
-             test_cli_password_and_totp]
+             test_expired_and_idle_sessions_in_browser, test_cli_password_and_totp]
     print("[==========] Running %d test(s)." % len(tests))
     h = Harness()
     failed = []
