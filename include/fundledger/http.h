@@ -187,6 +187,8 @@ bool http_route_takes_csv(const struct http_route *route);
 void h_statements_get(struct http_req *r, struct http_reply *out);
 void h_publications_create(struct http_req *r, struct http_reply *out);
 void h_publications_list(struct http_req *r, struct http_reply *out);
+void h_publications_preview(struct http_req *r, struct http_reply *out);
+void h_loan_usury(struct http_req *r, struct http_reply *out);
 void h_publication_activities(struct http_req *r, struct http_reply *out);
 void h_publication_organisation(struct http_req *r, struct http_reply *out);
 void h_publication_changes(struct http_req *r, struct http_reply *out);

@@ -189,4 +189,13 @@ json_t *iati_publication_changes(struct db *db, int64_t fund_id, int64_t version
 /* The exclusions policy the files link to, as a small HTML page in Spanish and English. Static. */
 const char *iati_exclusions_policy_html(void);
 
+/* What publishing now would do, without publishing (src/iati/preview.c): the whole path runs in
+ * a transaction that is rolled back. {"fund_id", "would_publish", "refusal" (when not),
+ * "ledger_totals": {"<type>": total} (iati_export_totals), "problems": [every finding, errors
+ * and warnings, iati_problems_json], "changes": iati_publication_changes of the would-be version
+ * (null when refused), "publication": the reply iati_publication_create would give (null when
+ * refused)}. Database errors as usual; a refusal by the checks is a reply, not an error. */
+json_t *iati_publication_preview(struct db *db, const struct principal *who, const struct iati_export_options *o,
+                                 struct fl_error *err);
+
 #endif

@@ -942,6 +942,10 @@ const struct db_statement db_statements[] = {
      "UPDATE user_credential SET totp_secret = decode($2, 'hex'), totp_last_step = 0, updated_at = now() "
      "WHERE user_id = $1 RETURNING user_id"},
     {"session_user_exists", "SELECT id FROM app_user WHERE id = $1"},
+    /* usury (web console) */
+    {"usury_cap_on",
+     "SELECT rate, valid_from::text, valid_to::text, source FROM usury_rate WHERE modality = $1 "
+     "AND $2::date BETWEEN valid_from AND valid_to ORDER BY valid_from DESC LIMIT 1"},
     /* @more@ */
 };
 

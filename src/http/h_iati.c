@@ -30,6 +30,24 @@ static enum fl_err publish_op(struct db *db, void *arg, unsigned *status, json_t
     return *reply ? FLE_OK : err->code;
 }
 
+/* The export's options from the configuration; policy (POLICY_URL_BYTES) receives the policy URL:
+ * given, or this server's /v1/iati/exclusions-policy. */
+static void export_options(struct http_req *r, const char *given, char *policy, struct iati_export_options *o)
+{
+    if (given != NULL) {
+        snprintf(policy, POLICY_URL_BYTES, "%s", given);
+    } else {
+        snprintf(policy, POLICY_URL_BYTES, "http://%s/v1/iati/exclusions-policy", r->cfg->listen);
+    }
+    const char *tmp = getenv("TMPDIR");
+    o->out_dir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
+    o->reporting_org_ref = r->cfg->iati_reporting_org_ref;
+    o->schema_dir = r->cfg->iati_schema_dir;
+    o->codelist_dir = r->cfg->iati_codelist_dir;
+    o->policy_url = policy;
+    o->small_group_min = r->cfg->iati_small_group_min;
+}
+
 void h_publications_create(struct http_req *r, struct http_reply *out)
 {
     static const struct jv_field spec[] = {{"policy_url", JV_STRING, false, POLICY_URL_BYTES - 1}};
@@ -44,19 +62,7 @@ void h_publications_create(struct http_req *r, struct http_reply *out)
         return;
     }
     char policy[POLICY_URL_BYTES];
-    const char *given = jv_str(r->body, "policy_url");
-    if (given != NULL) {
-        snprintf(policy, sizeof policy, "%s", given);
-    } else {
-        snprintf(policy, sizeof policy, "http://%s/v1/iati/exclusions-policy", r->cfg->listen);
-    }
-    const char *tmp = getenv("TMPDIR");
-    a.o.out_dir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
-    a.o.reporting_org_ref = r->cfg->iati_reporting_org_ref;
-    a.o.schema_dir = r->cfg->iati_schema_dir;
-    a.o.codelist_dir = r->cfg->iati_codelist_dir;
-    a.o.policy_url = policy;
-    a.o.small_group_min = r->cfg->iati_small_group_min;
+    export_options(r, jv_str(r->body, "policy_url"), policy, &a.o);
     iati_problems_init(&a.problems);
     http_write(r, out, publish_op, &a);
     /* A refused publication: the error body lists every problem found. */
@@ -138,4 +144,20 @@ void h_iati_policy(struct http_req *r, struct http_reply *out)
     out->status = 200;
     out->text = text;
     out->content_type = "text/html; charset=utf-8";
+}
+
+/* What publishing now would do (every check, the changes, the totals against the ledger), run
+ * and rolled back: nothing is stored. */
+void h_publications_preview(struct http_req *r, struct http_reply *out)
+{
+    struct iati_export_options o;
+    memset(&o, 0, sizeof o);
+    if (!http_param_id(r, 0, &o.fund_id, out)) {
+        return;
+    }
+    char policy[POLICY_URL_BYTES];
+    export_options(r, NULL, policy, &o);
+    struct fl_error err;
+    fl_error_clear(&err);
+    http_reply_result(out, 200, iati_publication_preview(r->db, &r->who, &o, &err), &err);
 }

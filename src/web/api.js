@@ -16,14 +16,15 @@ export function setCsrf(token) {
   csrfToken = token;
 }
 
-export async function call(method, path, body, { idempotent = false } = {}) {
+// contentType: send body as that type, as it is (a CSV text); otherwise body is sent as JSON.
+export async function call(method, path, body, { idempotent = false, contentType = null } = {}) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   if (idempotent) headers['Idempotency-Key'] = crypto.randomUUID();
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    headers['Content-Type'] = contentType || 'application/json';
+    init.body = contentType ? body : JSON.stringify(body);
   }
   const resp = await fetch(path, init);
   let data = null;

@@ -4,11 +4,16 @@
 import { call, setCsrf } from './api.js';
 import { el, say } from './dom.js';
 import { getLang, setLang, t } from './i18n.js';
+import { renderAuditor } from './auditor.js';
+import { renderIati } from './iati.js';
 import { renderInbox } from './inbox.js';
+import { renderInvestor } from './investor.js';
+import { renderManager } from './manager.js';
 import { renderLogin } from './login.js';
 
 // The screen each role sees first. Roles missing here see a short notice.
-const SCREENS = { approver: renderInbox };
+const SCREENS = { approver: renderInbox, investor: renderInvestor, transparency_officer: renderIati,
+  auditor: renderAuditor, fund_manager: renderManager };
 
 let me = null;
 

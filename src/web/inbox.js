@@ -1,33 +1,109 @@
 // inbox: the approver's screen: pending proposals oldest first, each in human terms, approve or
 // reject with a reason, and the result (GET /v1/approvals, POST /v1/approvals/{id}/approve|reject).
 import { call } from './api.js';
-import { el, say } from './dom.js';
+import { el, say, table } from './dom.js';
 import { compareAmounts, formatAmount, formatDate, formatDateTime, formatRate, t } from './i18n.js';
 
-// For a drawdown: the loan and its borrower (GET /v1/loans/{id}, /v1/entrepreneurs/{id}).
+const CONDITIONS = ['signed_agreement', 'kyc', 'sanctions_screening', 'bank_account_verified'];
+
+// a - b for decimal strings of one currency (same fraction digits), without floating point.
+export function subtractAmounts(a, b) {
+  const frac = (String(a).split('.')[1] || '').length;
+  const d = BigInt(String(a).replace('.', '')) - BigInt(String(b).replace('.', ''));
+  const neg = d < 0n;
+  const s = (neg ? -d : d).toString().padStart(frac + 1, '0');
+  return (neg ? '-' : '') + (frac ? `${s.slice(0, s.length - frac)}.${s.slice(s.length - frac)}` : s);
+}
+
+async function borrowerName(id) {
+  try {
+    const ent = await call('GET', `/v1/entrepreneurs/${id}`);
+    return ent.name || ent.display_name || `#${id}`;
+  } catch (_) {
+    return `#${id}`; /* shown by id */
+  }
+}
+
+function termsText(x) {
+  return `${t('principal')} ${formatAmount(x.principal, x.currency)}, ${t('rate')} ` +
+    `${formatRate(x.annual_rate)}, ${x.term_count} ${t('payments')} (${x.payments_per_year} ${t('per_year')})`;
+}
+
+// The usury cap on the date and the rate's margin under it (GET /v1/loans/{id}/usury).
+async function usuryText(loanId, on) {
+  try {
+    const u = await call('GET', `/v1/loans/${loanId}/usury${on ? '?on=' + on : ''}`);
+    if (u.cap === null || u.cap === undefined) return `${t('no_cap')} ${formatDate(u.on)}`;
+    return `${t('cap_on')} ${formatDate(u.on)}: ${formatRate(u.cap)}; ${t('margin_under')}: ${formatRate(u.margin)}`;
+  } catch (e) {
+    return `${t('error')}: ${e.message}`;
+  }
+}
+
+// Each funding tranche's share and the cash it holds now (GET /v1/tranches/{id}).
+async function fundingRows(loan) {
+  const out = [];
+  for (const f of loan.funding || []) {
+    let cash = '—';
+    if (f.tranche_id) {
+      try {
+        const tr = await call('GET', `/v1/tranches/${f.tranche_id}`);
+        const c = tr.figures && tr.figures.cash_available;
+        if (c !== undefined) cash = formatAmount(c, tr.currency || loan.currency);
+      } catch (_) {
+        /* not shown */
+      }
+    }
+    out.push({ id: `funding-${loan.id}-${f.tranche_id}`, cells: [[f.tranche, 'tranche'],
+      [formatAmount(f.share, loan.currency), 'share'], [cash, 'cash']] });
+  }
+  return out;
+}
+
+function scheduleTable(pid, loan) {
+  const rows = (loan.schedule || []).map((r) => ({ id: `schedule-${pid}-${r.no}`, cells: [[String(r.no), 'no'],
+    [formatDate(r.due_date), 'due'], [formatAmount(r.principal, loan.currency), 'principal'],
+    [formatAmount(r.interest, loan.currency), 'interest'], [formatAmount(r.total, loan.currency), 'total']] }));
+  return table(`schedule-${pid}`, t('schedule'), [t('instalment'), t('due_date'), t('principal'), t('interest'), t('total')], rows);
+}
+
+// For a drawdown: the loan, its borrower, terms, usury cap on the value date, conditions ticked or
+// missing, funding with each tranche's cash, and the loan's schedule (GET /v1/loans/{id}).
 async function drawdownDetails(p) {
   const loanId = p.payload && p.payload.loan_id;
-  if (!loanId) return [];
+  if (!loanId) return { rows: [], extra: [] };
   const loan = await call('GET', `/v1/loans/${loanId}`);
-  let borrower = `#${loan.entrepreneur_id}`;
-  try {
-    const ent = await call('GET', `/v1/entrepreneurs/${loan.entrepreneur_id}`);
-    borrower = ent.name || ent.display_name || borrower;
-  } catch (_) {
-    /* shown by id */
-  }
-  const terms = `${t('principal')} ${formatAmount(loan.principal, loan.currency)}, ${t('rate')} ` +
-    `${formatRate(loan.annual_rate)}, ${loan.term_count} ${t('payments')} (${loan.payments_per_year} ${t('per_year')})`;
-  const conditions = (loan.conditions || []).map((c) => `${t('c_' + c.item)} (${formatDate(c.done_on)})`).join('; ');
+  const done = new Map((loan.conditions || []).map((c) => [c.item, c.done_on]));
+  const items = [...new Set([...CONDITIONS, ...done.keys()])];
+  const conditions = items.map((i) => (done.has(i)
+    ? `✓ ${t('c_' + i)} (${formatDate(done.get(i))})` : `✗ ${t('c_' + i)} (${t('missing')})`)).join('; ');
   const funding = (loan.funding || []).map((f) => `${f.tranche}: ${formatAmount(f.share, loan.currency)}`).join('; ');
-  return [
-    [t('borrower'), borrower, 'borrower'],
-    [t('terms'), terms, 'terms'],
+  const rows = [
+    [t('borrower'), await borrowerName(loan.entrepreneur_id), 'borrower'],
+    [t('terms'), termsText(loan), 'terms'],
     [t('drawn'), formatAmount(loan.drawn, loan.currency), 'drawn'],
+    [t('usury'), await usuryText(loanId, p.payload.value_date), 'usury'],
     [t('conditions'), conditions || '—', 'conditions'],
     [t('funding'), funding || '—', 'funding'],
     [t('value_date'), formatDate(p.payload.value_date), 'value-date'],
   ];
+  const extra = [
+    table(`funding-${p.id}`, t('funding_cash'), [t('tranche'), t('share'), t('cash_now')], await fundingRows(loan)),
+    el('details', {}, el('summary', { text: t('schedule') }), scheduleTable(p.id, loan)),
+  ];
+  return { rows, extra };
+}
+
+// For a loan proposal: the borrower and the proposed terms (the loan exists once approved).
+async function loanDetails(p) {
+  const x = p.payload || {};
+  if (!x.principal) return { rows: [], extra: [] };
+  const rows = [
+    [t('borrower'), await borrowerName(x.entrepreneur_id), 'borrower'],
+    [t('terms'), termsText({ ...x, currency: p.currency }), 'terms'],
+  ];
+  if (x.first_due_date) rows.push([t('first_due'), formatDate(x.first_due_date), 'first-due']);
+  return { rows, extra: [] };
 }
 
 function decisionText(res) {
@@ -42,7 +118,14 @@ function decisionText(res) {
 function limitText(p, limits) {
   const limit = limits[p.currency];
   if (limit === undefined) return `${t('no_limit')} ${p.currency}`;
-  return compareAmounts(p.amount, limit) <= 0 ? t('within_limit') : t('over_limit');
+  if (compareAmounts(p.amount, limit) > 0) return t('over_limit');
+  return `${t('within_limit')}; ${t('left_after')}: ${formatAmount(subtractAmounts(limit, p.amount), p.currency)}`;
+}
+
+// Who already approved (a second approver is needed above a limit).
+function decisionsText(p) {
+  return (p.decisions || []).map((d) => `${d.user || '#' + d.user_id}: ${t(d.decision === 'approve' ? 'approved' : 'rejected')}` +
+    ` (${formatDateTime(d.at)})`).join('; ');
 }
 
 async function card(p, limits) {
@@ -53,8 +136,13 @@ async function card(p, limits) {
     [t('proposed_by'), p.proposed_by.name, 'proposed-by'],
     [t('proposed_at'), formatDateTime(p.proposed_at), 'proposed-at'],
   ];
-  if (p.kind === 'disbursement') rows.push(...(await drawdownDetails(p)));
+  let details = { rows: [], extra: [] };
+  if (p.kind === 'disbursement') details = await drawdownDetails(p);
+  else if (p.kind === 'loan') details = await loanDetails(p);
+  rows.push(...details.rows);
   rows.push([t('limit_check'), limitText(p, limits), 'limit']);
+  const earlier = decisionsText(p);
+  if (earlier) rows.push([t('decisions'), earlier, 'decisions']);
   const reason = el('textarea', { id: `reason-${id}`, rows: '2', maxlength: '500' });
   const result = el('p', { id: `result-${id}`, class: 'result', role: 'status' });
   const decide = async (approve) => {
@@ -86,6 +174,7 @@ async function card(p, limits) {
   return el('article', { class: 'card proposal', id: `proposal-${id}`, 'aria-labelledby': `proposal-h-${id}` },
     el('h2', { id: `proposal-h-${id}`, text: heading }),
     el('dl', {}, rows.map(([k, v, cls]) => [el('dt', { text: k }), el('dd', { class: cls, text: v })])),
+    details.extra,
     el('label', { for: `reason-${id}`, text: t('reason') }), reason,
     el('div', { class: 'actions' }, buttons),
     result);
