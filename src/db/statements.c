@@ -685,6 +685,45 @@ const struct db_statement db_statements[] = {
     {"provision_insert_tranches",
      "INSERT INTO provision_tranche (run_id, tranche_id, capital_minor, allowance_minor) "
      "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])"},
+    /* nav allocation (src/fund/navalloc.c) */
+    {"navalloc_last",
+     "SELECT (SELECT id FROM nav_allocation WHERE fund_id = $1 AND as_of = $2::date), "
+     "(SELECT max(as_of)::text FROM nav_allocation WHERE fund_id = $1 AND as_of > $2::date), "
+     "(SELECT max(as_of)::text FROM nav_allocation WHERE fund_id = $1 AND as_of < $2::date)"},
+    {"navalloc_tranches",
+     "SELECT t.id, t.return_rate, t.fee_rate, t.signed_date::text, t.investment_period_end::text, "
+     "(SELECT -coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = t.fund_id AND a.code IN ('T' || t.id || '.CONTRIB', 'T' || t.id || '.COMMITMENT') "
+     "AND l.effective_date <= $2::date)::bigint, "
+     "(SELECT -coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.INCOME')::bigint, "
+     "(SELECT min(c.received_date)::text FROM contribution c WHERE c.tranche_id = t.id AND c.received_date <= $2::date), "
+     "r.run_date::text, coalesce((SELECT sum(s.amount_minor) FROM waterfall_step s JOIN waterfall_run w "
+     "ON w.id = s.run_id WHERE w.fund_id = $1 AND w.id <= r.id AND s.tranche_id = t.id AND s.kind = 'interest'), 0)::bigint, "
+     "coalesce((SELECT s.due_minor - s.amount_minor FROM waterfall_step s WHERE s.run_id = r.id "
+     "AND s.tranche_id = t.id AND s.kind = 'interest'), 0)::bigint "
+     "FROM tranche t JOIN fund f ON f.id = t.fund_id LEFT JOIN LATERAL (SELECT w.id, w.run_date FROM waterfall_run w "
+     "WHERE w.fund_id = $1 AND w.run_date < $2::date ORDER BY w.run_date DESC, w.id DESC LIMIT 1) r ON true "
+     "WHERE t.fund_id = $1 AND t.currency = f.base_currency AND t.signed_date <= $2::date ORDER BY t.rank, t.id"},
+    {"navalloc_fund_balances",
+     "SELECT a.code, coalesce(sum(l.amount_minor), 0)::bigint FROM account a LEFT JOIN journal_line l "
+     "ON l.account_id = a.id AND l.effective_date <= $2::date WHERE a.fund_id = $1 "
+     "AND a.code IN ('4000', '4100', '5000', '5100') GROUP BY a.code"},
+    {"navalloc_next_id", "SELECT nextval('nav_allocation_id_seq')"},
+    {"navalloc_insert_run",
+     "INSERT INTO nav_allocation (id, fund_id, as_of, period_from, income_minor, expenses_minor, losses_minor, "
+     "fees_minor, entry_id, created_by) VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10)"},
+    {"navalloc_insert_tranches",
+     "INSERT INTO nav_allocation_tranche (allocation_id, tranche_id, capital_minor, earned_minor, allocated_minor, "
+     "income_minor, short_minor, fee_minor, expense_minor) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "
+     "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])"},
+    {"navalloc_get",
+     "SELECT id, as_of::text, period_from::text, income_minor, expenses_minor, losses_minor, fees_minor, entry_id "
+     "FROM nav_allocation WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
+    {"navalloc_get_tranches",
+     "SELECT n.tranche_id, n.capital_minor, n.earned_minor, n.allocated_minor, n.income_minor, n.short_minor, "
+     "n.fee_minor, n.expense_minor FROM nav_allocation_tranche n JOIN tranche t ON t.id = n.tranche_id "
+     "WHERE n.allocation_id = $1 ORDER BY t.rank, t.id"},
     {"provision_get",
      "SELECT id, as_of::text, allowance_minor, change_minor, entry_id FROM provision_run "
      "WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
