@@ -708,7 +708,7 @@ const struct db_statement db_statements[] = {
     {"navalloc_fund_balances",
      "SELECT a.code, coalesce(sum(l.amount_minor), 0)::bigint FROM account a LEFT JOIN journal_line l "
      "ON l.account_id = a.id AND l.effective_date <= $2::date WHERE a.fund_id = $1 "
-     "AND a.code IN ('4000', '4100', '5000', '5100') GROUP BY a.code"},
+     "AND a.code IN ('4000', '4100', '4990', '5000', '5100', '5990', '5991') GROUP BY a.code"},
     {"navalloc_next_id", "SELECT nextval('nav_allocation_id_seq')"},
     {"navalloc_insert_run",
      "INSERT INTO nav_allocation (id, fund_id, as_of, period_from, income_minor, expenses_minor, losses_minor, "

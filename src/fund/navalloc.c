@@ -266,19 +266,22 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
     if ((r = db_exec(db, "navalloc_fund_balances", 2, pd, err)) == NULL) {
         return NULL;
     }
-    int64_t b4000 = 0, b4100 = 0, b5000 = 0, b5100 = 0;
+    /* Gross accounts and their contras: what is left on both is not allocated yet. */
+    static const char *const codes[7] = {"4000", "4100", "4990", "5000", "5100", "5990", "5991"};
+    int64_t bal[7] = {0};
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *c = db_str(r, i, 0);
-        int64_t v = db_i64(r, i, 1);
-        if (strcmp(c, "4000") == 0) {
-            b4000 = v;
-        } else if (strcmp(c, "4100") == 0) {
-            b4100 = v;
-        } else if (strcmp(c, "5000") == 0) {
-            b5000 = v;
-        } else if (strcmp(c, "5100") == 0) {
-            b5100 = v;
+        for (int k = 0; k < 7; k++) {
+            if (strcmp(db_str(r, i, 0), codes[k]) == 0) {
+                bal[k] = db_i64(r, i, 1);
+            }
         }
+    }
+    int64_t b4000 = 0, b4100 = bal[1], b5000 = 0, b5100 = 0;
+    if (!money_add(bal[0], bal[2], &b4000) || !money_add(bal[3], bal[5], &b5000) ||
+        !money_add(bal[4], bal[6], &b5100)) {
+        PQclear(r);
+        fl_error_set(err, FLE_RULE, "date", "fund-level balances overflow");
+        return NULL;
     }
     PQclear(r);
     int64_t income = 0;
@@ -334,18 +337,26 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
     /* The entry. */
     static _Thread_local struct ledger_entry entry;
     memset(&entry, 0, sizeof entry);
-    int64_t a4000 = 0, a4100 = 0, a5000 = 0, a5100 = 0, a2300 = 0;
-    if ((b4000 != 0 && fund_account_by_code(db, fund_id, "4000", &a4000, err) != FLE_OK) ||
-        (b4100 != 0 && fund_account_by_code(db, fund_id, "4100", &a4100, err) != FLE_OK) ||
-        (b5000 != 0 && fund_account_by_code(db, fund_id, "5000", &a5000, err) != FLE_OK) ||
-        (b5100 != 0 && fund_account_by_code(db, fund_id, "5100", &a5100, err) != FLE_OK) ||
+    /* The gross accounts keep their balances (what the fund earned and spent, as IATI and the
+     * reports read them); the contras 4990, 5990 and 5991 carry what was allocated. */
+    int64_t a4990 = 0, a5990 = 0, a5991 = 0, a2300 = 0;
+    int64_t inc_total = 0;
+    if (!money_add(b4000, b4100, &inc_total)) {
+        fl_error_set(err, FLE_RULE, "date", "income overflows");
+        return NULL;
+    }
+    if ((inc_total != 0 && account_ensure(db, actor, fund_id, "4990", "Income allocated to the tranches", "income",
+                                          cur, &a4990, err) != FLE_OK) ||
+        (b5000 != 0 && account_ensure(db, actor, fund_id, "5990", "Fund expenses allocated to the tranches",
+                                      "expense", cur, &a5990, err) != FLE_OK) ||
+        (b5100 != 0 && account_ensure(db, actor, fund_id, "5991", "Credit losses allocated to the tranches",
+                                      "expense", cur, &a5991, err) != FLE_OK) ||
         (fees_total != 0 && fund_account_by_code(db, fund_id, "2300", &a2300, err) != FLE_OK)) {
         return NULL;
     }
-    line(&entry, a4000, -b4000, cur);
-    line(&entry, a4100, -b4100, cur);
-    line(&entry, a5000, -b5000, cur);
-    line(&entry, a5100, -b5100, cur);
+    line(&entry, a4990, -inc_total, cur);
+    line(&entry, a5990, -b5000, cur);
+    line(&entry, a5991, -b5100, cur);
     line(&entry, a2300, -fees_total, cur);
     for (size_t i = 0; i < nt; i++) {
         static const struct {
