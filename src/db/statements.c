@@ -407,6 +407,20 @@ const struct db_statement db_statements[] = {
     /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
      * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
      * three accounts only. */
+    /* A tranche's accounts other than CASH and LOANS and the memo pair, as of the end of $3:
+     * the maintained balance less the lines dated after it (few for a recent date). */
+    {"statement_nav_accounts",
+     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce((SELECT "
+     "sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id AND l.effective_date > $3::date), 0))::bigint "
+     "FROM account a JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
+     "AND a.code LIKE 'T' || $2::text || '.%' AND a.type <> 'memo' "
+     "AND a.code NOT IN ('T' || $2::text || '.CASH', 'T' || $2::text || '.LOANS')"},
+    /* The fund-level accounts (not a tranche's) as of the end of $2, the same way. */
+    {"statement_fund_accounts",
+     "SELECT a.code, a.type, (b.balance_minor - coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
+     "WHERE l.account_id = a.id AND l.effective_date > $2::date), 0))::bigint FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 AND a.code !~ '^T[0-9]+[.]' "
+     "AND a.type <> 'memo' ORDER BY a.code"},
     {"statement_capital_history",
      "SELECT d.d, coalesce((SELECT sum(x.s) FROM account a CROSS JOIN LATERAL (SELECT sum(l.amount_minor) AS s "
      "FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= d.d) x WHERE a.fund_id = $1 "
