@@ -23,6 +23,7 @@
 #include "fundledger/ledger.h"
 #include "fundledger/money.h"
 #include "fundledger/navalloc.h"
+#include "fundledger/statement.h"
 #include "fundledger/tranche.h"
 #include "loanfix.h"
 #include "testdb.h"
@@ -225,6 +226,30 @@ static void test_worked_example(void **state)
     assert_int_equal(lf_balance(f, "5000"), 450000000);
     assert_int_equal(lf_balance(f, "5990"), -450000000);
     lf_assert_books_balance();
+
+    /* The partner's statement on 2024-04-01 reads the same figures, line by line. */
+    json_t *st = NULL;
+    fl_error_clear(&err);
+    assert_int_equal(statement_build(db, f, investor_b, 0, "2024-04-01", &st, &err), FLE_OK);
+    const json_t *sec = json_array_get(json_object_get(st, "tranches"), 0);
+    const json_t *na = json_object_get(json_object_get(sec, "nav_account"), "itd");
+    assert_int_equal(amount_of(na, "opening"), 0);
+    assert_int_equal(amount_of(na, "contributions"), 150000000000);
+    assert_int_equal(amount_of(na, "income_allocated"), 1543219282);
+    assert_int_equal(amount_of(na, "management_fees"), 610958904);
+    assert_int_equal(amount_of(na, "fund_expenses"), 355263158);
+    assert_int_equal(amount_of(na, "closing"), 150576997220);
+    const json_t *pos = json_object_get(sec, "nav_position");
+    assert_int_equal(amount_of(pos, "cash_available"), 150000000000);
+    assert_int_equal(amount_of(pos, "share_of_pooled_accounts"), 576997220);
+    assert_int_equal(amount_of(pos, "nav"), 150576997220);
+    const json_t *fn = json_object_get(st, "fund_nav");
+    assert_true(json_is_true(json_object_get(fn, "reconciles")));
+    assert_int_equal(amount_of(fn, "net_assets"), 193939041096);
+    assert_int_equal(amount_of(fn, "tranches_nav"), 193939041096);
+    assert_int_equal(amount_of(fn, "not_yet_allocated"), 0);
+    assert_string_equal(json_string_value(json_object_get(fn, "investor_share")), "0.7764");
+    json_decref(st);
 
     /* The same date again posts nothing; an earlier date is refused. */
     int64_t entries = lf_scalar_i64("SELECT count(*) FROM journal_entry");
