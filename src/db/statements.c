@@ -662,6 +662,20 @@ const struct db_statement db_statements[] = {
      "JOIN account a ON a.id = l.account_id WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
      "AND ((e.event_type = 'repayment' AND a.code LIKE 'T%.LOANS') "
      "OR (e.event_type = 'recovery' AND a.code LIKE 'T%.LOSS'))"},
+    /* Principal collected with capitalised interest counted as interest (principal_rule
+     * "capitalised_interest_first"): per loan, what its repayments credited to T.LOANS less the
+     * interest capitalised onto it (Dr T.LOANS, event capitalisation), never below 0; plus the
+     * losses recoveries restored. */
+    {"distribution_principal_net",
+     "SELECT (coalesce((SELECT sum(GREATEST(x.repaid - x.capitalised, 0)) FROM (SELECT e.event_ref, "
+     "coalesce(sum(-l.amount_minor) FILTER (WHERE e.event_type = 'repayment'), 0) AS repaid, "
+     "coalesce(sum(l.amount_minor) FILTER (WHERE e.event_type = 'capitalisation'), 0) AS capitalised "
+     "FROM journal_entry e JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
+     "WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
+     "AND e.event_type IN ('repayment', 'capitalisation') AND a.code LIKE 'T%.LOANS' GROUP BY e.event_ref) x), 0) "
+     "+ coalesce((SELECT sum(-l.amount_minor) FROM journal_entry e JOIN journal_line l ON l.entry_id = e.id "
+     "JOIN account a ON a.id = l.account_id WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
+     "AND e.event_type = 'recovery' AND a.code LIKE 'T%.LOSS'), 0))::bigint"},
     {"distribution_tranches",
      "SELECT t.id, t.rank, t.return_rate, (SELECT min(c.received_date) FROM contribution c "
      "WHERE c.tranche_id = t.id AND c.received_date <= $2::date AND c.entry_id <= $3), "
@@ -768,7 +782,7 @@ const struct db_statement db_statements[] = {
      "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.fund_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"},
     {"distribution_replay_detail",
      "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint, "
-     "detail->>'coupon_rule' FROM audit_log "
+     "detail->>'coupon_rule', detail->>'principal_rule' FROM audit_log "
      "WHERE action = 'waterfall.run' AND object_type = 'waterfall_run' AND object_id = $1 ORDER BY id LIMIT 1"},
     {"fund_settings_update",
      "UPDATE fund SET waterfall_mode = coalesce($2, waterfall_mode), "
