@@ -55,4 +55,14 @@ rate_status coupon_management_fee(int64_t fee_rate, rate_date from, rate_date to
  * negative capital, all capital zero or overflow (parts untouched). */
 bool coupon_expense_split(int64_t expense_minor, const int64_t *capital_minor, size_t n, int64_t *parts_minor);
 
+/* Allocates the fund's income of a period (interest, fees from borrowers, recoveries above the
+ * losses: may be negative) over n tranches (most senior first) by the waterfall's rule: each
+ * tranche but the last, in order, is allocated the coupon it is entitled to (entitled_minor[i]:
+ * the period's coupon plus what was not allocated before) up to what income is left; the last
+ * (most junior, the residual holder) is allocated the rest, whatever its sign. short_minor[i] =
+ * entitled - allocated for all but the last (0 for it): the coupon carried to the next period.
+ * Parts sum to income_minor. false on n == 0, a negative entitlement or overflow. */
+bool coupon_income_allocate(int64_t income_minor, const int64_t *entitled_minor, size_t n, int64_t *parts_minor,
+                            int64_t *short_minor);
+
 #endif

@@ -407,6 +407,20 @@ const struct db_statement db_statements[] = {
     /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
      * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
      * three accounts only. */
+    /* A tranche's accounts other than CASH and LOANS and the memo pair, as of the end of $3:
+     * the maintained balance less the lines dated after it (few for a recent date). */
+    {"statement_nav_accounts",
+     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce((SELECT "
+     "sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id AND l.effective_date > $3::date), 0))::bigint "
+     "FROM account a JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
+     "AND a.code LIKE 'T' || $2::text || '.%' AND a.type <> 'memo' "
+     "AND a.code NOT IN ('T' || $2::text || '.CASH', 'T' || $2::text || '.LOANS')"},
+    /* The fund-level accounts (not a tranche's) as of the end of $2, the same way. */
+    {"statement_fund_accounts",
+     "SELECT a.code, a.type, (b.balance_minor - coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
+     "WHERE l.account_id = a.id AND l.effective_date > $2::date), 0))::bigint FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 AND a.code !~ '^T[0-9]+[.]' "
+     "AND a.type <> 'memo' ORDER BY a.code"},
     {"statement_capital_history",
      "SELECT d.d, coalesce((SELECT sum(x.s) FROM account a CROSS JOIN LATERAL (SELECT sum(l.amount_minor) AS s "
      "FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= d.d) x WHERE a.fund_id = $1 "
@@ -648,6 +662,20 @@ const struct db_statement db_statements[] = {
      "JOIN account a ON a.id = l.account_id WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
      "AND ((e.event_type = 'repayment' AND a.code LIKE 'T%.LOANS') "
      "OR (e.event_type = 'recovery' AND a.code LIKE 'T%.LOSS'))"},
+    /* Principal collected with capitalised interest counted as interest (principal_rule
+     * "capitalised_interest_first"): per loan, what its repayments credited to T.LOANS less the
+     * interest capitalised onto it (Dr T.LOANS, event capitalisation), never below 0; plus the
+     * losses recoveries restored. */
+    {"distribution_principal_net",
+     "SELECT (coalesce((SELECT sum(GREATEST(x.repaid - x.capitalised, 0)) FROM (SELECT e.event_ref, "
+     "coalesce(sum(-l.amount_minor) FILTER (WHERE e.event_type = 'repayment'), 0) AS repaid, "
+     "coalesce(sum(l.amount_minor) FILTER (WHERE e.event_type = 'capitalisation'), 0) AS capitalised "
+     "FROM journal_entry e JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
+     "WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
+     "AND e.event_type IN ('repayment', 'capitalisation') AND a.code LIKE 'T%.LOANS' GROUP BY e.event_ref) x), 0) "
+     "+ coalesce((SELECT sum(-l.amount_minor) FROM journal_entry e JOIN journal_line l ON l.entry_id = e.id "
+     "JOIN account a ON a.id = l.account_id WHERE e.fund_id = $1 AND e.effective_date <= $2::date AND e.id <= $3 "
+     "AND e.event_type = 'recovery' AND a.code LIKE 'T%.LOSS'), 0))::bigint"},
     {"distribution_tranches",
      "SELECT t.id, t.rank, t.return_rate, (SELECT min(c.received_date) FROM contribution c "
      "WHERE c.tranche_id = t.id AND c.received_date <= $2::date AND c.entry_id <= $3), "
@@ -685,6 +713,45 @@ const struct db_statement db_statements[] = {
     {"provision_insert_tranches",
      "INSERT INTO provision_tranche (run_id, tranche_id, capital_minor, allowance_minor) "
      "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])"},
+    /* nav allocation (src/fund/navalloc.c) */
+    {"navalloc_last",
+     "SELECT (SELECT id FROM nav_allocation WHERE fund_id = $1 AND as_of = $2::date), "
+     "(SELECT max(as_of)::text FROM nav_allocation WHERE fund_id = $1 AND as_of > $2::date), "
+     "(SELECT max(as_of)::text FROM nav_allocation WHERE fund_id = $1 AND as_of < $2::date)"},
+    {"navalloc_tranches",
+     "SELECT t.id, t.return_rate, t.fee_rate, t.signed_date::text, t.investment_period_end::text, "
+     "(SELECT -coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = t.fund_id AND a.code IN ('T' || t.id || '.CONTRIB', 'T' || t.id || '.COMMITMENT') "
+     "AND l.effective_date <= $2::date)::bigint, "
+     "(SELECT -coalesce(sum(l.amount_minor), 0) FROM account a JOIN journal_line l ON l.account_id = a.id "
+     "WHERE a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.INCOME')::bigint, "
+     "(SELECT min(c.received_date)::text FROM contribution c WHERE c.tranche_id = t.id AND c.received_date <= $2::date), "
+     "r.run_date::text, coalesce((SELECT sum(s.amount_minor) FROM waterfall_step s JOIN waterfall_run w "
+     "ON w.id = s.run_id WHERE w.fund_id = $1 AND w.id <= r.id AND s.tranche_id = t.id AND s.kind = 'interest'), 0)::bigint, "
+     "coalesce((SELECT s.due_minor - s.amount_minor FROM waterfall_step s WHERE s.run_id = r.id "
+     "AND s.tranche_id = t.id AND s.kind = 'interest'), 0)::bigint "
+     "FROM tranche t JOIN fund f ON f.id = t.fund_id LEFT JOIN LATERAL (SELECT w.id, w.run_date FROM waterfall_run w "
+     "WHERE w.fund_id = $1 AND w.run_date < $2::date ORDER BY w.run_date DESC, w.id DESC LIMIT 1) r ON true "
+     "WHERE t.fund_id = $1 AND t.currency = f.base_currency AND t.signed_date <= $2::date ORDER BY t.rank, t.id"},
+    {"navalloc_fund_balances",
+     "SELECT a.code, coalesce(sum(l.amount_minor), 0)::bigint FROM account a LEFT JOIN journal_line l "
+     "ON l.account_id = a.id AND l.effective_date <= $2::date WHERE a.fund_id = $1 "
+     "AND a.code IN ('4000', '4100', '4990', '5000', '5100', '5990', '5991') GROUP BY a.code"},
+    {"navalloc_next_id", "SELECT nextval('nav_allocation_id_seq')"},
+    {"navalloc_insert_run",
+     "INSERT INTO nav_allocation (id, fund_id, as_of, period_from, income_minor, expenses_minor, losses_minor, "
+     "fees_minor, entry_id, created_by) VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10)"},
+    {"navalloc_insert_tranches",
+     "INSERT INTO nav_allocation_tranche (allocation_id, tranche_id, capital_minor, earned_minor, allocated_minor, "
+     "income_minor, short_minor, fee_minor, expense_minor) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "
+     "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])"},
+    {"navalloc_get",
+     "SELECT id, as_of::text, period_from::text, income_minor, expenses_minor, losses_minor, fees_minor, entry_id "
+     "FROM nav_allocation WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
+    {"navalloc_get_tranches",
+     "SELECT n.tranche_id, n.capital_minor, n.earned_minor, n.allocated_minor, n.income_minor, n.short_minor, "
+     "n.fee_minor, n.expense_minor FROM nav_allocation_tranche n JOIN tranche t ON t.id = n.tranche_id "
+     "WHERE n.allocation_id = $1 ORDER BY t.rank, t.id"},
     {"provision_get",
      "SELECT id, as_of::text, allowance_minor, change_minor, entry_id FROM provision_run "
      "WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
@@ -715,7 +782,7 @@ const struct db_statement db_statements[] = {
      "FROM waterfall_run r JOIN fund f ON f.id = r.fund_id WHERE r.fund_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"},
     {"distribution_replay_detail",
      "SELECT (detail->>'journal_cutoff_entry_id')::bigint, (detail->>'reserve_target_minor')::bigint, "
-     "detail->>'coupon_rule', detail->>'reserve_target' FROM audit_log "
+     "detail->>'coupon_rule', detail->>'reserve_target', detail->>'principal_rule' FROM audit_log "
      "WHERE action = 'waterfall.run' AND object_type = 'waterfall_run' AND object_id = $1 ORDER BY id LIMIT 1"},
     {"fund_settings_update",
      "UPDATE fund SET waterfall_mode = coalesce($2, waterfall_mode), "

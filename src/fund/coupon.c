@@ -159,3 +159,26 @@ bool coupon_expense_split(int64_t expense_minor, const int64_t *capital_minor, s
 {
     return money_split(expense_minor, capital_minor, n, parts_minor);
 }
+
+bool coupon_income_allocate(int64_t income_minor, const int64_t *entitled_minor, size_t n, int64_t *parts_minor,
+                            int64_t *short_minor)
+{
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (entitled_minor[i] < 0) {
+            return false;
+        }
+    }
+    int64_t left = income_minor;
+    for (size_t i = 0; i + 1 < n; i++) {
+        int64_t part = left > 0 ? (entitled_minor[i] < left ? entitled_minor[i] : left) : 0;
+        parts_minor[i] = part;
+        short_minor[i] = entitled_minor[i] - part;
+        left -= part; /* 0 <= part <= left when left > 0: no overflow */
+    }
+    parts_minor[n - 1] = left;
+    short_minor[n - 1] = 0;
+    return true;
+}

@@ -19,6 +19,7 @@
 #include "fundledger/fund.h"
 #include "fundledger/loan.h"
 #include "fundledger/money.h"
+#include "fundledger/navalloc.h"
 #include "fundledger/org.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/repayment.h"
@@ -458,13 +459,25 @@ static enum fl_err history(struct db *db, struct load *l, struct fl_error *err)
     }
     qsort(pay, n, sizeof pay[0], by_date);
     const struct principal *manager = &l->who[P_MANAGER];
-    char last_run[DATE_TEXT_BYTES] = "";
+    char last_run[DATE_TEXT_BYTES] = "", last_close[DATE_TEXT_BYTES] = "";
     for (size_t i = 0; i <= n; i++) {
-        /* Quarter ends passed since the last payment get a waterfall run. */
+        /* Month ends passed since the last payment get the fund accounting close (loss
+         * allowance and NAV allocation), quarter ends then a waterfall run. */
         const char *upto = i < n ? pay[i].date : l->today;
         for (int q = 360; q > 0; q -= 1) {
             char d[DATE_TEXT_BYTES];
             days_ago(q, d);
+            char next[DATE_TEXT_BYTES];
+            days_ago(q - 1, next);
+            bool month_end = strcmp(next + 8, "01") == 0;
+            if (month_end && strcmp(d, upto) < 0 && strcmp(d, last_close) > 0) {
+                json_t *c = fund_close_steps(db, manager, l->fund_id, d, err);
+                if (c == NULL) {
+                    return err->code;
+                }
+                json_decref(c);
+                snprintf(last_close, sizeof last_close, "%s", d);
+            }
             bool quarter_end = (strcmp(d + 5, "03-31") == 0 || strcmp(d + 5, "06-30") == 0 ||
                                 strcmp(d + 5, "09-30") == 0 || strcmp(d + 5, "12-31") == 0);
             if (quarter_end && strcmp(d, upto) < 0 && strcmp(d, last_run) > 0) {

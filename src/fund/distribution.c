@@ -52,6 +52,9 @@ struct inputs {
     waterfall_mode mode;
     int64_t cutoff;         /* last journal entry id read */
     int64_t reserve_target; /* the fund's setting when the run was made */
+    bool net_principal;     /* capitalised interest collected counts as interest (runs recorded
+                             * with principal_rule "capitalised_interest_first"); false: every
+                             * repayment credit to T.LOANS is principal (the former rule) */
     bool dated_coupon;      /* coupon on the dated capital timeline (runs recorded with
                              * coupon_rule "capital_dates"); false: the former rule, capital at the
                              * run date over the whole period, kept so older runs replay exactly */
@@ -163,7 +166,8 @@ static enum fl_err read_inputs(struct db *db, int64_t this_run_id, struct inputs
     in->fees_due = b2300 < 0 ? -b2300 : 0;
     in->reserve_current = b1060 > 0 ? b1060 : 0;
     const char *pc[3] = {fb, in->run_date, db_i64_text(in->cutoff, cb)};
-    if ((r = db_exec(db, "distribution_principal_collected", 3, pc, err)) == NULL) {
+    if ((r = db_exec(db, in->net_principal ? "distribution_principal_net" : "distribution_principal_collected", 3, pc,
+                     err)) == NULL) {
         return err->code;
     }
     in->principal_collected = db_i64(r, 0, 0);
@@ -338,6 +342,7 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
     }
     snprintf(in.run_date, sizeof in.run_date, "%s", run_date);
     in.dated_coupon = true;
+    in.net_principal = true;
     if ((r = db_exec(db, "distribution_cutoff", 0, NULL, err)) == NULL) {
         return NULL;
     }
@@ -434,10 +439,10 @@ json_t *distribution_run(struct db *db, const struct principal *actor, int64_t f
         return NULL;
     }
     PQclear(r);
-    json_t *detail = json_pack("{s:s, s:s, s:I, s:o, s:s}", "run_date", run_date, "mode",
+    json_t *detail = json_pack("{s:s, s:s, s:I, s:o, s:s, s:s}", "run_date", run_date, "mode",
                                in.mode == WATERFALL_PRO_RATA ? "pro_rata" : "sequential", "journal_cutoff_entry_id",
                                (json_int_t)in.cutoff, "reserve_target", jv_amount(in.reserve_target, in.currency),
-                               "coupon_rule", "capital_dates");
+                               "coupon_rule", "capital_dates", "principal_rule", "capitalised_interest_first");
     if (audit_record(db, actor, "waterfall.run", "waterfall_run", rb, fund_id, detail, err) != FLE_OK) {
         return NULL;
     }
@@ -570,6 +575,7 @@ json_t *distribution_replay(struct db *db, int64_t run_id, struct fl_error *err)
         return NULL;
     }
     in.dated_coupon = !db_null(r, 0, 2) && strcmp(db_str(r, 0, 2), "capital_dates") == 0;
+    in.net_principal = !db_null(r, 0, 4) && strcmp(db_str(r, 0, 4), "capitalised_interest_first") == 0;
     PQclear(r);
     if (read_inputs(db, run_id, &in, err) != FLE_OK) {
         return NULL;

@@ -2,6 +2,7 @@
 #include "fundledger/statement.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +33,15 @@ struct trow {
     char signed_date[DATE_TEXT_BYTES];
     char status[16];
     int64_t bal[TRANCHE_ACCOUNTS]; /* as of the period end */
+    int64_t nav;                   /* the accrual NAV as of the period end (navb_nav) */
+};
+
+/* A tranche's accounts that make its NAV beside CASH and LOANS (docs/fund-operations.md, "NAV:
+ * everything allocated to the tranches"): signed balances, debit > 0. */
+struct navb {
+    int64_t contrib, returned, dist_income, loss, allowance, income, fees, expenses;
+    int64_t other_result; /* any other equity, income or expense account of the tranche */
+    int64_t other_assets; /* any other asset or liability account (e.g. interest receivable) */
 };
 
 /* The three periods, each ending at the period end. The inception period opens at zero. */
@@ -165,6 +175,102 @@ static json_t *periods_json(const struct bctx *b)
     return o;
 }
 
+/* ---- the accrual NAV ------------------------------------------------------------------------ */
+
+/* The NAV accounts of tranche t as of the end of `date` ("" : before inception, all zero). */
+static enum fl_err nav_balances(struct db *db, const struct bctx *b, int64_t tranche_id, const char *date,
+                                struct navb *out, struct fl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (date[0] == '\0') {
+        return FLE_OK;
+    }
+    char fb[21], tb[21];
+    const char *p[3] = {db_i64_text(b->fund_id, fb), db_i64_text(tranche_id, tb), date};
+    PGresult *r = db_exec(db, "statement_nav_accounts", 3, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    static const struct {
+        const char *suffix;
+        size_t off;
+    } known[] = {{"CONTRIB", offsetof(struct navb, contrib)},     {"RETURNED", offsetof(struct navb, returned)},
+                 {"DIST_INCOME", offsetof(struct navb, dist_income)}, {"LOSS", offsetof(struct navb, loss)},
+                 {"ALLOWANCE", offsetof(struct navb, allowance)}, {"INCOME", offsetof(struct navb, income)},
+                 {"FEES", offsetof(struct navb, fees)},           {"EXPENSES", offsetof(struct navb, expenses)}};
+    bool ok = true;
+    for (int i = 0; i < PQntuples(r) && ok; i++) {
+        const char *suffix = db_str(r, i, 0), *type = db_str(r, i, 1);
+        int64_t v = db_i64(r, i, 2);
+        bool asset = strcmp(type, "asset") == 0 || strcmp(type, "liability") == 0;
+        int64_t *slot = asset ? &out->other_assets : &out->other_result;
+        for (size_t k = 0; !asset && k < sizeof known / sizeof known[0]; k++) {
+            if (strcmp(suffix, known[k].suffix) == 0) {
+                slot = (int64_t *)((char *)out + known[k].off);
+            }
+        }
+        ok = money_add(*slot, v, slot);
+    }
+    PQclear(r);
+    return ok ? FLE_OK : overflow(err);
+}
+
+/* NAV = -(every equity, income and expense account of the tranche). */
+static bool navb_nav(const struct navb *n, int64_t *nav)
+{
+    money_i128 s = (money_i128)n->contrib + n->returned + n->dist_income + n->loss + n->allowance + n->income +
+                   n->fees + n->expenses + n->other_result;
+    if (s > INT64_MAX || s < -INT64_MAX) {
+        return false;
+    }
+    *nav = (int64_t)-s;
+    return true;
+}
+
+/* The capital account on the accrual NAV for one period (ILPA's capital account statement):
+ * every line a movement of the tranche's own accounts, signed as the investor reads it. */
+struct navroll {
+    int64_t opening, contributions, income, fees, expenses, unrealised, realised, dist_income, dist_capital, other,
+        closing;
+};
+
+static bool navroll_compute(const struct navb *o, const struct navb *c, struct navroll *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!navb_nav(o, &r->opening) || !navb_nav(c, &r->closing)) {
+        return false;
+    }
+    money_i128 v[9] = {-((money_i128)c->contrib - o->contrib),   -((money_i128)c->income - o->income),
+                       (money_i128)c->fees - o->fees,             (money_i128)c->expenses - o->expenses,
+                       (money_i128)c->allowance - o->allowance,   (money_i128)c->loss - o->loss,
+                       (money_i128)c->dist_income - o->dist_income, (money_i128)c->returned - o->returned,
+                       -((money_i128)c->other_result - o->other_result)};
+    int64_t *dst[9] = {&r->contributions, &r->income,      &r->fees,         &r->expenses, &r->unrealised,
+                       &r->realised,      &r->dist_income, &r->dist_capital, &r->other};
+    for (int k = 0; k < 9; k++) {
+        if (v[k] > INT64_MAX || v[k] < -INT64_MAX) {
+            return false;
+        }
+        *dst[k] = (int64_t)v[k];
+    }
+    /* Opening + movements = closing, exactly: the same accounts at two dates. */
+    money_i128 check = (money_i128)r->opening + r->contributions + r->income - r->fees - r->expenses - r->unrealised -
+                       r->realised - r->dist_income - r->dist_capital + r->other;
+    assert(check == (money_i128)r->closing);
+    return true;
+}
+
+static json_t *navroll_json(const struct bctx *b, const struct navroll *r, int p)
+{
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "from",
+                     b->from[p][0] ? json_string(b->from[p]) : json_null(), "to", b->period_end, "opening",
+                     amt(b, r->opening), "contributions", amt(b, r->contributions), "income_allocated",
+                     amt(b, r->income), "management_fees", amt(b, r->fees), "fund_expenses", amt(b, r->expenses),
+                     "unrealised_losses", amt(b, r->unrealised), "realised_losses", amt(b, r->realised),
+                     "distributions_income", amt(b, r->dist_income), "distributions_capital",
+                     amt(b, r->dist_capital), "other", amt(b, r->other), "closing", amt(b, r->closing));
+}
+
 /* ---- the capital stack ------------------------------------------------------------------- */
 
 static enum fl_err load_stack(struct db *db, struct bctx *b, struct fl_error *err)
@@ -203,6 +309,11 @@ static enum fl_err load_stack(struct db *db, struct bctx *b, struct fl_error *er
         snprintf(t->signed_date, sizeof t->signed_date, "%s", db_str(r, i, 8));
         snprintf(t->status, sizeof t->status, "%s", db_str(r, i, 9));
         e = tranche_balances(db, b->fund_id, t->id, b->period_end, t->bal, err);
+        struct navb nb;
+        if (e == FLE_OK && (e = nav_balances(db, b, t->id, b->period_end, &nb, err)) == FLE_OK &&
+            !navb_nav(&nb, &t->nav)) {
+            e = overflow(err);
+        }
         b->n_stack++;
     }
     PQclear(r);
@@ -297,11 +408,11 @@ static json_t *subordination(const struct bctx *b, const struct trow *t)
 }
 
 /* DPI, RVPI, TVPI and the IRR over the tranche's dated flows with the NAV as last inflow. */
-static json_t *performance(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+static json_t *performance(struct db *db, const struct bctx *b, const struct trow *t, int64_t nav,
+                           struct fl_error *err)
 {
     const int64_t *bal = t->bal;
     int64_t paid_in = -bal[TRANCHE_CONTRIB];
-    int64_t nav = tranche_capital(bal);
     int64_t distributions;
     if (!money_add(bal[TRANCHE_RETURNED], bal[TRANCHE_DIST_INCOME], &distributions)) {
         overflow(err);
@@ -522,6 +633,55 @@ static json_t *ledger_balances_json(const struct bctx *b, const struct trow *t)
     return o;
 }
 
+/* The accrual NAV's sections of a tranche: its capital account per period ("nav_account"), the
+ * position that adds up to the NAV ("nav_position": its own assets and its share of the fund's
+ * pooled accounts, the difference) and the performance on the NAV ("performance_nav"). */
+static enum fl_err nav_sections(struct db *db, const struct bctx *b, const struct trow *t, json_t *o,
+                                struct fl_error *err)
+{
+    struct navb close, open;
+    enum fl_err e = nav_balances(db, b, t->id, b->period_end, &close, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    json_t *acc = json_object();
+    if (acc == NULL) {
+        return oom(err);
+    }
+    for (int p = 0; p < PERIODS; p++) {
+        struct navroll r;
+        if ((e = nav_balances(db, b, t->id, b->open_as_of[p], &open, err)) != FLE_OK) {
+            json_decref(acc);
+            return e;
+        }
+        if (!navroll_compute(&open, &close, &r)) {
+            json_decref(acc);
+            return overflow(err);
+        }
+        json_object_set_new(acc, period_keys[p], navroll_json(b, &r, p));
+    }
+    money_i128 pooled = (money_i128)t->nav - t->bal[TRANCHE_CASH] - t->bal[TRANCHE_LOANS] - close.other_assets;
+    if (pooled > INT64_MAX || pooled < -INT64_MAX) {
+        json_decref(acc);
+        return overflow(err);
+    }
+    json_t *pos = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "cash_available", amt(b, t->bal[TRANCHE_CASH]),
+                            "loans_outstanding", amt(b, t->bal[TRANCHE_LOANS]), "other_assets",
+                            amt(b, close.other_assets), "loss_allowance", amt(b, close.allowance),
+                            "share_of_pooled_accounts", amt(b, (int64_t)pooled), "nav", amt(b, t->nav));
+    json_t *perf = performance(db, b, t, t->nav, err);
+    if (pos == NULL || perf == NULL) {
+        json_decref(acc);
+        json_decref(pos);
+        json_decref(perf);
+        return err->code != FLE_OK ? err->code : oom(err);
+    }
+    json_object_set_new(o, "nav_account", acc);
+    json_object_set_new(o, "nav_position", pos);
+    json_object_set_new(o, "performance_nav", perf);
+    return FLE_OK;
+}
+
 static json_t *tranche_section(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
 {
     struct rollforward rf[PERIODS];
@@ -553,7 +713,7 @@ static json_t *tranche_section(struct db *db, const struct bctx *b, const struct
         return NULL;
     }
     json_t *unpaid = interest_unpaid(db, b, t, err);
-    json_t *perf = unpaid ? performance(db, b, t, err) : NULL;
+    json_t *perf = unpaid ? performance(db, b, t, tranche_capital(bal), err) : NULL;
     json_t *wf = perf ? waterfall(db, b, t, err) : NULL;
     json_t *history = wf ? capital_history(db, b, t, err) : NULL;
     if (history == NULL) {
@@ -574,6 +734,77 @@ static json_t *tranche_section(struct db *db, const struct bctx *b, const struct
         "cash_available", amt(b, bal[TRANCHE_CASH]), "interest_received", received, "interest_unpaid_at_last_run",
         unpaid, "subordination", subordination(b, t), "performance", perf, "waterfall", wf, "capital_history", history,
         "ledger_balances", ledger_balances_json(b, t));
+    if (o == NULL) {
+        oom(err);
+        return NULL;
+    }
+    if (nav_sections(db, b, t, o, err) != FLE_OK) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The fund column: its net assets (every asset less every liability) as of the period end,
+ * the pooled accounts held at fund level, the tranches' NAVs and their sum, what is not yet
+ * allocated (fund-level income and expenses since the last NAV allocation: net assets - the
+ * tranches' NAVs, 0 on an allocation date) and the investor's share of the tranches' NAV. */
+static json_t *fund_nav(struct db *db, const struct bctx *b, struct fl_error *err)
+{
+    char fb[21];
+    const char *p[2] = {db_i64_text(b->fund_id, fb), b->period_end};
+    PGresult *r = db_exec(db, "statement_fund_accounts", 2, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    json_t *pooled = json_array();
+    money_i128 pooled_total = 0, result_total = 0, tranches = 0, investor = 0, own_assets = 0;
+    for (int i = 0; i < PQntuples(r) && pooled != NULL; i++) {
+        const char *type = db_str(r, i, 1);
+        int64_t v = db_i64(r, i, 2);
+        if (strcmp(type, "asset") == 0 || strcmp(type, "liability") == 0) {
+            pooled_total += v;
+            if (v != 0) {
+                json_array_append_new(pooled, json_pack("{s:s, s:o}", "code", db_str(r, i, 0), "balance", amt(b, v)));
+            }
+        } else {
+            result_total += v;
+        }
+    }
+    PQclear(r);
+    if (pooled == NULL) {
+        oom(err);
+        return NULL;
+    }
+    for (unsigned i = 0; i < b->n_stack; i++) {
+        const struct trow *t = &b->stack[i];
+        tranches += t->nav;
+        if (t->investor_id == b->investor_id) {
+            investor += t->nav;
+        }
+        struct navb nb;
+        if (nav_balances(db, b, t->id, b->period_end, &nb, err) != FLE_OK) {
+            json_decref(pooled);
+            return NULL;
+        }
+        own_assets += (money_i128)t->bal[TRANCHE_CASH] + t->bal[TRANCHE_LOANS] + nb.other_assets;
+    }
+    money_i128 net = pooled_total + own_assets, unallocated = -result_total;
+    if (net > INT64_MAX || net < -INT64_MAX || tranches > INT64_MAX || tranches < -INT64_MAX ||
+        unallocated > INT64_MAX || unallocated < -INT64_MAX || pooled_total > INT64_MAX ||
+        pooled_total < -INT64_MAX) {
+        json_decref(pooled);
+        overflow(err);
+        return NULL;
+    }
+    /* The books balance, so net assets = the tranches' NAVs + what is not allocated yet; said
+     * on the page rather than assumed. */
+    bool reconciles = net == tranches + unallocated;
+    json_t *o = json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "reconciles", reconciles, "net_assets", amt(b, (int64_t)net), "pooled_accounts",
+                          pooled, "pooled_total", amt(b, (int64_t)pooled_total), "tranches_nav",
+                          amt(b, (int64_t)tranches), "not_yet_allocated", amt(b, (int64_t)unallocated),
+                          "investor_nav", amt(b, (int64_t)investor), "investor_share",
+                          ratio4((int64_t)investor, (int64_t)tranches));
     if (o == NULL) {
         oom(err);
     }
@@ -1105,6 +1336,15 @@ static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)
                   b->period_end, "chain_head", chain_head, "tranches", tranches, "portfolio", port, "impact", impact,
                   "notes", note_list);
     json_decref(fund);
+    json_t *fn = st != NULL ? fund_nav(db, b, err) : NULL;
+    if (st != NULL && fn == NULL) {
+        json_decref(st);
+        return err->code;
+    }
+    if (st != NULL && json_object_set_new(st, "fund_nav", fn) != 0) {
+        json_decref(st);
+        return oom(err);
+    }
     char hex[HASH_HEX_BYTES];
     if (st == NULL || !statement_hash(st, hex) || json_object_set_new(st, "hash", json_string(hex)) != 0) {
         json_decref(st);

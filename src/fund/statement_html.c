@@ -365,6 +365,42 @@ static bool p_capital_account(struct rctx *c)
             sb_str(c->s, "</tr>\n");
         }
         sb_str(c->s, "</tbody></table>\n");
+        /* The same periods on the net asset value: income as it is earned, fees, expenses and
+         * the loss allowance included (docs/fund-operations.md, "NAV"). */
+        static const struct {
+            const char *key, *label, *cls;
+        } nav_lines[] = {
+            {"opening", "Opening net asset value", ""},
+            {"contributions", "+ Contributions", ""},
+            {"income_allocated", "+ Income earned and allocated to the tranche", ""},
+            {"management_fees", "&#8722; Management fees", ""},
+            {"fund_expenses", "&#8722; Fund expenses", ""},
+            {"unrealised_losses", "&#8722; Unrealised losses (loss allowance)", ""},
+            {"realised_losses", "&#8722; Realised losses (write-offs, net of recoveries)", ""},
+            {"distributions_income", "&#8722; Distributions: income", ""},
+            {"distributions_capital", "&#8722; Distributions: capital returned", ""},
+            {"other", "+ Other", ""},
+            {"closing", "= Closing net asset value", " class=\"total\""},
+        };
+        const json_t *na = jo(t, "nav_account");
+        if (!json_is_object(na)) {
+            continue;
+        }
+        sb_str(c->s, "<table class=\"grid\"><thead><tr><th>Net asset value</th>");
+        for (int p = 0; p < 3; p++) {
+            sb_str(c->s, "<th class=\"num\">");
+            sb_str(c->s, p == 0 ? "Quarter to date" : p == 1 ? "Year to date" : "Since inception");
+            sb_str(c->s, "</th>");
+        }
+        sb_str(c->s, "</tr></thead><tbody>\n");
+        for (size_t k = 0; k < sizeof nav_lines / sizeof nav_lines[0]; k++) {
+            sb_fmt(c->s, "<tr%s><td>%s</td>", nav_lines[k].cls, nav_lines[k].label);
+            for (int p = 0; p < 3; p++) {
+                cell_amount(c, jo(na, periods[p]), nav_lines[k].key);
+            }
+            sb_str(c->s, "</tr>\n");
+        }
+        sb_str(c->s, "</tbody></table>\n");
     }
     return true;
 }
@@ -408,6 +444,31 @@ static bool p_position(struct rctx *c)
         put_amount(c, js(sub, "stack_capital"));
         sb_str(c->s, " = ");
         put_percent(c, jo(sub, "ratio"));
+        sb_str(c->s, "</td></tr>\n</tbody></table>\n");
+        const json_t *np = jo(t, "nav_position");
+        if (!json_is_object(np)) {
+            continue;
+        }
+        /* What the net asset value is made of: the lines add up to it. */
+        sb_str(c->s, "<table class=\"grid narrow\"><tbody>\n");
+        static const struct {
+            const char *key, *label;
+        } pos[] = {{"cash_available", "Cash available"},
+                   {"loans_outstanding", "+ Loans funded, outstanding"},
+                   {"other_assets", "+ Interest receivable and other assets of the tranche"},
+                   {"share_of_pooled_accounts",
+                    "+ Share of the fund's pooled accounts (collections not yet distributed, reserve, less the "
+                    "loss allowance and fees payable)"}};
+        for (size_t k = 0; k < sizeof pos / sizeof pos[0]; k++) {
+            row_label(c, pos[k].label);
+            put_amount(c, js(np, pos[k].key));
+            sb_str(c->s, "</td></tr>\n");
+        }
+        sb_str(c->s, "<tr class=\"total\"><td>= Net asset value</td><td class=\"num\">");
+        put_amount(c, js(np, "nav"));
+        sb_str(c->s, "</td></tr>\n");
+        row_label(c, "of which loss allowance (unrealised losses) borne");
+        put_amount(c, js(np, "loss_allowance"));
         sb_str(c->s, "</td></tr>\n</tbody></table>\n");
     }
     return true;

@@ -69,6 +69,29 @@ static int64_t ledger_as_of(int64_t tranche, const char *suffix, const char *dat
     return scalar_i64(sql);
 }
 
+/* A tranche's NAV as of date: minus the sum of its equity, income and expense lines. */
+static int64_t nav_as_of(int64_t tranche, const char *date)
+{
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "SELECT -coalesce(sum(l.amount_minor), 0) FROM journal_line l JOIN account a ON a.id = l.account_id "
+             "WHERE a.fund_id = %" PRId64 " AND a.code LIKE 'T%" PRId64 ".%%' AND a.type IN ('equity', 'income', "
+             "'expense') AND l.effective_date <= '%s'",
+             fund_id, tranche, date);
+    return scalar_i64(sql);
+}
+
+/* The fund's net assets as of date: every asset and liability line. */
+static int64_t net_assets_as_of(const char *date)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(l.amount_minor), 0) FROM journal_line l JOIN account a ON a.id = l.account_id "
+             "WHERE a.fund_id = %" PRId64 " AND a.type IN ('asset', 'liability') AND l.effective_date <= '%s'",
+             fund_id, date);
+    return scalar_i64(sql);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -140,7 +163,7 @@ static void test_every_investor_every_month_end(void **state)
         strftime(dates[k], sizeof dates[k], "%Y-%m-%d", &e);
     }
     strftime(dates[12], sizeof dates[12], "%Y-%m-%d", &tm);
-    int checked = 0;
+    int checked = 0, closed = 0;
     for (int64_t inv = 1; inv <= 64 && checked < 3 * 13; inv++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM organisation WHERE id = %" PRId64 " AND kind = 'investor'",
                  inv);
@@ -164,6 +187,7 @@ static void test_every_investor_every_month_end(void **state)
             checked++;
             size_t i;
             const json_t *t;
+            int64_t nav_sum = 0;
             json_array_foreach(json_object_get(st, "tranches"), i, t)
             {
                 int64_t id = json_integer_value(json_object_get(t, "id"));
@@ -180,6 +204,28 @@ static void test_every_investor_every_month_end(void **state)
                 assert_int_equal(cop(t, "position.loans_outstanding"), loans);
                 assert_int_equal(cop(t, "position.cash_available"), cash);
                 assert_int_equal(cop(t, "capital_account.itd.losses_absorbed"), loss);
+                /* The accrual NAV: every equity, income and expense account of the tranche, read
+                 * here with SQL of its own; its capital account line by line against the same
+                 * accounts' movements; its position adds up to it. */
+                int64_t nav_now = nav_as_of(id, dates[d]);
+                assert_int_equal(cop(t, "nav_position.nav"), nav_now);
+                assert_int_equal(cop(t, "performance_nav.nav"), nav_now);
+                assert_int_equal(cop(t, "nav_position.cash_available") + cop(t, "nav_position.loans_outstanding") +
+                                     cop(t, "nav_position.other_assets") +
+                                     cop(t, "nav_position.share_of_pooled_accounts"),
+                                 nav_now);
+                assert_int_equal(cop(t, "nav_position.loss_allowance"), ledger_as_of(id, "ALLOWANCE", dates[d]));
+                assert_int_equal(cop(t, "nav_account.itd.opening"), 0);
+                assert_int_equal(cop(t, "nav_account.itd.closing"), nav_now);
+                assert_int_equal(cop(t, "nav_account.itd.contributions"), -contrib);
+                assert_int_equal(cop(t, "nav_account.itd.income_allocated"), -ledger_as_of(id, "INCOME", dates[d]));
+                assert_int_equal(cop(t, "nav_account.itd.management_fees"), ledger_as_of(id, "FEES", dates[d]));
+                assert_int_equal(cop(t, "nav_account.itd.fund_expenses"), ledger_as_of(id, "EXPENSES", dates[d]));
+                assert_int_equal(cop(t, "nav_account.itd.unrealised_losses"), ledger_as_of(id, "ALLOWANCE", dates[d]));
+                assert_int_equal(cop(t, "nav_account.itd.realised_losses"), loss);
+                assert_int_equal(cop(t, "nav_account.itd.distributions_income"), inc);
+                assert_int_equal(cop(t, "nav_account.itd.distributions_capital"), ret);
+                nav_sum += nav_now;
                 static const char *const periods[] = {"qtd", "ytd", "itd"};
                 for (int p = 0; p < 3; p++) {
                     const json_t *ca = jpath(jpath(t, "capital_account"), periods[p]);
@@ -187,7 +233,29 @@ static void test_every_investor_every_month_end(void **state)
                                   cop(ca, "distributions_income") - cop(ca, "distributions_principal") -
                                   cop(ca, "losses_absorbed") - cop(ca, "fees");
                     assert_int_equal(sum, capital);
+                    const json_t *na = jpath(jpath(t, "nav_account"), periods[p]);
+                    int64_t nsum = cop(na, "opening") + cop(na, "contributions") + cop(na, "income_allocated") -
+                                   cop(na, "management_fees") - cop(na, "fund_expenses") -
+                                   cop(na, "unrealised_losses") - cop(na, "realised_losses") -
+                                   cop(na, "distributions_income") - cop(na, "distributions_capital") +
+                                   cop(na, "other");
+                    assert_int_equal(nsum, nav_now);
+                    assert_int_equal(cop(na, "other"), 0);
                 }
+            }
+            /* The fund column: net assets read with SQL of its own; the tranches' NAVs and what
+             * is not yet allocated add up to it. */
+            const json_t *fn = json_object_get(st, "fund_nav");
+            assert_true(json_is_true(json_object_get(fn, "reconciles")));
+            assert_int_equal(cop(fn, "net_assets"), net_assets_as_of(dates[d]));
+            assert_int_equal(cop(fn, "tranches_nav") + cop(fn, "not_yet_allocated"), cop(fn, "net_assets"));
+            assert_int_equal(cop(fn, "investor_nav"), nav_sum);
+            /* On a month end the demo closed, everything is allocated. */
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM nav_allocation WHERE fund_id = %" PRId64 " AND as_of = '%s'",
+                     fund_id, dates[d]);
+            if (scalar_i64(sql) == 1) {
+                assert_int_equal(cop(fn, "not_yet_allocated"), 0);
+                closed++;
             }
             /* No person is ever named in a statement. */
             char *text = json_dumps(st, 0);
@@ -205,6 +273,17 @@ static void test_every_investor_every_month_end(void **state)
     }
     free(names);
     assert_int_equal(checked, 3 * 13);
+    /* The demo closes every month end of its history: the eleven month ends of the statements
+     * before the last are closed for all three investors (the twelfth may precede the history). */
+    assert_true(closed >= 3 * 11);
+    /* The closes allocated income and posted an allowance (the loan over 90 days late). */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM nav_allocation WHERE fund_id = %" PRId64 " AND income_minor > 0",
+             fund_id);
+    assert_true(scalar_i64(sql) > 0);
+    snprintf(sql, sizeof sql,
+             "SELECT allowance_minor FROM provision_run WHERE fund_id = %" PRId64 " ORDER BY as_of DESC LIMIT 1",
+             fund_id);
+    assert_true(scalar_i64(sql) > 0);
 }
 
 int main(void)

@@ -43,7 +43,7 @@
 #define URL_BYTES 96
 #define PATH_BYTES 256
 #define TOKEN_BYTES 128
-#define LIST_PAGES_MAX 100 /* paging loops stop here: a server that never ends a list fails */
+#define LIST_PAGES_MAX 400 /* paging loops stop here: a server that never ends a list fails (the demo has about 120 entries with its month-end closes) */
 #define RACERS 8           /* concurrent approvers of one proposal */
 #define RACE_ROUNDS 5
 #define TWO_APPROVER_ROUNDS 20    /* two racers meet less often than eight */

@@ -147,6 +147,43 @@ static void test_expense_split(void **state)
     assert_false(coupon_expense_split(100, none, 2, parts));
 }
 
+/* Income by the waterfall's rule (docs/fund-operations.md, worked example 6): senior first up to
+ * its coupon, the rest to the most junior; short income carries the senior's coupon. */
+static void test_income_allocate(void **state)
+{
+    (void)state;
+    int64_t parts[3], shorts[3];
+    /* 50,000,000.00 with the senior entitled to 15,432,192.82 and no junior coupon. */
+    int64_t e1[2] = {1543219282, 0};
+    assert_true(coupon_income_allocate(5000000000, e1, 2, parts, shorts));
+    assert_int_equal(parts[0], 1543219282);
+    assert_int_equal(parts[1], 3456780718);
+    assert_int_equal(shorts[0], 0);
+    /* 10,000,000.00 against 22,175,851.39: all to the senior, 12,175,851.39 carried. */
+    int64_t e2[2] = {2217585139, 0};
+    assert_true(coupon_income_allocate(1000000000, e2, 2, parts, shorts));
+    assert_int_equal(parts[0], 1000000000);
+    assert_int_equal(parts[1], 0);
+    assert_int_equal(shorts[0], 1217585139);
+    assert_int_equal(shorts[1], 0);
+    /* Three tranches, the mezzanine partly paid; a negative income (a reversal) is all the
+     * junior's. */
+    int64_t e3[3] = {600, 500, 900};
+    assert_true(coupon_income_allocate(1000, e3, 3, parts, shorts));
+    assert_int_equal(parts[0], 600);
+    assert_int_equal(parts[1], 400);
+    assert_int_equal(parts[2], 0);
+    assert_int_equal(shorts[1], 100);
+    assert_true(coupon_income_allocate(-250, e3, 3, parts, shorts));
+    assert_int_equal(parts[0], 0);
+    assert_int_equal(parts[1], 0);
+    assert_int_equal(parts[2], -250);
+    assert_int_equal(shorts[0], 600);
+    int64_t bad[2] = {-1, 0};
+    assert_false(coupon_income_allocate(10, bad, 2, parts, shorts));
+    assert_false(coupon_income_allocate(10, e1, 0, parts, shorts));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_management_fee_commitment_then_capital),
         cmocka_unit_test(test_fee_half_even),
         cmocka_unit_test(test_expense_split),
+        cmocka_unit_test(test_income_allocate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
