@@ -2600,6 +2600,9 @@ json_t *loan_close_period(struct db *db, const struct principal *actor, int64_t 
     if (e != FLE_OK) {
         return NULL;
     }
+    /* Fund-level steps of the close go here, once the loans' postings are made and before the
+     * close is recorded (same transaction, same date; add their entries to `posted`): the loss
+     * allowance run of the fund-accounting work is the first. */
     char nb[21], ub[21];
     const char *pi[4] = {fb, date, db_i64_text((int64_t)posted, nb), db_i64_text(actor->user_id, ub)};
     if ((r = db_exec(db, "close_insert", 4, pi, err)) == NULL) {
