@@ -101,6 +101,18 @@ repayment_alloc_status repayment_allocate_fees(int64_t amount_minor, int64_t val
 json_t *repayment_record(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
                          const char *value_date, const char *reference, struct fl_error *err);
 
+/* As repayment_record, with the borrower's prepayment choice ("reduce_term" or
+ * "reduce_instalment"; NULL: the fund's prepayment_default), stored with the repayment. Loans
+ * whose recorded history replays (docs/loan-servicing.md §11) are allocated by the accrual engine
+ * (accrual_loan_pay: charges, default interest, overdue interest and principal, current interest
+ * accrued to the value date, current principal, prepayment re-cutting the schedule); the reply
+ * adds "default_interest" and "prepayment_choice". A value date before the loan's latest recorded
+ * event is FLE_BAD_FIELD value_date; a day of default interest with no usury cap is FLE_RULE
+ * value_date; a bad choice FLE_BAD_FIELD prepayment_choice. */
+json_t *repayment_record_choice(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
+                                const char *value_date, const char *reference, const char *prepayment_choice,
+                                struct fl_error *err);
+
 /* Imports a bank statement: CSV text with the exact header "loan_id,amount,value_date,reference"
  * and one repayment per line (plain comma-separated fields: no quotes, no commas inside a field;
  * CRLF accepted), at most REPAYMENT_IMPORT_LINES_MAX lines. Inside the caller's transaction.

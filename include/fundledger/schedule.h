@@ -93,6 +93,10 @@ const char *schedule_status_text(schedule_status st);
  * rows_cap rows (SCHEDULE_INSTALMENTS_MAX rows are always enough), and sets *rows_len to
  * the number of rows. Pure: no allocation besides MPFR/GMP temporaries, freed before return.
  * On error *rows_len is 0 and the rows' contents are unspecified. */
+/* The checks schedule_generate makes of terms, without computing any row (a rows_cap of
+ * SCHEDULE_INSTALMENTS_MAX): SCHEDULE_OK when schedule_generate would accept them. */
+schedule_status schedule_check(const schedule_terms *terms);
+
 schedule_status schedule_generate(const schedule_terms *terms, schedule_row *rows, size_t rows_cap, size_t *rows_len);
 
 #endif

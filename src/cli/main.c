@@ -23,6 +23,7 @@
 #include "fundledger/migrate.h"
 #include "fundledger/money.h"
 #include "fundledger/repayment.h"
+#include "fundledger/servicing.h"
 
 static const char usage[] =
     "usage: fundledger [--config FILE] COMMAND [ARGS]\n"
@@ -59,6 +60,10 @@ static const char usage[] =
     "                                 month-end close of a fund: post what became due by the\n"
     "                                 date (capitalised interest); once per date, never before\n"
     "                                 the last close\n"
+    "  default-rate --fund ID --rate R --from YYYY-MM-DD --user NAME\n"
+    "                                 the fund's default (moratorium) interest rate, EA (e.g.\n"
+    "                                 0.30), from a date after its latest repayment; always\n"
+    "                                 capped by the usury cap of each day\n"
     "  db start | stop | url          the private PostgreSQL cluster under data_dir\n"
     "  help                           this text\n"
     "\n"
@@ -525,6 +530,17 @@ static int parse_close(int argc, char **argv, struct cli_args *a)
     return arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &a->id) ? 0 : 2;
 }
 
+/* default-rate --fund ID --rate R --from YYYY-MM-DD --user NAME: every option once, in pairs. */
+static int parse_default_rate(int argc, char **argv, struct cli_args *a)
+{
+    static const char *const names[] = {"--fund", "--rate", "--from", "--user", NULL};
+    if (!only_options(argc, argv, 0, names) || argc != 8 || opt(argc, argv, "--rate") == NULL ||
+        opt(argc, argv, "--from") == NULL || opt(argc, argv, "--user") == NULL) {
+        return bad_usage("default-rate --fund ID --rate R --from YYYY-MM-DD --user NAME");
+    }
+    return arg_number("--fund", opt(argc, argv, "--fund"), 1, ARG_ID_MAX, &a->id) ? 0 : 2;
+}
+
 /* Reads and checks the arguments of a command that uses the database (see struct cli_args);
  * 0, or 2 after a one-line message. */
 static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a)
@@ -542,6 +558,9 @@ static int parse_args(const char *cmd, int argc, char **argv, struct cli_args *a
     }
     if (strcmp(cmd, "close") == 0) {
         return parse_close(argc, argv, a);
+    }
+    if (strcmp(cmd, "default-rate") == 0) {
+        return parse_default_rate(argc, argv, a);
     }
     return 0;
 }
@@ -748,6 +767,44 @@ static int cmd_close(struct db *db, int argc, char **argv, const struct cli_args
     return 0;
 }
 
+struct default_rate_run {
+    struct principal who;
+    int64_t fund_id;
+    const char *rate, *from;
+    json_t *out;
+};
+
+static enum fl_err default_rate_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    struct default_rate_run *x = arg;
+    json_decref(x->out);
+    x->out = servicing_default_rate_set(db, &x->who, x->fund_id, x->rate, x->from, err);
+    return x->out ? FLE_OK : err->code;
+}
+
+/* default-rate --fund ID --rate R --from D --user NAME, as that user (a fund manager's act). */
+static int cmd_default_rate(struct db *db, int argc, char **argv, const struct cli_args *a)
+{
+    const char *user = opt(argc, argv, "--user");
+    struct default_rate_run x;
+    memset(&x, 0, sizeof x);
+    x.fund_id = a->id;
+    x.rate = opt(argc, argv, "--rate");
+    x.from = opt(argc, argv, "--from");
+    x.who.role = ROLE_FUND_MANAGER;
+    snprintf(x.who.name, sizeof x.who.name, "%s", user);
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (auth_user_find(db, user, &x.who.user_id, &err) != FLE_OK || db_tx(db, default_rate_tx, &x, &err) != FLE_OK) {
+        json_decref(x.out);
+        return fail("default-rate", &err);
+    }
+    printf("default-rate: fund %" PRId64 " %s EA from %s\n", x.fund_id,
+           json_string_value(json_object_get(x.out, "rate")), x.from);
+    json_decref(x.out);
+    return 0;
+}
+
 static int cmd_db(int argc, char **argv)
 {
     struct fl_error err;
@@ -811,7 +868,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "iati") == 0 && !iati_export_args_ok(rest, args)) {
         return bad_usage("iati export --fund ID --out DIR [--today YYYY-MM-DD] [--policy-url URL]");
     }
-    static const char *const db_commands[] = {"migrate", "verify", "seal", "user", "token", "demo", "iati", "close"};
+    static const char *const db_commands[] = {"migrate", "verify", "seal",  "user",        "token",
+                                              "demo",    "iati",   "close", "default-rate"};
     bool known = false;
     for (size_t k = 0; k < sizeof db_commands / sizeof db_commands[0]; k++) {
         known = known || strcmp(cmd, db_commands[k]) == 0;
@@ -854,6 +912,8 @@ int main(int argc, char **argv)
         rc = cmd_iati_export(db, rest, args, &parsed);
     } else if (strcmp(cmd, "close") == 0) {
         rc = cmd_close(db, rest, args, &parsed);
+    } else if (strcmp(cmd, "default-rate") == 0) {
+        rc = cmd_default_rate(db, rest, args, &parsed);
     } else {
         rc = cmd_demo_load(db);
     }

@@ -497,9 +497,9 @@ const struct db_statement db_statements[] = {
     {"repayment_insert",
      "INSERT INTO repayment (id, loan_id, amount_minor, value_date, reference, fees_minor, overdue_interest_minor, "
      "overdue_principal_minor, current_interest_minor, current_principal_minor, prepayment_minor, entry_id, "
-     "created_by) SELECT u.*, $13::bigint FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::date[], "
-     "$5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], "
-     "$12::bigint[]) AS u"},
+     "default_interest_minor, prepayment_choice, created_by) SELECT u.*, $15::bigint FROM unnest($1::bigint[], "
+     "$2::bigint[], $3::bigint[], $4::date[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
+     "$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[]) AS u"},
     {"repayment_insert_allocations",
      "INSERT INTO repayment_allocation (repayment_id, loan_id, instalment_no, component, amount_minor) "
      "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[])"},
@@ -521,7 +521,8 @@ const struct db_statement db_statements[] = {
     {"repayment_list",
      "SELECT id, amount_minor, value_date, reference, fees_minor, overdue_interest_minor, overdue_principal_minor, "
      "current_interest_minor, current_principal_minor, prepayment_minor, entry_id, "
-     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM repayment WHERE loan_id = $1 "
+     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), default_interest_minor, "
+     "prepayment_choice FROM repayment WHERE loan_id = $1 "
      "ORDER BY value_date, id"},
     {"repayment_list_allocations",
      "SELECT a.repayment_id, a.instalment_no, a.component, a.amount_minor FROM repayment_allocation a "
@@ -531,6 +532,36 @@ const struct db_statement db_statements[] = {
      "SELECT r.id, substring(a.code FROM '^T([0-9]+)[.]LOANS$')::bigint, -l.amount_minor FROM repayment r "
      "JOIN journal_line l ON l.entry_id = r.entry_id JOIN account a ON a.id = l.account_id "
      "WHERE r.loan_id = $1 AND a.code ~ '^T[0-9]+[.]LOANS$' ORDER BY r.value_date, r.id, a.code"},
+    /* servicing.c: a set of loans replayed by the accrual engine; the funds' default rates */
+    {"servicing_load_loans",
+     "SELECT l.id, l.fund_id, l.principal_minor, l.currency, l.annual_rate, l.day_count, l.payments_per_year, "
+     "l.term_count, l.first_due_date, l.grace_principal, l.grace_interest, l.amortisation, l.modality, "
+     "l.origination_fee_minor, f.prepayment_default, f.servicing_basis FROM loan l JOIN fund f ON f.id = l.fund_id "
+     "WHERE l.id = ANY($1::bigint[]) ORDER BY l.id"},
+    {"servicing_load_events",
+     "SELECT loan_id, value_date, k, amount_minor, choice FROM (SELECT loan_id, value_date, 0 AS k, amount_minor, "
+     "'reduce_term'::text AS choice, id FROM disbursement WHERE loan_id = ANY($1::bigint[]) UNION ALL "
+     "SELECT loan_id, value_date, 1, amount_minor, prepayment_choice, id FROM repayment "
+     "WHERE loan_id = ANY($1::bigint[])) e ORDER BY loan_id, value_date, k, id"},
+    {"servicing_load_caps",
+     "SELECT modality, valid_from, rate, CASE WHEN valid_to < '9999-01-01' THEN (valid_to + 1)::text END "
+     "FROM usury_rate ORDER BY modality, valid_from"},
+    {"servicing_load_default_rates",
+     "SELECT fund_id, valid_from, rate FROM fund_default_rate WHERE fund_id IN (SELECT fund_id FROM loan "
+     "WHERE id = ANY($1::bigint[])) ORDER BY fund_id, valid_from"},
+    {"servicing_default_rate_bounds",
+     "SELECT coalesce((SELECT max(valid_from)::text FROM fund_default_rate WHERE fund_id = $1), ''), "
+     "coalesce((SELECT max(r.value_date)::text FROM repayment r JOIN loan l ON l.id = r.loan_id "
+     "WHERE l.fund_id = $1), '')"},
+    {"servicing_default_rate_insert",
+     "INSERT INTO fund_default_rate (fund_id, valid_from, rate, created_by) VALUES ($1, $2, $3, $4) RETURNING id"},
+    {"servicing_default_rate_list",
+     "SELECT id, valid_from, rate, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+     "FROM fund_default_rate WHERE fund_id = $1 ORDER BY valid_from"},
+    /* Sets the capitalised interest posted of loans to the replayed figure. */
+    {"servicing_set_capitalised",
+     "UPDATE loan SET capitalised_minor = u.c FROM unnest($1::bigint[], $2::bigint[]) AS u(id, c) "
+     "WHERE loan.id = u.id"},
     {"close_lock_fund", "SELECT id FROM fund WHERE id = $1 FOR UPDATE"},
     {"close_last",
      "SELECT coalesce(max(close_date)::text, ''), coalesce(max(entries) FILTER (WHERE close_date = $2::date), -1) "

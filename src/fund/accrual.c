@@ -302,6 +302,15 @@ static accrual_status from_schedule(schedule_status st)
     }
 }
 
+static bool terms_equal(const schedule_terms *a, const schedule_terms *b)
+{
+    return a->principal_minor == b->principal_minor && a->exponent == b->exponent && a->ea_rate == b->ea_rate &&
+           a->payments_per_year == b->payments_per_year && a->period_months == b->period_months &&
+           a->instalments == b->instalments && a->first_due.y == b->first_due.y && a->first_due.m == b->first_due.m &&
+           a->first_due.d == b->first_due.d && a->grace_principal == b->grace_principal &&
+           a->grace_interest == b->grace_interest && a->method == b->method;
+}
+
 static accrual_status recut_instalment(const schedule_terms *terms, size_t keep, int64_t balance, schedule_row *out,
                                        size_t out_cap, size_t *out_len)
 {
@@ -314,10 +323,27 @@ static accrual_status recut_instalment(const schedule_terms *terms, size_t keep,
     if (!rate_date_add_months(terms->first_due, (int)keep * terms->period_months, &t.first_due)) {
         return ACCRUAL_ERR_DATE;
     }
+    /* schedule_generate is a pure function of the terms and costs a few hundred microseconds
+     * (MPFR): the last result is kept per thread, so replaying many loans with the same re-cut
+     * (a drawdown of the whole principal at the start) computes it once. */
+    static _Thread_local schedule_terms memo_terms;
+    static _Thread_local schedule_row memo_rows[SCHEDULE_INSTALMENTS_MAX];
+    static _Thread_local size_t memo_len;
+    static _Thread_local bool memo_ok;
     size_t len = 0;
-    accrual_status st = from_schedule(schedule_generate(&t, out + keep, out_cap - keep, &len));
-    if (st != ACCRUAL_OK) {
-        return st;
+    accrual_status st = ACCRUAL_OK;
+    if (memo_ok && terms_equal(&memo_terms, &t) && memo_len <= out_cap - keep) {
+        memcpy(out + keep, memo_rows, memo_len * sizeof *memo_rows);
+        len = memo_len;
+    } else {
+        st = from_schedule(schedule_generate(&t, out + keep, out_cap - keep, &len));
+        if (st != ACCRUAL_OK) {
+            return st;
+        }
+        memo_terms = t;
+        memcpy(memo_rows, out + keep, len * sizeof *memo_rows);
+        memo_len = len;
+        memo_ok = true;
     }
     for (size_t i = 0; i < len; i++) {
         out[keep + i].no = (int)(keep + i + 1);
@@ -448,12 +474,10 @@ accrual_status accrual_loan_init(struct accrual_loan *l, const schedule_terms *t
         !table_ok(caps, n_caps)) {
         return ACCRUAL_ERR_INVALID;
     }
-    schedule_row *tmp = malloc(SCHEDULE_INSTALMENTS_MAX * sizeof *tmp);
-    if (tmp == NULL) {
-        return ACCRUAL_ERR_CAPACITY;
-    }
-    size_t len = 0;
-    accrual_status st = from_schedule(schedule_generate(terms, tmp, SCHEDULE_INSTALMENTS_MAX, &len));
+    /* Only the due dates are needed before the first drawdown: the terms are checked as
+     * schedule_generate checks them and the dates are its dates (first_due + (no-1) periods). */
+    accrual_status st = from_schedule(schedule_check(terms));
+    size_t len = st == ACCRUAL_OK ? (size_t)terms->instalments : 0;
     memset(l, 0, sizeof *l);
     if (st == ACCRUAL_OK && !rate_date_add_months(terms->first_due, -terms->period_months, &l->first_start)) {
         st = ACCRUAL_ERR_DATE;
@@ -468,12 +492,13 @@ accrual_status accrual_loan_init(struct accrual_loan *l, const schedule_terms *t
         l->clock = (rate_date){RATE_DATE_YEAR_MIN, 1, 1};
         l->open_from = l->clock;
         l->n_rows = len;
-        for (size_t i = 0; i < len; i++) {
-            l->rows[i].due = tmp[i].due_date;
-            l->rows[i].default_from = tmp[i].due_date;
+        for (size_t i = 0; i < len && st == ACCRUAL_OK; i++) {
+            if (!rate_date_add_months(terms->first_due, (int)i * terms->period_months, &l->rows[i].due)) {
+                st = ACCRUAL_ERR_DATE;
+            }
+            l->rows[i].default_from = l->rows[i].due;
         }
     }
-    free(tmp);
     return st;
 }
 

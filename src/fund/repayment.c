@@ -16,6 +16,7 @@
 #include "fundledger/money.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/rate.h"
+#include "fundledger/servicing.h"
 #include "fundledger/tranche.h"
 
 static int64_t min64(int64_t a, int64_t b)
@@ -203,9 +204,10 @@ struct rp_loan {
     unsigned n_funding;
     int64_t tranche_id[LOAN_FUNDING_MAX], weight[LOAN_FUNDING_MAX], loans_account[LOAN_FUNDING_MAX];
     bool repaid_now;
-    int64_t cap_posted;   /* capitalised interest posted to T.LOANS (loan.capitalised_minor) */
+    bool cap_set;           /* capitalised_minor is set to cap_posted (the replay's) when written */
+    int64_t cap_posted;     /* capitalised interest posted to T.LOANS (loan.capitalised_minor) */
     int64_t fee, fees_paid; /* origination fee (due from the first disbursement), fees collected */
-    size_t cap_at, cap_n; /* its capitalisation rows in the chunk */
+    size_t cap_at, cap_n;   /* its capitalisation rows in the chunk */
 };
 
 /* One row of loan_capitalisation (docs/loan-servicing.md §3). */
@@ -280,6 +282,11 @@ struct rp_line {
     int64_t repayment_id, entry_id;
     struct rp_loan *loan; /* during its chunk */
     int64_t bucket[WATERFALL_BUCKETS], prepayment, principal, interest;
+    int64_t default_interest; /* docs/loan-servicing.md §5 (in interest) */
+    const char *choice_text;  /* prepayment_choice as given, or NULL: the fund's default */
+    accrual_choice choice;    /* as recorded */
+    bool engine;              /* allocated by the accrual engine; cap_after = its capitalised total */
+    int64_t cap_after;
     size_t alloc_at, alloc_n; /* in the chunk's allocation list */
     /* Capitalised interest this line posts first (rows newly due), and the running totals the
      * tranche splits step from: lent = drawn + capitalised posted, settled = principal repaid +
@@ -316,6 +323,12 @@ struct rp_chunk {
     unsigned n_funds;
     struct rp_cap *caps;
     size_t n_caps;
+    /* The accrual engine's replay (servicing.h): loaded for the chunk's loans; the state of
+     * one loan at a time (lines come sorted by loan), and a copy to restore a refused line. */
+    struct servicing_set sv;
+    struct accrual_loan *acc, *acc_backup;
+    int64_t acc_loan; /* the loan acc holds, 0: none */
+    bool acc_ok;      /* its history replays to the recorded figures */
 };
 
 static void chunk_free(struct rp_chunk *c)
@@ -329,6 +342,9 @@ static void chunk_free(struct rp_chunk *c)
     free(c->owned_refs);
     free(c->alloc);
     free(c->caps);
+    servicing_free(&c->sv);
+    free(c->acc);
+    free(c->acc_backup);
     memset(c, 0, sizeof *c);
 }
 
@@ -434,6 +450,21 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
         l->fees_paid = db_i64(r, row, 13);
     }
     PQclear(r);
+    {
+        int64_t *lid = malloc(sizeof(int64_t) * (c->n_loans ? c->n_loans : 1));
+        if (lid == NULL) {
+            e = oom(err);
+            goto done;
+        }
+        for (size_t i = 0; i < c->n_loans; i++) {
+            lid[i] = c->loans[i].id;
+        }
+        e = servicing_load(db, lid, c->n_loans, &c->sv, err);
+        free(lid);
+        if (e != FLE_OK) {
+            goto done;
+        }
+    }
 
     r = db_exec(db, "repayment_load_capitalisation", 1, p, err);
     if (r == NULL) {
@@ -633,6 +664,221 @@ struct rp_ctx {
     char today[DATE_TEXT_BYTES];
 };
 
+/* The accrual engine's state of loan l in the chunk (replayed once, then carried from line to
+ * line of the same loan). *usable is false when the loan's recorded history does not replay to
+ * the recorded figures (repayments recorded under the stored-schedule allocation before the
+ * engine was wired, or a partial write-off, which the engine has no event for), or whose fund is
+ * serviced on the 'schedule' basis: such a loan keeps the stored-schedule allocation
+ * (docs/loan-servicing.md §11). */
+static enum fl_err engine_state(struct rp_chunk *c, const struct rp_loan *l, bool *usable, struct fl_error *err)
+{
+    if (c->acc_loan == l->id) {
+        *usable = c->acc_ok;
+        return FLE_OK;
+    }
+    c->acc_loan = l->id;
+    c->acc_ok = false;
+    *usable = false;
+    const struct servicing_loan *sl = servicing_find(&c->sv, l->id);
+    if (l->written_off > 0 || sl == NULL || !sl->accrual) {
+        return FLE_OK;
+    }
+    if ((c->acc == NULL && (c->acc = malloc(sizeof *c->acc)) == NULL) ||
+        (c->acc_backup == NULL && (c->acc_backup = malloc(sizeof *c->acc_backup)) == NULL)) {
+        return oom(err);
+    }
+    long bad = -1;
+    if (servicing_replay(&c->sv, sl, c->acc, &bad) != ACCRUAL_OK) {
+        return FLE_OK;
+    }
+    if (c->acc->principal_repaid_minor != l->repaid || c->acc->fees_paid_minor != l->fees_paid ||
+        c->acc->drawn_minor != l->drawn) {
+        return FLE_OK;
+    }
+    c->acc_ok = *usable = true;
+    return FLE_OK;
+}
+
+static bool text_date(const char *text, rate_date *d)
+{
+    int64_t days = 0;
+    if (!date_days(text, &days)) {
+        return false;
+    }
+    *d = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
+    return true;
+}
+
+static bool add_part(struct repayment_allocation *a, int no, bool principal, int64_t amount)
+{
+    if (amount == 0) {
+        return true;
+    }
+    if (amount < 0) {
+        return false;
+    }
+    for (unsigned k = 0; k < a->n; k++) {
+        if (a->parts[k].no == no && a->parts[k].principal == principal) {
+            a->parts[k].amount_minor += amount;
+            return true;
+        }
+    }
+    if (a->n >= 2 * SCHEDULE_INSTALMENTS_MAX) {
+        return false;
+    }
+    a->parts[a->n].no = no;
+    a->parts[a->n].principal = principal;
+    a->parts[a->n++].amount_minor = amount;
+    return true;
+}
+
+/* Allocates a line with the accrual engine (docs/loan-servicing.md §6, §7): accrual_loan_pay on
+ * the loan's replayed state. Per instalment, interest and principal go where the engine put
+ * them; a prepayment is recorded against the stored schedule's last instalments backwards (the
+ * rows it shortens under reduce_term). Refusals go to ln->err. */
+static enum fl_err engine_evaluate(struct rp_chunk *c, struct rp_loan *l, struct rp_line *ln, struct fl_error *err)
+{
+    static _Thread_local struct repayment_allocation a;
+    static _Thread_local int64_t ip[SCHEDULE_INSTALMENTS_MAX], pp[SCHEDULE_INSTALMENTS_MAX];
+    struct fl_error *le = &ln->err;
+    struct accrual_loan *acc = c->acc;
+    const struct servicing_loan *sl = servicing_find(&c->sv, l->id);
+    rate_date vd;
+    if (!text_date(ln->value_date, &vd)) {
+        fl_error_set(le, FLE_BAD_FIELD, "value_date", "a date YYYY-MM-DD");
+        return FLE_OK;
+    }
+    if (rate_date_to_days(vd) < rate_date_to_days(acc->clock)) {
+        fl_error_set(le, FLE_BAD_FIELD, "value_date",
+                     "before the loan's latest recorded event (%04d-%02d-%02d): repayments are recorded in date order",
+                     acc->clock.y, acc->clock.m, acc->clock.d);
+        return FLE_OK;
+    }
+    ln->choice = sl->prepayment_default;
+    if (ln->choice_text != NULL && !accrual_choice_parse(ln->choice_text, &ln->choice)) {
+        fl_error_set(le, FLE_BAD_FIELD, "prepayment_choice", "reduce_term or reduce_instalment");
+        return FLE_OK;
+    }
+    memcpy(c->acc_backup, acc, sizeof *acc);
+    size_t n_before = acc->n_rows;
+    for (size_t i = 0; i < n_before; i++) {
+        ip[i] = acc->rows[i].interest_paid_minor;
+        pp[i] = acc->rows[i].principal_paid_minor;
+    }
+    int64_t applied[ACCRUAL_BUCKETS], payoff = 0;
+    accrual_status st = accrual_loan_pay(acc, vd, ln->amount_minor, ln->choice, applied, &payoff);
+    if (st != ACCRUAL_OK) {
+        memcpy(acc, c->acc_backup, sizeof *acc);
+        char ob[MONEY_TEXT_MAX];
+        switch (st) {
+        case ACCRUAL_ERR_OVERPAID:
+            money_format(payoff, l->exponent, ob, sizeof ob);
+            fl_error_set(le, FLE_RULE, "amount",
+                         "overpayment refused: on %s loan %" PRId64 " owes at most %s %s (the payoff: charges, default "
+                         "interest, interest accrued to that date and all principal outstanding)",
+                         ln->value_date, l->id, ob, l->currency);
+            break;
+        case ACCRUAL_ERR_NO_CAP:
+            fl_error_set(le, FLE_RULE, "value_date",
+                         "default interest runs over a day with no usury cap recorded for the loan's modality: record "
+                         "the cap in force (usury_rate) before this payment");
+            break;
+        default:
+            fl_error_set(le, FLE_CONFLICT, "loan_id", "loan %" PRId64 " cannot take this payment: %s", l->id,
+                         accrual_status_text(st));
+            break;
+        }
+        return FLE_OK;
+    }
+    memset(&a, 0, sizeof a);
+    bool ok = true;
+    size_t n_after = acc->n_rows < n_before ? acc->n_rows : n_before;
+    for (size_t i = 0; i < n_after && ok; i++) {
+        ok = add_part(&a, (int)i + 1, false, acc->rows[i].interest_paid_minor - ip[i]) &&
+             add_part(&a, (int)i + 1, true, acc->rows[i].principal_paid_minor - pp[i]);
+    }
+    int64_t pi = 0, pr = 0;
+    for (unsigned k = 0; k < a.n; k++) {
+        *(a.parts[k].principal ? &pr : &pi) += a.parts[k].amount_minor;
+    }
+    if (!ok || pi != applied[ACCRUAL_BUCKET_OVERDUE_INTEREST] + applied[ACCRUAL_BUCKET_CURRENT_INTEREST] ||
+        pr != applied[ACCRUAL_BUCKET_OVERDUE_PRINCIPAL] + applied[ACCRUAL_BUCKET_CURRENT_PRINCIPAL]) {
+        memcpy(acc, c->acc_backup, sizeof *acc);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "the allocation of loan %" PRId64 " does not add up", l->id);
+    }
+    /* The prepayment against the stored schedule, last instalments first. */
+    int64_t left = applied[ACCRUAL_BUCKET_PREPAYMENT];
+    struct repayment_instalment *inst = l->inst_n ? &c->inst[l->inst_at] : NULL;
+    for (size_t k = l->inst_n; k > 0 && left > 0; k--) {
+        struct repayment_instalment *x = &inst[k - 1];
+        int64_t room = x->principal_minor - x->principal_paid_minor;
+        int64_t take = room < left ? (room > 0 ? room : 0) : left;
+        if (k == 1) {
+            take = left;
+        }
+        if (take > 0) {
+            ok = ok && add_part(&a, x->no, true, take);
+            x->principal_paid_minor += take;
+            left -= take;
+        }
+    }
+    if (!ok || left != 0) {
+        memcpy(acc, c->acc_backup, sizeof *acc);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "the prepayment of loan %" PRId64 " has no instalment", l->id);
+    }
+    if (!alloc_push(c, &a)) {
+        memcpy(acc, c->acc_backup, sizeof *acc);
+        return oom(err);
+    }
+    ln->alloc_at = c->n_alloc - a.n;
+    ln->alloc_n = a.n;
+    ln->bucket[WATERFALL_BUCKET_FEES] = applied[ACCRUAL_BUCKET_FEES];
+    ln->bucket[WATERFALL_BUCKET_OVERDUE_INTEREST] = applied[ACCRUAL_BUCKET_OVERDUE_INTEREST];
+    ln->bucket[WATERFALL_BUCKET_OVERDUE_PRINCIPAL] = applied[ACCRUAL_BUCKET_OVERDUE_PRINCIPAL];
+    ln->bucket[WATERFALL_BUCKET_CURRENT_INTEREST] = applied[ACCRUAL_BUCKET_CURRENT_INTEREST];
+    ln->bucket[WATERFALL_BUCKET_CURRENT_PRINCIPAL] = applied[ACCRUAL_BUCKET_CURRENT_PRINCIPAL];
+    ln->default_interest = applied[ACCRUAL_BUCKET_DEFAULT_INTEREST];
+    ln->prepayment = applied[ACCRUAL_BUCKET_PREPAYMENT];
+    ln->principal =
+        applied[ACCRUAL_BUCKET_OVERDUE_PRINCIPAL] + applied[ACCRUAL_BUCKET_CURRENT_PRINCIPAL] + ln->prepayment;
+    ln->interest =
+        applied[ACCRUAL_BUCKET_OVERDUE_INTEREST] + applied[ACCRUAL_BUCKET_CURRENT_INTEREST] + ln->default_interest;
+    ref_set_check(&c->refs, l->id, ln->reference, true);
+    ln->lent_before = l->drawn + l->cap_posted;
+    ln->settled_before = l->repaid + l->written_off;
+    /* Capitalised interest as the replay has it by the value date, less what is posted (§3); the
+     * stored capitalisation rows now due are marked posted by this line's entry. */
+    ln->cap_post = acc->capitalised_minor - l->cap_posted;
+    ln->capp_at = 0;
+    ln->capp_n = 0;
+    int64_t vdays = rate_date_to_days(vd);
+    for (size_t q = 0; ln->cap_post != 0 && q < l->cap_n; q++) {
+        struct rp_cap *x = &c->caps[l->cap_at + q];
+        if (x->due_days <= vdays && !x->posted) {
+            x->posted = true;
+            if (ln->capp_n == 0) {
+                ln->capp_at = l->cap_at + q;
+            }
+            ln->capp_n++;
+        }
+    }
+    l->cap_set = l->cap_set || ln->cap_post != 0;
+    l->cap_posted = acc->capitalised_minor;
+    ln->engine = true;
+    ln->cap_after = acc->capitalised_minor;
+    l->fees_paid += applied[ACCRUAL_BUCKET_FEES];
+    l->repaid += ln->principal;
+    ln->outstanding_after = accrual_loan_outstanding(acc);
+    if (l->drawn == l->principal && ln->outstanding_after == 0) {
+        snprintf(l->status, sizeof l->status, "repaid");
+        l->repaid_now = true;
+    }
+    ln->loan = l;
+    ln->applied = true;
+    fl_error_clear(le);
+    return FLE_OK;
+}
+
 /* Checks and allocates one line against the chunk's state. Refusals go to line->err (and
  * line->done); only FLE_INTERNAL-class failures are returned. */
 static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct rp_line *ln, struct fl_error *err)
@@ -693,6 +939,20 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
                      l->id);
         return FLE_OK;
     }
+    accrual_choice given;
+    if (ln->choice_text != NULL && !accrual_choice_parse(ln->choice_text, &given)) {
+        fl_error_set(le, FLE_BAD_FIELD, "prepayment_choice", "reduce_term or reduce_instalment");
+        return FLE_OK;
+    }
+    bool usable = false;
+    enum fl_err ee = engine_state(c, l, &usable, err);
+    if (ee != FLE_OK) {
+        return ee;
+    }
+    if (usable) {
+        return engine_evaluate(c, l, ln, err);
+    }
+    ln->choice = ACCRUAL_REDUCE_TERM; /* the stored-schedule allocation shortens the term */
     /* Capitalised interest due by the value date is principal outstanding (§3). */
     int64_t cap_due = 0, cap_new = 0;
     for (size_t q = 0; q < l->cap_n; q++) {
@@ -790,7 +1050,7 @@ static enum fl_err build_cap_entry(struct db *db, struct rp_chunk *c, const stru
     if (x != FLE_OK) {
         return x;
     }
-    assert(ln->cap_post > 0);
+    assert(ln->cap_post != 0);
     memset(e, 0, offsetof(struct ledger_entry, lines));
     e->fund_id = l->fund_id;
     e->posted_by = ctx->actor->user_id;
@@ -872,7 +1132,7 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     size_t k = 0, n_entries = 0;
     for (size_t i = 0; i < n; i++) {
         k += lines[i].applied ? 1 : 0;
-        n_entries += lines[i].applied ? (lines[i].cap_post > 0 ? 2 : 1) : 0;
+        n_entries += lines[i].applied ? (lines[i].cap_post != 0 ? 2 : 1) : 0;
     }
     if (k == 0) {
         return FLE_OK;
@@ -886,8 +1146,10 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     for (int q = 0; q < 3; q++) {
         db_array_init(&cp[q]);
     }
-    struct db_array col[13], al[5];
-    for (int j = 0; j < 13; j++) {
+    struct db_array col[15], al[5], capset[2];
+    db_array_init(&capset[0]);
+    db_array_init(&capset[1]);
+    for (int j = 0; j < 15; j++) {
         db_array_init(&col[j]);
     }
     for (int j = 0; j < 5; j++) {
@@ -902,7 +1164,7 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     size_t j = 0;
     for (size_t i = 0; i < n && e == FLE_OK; i++) {
         if (lines[i].applied) {
-            if (lines[i].cap_post > 0) {
+            if (lines[i].cap_post != 0) {
                 e = build_cap_entry(db, c, ctx, &lines[i], &entries[j], err);
                 ptrs[j] = &entries[j];
                 j++;
@@ -924,7 +1186,7 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
             continue;
         }
         ln->cap_entry_id = 0;
-        if (ln->cap_post > 0) {
+        if (ln->cap_post != 0) {
             ln->cap_entry_id = entry_ids[j++];
             for (size_t q = 0; q < ln->capp_n; q++) {
                 db_array_i64(&cp[0], ln->loan->id);
@@ -976,6 +1238,8 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
         }
         db_array_i64(&col[10], ln->prepayment);
         db_array_i64(&col[11], ln->entry_id);
+        db_array_i64(&col[12], ln->default_interest);
+        db_array_text(&col[13], accrual_choice_name(ln->choice));
         for (size_t q = 0; q < ln->alloc_n; q++) {
             const struct rp_alloc *x = &c->alloc[ln->alloc_at + q];
             db_array_i64(&al[0], ln->repayment_id);
@@ -987,16 +1251,37 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     }
     PQclear(r);
     r = NULL;
+    for (size_t i = 0; i < c->n_loans; i++) {
+        if (c->loans[i].cap_set) {
+            db_array_i64(&capset[0], c->loans[i].id);
+            db_array_i64(&capset[1], c->loans[i].cap_posted);
+        }
+    }
+    if (capset[0].n > 0) {
+        /* The replay's capitalised total (the rows' sum may differ: a drawdown inside a grace
+         * period, a stub before the first period). */
+        const char *ps[2] = {db_array_str(&capset[0]), db_array_str(&capset[1])};
+        if (!ps[0] || !ps[1]) {
+            e = oom(err);
+            goto done;
+        }
+        if ((r = db_exec(db, "servicing_set_capitalised", 2, ps, err)) == NULL) {
+            e = err->code;
+            goto done;
+        }
+        PQclear(r);
+        r = NULL;
+    }
     char ub[21];
-    const char *pr[13];
-    for (int q = 0; q < 12; q++) {
+    const char *pr[15];
+    for (int q = 0; q < 14; q++) {
         if ((pr[q] = db_array_str(&col[q])) == NULL) {
             e = oom(err);
             goto done;
         }
     }
-    pr[12] = db_i64_text(ctx->actor->user_id, ub);
-    if ((r = db_exec(db, "repayment_insert", 13, pr, err)) == NULL) {
+    pr[14] = db_i64_text(ctx->actor->user_id, ub);
+    if ((r = db_exec(db, "repayment_insert", 15, pr, err)) == NULL) {
         e = err->code == FLE_DUPLICATE
                 ? fl_error_set(err, FLE_DUPLICATE, "reference", "a repayment with this reference exists for the loan")
                 : err->code;
@@ -1047,9 +1332,11 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
     db_array_free(&done_ids);
 done:
     PQclear(r);
-    for (int q = 0; q < 13; q++) {
+    for (int q = 0; q < 15; q++) {
         db_array_free(&col[q]);
     }
+    db_array_free(&capset[0]);
+    db_array_free(&capset[1]);
     for (int q = 0; q < 5; q++) {
         db_array_free(&al[q]);
     }
@@ -1138,11 +1425,22 @@ static enum fl_err chunk_run(struct db *db, const struct rp_ctx *ctx, struct rp_
 json_t *repayment_record(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
                          const char *value_date, const char *reference, struct fl_error *err)
 {
+    return repayment_record_choice(db, actor, loan_id, amount, value_date, reference, NULL, err);
+}
+
+json_t *repayment_record_choice(struct db *db, const struct principal *actor, int64_t loan_id, const char *amount,
+                                const char *value_date, const char *reference, const char *prepayment_choice,
+                                struct fl_error *err)
+{
     assert(db_in_tx(db) && actor != NULL);
     struct rp_ctx ctx = {.actor = actor, .fund_id = 0};
     tranche_today(ctx.today);
-    struct rp_line ln = {
-        .line_no = 1, .loan_id = loan_id, .amount = amount, .value_date = value_date, .reference = reference};
+    struct rp_line ln = {.line_no = 1,
+                         .loan_id = loan_id,
+                         .amount = amount,
+                         .value_date = value_date,
+                         .reference = reference,
+                         .choice_text = prepayment_choice};
     fl_error_clear(&ln.err);
     struct rp_chunk c;
     enum fl_err e = chunk_load(db, &c, &ln, 1, err);
@@ -1175,14 +1473,15 @@ json_t *repayment_record(struct db *db, const struct principal *actor, int64_t l
                                                 x->principal ? "principal" : "interest", "amount",
                                                 jv_amount(x->amount_minor, l->currency)));
     }
-    json_t *o =
-        json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I}", "id", (json_int_t)ln.repayment_id, "loan_id",
-                  (json_int_t)l->id, "currency", l->currency, "amount", jv_amount(ln.amount_minor, l->currency),
-                  "value_date", value_date, "reference", reference, "entry_id", (json_int_t)ln.entry_id);
+    json_t *o = json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I}", "id", (json_int_t)ln.repayment_id, "loan_id",
+                          (json_int_t)l->id, "currency", l->currency, "amount", jv_amount(ln.amount_minor, l->currency),
+                          "value_date", value_date, "reference", reference, "entry_id", (json_int_t)ln.entry_id);
     for (int b = 0; b < WATERFALL_BUCKETS; b++) {
         json_object_set_new(o, bucket_cols[b], jv_amount(ln.bucket[b], l->currency));
     }
+    json_object_set_new(o, "default_interest", jv_amount(ln.default_interest, l->currency));
     json_object_set_new(o, "prepayment", jv_amount(ln.prepayment, l->currency));
+    json_object_set_new(o, "prepayment_choice", json_string(accrual_choice_name(ln.choice)));
     json_object_set_new(o, "principal", jv_amount(ln.principal, l->currency));
     json_object_set_new(o, "interest", jv_amount(ln.interest, l->currency));
     json_object_set_new(o, "allocations", allocs);
@@ -1899,9 +2198,9 @@ json_t *recovery_record(struct db *db, const struct principal *actor, int64_t lo
         }
     }
     res = json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:I, s:o, s:o}", "id", (json_int_t)id, "loan_id",
-                    (json_int_t)loan_id, "currency", l->currency, "amount", jv_amount(minor, l->currency),
-                    "value_date", value_date, "reference", reference, "entry_id", (json_int_t)entry_id, "restored", tr,
-                    "income", jv_amount(excess, l->currency));
+                    (json_int_t)loan_id, "currency", l->currency, "amount", jv_amount(minor, l->currency), "value_date",
+                    value_date, "reference", reference, "entry_id", (json_int_t)entry_id, "restored", tr, "income",
+                    jv_amount(excess, l->currency));
     if (res == NULL) {
         oom(err);
     }
@@ -1918,6 +2217,56 @@ struct payoff_call {
     const char *date;
     json_t *out;
 };
+
+/* The payoff quote by the accrual engine: accrual_loan_due on the replayed state, the very figures
+ * accrual_loan_pay allocates a payment of that amount from (docs/loan-servicing.md §7). */
+static enum fl_err engine_payoff(struct rp_chunk *c, const struct rp_loan *l, const char *date, json_t **out,
+                                 struct fl_error *err)
+{
+    rate_date d;
+    if (!text_date(date, &d)) {
+        return fl_error_set(err, FLE_BAD_PARAM, "date", "a date YYYY-MM-DD");
+    }
+    if (rate_date_to_days(d) < rate_date_to_days(c->acc->clock)) {
+        return fl_error_set(err, FLE_BAD_PARAM, "date", "before the loan's latest recorded event (%04d-%02d-%02d)",
+                            c->acc->clock.y, c->acc->clock.m, c->acc->clock.d);
+    }
+    int64_t due[ACCRUAL_BUCKETS], payoff = 0;
+    accrual_status st = accrual_loan_due(c->acc, d, due, &payoff);
+    if (st == ACCRUAL_ERR_NO_CAP) {
+        return fl_error_set(err, FLE_RULE, "date",
+                            "default interest runs over a day with no usury cap recorded for the loan's modality");
+    }
+    if (st != ACCRUAL_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "the payoff of loan %" PRId64 ": %s", l->id,
+                            accrual_status_text(st));
+    }
+    /* Principal outstanding and capitalised interest as of the date (a copy advanced to it). */
+    struct accrual_loan *copy = malloc(sizeof *copy);
+    if (copy == NULL) {
+        return oom(err);
+    }
+    memcpy(copy, c->acc, sizeof *copy);
+    st = accrual_loan_advance(copy, d);
+    int64_t outstanding = accrual_loan_outstanding(copy), capitalised = copy->capitalised_minor;
+    free(copy);
+    if (st != ACCRUAL_OK) {
+        return fl_error_set(err, FLE_INTERNAL, NULL, "the payoff of loan %" PRId64 ": %s", l->id,
+                            accrual_status_text(st));
+    }
+    const char *cur = l->currency;
+    *out = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "loan_id", (json_int_t)l->id,
+                     "date", date, "currency", cur, "payoff", jv_amount(payoff, cur), "fees",
+                     jv_amount(due[ACCRUAL_BUCKET_FEES], cur), "default_interest",
+                     jv_amount(due[ACCRUAL_BUCKET_DEFAULT_INTEREST], cur), "overdue_interest",
+                     jv_amount(due[ACCRUAL_BUCKET_OVERDUE_INTEREST], cur), "overdue_principal",
+                     jv_amount(due[ACCRUAL_BUCKET_OVERDUE_PRINCIPAL], cur), "current_interest",
+                     jv_amount(due[ACCRUAL_BUCKET_CURRENT_INTEREST], cur), "current_principal",
+                     jv_amount(due[ACCRUAL_BUCKET_CURRENT_PRINCIPAL], cur), "prepayment",
+                     jv_amount(due[ACCRUAL_BUCKET_PREPAYMENT], cur), "principal_outstanding",
+                     jv_amount(outstanding, cur), "capitalised_interest", jv_amount(capitalised, cur));
+    return *out != NULL ? FLE_OK : oom(err);
+}
 
 /* The quote: what repayment_allocate owes on the date, allocated as a payment of exactly that
  * amount would be (on copies of the instalments: nothing changes). */
@@ -1947,6 +2296,14 @@ static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
     if (strcmp(date, l->first_disbursement) < 0) {
         e = fl_error_set(err, FLE_BAD_PARAM, "date", "before the loan's first disbursement (%s)",
                          l->first_disbursement);
+        goto done;
+    }
+    bool usable = false;
+    if ((e = engine_state(&c, l, &usable, err)) != FLE_OK) {
+        goto done;
+    }
+    if (usable) {
+        e = engine_payoff(&c, l, date, &q->out, err);
         goto done;
     }
     int64_t cap_due = 0;
@@ -1989,6 +2346,7 @@ static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
         json_object_set_new(q->out, bucket_cols[b], jv_amount(a.bucket_minor[b], l->currency));
     }
     json_object_set_new(q->out, "prepayment", jv_amount(a.prepayment_minor, l->currency));
+    json_object_set_new(q->out, "default_interest", jv_amount(0, l->currency));
 done:
     free(copy);
     chunk_free(&c);
@@ -2041,6 +2399,8 @@ json_t *repayment_list(struct db *db, int64_t loan_id, struct fl_error *err)
             json_object_set_new(o, bucket_cols[b], jv_amount(db_i64(r, i, 4 + b), cur));
         }
         json_object_set_new(o, "prepayment", jv_amount(db_i64(r, i, 9), cur));
+        json_object_set_new(o, "default_interest", jv_amount(db_i64(r, i, 12), cur));
+        json_object_set_new(o, "prepayment_choice", json_string(db_str(r, i, 13)));
         json_t *al = json_array();
         for (; ia < PQntuples(ra) && db_i64(ra, ia, 0) == id; ia++) {
             json_array_append_new(al, json_pack("{s:I, s:s, s:o}", "instalment_no", (json_int_t)db_i64(ra, ia, 1),
@@ -2240,6 +2600,9 @@ json_t *loan_close_period(struct db *db, const struct principal *actor, int64_t 
     if (e != FLE_OK) {
         return NULL;
     }
+    /* Fund-level steps of the close go here, once the loans' postings are made and before the
+     * close is recorded (same transaction, same date; add their entries to `posted`): the loss
+     * allowance run of the fund-accounting work is the first. */
     char nb[21], ub[21];
     const char *pi[4] = {fb, date, db_i64_text((int64_t)posted, nb), db_i64_text(actor->user_id, ub)};
     if ((r = db_exec(db, "close_insert", 4, pi, err)) == NULL) {

@@ -95,6 +95,12 @@ static schedule_status validate(const schedule_terms *t, size_t rows_cap)
     return SCHEDULE_OK;
 }
 
+schedule_status schedule_check(const schedule_terms *terms)
+{
+    assert(terms != NULL);
+    return validate(terms, SCHEDULE_INSTALMENTS_MAX);
+}
+
 /* The level amount of the amortising rows, fixed at the first of them from balance b over m. */
 static schedule_status level_amount(const schedule_terms *t, int64_t b, int m, int64_t *level)
 {

@@ -6,6 +6,7 @@
 #include "fundledger/jsonv.h"
 #include "fundledger/portfolio.h"
 #include "fundledger/repayment.h"
+#include "fundledger/servicing.h"
 
 /* ---- repayments ---- */
 
@@ -13,13 +14,15 @@ struct repayment_args {
     const struct principal *who;
     int64_t id;
     const char *amount, *value_date, *reference;
+    const char *prepayment_choice; /* repayments only; NULL: the fund's default */
 };
 
 static enum fl_err repayment_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
 {
     struct repayment_args *a = arg;
     *status = 201;
-    *reply = repayment_record(db, a->who, a->id, a->amount, a->value_date, a->reference, err);
+    *reply =
+        repayment_record_choice(db, a->who, a->id, a->amount, a->value_date, a->reference, a->prepayment_choice, err);
     return *reply ? FLE_OK : err->code;
 }
 
@@ -31,26 +34,30 @@ static enum fl_err recovery_op(struct db *db, void *arg, unsigned *status, json_
     return *reply ? FLE_OK : err->code;
 }
 
-/* Both bodies: {"amount", "value_date", "reference"}. */
+/* Both bodies: {"amount", "value_date", "reference"}; a repayment also takes
+ * "prepayment_choice" (docs/loan-servicing.md §7). */
 static void cash_in(struct http_req *r, struct http_reply *out, idem_fn fn)
 {
     static const struct jv_field spec[] = {
         {"amount", JV_AMOUNT, true, 32},
         {"value_date", JV_DATE, true, 10},
         {"reference", JV_STRING, true, REPAYMENT_REFERENCE_BYTES_MAX},
+        {"prepayment_choice", JV_STRING, false, 20},
     };
+    const bool choice = fn == repayment_op;
     struct repayment_args a = {.who = &r->who};
     struct fl_error err;
     if (!http_param_id(r, 0, &a.id, out)) {
         return;
     }
-    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0] - (choice ? 0 : 1), "", &err) != FLE_OK) {
         http_reply_error(out, &err);
         return;
     }
     a.amount = jv_str(r->body, "amount");
     a.value_date = jv_str(r->body, "value_date");
     a.reference = jv_str(r->body, "reference");
+    a.prepayment_choice = choice ? jv_str(r->body, "prepayment_choice") : NULL;
     http_write(r, out, fn, &a);
 }
 
@@ -108,6 +115,48 @@ void h_loan_repayments(struct http_req *r, struct http_reply *out)
 void h_fund_close(struct http_req *r, struct http_reply *out)
 {
     http_write_fund_date(r, out, "date", 200, loan_close_period);
+}
+
+/* ---- default (moratorium) interest rates ---- */
+
+struct default_rate_args {
+    const struct principal *who;
+    int64_t fund_id;
+    const char *rate, *valid_from;
+};
+
+static enum fl_err default_rate_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct default_rate_args *a = arg;
+    *status = 201;
+    *reply = servicing_default_rate_set(db, a->who, a->fund_id, a->rate, a->valid_from, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+/* {"rate", "valid_from"} */
+void h_default_rates_create(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {
+        {"rate", JV_STRING, true, 32},
+        {"valid_from", JV_DATE, true, 10},
+    };
+    struct default_rate_args a = {.who = &r->who};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.rate = jv_str(r->body, "rate");
+    a.valid_from = jv_str(r->body, "valid_from");
+    http_write(r, out, default_rate_op, &a);
+}
+
+void h_default_rates_list(struct http_req *r, struct http_reply *out)
+{
+    http_read_id(r, out, servicing_default_rates);
 }
 
 /* ---- write-off ---- */

@@ -419,7 +419,7 @@ int main(int argc, char **argv)
     approver = (struct principal){.role = ROLE_APPROVER};
     if (auth_user_add(db, mname, ROLE_FUND_MANAGER, 0, &manager.user_id, &err) != FLE_OK ||
         auth_user_add(db, aname, ROLE_APPROVER, 0, &approver.user_id, &err) != FLE_OK ||
-        auth_limit_set(db, approver.user_id, "COP", INT64_MAX / 2, &err) != FLE_OK) {
+        auth_limit_set(db, approver.user_id, "COP", 1000000000000000, &err) != FLE_OK) {
         die("users", &err);
     }
     struct setup s = {.loans = loans, .catch_up = catch_up};

@@ -59,6 +59,8 @@ static const struct {
     {"entrepreneur_stage", "INSERT,SELECT"},
     {"entrepreneur_stage_id_seq", "USAGE"},
     {"fund", "INSERT,SELECT UPDATE(reserve_target_minor,waterfall_mode)"},
+    {"fund_default_rate", "INSERT,SELECT"},
+    {"fund_default_rate_id_seq", "USAGE"},
     {"fund_id_seq", "USAGE"},
     {"hs_measure", "INSERT,SELECT UPDATE(approved_at,approved_by)"},
     {"hs_measure_id_seq", "USAGE"},

@@ -57,7 +57,8 @@ static json_t *self_approve_fn(struct db *d, void *arg, struct fl_error *err)
 /* The loan terms every test uses: quarterly instalments at 12.550881 % EA, whose quarterly rate
  * is exactly 3 % (1.03^4 = 1.12550881), equal principal over 4 instalments, so every interest
  * figure is a round number: 3 % of the balance before the instalment. Approved 2024-01-15,
- * disbursed in full on 2024-01-20 (conditions ticked 2024-01-16). shares NULL = pro rata. */
+ * disbursed in full on the first period's start (2024-01-15 for a first due date of 2024-04-15,
+ * 2024-03-01 for 2024-06-01). shares NULL = pro rata. */
 static int64_t make_loan(int64_t fund, int64_t entrepreneur, const char *principal, const char *first_due,
                          const json_t *shares)
 {
@@ -73,7 +74,9 @@ static int64_t make_loan(int64_t fund, int64_t entrepreneur, const char *princip
                               .purpose = "test",
                               .shares = shares}};
     int64_t loan = lf_approve_loan(&a);
-    lf_disburse(loan, principal);
+    /* Drawn on the day the period of instalment 1 starts (first due date less one quarter): no
+     * event, so the loan owes exactly its stored schedule (docs/loan-servicing.md §2, §4). */
+    lf_disburse_on(loan, principal, strcmp(first_due, "2024-06-01") == 0 ? "2024-03-01" : "2024-01-15");
     return loan;
 }
 
@@ -210,18 +213,22 @@ static void test_repayments_allocation_and_postings(void **state)
     json_decref(r2);
 
     /* Early: 600,000.00 on 2024-09-01: overdue principal of instalment 2 226,999.99; current
-     * instalment 3 (due 2024-10-15) interest 18,000.00 and principal 300,000.00; the excess
-     * 55,000.01 prepays the LAST instalment (4) first. */
+     * instalment 3 (period 2024-07-15 .. 2024-10-15, 92 days) owes the interest accrued to the day
+     * on the not-yet-due 600,000.00, not the full 18,000.00 (docs/loan-servicing.md §6 bucket 5):
+     * 600,000.00 x (1.12550881^(48/368) - 1) = 9,324.9098 -> 9,324.91; principal 300,000.00; the
+     * excess 63,675.10 is a prepayment (recorded against the LAST instalment, 4). */
     json_t *r3 = lf_repay(loan_a, "600000.00", "2024-09-01", "BANK-0003", FLE_OK, NULL);
     assert_string_equal(lf_jstr(r3, "overdue_principal"), "226999.99");
-    assert_string_equal(lf_jstr(r3, "current_interest"), "18000.00");
+    assert_string_equal(lf_jstr(r3, "current_interest"), "9324.91");
     assert_string_equal(lf_jstr(r3, "current_principal"), "300000.00");
-    assert_string_equal(lf_jstr(r3, "prepayment"), "55000.01");
-    assert_string_equal(lf_jstr(r3, "principal_outstanding"), "244999.99");
+    assert_string_equal(lf_jstr(r3, "prepayment"), "63675.10");
+    assert_string_equal(lf_jstr(r3, "principal_outstanding"), "236324.90");
     assert_allocation(lf_jid(r3, "id"),
-                      "2:principal:22699999,3:interest:1800000,3:principal:30000000,4:principal:5500001");
-    /* principal 582,000.00 = 436,500.00 + 145,500.00 exactly. */
-    snprintf(want, sizeof want, "1050:60000000,T%" PRId64 ".LOANS:-43650000,T%" PRId64 ".LOANS:-14550000,4000:-1800000",
+                      "2:principal:22699999,3:interest:932491,3:principal:30000000,4:principal:6367510");
+    /* principal 590,675.09 split by the cumulative repaid total (§10): 963,675.10 splits 3:1 as
+     * 722,756.33 / 240,918.77 (the .5 tie to position 1), 373,000.01 as 279,750.01 / 93,250.00:
+     * the steps are 443,006.32 and 147,668.77. */
+    snprintf(want, sizeof want, "1050:60000000,T%" PRId64 ".LOANS:-44300632,T%" PRId64 ".LOANS:-14766877,4000:-932491",
              r_senior, r_fl);
     assert_entry(lf_jid(r3, "entry_id"), want);
     json_decref(r3);
@@ -231,12 +238,13 @@ static void test_repayments_allocation_and_postings(void **state)
     int64_t entries_before = lf_scalar_i64("SELECT count(*) FROM journal_entry");
     assert_null(lf_repay(loan_a, "1.00", "2024-09-02", "BANK-0003", FLE_DUPLICATE, &err));
     assert_string_equal(err.field, "reference");
-    /* Overpayment: on 2024-09-02 instalment 3 is paid and instalment 4 owes 244,999.99 of principal
-     * (its interest is not due yet): at most 244,999.99 is accepted. */
+    /* Overpayment: on 2024-09-02 the payoff is the 236,324.90 not yet due plus one day of
+     * instalment 3's interest on it, 236,324.90 x (1.12550881^(1/368) - 1) = 75.94: at most
+     * 236,400.84 is accepted (§7). */
     assert_null(lf_repay(loan_a, "245000.00", "2024-09-02", "BANK-0004", FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
     assert_non_null(strstr(err.message, "overpayment"));
-    assert_non_null(strstr(err.message, "244999.99"));
+    assert_non_null(strstr(err.message, "236400.84"));
     /* Other refusals: bad amount, future date, before the disbursement, unknown loan. */
     assert_null(lf_repay(loan_a, "0.00", "2024-09-02", "BANK-X", FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "amount");
@@ -252,16 +260,17 @@ static void test_repayments_allocation_and_postings(void **state)
     assert_string_equal(err.field, "loan_id");
     assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
 
-    /* Paid off: 244,999.99 prepays instalment 4's principal; the loan is repaid (instalment 4's
-     * interest 9,000.00 never accrues) and the entrepreneur moves to repaid.
-     * 24,499,999 x 3/4 = 18,374,999.25, x 1/4 = 6,124,999.75: the centavo left goes to the first
-     * loss tranche (.75). */
-    json_t *r4 = lf_repay(loan_a, "244999.99", "2024-09-02", "BANK-0004", FLE_OK, NULL);
-    assert_string_equal(lf_jstr(r4, "prepayment"), "244999.99");
+    /* Paid off: 236,400.84 pays the day's interest 75.94 and prepays the 236,324.90 left; the loan
+     * is repaid (the rest of instalment 3's period and instalment 4 never accrue) and the
+     * entrepreneur moves to repaid. The tranches step to their targets of 1,200,000.00
+     * (900,000.00 / 300,000.00): 177,243.67 and 59,081.23. */
+    json_t *r4 = lf_repay(loan_a, "236400.84", "2024-09-02", "BANK-0004", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r4, "current_interest"), "75.94");
+    assert_string_equal(lf_jstr(r4, "prepayment"), "236324.90");
     assert_string_equal(lf_jstr(r4, "loan_status"), "repaid");
-    assert_allocation(lf_jid(r4, "id"), "4:principal:24499999");
-    snprintf(want, sizeof want, "1050:24499999,T%" PRId64 ".LOANS:-18374999,T%" PRId64 ".LOANS:-6125000", r_senior,
-             r_fl);
+    assert_allocation(lf_jid(r4, "id"), "3:interest:7594,4:principal:23632490");
+    snprintf(want, sizeof want, "1050:23640084,T%" PRId64 ".LOANS:-17724367,T%" PRId64 ".LOANS:-5908123,4000:-7594",
+             r_senior, r_fl);
     assert_entry(lf_jid(r4, "entry_id"), want);
     json_decref(r4);
     snprintf(sql, sizeof sql,
@@ -269,12 +278,12 @@ static void test_repayments_allocation_and_postings(void **state)
              "e.id = l.entrepreneur_id WHERE l.id = %" PRId64,
              loan_a);
     lf_assert_scalar(sql, "repaid repaid");
-    /* Every tranche's share of the loan is back: LOANS 0; collections 1,281,000.00 =
-     * 1,200,000.00 principal + 81,000.00 interest (4000). */
+    /* Every tranche's share of the loan is back: LOANS 0; collections 1,272,400.85 =
+     * 1,200,000.00 principal + 72,400.85 interest (4000: 36,000.00 + 27,000.00 + 9,324.91 + 75.94). */
     assert_int_equal(lf_tbal(r_fund, r_senior, "LOANS"), 0);
     assert_int_equal(lf_tbal(r_fund, r_fl, "LOANS"), 0);
-    assert_int_equal(lf_balance(r_fund, "1050"), 128100000);
-    assert_int_equal(lf_balance(r_fund, "4000"), -8100000);
+    assert_int_equal(lf_balance(r_fund, "1050"), 127240085);
+    assert_int_equal(lf_balance(r_fund, "4000"), -7240085);
     /* A repaid loan takes no more repayments. */
     assert_null(lf_repay(loan_a, "1.00", "2024-09-03", "BANK-0005", FLE_CONFLICT, &err));
     assert_string_equal(err.field, "loan_id");
@@ -291,8 +300,8 @@ static void test_arrears_as_of_dates(void **state)
     assert_arrears(loan_a, "2024-08-19", 35, "300000.00", "27000.00", "900000.00");
     /* 2024-08-20: the part payment leaves 226,999.99 of its principal; still 36 days late. */
     assert_arrears(loan_a, "2024-08-20", 36, "226999.99", "0.00", "826999.99");
-    assert_arrears(loan_a, "2024-09-01", 0, "0.00", "0.00", "244999.99");
-    assert_arrears(loan_a, "2025-06-30", 0, "0.00", "0.00", "0.00"); /* repaid */
+    assert_arrears(loan_a, "2024-09-01", 0, "0.00", "0.00", "236324.90"); /* after r3's prepayment */
+    assert_arrears(loan_a, "2025-06-30", 0, "0.00", "0.00", "0.00");      /* repaid */
     struct fl_error err;
     assert_null(loan_arrears(db, 999999, "2024-09-01", &err));
     assert_int_equal(err.code, FLE_NOT_FOUND);

@@ -26,6 +26,7 @@
 #include "fundledger/pipeline.h"
 #include "fundledger/portfolio.h"
 #include "fundledger/repayment.h"
+#include "fundledger/servicing.h"
 #include "fundledger/tranche.h"
 #include "loanfix.h"
 #include "testdb.h"
@@ -41,7 +42,8 @@ static int64_t make_fund(const char *code)
 }
 
 /* 1,000,000.00 at 24.75 % EA, quarterly, 4 instalments from 2024-04-30, one interest-grace and
- * one principal-grace instalment, equal principal; approved, and disbursed in full (lf_disburse). */
+ * one principal-grace instalment, equal principal; approved, and disbursed in full on 2024-01-30,
+ * the day instalment 1's period starts (no stub: docs/loan-servicing.md §4). */
 static int64_t grace_loan(int64_t fund, int64_t e, const char *purpose)
 {
     struct lf_loan_args a = {fund,
@@ -57,7 +59,7 @@ static int64_t grace_loan(int64_t fund, int64_t e, const char *purpose)
                               .approval_date = "2024-01-15",
                               .purpose = purpose}};
     int64_t loan = lf_approve_loan(&a);
-    lf_disburse(loan, "1000000.00");
+    lf_disburse_on(loan, "1000000.00", "2024-01-30");
     return loan;
 }
 
@@ -103,9 +105,12 @@ static int teardown(void **state)
  * principal-grace instalments, first due 2024-04-30; funded 110,000,000.00 senior and
  * 66,800,000.00 first loss. Rows 1-2 capitalise 10,049,697.57 and 10,620,944.30 = 20,670,641.87
  * (G.capitalised); rows 3-6 paid on their due dates leave 122,083,654.88 (G.balance_after_row6);
- * row 7 (2025-07-30 .. 2025-10-30) charges 6,939,501.19 (G.row7.interest). Paid off on 2025-09-15
- * the loan owes 129,023,156.07, the figure the issue says the schedule owes, where the old code
- * took 108,352,514.20 and lost the capitalised interest. */
+ * row 7 (2025-07-30 .. 2025-10-30) charges 6,939,501.19 (G.row7.interest). Drawn on 2024-01-30,
+ * the day instalment 1's period starts, as the worked example. Paid off on 2025-09-15 (47 of the 92
+ * days of period 7) the loan owes the schedule balance plus the interest of the days run,
+ * 122,083,654.88 x (1.2475^(47/368) - 1) = 3,497,239.44: 125,580,894.32 (G.payoff,
+ * docs/loan-servicing.md §7), where the old code took 108,352,514.20 and lost the capitalised
+ * interest (and the stored-schedule allocation charged all of row 7's 6,939,501.19). */
 static void test_grace_loan_capitalised_interest_collected(void **state)
 {
     (void)state;
@@ -140,7 +145,7 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
              "FROM loan_capitalisation WHERE loan_id = %" PRId64,
              loan);
     lf_assert_scalar(sql, "1:2024-04-30:1004969757,2:2024-07-30:1062094430");
-    lf_disburse(loan, "176800000.00");
+    lf_disburse_on(loan, "176800000.00", "2024-01-30");
 
     /* Capitalised interest is principal outstanding from its due date, before anything posts it. */
     assert_outstanding(loan, "2024-04-29", "176800000.00");
@@ -183,12 +188,13 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     assert_int_equal(lf_scalar_i64(sql), 2067064187);
     assert_outstanding(loan, "2025-07-30", "122083654.88"); /* G.balance_after_row6 */
 
-    /* Paid off mid-period: the schedule balance plus row 7's interest, capitalised interest
-     * included. A centavo more is refused and names the payoff. */
+    /* Paid off mid-period: the schedule balance plus row 7's interest accrued to the day,
+     * capitalised interest included. A centavo more is refused and names the payoff. */
     json_t *q = loan_payoff(db, loan, "2025-09-15", &err);
     assert_non_null(q);
-    assert_string_equal(lf_jstr(q, "payoff"), "129023156.07");
-    assert_string_equal(lf_jstr(q, "current_interest"), "6939501.19");
+    assert_string_equal(lf_jstr(q, "payoff"), "125580894.32");
+    assert_string_equal(lf_jstr(q, "current_interest"), "3497239.44");
+    assert_string_equal(lf_jstr(q, "default_interest"), "0.00");
     assert_string_equal(lf_jstr(q, "principal_outstanding"), "122083654.88");
     assert_string_equal(lf_jstr(q, "capitalised_interest"), "20670641.87");
     assert_string_equal(lf_jstr(q, "overdue_principal"), "0.00");
@@ -198,12 +204,16 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     assert_null(loan_payoff(db, 999999, NULL, &err));
     assert_int_equal(err.code, FLE_NOT_FOUND);
     int64_t entries_before = lf_scalar_i64("SELECT count(*) FROM journal_entry");
-    assert_null(lf_repay(loan, "129023156.08", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
+    assert_null(lf_repay(loan, "125580894.33", "2025-09-15", "G-PAYOFF", FLE_RULE, &err));
     assert_string_equal(err.field, "amount");
-    assert_non_null(strstr(err.message, "129023156.07"));
+    assert_non_null(strstr(err.message, "125580894.32"));
     assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries_before);
-    json_t *r = lf_repay(loan, "129023156.07", "2025-09-15", "G-PAYOFF", FLE_OK, NULL);
-    assert_string_equal(lf_jstr(r, "current_interest"), "6939501.19");
+    json_t *r = lf_repay(loan, "125580894.32", "2025-09-15", "G-PAYOFF", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "current_interest"), "3497239.44");
+    /* Row 7's principal (level 34,977,889.83 less its 6,939,501.19 of interest) is current; the
+     * rest of the balance, 122,083,654.88 - 28,038,388.64, is prepaid. */
+    assert_string_equal(lf_jstr(r, "current_principal"), "28038388.64");
+    assert_string_equal(lf_jstr(r, "prepayment"), "94045266.24");
     assert_string_equal(lf_jstr(r, "loan_status"), "repaid");
     assert_string_equal(lf_jstr(r, "principal_outstanding"), "0.00");
     json_decref(r);
@@ -232,7 +242,7 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     assert_int_equal(json_array_size(reps), 5);
     json_t *last = json_array_get(reps, 4);
     assert_string_equal(lf_jstr(last, "reference"), "G-PAYOFF");
-    assert_string_equal(lf_jstr(last, "amount"), "129023156.07");
+    assert_string_equal(lf_jstr(last, "amount"), "125580894.32");
     json_t *tr = json_object_get(last, "tranches");
     assert_int_equal(json_array_size(tr), 2);
     int64_t sum = 0;
@@ -505,6 +515,257 @@ static void test_origination_fee(void **state)
     lf_assert_books_balance();
 }
 
+/* ---- the accrual engine wired to repayments (docs/loan-servicing.md §4-§7, §11) ---- */
+
+/* Loan L of the worked examples: 12,000,000.00 at 24 % EA, monthly, 12 annuity instalments, first
+ * due 2026-02-15 (instalment 1's period starts 2026-01-15), act/365; the conditions ticked on
+ * 2026-01-15. modality NULL = microcredito. */
+static int64_t loan_L(int64_t fund, const char *modality)
+{
+    int64_t e = lf_make_entrepreneur(fund, "Asociación de Paneleros", "52835", "cacao");
+    struct lf_loan_args a = {fund,
+                             {.entrepreneur_id = e,
+                              .principal = "12000000.00",
+                              .annual_rate = "0.24",
+                              .payments_per_year = 12,
+                              .term_count = 12,
+                              .first_due_date = "2026-02-15",
+                              .amortisation = "annuity",
+                              .modality = modality,
+                              .approval_date = "2026-01-15",
+                              .purpose = "mill"}};
+    int64_t loan = lf_approve_loan(&a);
+    static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
+    for (int i = 0; i < 4; i++) {
+        struct lf_money_args t = {loan, NULL, "2026-01-15", items[i]};
+        json_decref(lf_run(lf_tick_fn, &t, FLE_OK, NULL));
+    }
+    return loan;
+}
+
+static void draw(int64_t loan, const char *amount, const char *date)
+{
+    struct lf_money_args d = {loan, amount, date, NULL};
+    json_t *p = lf_run(lf_disb_fn, &d, FLE_OK, NULL);
+    int64_t pid = lf_jid(p, "id");
+    json_decref(p);
+    lf_approve(pid);
+}
+
+struct choice_args {
+    int64_t loan;
+    const char *amount, *date, *ref, *choice;
+};
+
+static json_t *repay_choice_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct choice_args *a = arg;
+    return repayment_record_choice(d, &manager, a->loan, a->amount, a->date, a->ref, a->choice, err);
+}
+
+static json_t *quote(int64_t loan, const char *date)
+{
+    struct fl_error err;
+    json_t *q = loan_payoff(db, loan, date, &err);
+    if (q == NULL) {
+        fail_msg("payoff of loan %" PRId64 " on %s: %s %s", loan, date, err.field, err.message);
+    }
+    return q;
+}
+
+/* Two drawdowns (§4): 6,000,000.00 on 2026-01-15 and 6,000,000.00 on 2026-01-25. Row 1's interest
+ * is two stretches of the 31-day period: 6,000,000.00 x (1.24^(10/372) - 1) = 34,795.89 and
+ * 12,000,000.00 x (1.24^(21/372) - 1) = 146,608.97: 181,404.86 (TD.row1), not the 217,050.99 of
+ * the schedule drawn in full; row 1's principal is 904,379.12 (version 2, level 1,121,430.11). */
+static void test_two_drawdowns(void **state)
+{
+    (void)state;
+    int64_t fund = make_fund("TWODRAW");
+    int64_t senior = lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
+    int64_t loan = loan_L(fund, NULL);
+    draw(loan, "6000000.00", "2026-01-15");
+    draw(loan, "6000000.00", "2026-01-25");
+    json_t *q = quote(loan, "2026-02-15");
+    assert_string_equal(lf_jstr(q, "current_interest"), "181404.86");
+    assert_string_equal(lf_jstr(q, "current_principal"), "904379.12");
+    assert_string_equal(lf_jstr(q, "overdue_interest"), "0.00");
+    json_decref(q);
+    json_t *r = lf_repay(loan, "1085783.98", "2026-02-15", "TD-1", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "current_interest"), "181404.86");
+    assert_string_equal(lf_jstr(r, "current_principal"), "904379.12");
+    assert_string_equal(lf_jstr(r, "prepayment"), "0.00");
+    assert_string_equal(lf_jstr(r, "principal_outstanding"), "11095620.88");
+    json_decref(r);
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 1200000000 - 90437912);
+    assert_int_equal(lf_balance(fund, "4000"), -18140486);
+    lf_assert_books_balance();
+    assert_verify();
+}
+
+/* A prepayment under each choice (§7): L drawn in full on 2026-01-15, rows 1-3 paid on their due
+ * dates (1,121,430.11 each), 5,000,000.00 paid on 2026-05-05 (20 of the 30 days of period 4):
+ * current interest 9,237,492.67 x (1.24^(20/360) - 1) = 111,056.15, row 4's principal 954,346.20,
+ * prepayment 3,934,597.65, balance 4,348,548.82; row 4 then owes the rest of its period on that
+ * balance, 26,061.74, on 2026-05-15. The choice is stored with the payment and replayed: under
+ * reduce_instalment row 5 is 588,736.86; under reduce_term it stays 1,121,430.11. */
+static void prepayment_case(const char *code, const char *choice, const char *row5_total)
+{
+    int64_t fund = make_fund(code);
+    int64_t senior = lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
+    int64_t loan = loan_L(fund, NULL);
+    draw(loan, "12000000.00", "2026-01-15");
+    static const char *const due[] = {"2026-02-15", "2026-03-15", "2026-04-15"};
+    for (int k = 0; k < 3; k++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "PP-%d", k + 1);
+        json_t *r = lf_repay(loan, "1121430.11", due[k], ref, FLE_OK, NULL);
+        assert_string_equal(lf_jstr(r, "prepayment"), "0.00");
+        json_decref(r);
+    }
+    struct choice_args bad = {loan, "5000000.00", "2026-05-05", "PP-4", "shorter"};
+    struct fl_error err;
+    assert_null(lf_run(repay_choice_fn, &bad, FLE_BAD_FIELD, &err));
+    assert_string_equal(err.field, "prepayment_choice");
+    struct choice_args c = {loan, "5000000.00", "2026-05-05", "PP-4", choice};
+    json_t *r = lf_run(repay_choice_fn, &c, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "current_interest"), "111056.15");
+    assert_string_equal(lf_jstr(r, "current_principal"), "954346.20");
+    assert_string_equal(lf_jstr(r, "prepayment"), "3934597.65");
+    assert_string_equal(lf_jstr(r, "principal_outstanding"), "4348548.82");
+    assert_string_equal(lf_jstr(r, "prepayment_choice"), choice);
+    json_decref(r);
+    /* A payment dated before the latest one is refused: repayments replay in date order. */
+    assert_null(lf_repay(loan, "1.00", "2026-05-04", "PP-X", FLE_BAD_FIELD, &err));
+    assert_string_equal(err.field, "value_date");
+    json_t *q = quote(loan, "2026-05-15");
+    assert_string_equal(lf_jstr(q, "current_interest"), "26061.74");
+    assert_string_equal(lf_jstr(q, "current_principal"), "0.00");
+    json_decref(q);
+    r = lf_repay(loan, "26061.74", "2026-05-15", "PP-5", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "current_interest"), "26061.74");
+    json_decref(r);
+    /* Row 5 (due 2026-06-15) on the re-cut schedule, from a fresh replay of the stored history. */
+    q = quote(loan, "2026-06-15");
+    int64_t cint = 0, cp = 0, want = 0;
+    assert_int_equal(money_parse(lf_jstr(q, "current_interest"), 2, false, &cint), MONEY_OK);
+    assert_int_equal(money_parse(lf_jstr(q, "current_principal"), 2, false, &cp), MONEY_OK);
+    assert_int_equal(money_parse(row5_total, 2, false, &want), MONEY_OK);
+    assert_int_equal(cint + cp, want);
+    json_decref(q);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(prepayment_choice, ',' ORDER BY value_date) FROM repayment WHERE loan_id = %" PRId64
+             " AND prepayment_minor > 0",
+             loan);
+    lf_assert_scalar(sql, choice);
+    assert_int_equal(lf_tbal(fund, senior, "LOANS"), 434854882);
+    lf_assert_books_balance();
+    assert_verify();
+}
+
+static void test_prepayment_reduce_instalment(void **state)
+{
+    (void)state;
+    prepayment_case("PPINST", "reduce_instalment", "588736.86");
+}
+
+static void test_prepayment_reduce_term(void **state)
+{
+    (void)state;
+    prepayment_case("PPTERM", "reduce_term", "1121430.11");
+}
+
+struct rate_args {
+    int64_t fund;
+    const char *rate, *from;
+};
+
+static json_t *rate_fn(struct db *d, void *arg, struct fl_error *err)
+{
+    struct rate_args *a = arg;
+    return servicing_default_rate_set(d, &manager, a->fund, a->rate, a->from, err);
+}
+
+/* A late payment with default interest across a change of the usury cap (§5): the fund's default
+ * rate 30 % EA from 2026-01-01; consumo ordinario capped at 28 % (from 2026-01-01, migration 0003)
+ * and at 26.5 % from 2026-04-01 (inserted here). L drawn on 2026-01-15, row 1 paid on time; on
+ * 2026-04-20 row 2 (principal 920,737.15, due 2026-03-15) has earned
+ * 920,737.15 x (1.28^(17/365) - 1) = 10,647.35 + 920,737.15 x (1.265^(19/365) - 1) = 11,335.94 =
+ * 21,983.29 (DI.total), and row 3 (due 2026-04-15) five days at 26.5 %: 3,023.42 (DI.row3.default):
+ * 25,006.71 of default interest (DI.due.default), collected before the overdue interest
+ * 384,732.01 (DI.due.overdue_interest). */
+static void test_default_interest_across_cap_change(void **state)
+{
+    (void)state;
+    struct fl_error err;
+    int64_t fund = make_fund("DEFAULT");
+    lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
+    struct rate_args ra = {fund, "0.30", "2026-01-01"};
+    json_t *x = lf_run(rate_fn, &ra, FLE_OK, NULL);
+    assert_string_equal(lf_jstr(x, "rate"), "0.3000");
+    json_decref(x);
+    struct rate_args same = {fund, "0.31", "2026-01-01"};
+    assert_null(lf_run(rate_fn, &same, FLE_RULE, &err));
+    assert_string_equal(err.field, "valid_from");
+    struct rate_args badr = {fund, "thirty", "2026-02-01"};
+    assert_null(lf_run(rate_fn, &badr, FLE_BAD_FIELD, &err));
+    assert_string_equal(err.field, "rate");
+    assert_true(testdb_exec(ci, "INSERT INTO usury_rate (modality, valid_from, valid_to, rate, source) VALUES "
+                                "('consumo_ordinario', '2026-04-01', '9999-12-31', 26500000, 'test: April 2026')"));
+    int64_t loan = loan_L(fund, "consumo_ordinario");
+    draw(loan, "12000000.00", "2026-01-15");
+    json_decref(lf_repay(loan, "1121430.11", "2026-02-15", "DI-1", FLE_OK, NULL));
+    json_t *q = quote(loan, "2026-04-20");
+    assert_string_equal(lf_jstr(q, "default_interest"), "25006.71");
+    assert_string_equal(lf_jstr(q, "overdue_interest"), "384732.01");
+    assert_string_equal(lf_jstr(q, "overdue_principal"), "1858128.21");
+    assert_string_equal(lf_jstr(q, "current_interest"), "27639.74");
+    json_decref(q);
+    /* 1,000,000.00 on 2026-04-20: default interest first, then overdue interest, then overdue
+     * principal (row 2's 920,737.15 in full, then row 3's): 1,000,000.00 - 25,006.71 - 384,732.01. */
+    json_t *r = lf_repay(loan, "1000000.00", "2026-04-20", "DI-2", FLE_OK, NULL);
+    assert_string_equal(lf_jstr(r, "default_interest"), "25006.71");
+    assert_string_equal(lf_jstr(r, "overdue_interest"), "384732.01");
+    assert_string_equal(lf_jstr(r, "overdue_principal"), "590261.28");
+    json_decref(r);
+    /* Default interest is income (4000) with the interest. */
+    assert_int_equal(lf_balance(fund, "4000"), -(21705099 + 2500671 + 38473201));
+    json_t *list = repayment_list(db, loan, &err);
+    assert_non_null(list);
+    assert_string_equal(lf_jstr(json_array_get(json_object_get(list, "repayments"), 1), "default_interest"),
+                        "25006.71");
+    json_decref(list);
+    /* A new default rate never reaches back over a recorded repayment. */
+    struct rate_args late = {fund, "0.25", "2026-04-20"};
+    assert_null(lf_run(rate_fn, &late, FLE_RULE, &err));
+    assert_string_equal(err.field, "valid_from");
+    struct rate_args next = {fund, "0.25", "2026-04-21"};
+    json_decref(lf_run(rate_fn, &next, FLE_OK, NULL));
+    /* The command line sets the same rates (when the tests know the binary). */
+    size_t want_rates = 2;
+    const char *bin = getenv("FUNDLEDGER_BIN");
+    if (bin != NULL) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' %s default-rate --fund %" PRId64
+                 " --rate 0.26 --from 2026-04-19 --user manager >/dev/null 2>&1",
+                 ci, bin, fund);
+        assert_true(system(cmd) != 0); /* before the latest repayment */
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' %s default-rate --fund %" PRId64
+                 " --rate 0.26 --from 2026-05-01 --user manager >/dev/null 2>&1",
+                 ci, bin, fund);
+        assert_int_equal(system(cmd), 0);
+        want_rates = 3;
+    }
+    json_t *rates = servicing_default_rates(db, fund, &err);
+    assert_non_null(rates);
+    assert_int_equal(json_array_size(json_object_get(rates, "default_rates")), want_rates);
+    json_decref(rates);
+    lf_assert_books_balance();
+    assert_verify();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +774,10 @@ int main(void)
         cmocka_unit_test(test_close_twice_one_set_of_postings),
         cmocka_unit_test(test_grace_loan_written_off_leaves_zero),
         cmocka_unit_test(test_origination_fee),
+        cmocka_unit_test(test_two_drawdowns),
+        cmocka_unit_test(test_prepayment_reduce_instalment),
+        cmocka_unit_test(test_prepayment_reduce_term),
+        cmocka_unit_test(test_default_interest_across_cap_change),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -138,17 +138,19 @@ static json_t *loan_fn(struct db *d, void *arg, struct fl_error *err)
 
 static json_t *tick_fn(struct db *d, void *arg, struct fl_error *err)
 {
-    return loan_condition_tick(d, &manager, loan_id, arg, "2024-01-16", "checked", err);
+    return loan_condition_tick(d, &manager, loan_id, arg, "2024-01-15", "checked", err);
 }
 
 static json_t *disb_fn(struct db *d, void *arg, struct fl_error *err)
 {
     (void)arg;
-    return disbursement_propose(d, &manager, loan_id, "1200000.00", "2024-01-20", err);
+    return disbursement_propose(d, &manager, loan_id, "1200000.00", "2024-01-15", err);
 }
 
 /* One tranche of 5,000,000.00; a loan of 1,200,000.00 at exactly 3 % a quarter (12.550881 % EA),
- * equal principal over 4 quarters from 2024-04-15, disbursed on 2024-01-20. */
+ * equal principal over 4 quarters from 2024-04-15, disbursed on 2024-01-15: the day instalment 1's
+ * period starts, so paid on its due dates it owes exactly its stored schedule
+ * (docs/loan-servicing.md §2, §4). */
 static bool scene(void)
 {
     if ((fund_id = take_id(run(fund_fn, NULL), "id")) == 0) {

@@ -276,12 +276,18 @@ int64_t lf_approve_loan(struct lf_loan_args *a)
 
 void lf_disburse(int64_t loan, const char *amount)
 {
+    lf_disburse_on(loan, amount, "2024-01-20");
+}
+
+void lf_disburse_on(int64_t loan, const char *amount, const char *value_date)
+{
     static const char *const items[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
     for (int i = 0; i < 4; i++) {
-        struct lf_money_args t = {loan, NULL, "2024-01-16", items[i]};
+        struct lf_money_args t = {loan, NULL, strcmp(value_date, "2024-01-16") < 0 ? value_date : "2024-01-16",
+                                  items[i]};
         json_decref(lf_run(lf_tick_fn, &t, FLE_OK, NULL));
     }
-    struct lf_money_args d = {loan, amount, "2024-01-20", NULL};
+    struct lf_money_args d = {loan, amount, value_date, NULL};
     json_t *p = lf_run(lf_disb_fn, &d, FLE_OK, NULL);
     int64_t pid = lf_jid(p, "id");
     json_decref(p);

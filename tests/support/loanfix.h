@@ -105,6 +105,8 @@ int64_t lf_approve_loan(struct lf_loan_args *a);
 /* The four conditions precedent ticked on 2024-01-16, then amount disbursed on 2024-01-20 and
  * the disbursement approved. */
 void lf_disburse(int64_t loan, const char *amount);
+/* The same on a value date (conditions ticked on 2024-01-16, or on the value date when earlier). */
+void lf_disburse_on(int64_t loan, const char *amount, const char *value_date);
 
 struct lf_repay_args {
     int64_t loan;
