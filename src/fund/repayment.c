@@ -14,6 +14,7 @@
 #include "fundledger/ledger.h"
 #include "fundledger/loan.h"
 #include "fundledger/money.h"
+#include "fundledger/navalloc.h"
 #include "fundledger/pipeline.h"
 #include "fundledger/rate.h"
 #include "fundledger/servicing.h"
@@ -2600,15 +2601,27 @@ json_t *loan_close_period(struct db *db, const struct principal *actor, int64_t 
     if (e != FLE_OK) {
         return NULL;
     }
-    /* Fund-level steps of the close go here, once the loans' postings are made and before the
-     * close is recorded (same transaction, same date; add their entries to `posted`): the loss
-     * allowance run of the fund-accounting work is the first. */
+    /* Fund-level steps, once the loans' postings are made and before the close is recorded (same
+     * transaction, same date): the loss allowance, then the NAV allocation (navalloc.h). Each
+     * entry they hold for the date counts in `entries`. */
+    json_t *steps = fund_close_steps(db, actor, fund_id, date, err);
+    if (steps == NULL) {
+        return NULL;
+    }
+    static const char *const step_names[] = {"provision", "allocation"};
+    for (size_t k = 0; k < sizeof step_names / sizeof step_names[0]; k++) {
+        json_t *step = json_object_get(steps, step_names[k]);
+        if (json_is_integer(json_object_get(step, "entry_id"))) {
+            posted++;
+        }
+    }
     char nb[21], ub[21];
     const char *pi[4] = {fb, date, db_i64_text((int64_t)posted, nb), db_i64_text(actor->user_id, ub)};
     if ((r = db_exec(db, "close_insert", 4, pi, err)) == NULL) {
+        json_decref(steps);
         return NULL;
     }
     PQclear(r);
-    return json_pack("{s:I, s:s, s:I, s:b}", "fund_id", (json_int_t)fund_id, "close_date", date, "entries",
-                     (json_int_t)posted, "already_closed", 0);
+    return json_pack("{s:I, s:s, s:I, s:b, s:o}", "fund_id", (json_int_t)fund_id, "close_date", date, "entries",
+                     (json_int_t)posted, "already_closed", 0, "fund_accounting", steps);
 }

@@ -341,22 +341,39 @@ static void test_close_twice_one_set_of_postings(void **state)
     snprintf(sql, sizeof sql, "SELECT sum(amount_minor) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
     assert_int_equal(lf_scalar_i64(sql), 5684218);
 
-    /* Before the due date there is nothing to post; the close is still recorded. */
+    /* Before the due date no capitalisation is posted; the fund-level steps run (docs/fund-
+     * operations.md): the allowance of bucket A, 1 % of 1,000,000.00 = 10,000.00 (one entry),
+     * and an allocation with nothing to allocate (no entry). The close is recorded. */
     struct close_args c1 = {fund, "2024-03-31"};
     json_t *r = lf_run(close_fn, &c1, FLE_OK, NULL);
-    assert_int_equal(lf_jid(r, "entries"), 0);
+    assert_int_equal(lf_jid(r, "entries"), 1);
     assert_false(json_is_true(json_object_get(r, "already_closed")));
+    json_t *fa = json_object_get(r, "fund_accounting");
+    assert_string_equal(lf_jstr(json_object_get(fa, "provision"), "allowance"), "10000.00");
+    assert_true(json_is_integer(json_object_get(json_object_get(fa, "provision"), "entry_id")));
+    assert_string_equal(lf_jstr(json_object_get(fa, "allocation"), "income"), "0.00");
+    assert_true(json_is_null(json_object_get(json_object_get(fa, "allocation"), "entry_id")));
     json_decref(r);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM journal_entry WHERE fund_id = %" PRId64
+             " AND event_type = 'capitalisation'", fund);
+    assert_int_equal(lf_scalar_i64(sql), 0);
+    /* After it: the capitalisation (56,842.18), the allowance on the grown principal
+     * (1 % of 1,056,842.18 = 10,568.42: 568.42 more) and the capitalised interest allocated to
+     * the fund's one tranche (income 56,842.18): three entries. */
     struct close_args c2 = {fund, "2024-05-31"};
     r = lf_run(close_fn, &c2, FLE_OK, NULL);
-    assert_int_equal(lf_jid(r, "entries"), 1);
+    assert_int_equal(lf_jid(r, "entries"), 3);
+    fa = json_object_get(r, "fund_accounting");
+    assert_string_equal(lf_jstr(json_object_get(fa, "provision"), "change"), "568.42");
+    assert_string_equal(lf_jstr(json_object_get(fa, "allocation"), "income"), "56842.18");
     json_decref(r);
+    assert_int_equal(lf_scalar_i64(sql), 1);
     assert_int_equal(lf_tbal(fund, senior, "LOANS"), 100000000 + 5684218);
     assert_int_equal(lf_balance(fund, "4000"), -5684218);
     int64_t entries = lf_scalar_i64("SELECT count(*) FROM journal_entry");
     /* Twice on the same date: nothing more. */
     r = lf_run(close_fn, &c2, FLE_OK, NULL);
-    assert_int_equal(lf_jid(r, "entries"), 1);
+    assert_int_equal(lf_jid(r, "entries"), 3);
     assert_true(json_is_true(json_object_get(r, "already_closed")));
     json_decref(r);
     assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries);
