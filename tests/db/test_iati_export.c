@@ -491,7 +491,9 @@ static void test_grace_loan_outstanding_includes_capitalised(void **state)
                                .shares = shares}};
     int64_t loan = lf_approve_loan(&la);
     json_decref(shares);
-    lf_disburse(loan, "176800000.00");
+    /* Drawn on the day instalment 1's period starts (2024-04-30 less a quarter), so the loan
+     * owes exactly its stored schedule (docs/loan-servicing.md §2: no event, no stub). */
+    lf_disburse_on(loan, "176800000.00", "2024-01-30");
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT sum(amount_minor) || ' ' || count(entry_id) FROM loan_capitalisation WHERE loan_id = %" PRId64,
