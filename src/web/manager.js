@@ -109,7 +109,7 @@ function allocationView(r, cur) {
   ];
 }
 
-async function loans(fund) {
+async function loans(fund, refresh) {
   const all = [];
   let after = 0;
   for (let i = 0; i < 50; i++) {
@@ -145,6 +145,7 @@ async function loans(fund) {
       } else {
         const r = await call('POST', `/v1/loans/${id}/repayments`, { amount: amount.value.trim(), value_date: date.value,
           reference: ref.value.trim() }, { idempotent: true });
+        await refresh(); // arrears and PAR as they stand after the payment
         out.replaceChildren(el('p', { id: 'op-done', text: `${t('repayment_recorded')} #${r.id}: ${formatAmount(r.amount, cur())}` +
           (r.entry_id ? ` — ${t('entry')} #${r.entry_id}` : '') }), ...allocationView(r, cur()));
       }
@@ -224,7 +225,7 @@ async function loanForm(fund) {
 
 // ---- CSV import
 
-function importView(fund) {
+function importView(fund, refresh) {
   const text = el('textarea', { id: 'csv', rows: '6', spellcheck: 'false', 'aria-describedby': 'csv-hint' });
   const file = el('input', { id: 'csv-file', type: 'file', accept: '.csv,text/csv' });
   file.addEventListener('change', async () => { if (file.files[0]) text.value = await file.files[0].text(); });
@@ -235,6 +236,7 @@ function importView(fund) {
       const r = await call('POST', `/v1/funds/${fund.id}/repayments/import`, text.value,
         { idempotent: true, contentType: 'text/csv' });
       const cur = r.currency || fund.base_currency;
+      await refresh(); // arrears and PAR after the lines applied
       out.replaceChildren(
         el('p', { id: 'import-summary', text: `${t('lines')}: ${r.lines}; ${t('applied')}: ${r.applied}; ${t('refused')}: ` +
           `${r.refused}; ${t('amount_applied')}: ${formatAmount(r.amount_applied, cur)}` }),
@@ -270,13 +272,17 @@ async function arrearsView(fund) {
 }
 
 async function fundSection(fund) {
+  // Arrears and PAR are read again after each repayment and import, so what the page shows is
+  // what the books hold.
+  const arrearsBox = el('div', { id: `arrears-box-${fund.id}` }, await arrearsView(fund));
+  const refresh = async () => arrearsBox.replaceChildren(...(await arrearsView(fund)));
   return el('section', { class: 'card', 'aria-labelledby': `fund-h-${fund.id}` },
     el('h2', { id: `fund-h-${fund.id}`, text: fund.name }),
     el('h3', { text: t('pipeline') }), await pipeline(fund),
     el('h3', { text: t('loan_proposal') }), await loanForm(fund),
-    el('h3', { text: t('loans') }), await loans(fund),
-    el('h3', { text: t('csv_import') }), importView(fund),
-    el('h3', { text: t('arrears_par') }), await arrearsView(fund));
+    el('h3', { text: t('loans') }), await loans(fund, refresh),
+    el('h3', { text: t('csv_import') }), importView(fund, refresh),
+    el('h3', { text: t('arrears_par') }), arrearsBox);
 }
 
 export async function renderManager(main) {
