@@ -110,7 +110,8 @@ function allocationView(r, cur) {
   ];
 }
 
-async function loans(fund) {
+// changed: called after a repayment is recorded (the arrears and PAR below are read again).
+async function loans(fund, changed) {
   const all = [];
   let after = 0;
   for (let i = 0; i < 50; i++) {
@@ -148,6 +149,7 @@ async function loans(fund) {
           reference: ref.value.trim() }, { idempotent: true });
         out.replaceChildren(el('p', { id: 'op-done', text: `${t('repayment_recorded')} #${r.id}: ${formatAmount(r.amount, cur())}` +
           (r.entry_id ? ` — ${t('entry')} #${r.entry_id}` : '') }), ...allocationView(r, cur()));
+        changed();
       }
       out.dataset.kind = 'ok';
       say(out.textContent.slice(0, 200));
@@ -255,7 +257,7 @@ async function loanForm(fund) {
 
 // ---- CSV import
 
-function importView(fund) {
+function importView(fund, changed) {
   const text = el('textarea', { id: 'csv', rows: '6', spellcheck: 'false', 'aria-describedby': 'csv-hint' });
   const file = el('input', { id: 'csv-file', type: 'file', accept: '.csv,text/csv' });
   file.addEventListener('change', async () => { if (file.files[0]) text.value = await file.files[0].text(); });
@@ -272,6 +274,7 @@ function importView(fund) {
         table('import-lines', t('per_line'), [t('line'), t('status'), t('detail')], (r.results || []).map((x) => ({
           id: `import-line-${x.line}`, cells: [[String(x.line)], [t('r_' + x.status), 'status'],
             [x.repayment_id ? `${t('repayment')} #${x.repayment_id}` : (x.error ? `${x.error.message || ''}${x.error.field ? ` (${x.error.field})` : ''}` : ''), 'detail']] }))));
+      if (r.applied > 0) changed();
     } catch (e) {
       out.replaceChildren(el('p', { class: 'error', id: 'import-error', text: errorText(e) }));
     }
@@ -301,13 +304,20 @@ async function arrearsView(fund) {
 }
 
 async function fundSection(fund) {
+  // Arrears and PAR, read again after the manager records a repayment here (else they would
+  // show the portfolio as it was when the screen was built).
+  const arrearsBox = el('div', { id: `arrears-par-${fund.id}` }, ...await arrearsView(fund));
+  const changed = () => {
+    arrearsView(fund).then((parts) => arrearsBox.replaceChildren(...parts)).catch((e) =>
+      arrearsBox.replaceChildren(el('p', { class: 'error', role: 'alert', text: errorText(e) })));
+  };
   return el('section', { class: 'card', 'aria-labelledby': `fund-h-${fund.id}` },
     el('h2', { id: `fund-h-${fund.id}`, text: fund.name }),
     el('h3', { text: t('pipeline') }), await pipeline(fund),
     el('h3', { text: t('loan_proposal') }), await loanForm(fund),
-    el('h3', { text: t('loans') }), await loans(fund),
-    el('h3', { text: t('csv_import') }), importView(fund),
-    el('h3', { text: t('arrears_par') }), await arrearsView(fund));
+    el('h3', { text: t('loans') }), await loans(fund, changed),
+    el('h3', { text: t('csv_import') }), importView(fund, changed),
+    el('h3', { text: t('arrears_par') }), arrearsBox);
 }
 
 export async function renderManager(main) {
