@@ -191,6 +191,10 @@ void h_publications_create(struct http_req *r, struct http_reply *out);
 void h_publications_list(struct http_req *r, struct http_reply *out);
 void h_publications_preview(struct http_req *r, struct http_reply *out);
 void h_loan_usury(struct http_req *r, struct http_reply *out);
+/* h_loans.c: the loan form's schedule preview (POST that writes nothing, no Idempotency-Key). */
+void h_loans_schedule_preview(struct http_req *r, struct http_reply *out);
+/* h_capital.c: a tranche's capital calls and contributions (staff; an investor its own). */
+void h_tranches_calls(struct http_req *r, struct http_reply *out);
 void h_publication_activities(struct http_req *r, struct http_reply *out);
 void h_publication_organisation(struct http_req *r, struct http_reply *out);
 void h_publication_changes(struct http_req *r, struct http_reply *out);

@@ -36,6 +36,14 @@ struct loan_terms {
 json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_id, const struct loan_terms *t,
                      struct fl_error *err);
 
+/* The schedule a proposal with terms t would store, computed and nothing written (the loan form's
+ * preview, docs/console.md): the proposal's checks of the terms (same errors, same fields; the
+ * entrepreneur, shares and purpose are not read), the rows with amounts as decimal strings,
+ * column totals and the usury cap of the modality on the approval date with the rate's margin
+ * under it (usury_on: reported, not refused, so the form shows it). "instalment" is row 1's
+ * total (the level payment of an annuity without grace). */
+json_t *loan_schedule_preview(struct db *db, int64_t fund_id, const struct loan_terms *t, struct fl_error *err);
+
 /* Approval: usury cap again, schedule stored, funding shares stored, loan commitment posted,
  * entrepreneur moved to approved. */
 enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct principal *approver,

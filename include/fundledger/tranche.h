@@ -41,6 +41,13 @@ enum fl_err tranche_change_execute(struct db *db, const struct proposal *p, cons
 /* A tranche with its figures read from the ledger (now, or as of a date): commitment, paid-in,
  * unfunded, capital (NAV), cash available, loans outstanding, distributions, losses. */
 json_t *tranche_get(struct db *db, int64_t tranche_id, const char *as_of, struct fl_error *err);
+/* A tranche's capital calls (call_no order; each with the sum of the contributions recorded
+ * against it) and its contributions (received_date order, capital_call_id null when recorded
+ * without a call): {"tranche_id", "currency", "calls": [{"id", "call_no", "amount", "call_date",
+ * "due_date", "contributed"}], "contributions": [{"id", "capital_call_id", "amount",
+ * "received_date", "reference"}]}, amounts as decimal strings. Read only; the caller checks who
+ * may read the tranche. FLE_NOT_FOUND naming tranche_id; database errors. */
+json_t *tranche_calls(struct db *db, int64_t tranche_id, struct fl_error *err);
 /* The fund's tranches, most senior first; investor_id 0 = all. */
 json_t *tranche_list(struct db *db, int64_t fund_id, int64_t investor_id, const char *as_of, struct fl_error *err);
 /* The fund's tranches as IATI publishes them, for a transparency officer: per tranche only the

@@ -17,4 +17,9 @@
  * Errors: FLE_NOT_FOUND loan_id; database errors. */
 json_t *usury_margin(struct db *db, int64_t loan_id, const char *on, struct fl_error *err);
 
+/* The same without a loan: {"modality", "on", "annual_rate", "cap", "margin", "valid_from",
+ * "valid_to", "source"} for a rate (1e-8 units, 0..RATE_MAX) under modality's cap on `on` (the
+ * loan proposal form's schedule preview, docs/console.md). Errors: database errors. */
+json_t *usury_on(struct db *db, const char *modality, int64_t rate, const char *on, struct fl_error *err);
+
 #endif

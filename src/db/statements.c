@@ -1044,6 +1044,15 @@ const struct db_statement db_statements[] = {
     {"usury_cap_on",
      "SELECT rate, valid_from::text, valid_to::text, source FROM usury_rate WHERE modality = $1 "
      "AND $2::date BETWEEN valid_from AND valid_to ORDER BY valid_from DESC LIMIT 1"},
+    /* A tranche's capital calls with what was contributed against each, and its contributions
+     * (tranche_calls; bounded: a tranche has a handful of calls). */
+    {"tranche_calls_list",
+     "SELECT c.id, c.call_no, c.amount_minor, c.call_date::text, c.due_date::text, "
+     "coalesce((SELECT sum(k.amount_minor) FROM contribution k WHERE k.capital_call_id = c.id), 0)::bigint "
+     "FROM capital_call c WHERE c.tranche_id = $1 ORDER BY c.call_no LIMIT 1000"},
+    {"tranche_contributions_list",
+     "SELECT id, capital_call_id, amount_minor, received_date::text, reference FROM contribution "
+     "WHERE tranche_id = $1 ORDER BY received_date, id LIMIT 1000"},
     /* @more@ */
 };
 

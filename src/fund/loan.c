@@ -17,6 +17,7 @@
 #include "fundledger/rate.h"
 #include "fundledger/schedule.h"
 #include "fundledger/tranche.h"
+#include "fundledger/usury.h"
 
 static const char *const conditions[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
 #define CONDITIONS (sizeof conditions / sizeof conditions[0])
@@ -493,6 +494,65 @@ json_t *loan_propose(struct db *db, const struct principal *maker, int64_t fund_
     json_object_set_new(prop, "loan_id", json_integer(db_i64(r, 0, 0)));
     PQclear(r);
     return prop;
+}
+
+json_t *loan_schedule_preview(struct db *db, int64_t fund_id, const struct loan_terms *in, struct fl_error *err)
+{
+    assert(db != NULL && in != NULL);
+    char cur[CURRENCY_CODE_BYTES];
+    struct terms t;
+    if (fund_exists(db, fund_id, cur, err) != FLE_OK || normalise(db, fund_id, cur, in, &t, err) != FLE_OK) {
+        return NULL;
+    }
+    static _Thread_local schedule_row rows[SCHEDULE_INSTALMENTS_MAX];
+    size_t n = 0;
+    if (make_schedule(&t, cur, rows, &n, err) != FLE_OK) {
+        return NULL;
+    }
+    json_t *usury = usury_on(db, t.modality, t.rate, t.approval_date, err);
+    if (usury == NULL) {
+        return NULL;
+    }
+    json_t *a = json_array();
+    /* Column sums: each at most the principal plus capitalised interest plus the instalments,
+     * all int64 in the schedule (schedule_generate refuses an overflow), checked again here. */
+    int64_t sp = 0, si = 0, st = 0, sc = 0;
+    bool ok = a != NULL;
+    for (size_t i = 0; i < n && ok; i++) {
+        const schedule_row *w = &rows[i];
+        char due[11];
+        snprintf(due, sizeof due, "%04d-%02d-%02d", w->due_date.y, w->due_date.m, w->due_date.d);
+        ok = money_add(sp, w->principal_minor, &sp) && money_add(si, w->interest_minor, &si) &&
+             money_add(st, w->total_minor, &st) && money_add(sc, w->capitalised_minor, &sc) &&
+             json_array_append_new(a, json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "no", w->no, "due_date", due,
+                                                "principal", jv_amount(w->principal_minor, cur), "interest",
+                                                jv_amount(w->interest_minor, cur), "total",
+                                                jv_amount(w->total_minor, cur), "capitalised",
+                                                jv_amount(w->capitalised_minor, cur), "balance_after",
+                                                jv_amount(w->balance_after_minor, cur))) == 0;
+    }
+    char rb[RATE_TEXT_MAX];
+    ok = ok && rate_format(t.rate, rb, sizeof rb) > 0;
+    json_t *o = ok  ? json_pack("{s:I, s:s, s:o, s:s, s:i, s:i, s:s, s:i, s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
+                                "fund_id", (json_int_t)fund_id, "currency", cur, "principal",
+                                jv_amount(t.principal, cur), "annual_rate", rb, "payments_per_year", t.ppy,
+                                "term_count", t.term, "first_due_date", t.first_due, "grace_principal", t.grace_p,
+                                "grace_interest", t.grace_i, "amortisation", t.amortisation, "modality", t.modality,
+                                "approval_date", t.approval_date, "instalment",
+                                n > 0 ? jv_amount(rows[0].total_minor, cur) : json_null(), "totals",
+                                json_pack("{s:o, s:o, s:o, s:o}", "principal", jv_amount(sp, cur), "interest",
+                                          jv_amount(si, cur), "total", jv_amount(st, cur), "capitalised",
+                                          jv_amount(sc, cur)),
+                                "rows", a, "usury", usury)
+                    : NULL;
+    if (o == NULL) {
+        if (!ok) {
+            json_decref(a);
+            json_decref(usury);
+        }
+        fl_error_set(err, FLE_INTERNAL, NULL, "out of memory or an overflowing sum");
+    }
+    return o;
 }
 
 /* Loan row for a proposal or an id, locked: id, fund_id, entrepreneur_id, currency, principal,

@@ -399,6 +399,53 @@ json_t *tranche_get(struct db *db, int64_t tranche_id, const char *as_of, struct
     return o;
 }
 
+json_t *tranche_calls(struct db *db, int64_t tranche_id, struct fl_error *err)
+{
+    PGresult *r = load(db, tranche_id, false, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    char cur[CURRENCY_CODE_BYTES];
+    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 6));
+    PQclear(r);
+    char tb[21];
+    const char *p[1] = {db_i64_text(tranche_id, tb)};
+    json_t *calls = json_array(), *contribs = json_array();
+    PGresult *c = db_exec(db, "tranche_calls_list", 1, p, err);
+    PGresult *k = c ? db_exec(db, "tranche_contributions_list", 1, p, err) : NULL;
+    bool ok = calls != NULL && contribs != NULL && c != NULL && k != NULL;
+    for (int i = 0; ok && i < PQntuples(c); i++) {
+        ok = json_array_append_new(calls, json_pack("{s:I, s:I, s:o, s:s, s:s, s:o}", "id", (json_int_t)db_i64(c, i, 0),
+                                                    "call_no", (json_int_t)db_i64(c, i, 1), "amount",
+                                                    jv_amount(db_i64(c, i, 2), cur), "call_date", db_str(c, i, 3),
+                                                    "due_date", db_str(c, i, 4), "contributed",
+                                                    jv_amount(db_i64(c, i, 5), cur))) == 0;
+    }
+    for (int i = 0; ok && i < PQntuples(k); i++) {
+        ok = json_array_append_new(contribs,
+                                   json_pack("{s:I, s:o, s:o, s:s, s:s}", "id", (json_int_t)db_i64(k, i, 0),
+                                             "capital_call_id",
+                                             db_null(k, i, 1) ? json_null() : json_integer(db_i64(k, i, 1)), "amount",
+                                             jv_amount(db_i64(k, i, 2), cur), "received_date", db_str(k, i, 3),
+                                             "reference", db_str(k, i, 4))) == 0;
+    }
+    PQclear(c);
+    PQclear(k);
+    json_t *o = ok ? json_pack("{s:I, s:s, s:o, s:o}", "tranche_id", (json_int_t)tranche_id, "currency", cur, "calls",
+                               calls, "contributions", contribs)
+                   : NULL;
+    if (!ok) {
+        json_decref(calls);
+        json_decref(contribs);
+        if (c != NULL && k != NULL) {
+            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        }
+    } else if (o == NULL) {
+        fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    return o;
+}
+
 /* What IATI publishes of a tranche (docs/authorization.md): its funder and the funder's own
  * activity id, the currency, the signing date, the commitment (incoming commitments, type 11:
  * signed less cancelled) and what was paid in (incoming funds, type 1: -CONTRIB), read from the

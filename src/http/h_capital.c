@@ -57,6 +57,27 @@ void h_tranches_get(struct http_req *r, struct http_reply *out)
     http_reply_json(out, 200, t);
 }
 
+/* A tranche's capital calls and contributions: staff, or the investor whose tranche it is. */
+void h_tranches_calls(struct http_req *r, struct http_reply *out)
+{
+    int64_t id;
+    if (!http_param_id(r, 0, &id, out)) {
+        return;
+    }
+    struct fl_error err;
+    fl_error_clear(&err);
+    json_t *t = tranche_get(r->db, id, NULL, &err);
+    if (t == NULL) {
+        http_reply_error(out, &err);
+        return;
+    }
+    bool own = own_tranche_or_staff(r, t, out);
+    json_decref(t);
+    if (own) {
+        http_reply_result(out, 200, tranche_calls(r->db, id, &err), &err);
+    }
+}
+
 struct propose_args {
     const struct principal *who;
     int64_t fund_id;

@@ -17,6 +17,27 @@ static enum fl_err propose_op(struct db *db, void *arg, unsigned *status, json_t
     return *reply ? FLE_OK : err->code;
 }
 
+/* A loan proposal's terms from a body jv_check accepted (absent fields: 0 or NULL). */
+static struct loan_terms terms_of(const json_t *b)
+{
+    return (struct loan_terms){jv_int(b, "entrepreneur_id"),
+                              jv_str(b, "principal"),
+                              jv_str(b, "annual_rate"),
+                              jv_str(b, "day_count"),
+                              jv_int(b, "payments_per_year"),
+                              jv_int(b, "term_count"),
+                              jv_str(b, "first_due_date"),
+                              jv_int(b, "grace_principal"),
+                              jv_int(b, "grace_interest"),
+                              jv_str(b, "amortisation"),
+                              jv_str(b, "modality"),
+                              jv_str(b, "purpose"),
+                              jv_str(b, "approval_date"),
+                              json_object_get(b, "shares"),
+                              jv_str(b, "origination_fee"),
+                              jv_str(b, "origination_fee_rate")};
+}
+
 void h_loans_propose(struct http_req *r, struct http_reply *out)
 {
     static const struct jv_field spec[] = {
@@ -38,24 +59,35 @@ void h_loans_propose(struct http_req *r, struct http_reply *out)
         http_reply_error(out, &err);
         return;
     }
-    const json_t *b = r->body;
-    a.t = (struct loan_terms){jv_int(b, "entrepreneur_id"),
-                              jv_str(b, "principal"),
-                              jv_str(b, "annual_rate"),
-                              jv_str(b, "day_count"),
-                              jv_int(b, "payments_per_year"),
-                              jv_int(b, "term_count"),
-                              jv_str(b, "first_due_date"),
-                              jv_int(b, "grace_principal"),
-                              jv_int(b, "grace_interest"),
-                              jv_str(b, "amortisation"),
-                              jv_str(b, "modality"),
-                              jv_str(b, "purpose"),
-                              jv_str(b, "approval_date"),
-                              json_object_get(b, "shares"),
-                              jv_str(b, "origination_fee"),
-                              jv_str(b, "origination_fee_rate")};
+    a.t = terms_of(r->body);
     http_write(r, out, propose_op, &a);
+}
+
+/* The schedule a proposal would store, nothing written (docs/console.md): the proposal's fields
+ * but for entrepreneur_id, purpose and shares, read and checked as the proposal reads them. */
+void h_loans_schedule_preview(struct http_req *r, struct http_reply *out)
+{
+    static const struct jv_field spec[] = {
+        {"principal", JV_AMOUNT, true, 0},       {"annual_rate", JV_STRING, true, 20},
+        {"day_count", JV_STRING, false, 8},      {"payments_per_year", JV_ID, true, 12},
+        {"term_count", JV_ID, true, 600},        {"first_due_date", JV_DATE, true, 0},
+        {"grace_principal", JV_UINT, false, 600}, {"grace_interest", JV_UINT, false, 600},
+        {"amortisation", JV_STRING, true, 16},   {"modality", JV_STRING, false, 20},
+        {"approval_date", JV_DATE, false, 0},    {"origination_fee", JV_AMOUNT, false, 0},
+        {"origination_fee_rate", JV_STRING, false, 20},
+    };
+    int64_t fund_id;
+    struct fl_error err;
+    fl_error_clear(&err);
+    if (!http_param_id(r, 0, &fund_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    struct loan_terms t = terms_of(r->body);
+    http_reply_result(out, 200, loan_schedule_preview(r->db, fund_id, &t, &err), &err);
 }
 
 void h_loans_list(struct http_req *r, struct http_reply *out)

@@ -1,6 +1,6 @@
 // investor: the investor's screen: its tranches (commitment, what was called and paid in, what is
 // still to call, distributions, capital; GET /v1/funds/{id}/tranches, which holds only the
-// investor's own), and its statements by period (GET /v1/funds/{id}/statements?period_end=),
+// investor's own), each tranche's capital calls and contributions (GET /v1/tranches/{id}/capital-calls), and its statements by period (GET /v1/funds/{id}/statements?period_end=),
 // shown in short here and opened whole as the printable HTML statement (format=html, A4), read
 // with the session cookie. The server answers only the investor's own (docs/authorization.md).
 import { call } from './api.js';
@@ -60,8 +60,35 @@ function statementView(fund, st) {
   return parts;
 }
 
+// A tranche's capital calls (with what was paid against each) and contributions
+// (GET /v1/tranches/{id}/capital-calls: the server answers only the investor's own).
+async function callsView(tr) {
+  const c = await call('GET', `/v1/tranches/${tr.id}/capital-calls`);
+  const cur = c.currency;
+  return [
+    (c.calls || []).length
+      ? table(`calls-${tr.id}`, `${tr.name}: ${t('capital_calls')}`,
+        [t('call_no'), t('call_date'), t('due_date'), t('amount'), t('contributed')],
+        c.calls.map((k) => ({ id: `call-${k.id}`, cells: [[String(k.call_no)], [formatDate(k.call_date)],
+          [formatDate(k.due_date)], [formatAmount(k.amount, cur), 'amount'],
+          [formatAmount(k.contributed, cur), 'amount contributed']] })))
+      : el('p', { id: `calls-${tr.id}`, text: `${tr.name}: ${t('no_calls')}` }),
+    (c.contributions || []).length
+      ? table(`contribs-${tr.id}`, `${tr.name}: ${t('contributions_list')}`,
+        [t('received_date'), t('reference'), t('call_no'), t('amount')],
+        c.contributions.map((k) => {
+          const cn = (c.calls || []).find((x) => x.id === k.capital_call_id);
+          return { id: `contrib-${k.id}`, cells: [[formatDate(k.received_date)], [k.reference],
+            [cn ? String(cn.call_no) : '—'], [formatAmount(k.amount, cur), 'amount']] };
+        }))
+      : el('p', { id: `contribs-${tr.id}`, text: `${tr.name}: ${t('no_contributions')}` }),
+  ];
+}
+
 async function fundSection(fund) {
   const { tranches = [] } = await call('GET', `/v1/funds/${fund.id}/tranches`);
+  const calls = [];
+  for (const tr of tranches) calls.push(await callsView(tr));
   const first = tranches.map((tr) => tr.signed_date).filter(Boolean).sort()[0] || todayBogota();
   const ends = periodEnds(first, todayBogota());
   const selId = `period-${fund.id}`;
@@ -86,6 +113,7 @@ async function fundSection(fund) {
   return el('section', { class: 'card', 'aria-labelledby': `fund-h-${fund.id}` },
     el('h2', { id: `fund-h-${fund.id}`, text: fund.name }),
     tranches.length ? trancheTable(fund, tranches) : el('p', { text: t('no_tranches') }),
+    ...(tranches.length ? [el('h3', { text: t('capital_calls') }), ...calls.flat()] : []),
     el('h3', { text: t('statements') }),
     el('label', { for: selId, text: t('period_end') }), select,
     el('div', { class: 'actions' },

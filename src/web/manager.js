@@ -1,7 +1,8 @@
 // manager: the fund manager's screen: the pipeline as a board by stage with filters
 // (municipality, value chain, women-led, youth-led, victims; GET /v1/funds/{id}/entrepreneurs),
 // an entrepreneur's page with its history and latest human-security measures
-// (GET /v1/entrepreneurs/{id}), the loans with drawdown and write-off proposals and repayments
+// (GET /v1/entrepreneurs/{id}), the loan proposal form with its schedule preview
+// (POST /v1/funds/{id}/loans/schedule-preview, writes nothing), the loans with drawdown and write-off proposals and repayments
 // with their allocation (POST /v1/loans/{id}/disbursements, /write-off, /repayments), the CSV
 // bank-statement import with its per-line report (POST /v1/funds/{id}/repayments/import) and
 // arrears and PAR (GET /v1/funds/{id}/portfolio, /arrears).
@@ -109,7 +110,8 @@ function allocationView(r, cur) {
   ];
 }
 
-async function loans(fund, refresh) {
+// changed: called after a repayment is recorded (the arrears and PAR below are read again).
+async function loans(fund, changed) {
   const all = [];
   let after = 0;
   for (let i = 0; i < 50; i++) {
@@ -145,9 +147,9 @@ async function loans(fund, refresh) {
       } else {
         const r = await call('POST', `/v1/loans/${id}/repayments`, { amount: amount.value.trim(), value_date: date.value,
           reference: ref.value.trim() }, { idempotent: true });
-        await refresh(); // arrears and PAR as they stand after the payment
         out.replaceChildren(el('p', { id: 'op-done', text: `${t('repayment_recorded')} #${r.id}: ${formatAmount(r.amount, cur())}` +
           (r.entry_id ? ` — ${t('entry')} #${r.entry_id}` : '') }), ...allocationView(r, cur()));
+        changed();
       }
       out.dataset.kind = 'ok';
       say(out.textContent.slice(0, 200));
@@ -193,22 +195,52 @@ async function loanForm(fund) {
   const modality = el('select', { id: 'lf-modality' }, ['microcredito', 'productivo_rural', 'consumo_ordinario'].map((v) =>
     el('option', { value: v, text: v })));
   const purpose = el('input', { id: 'lf-purpose', maxlength: '500', required: true });
+  const approval = el('input', { id: 'lf-approval-date', type: 'date' });
   const out = el('div', { id: 'loan-form-result', role: 'status' });
+  const preview = el('div', { id: 'lf-preview-result', role: 'status' });
+  // The terms as both routes take them; an empty approval date is today (the server's).
+  const termsBody = () => ({ principal: principal.value.trim(), annual_rate: rate.value.trim(),
+    payments_per_year: Number(ppy.value), term_count: Number(terms.value), first_due_date: first.value,
+    amortisation: amort.value, modality: modality.value, approval_date: approval.value || undefined });
+  // The schedule the proposal would store (POST .../loans/schedule-preview writes nothing).
+  async function showPreview() {
+    delete preview.dataset.kind;
+    preview.replaceChildren();
+    try {
+      const s = await call('POST', `/v1/funds/${fund.id}/loans/schedule-preview`, termsBody());
+      const u = s.usury || {};
+      const cap = u.cap ? `${t('usury')} ${formatRate(u.cap)}, ${t('margin_under')} ${formatRate(u.margin)}`
+        : `${t('no_cap')} ${formatDate(u.on)}`;
+      preview.dataset.kind = 'ok';
+      preview.replaceChildren(
+        el('p', { id: 'lf-preview-summary', text: `${t('instalment')}: ${formatAmount(s.instalment, s.currency)}; ` +
+          `${t('interest_total')}: ${formatAmount(s.totals.interest, s.currency)}; ${cap}` }),
+        table('lf-schedule', t('schedule_preview'), [t('instalment_no'), t('due_date'), t('principal'), t('interest'),
+          t('total'), t('balance_after')], s.rows.map((r) => ({ id: `lf-row-${r.no}`, cells: [[String(r.no)],
+          [formatDate(r.due_date)], [formatAmount(r.principal, s.currency), 'amount'],
+          [formatAmount(r.interest, s.currency), 'amount interest'], [formatAmount(r.total, s.currency), 'amount total'],
+          [formatAmount(r.balance_after, s.currency), 'amount'] ] }))));
+    } catch (e) {
+      preview.dataset.kind = 'error';
+      preview.dataset.code = e.code;
+      preview.replaceChildren(el('p', { class: 'error', id: 'lf-preview-error', text: errorText(e) }));
+    }
+  }
   const form = el('form', { id: 'loan-form', class: 'filters', novalidate: true },
     field('lf-entrepreneur', t('entrepreneur_committee'), ent), field('lf-principal', t('principal'), principal),
     field('lf-rate', t('annual_rate'), rate), field('lf-ppy', t('per_year_label'), ppy), field('lf-terms', t('term_count'), terms),
     field('lf-first-due', t('first_due'), first), field('lf-amortisation', t('amortisation'), amort),
-    field('lf-modality', t('modality'), modality), field('lf-purpose', t('purpose'), purpose),
-    el('div', {}, el('button', { type: 'submit', id: 'lf-submit', text: t('propose_loan') })));
+    field('lf-modality', t('modality'), modality), field('lf-approval-date', t('approval_date_label'), approval),
+    field('lf-purpose', t('purpose'), purpose),
+    el('div', {}, el('button', { type: 'button', id: 'lf-preview', onclick: showPreview, text: t('preview_schedule') }),
+      el('button', { type: 'submit', id: 'lf-submit', text: t('propose_loan') })));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     delete out.dataset.kind;
     out.replaceChildren();
     try {
       const p = await call('POST', `/v1/funds/${fund.id}/loans`, {
-        entrepreneur_id: Number(ent.value), principal: principal.value.trim(), annual_rate: rate.value.trim(),
-        payments_per_year: Number(ppy.value), term_count: Number(terms.value), first_due_date: first.value,
-        amortisation: amort.value, modality: modality.value, purpose: purpose.value.trim() }, { idempotent: true });
+        entrepreneur_id: Number(ent.value), ...termsBody(), purpose: purpose.value.trim() }, { idempotent: true });
       out.dataset.kind = 'ok';
       out.replaceChildren(el('p', { id: 'lf-done', text: `${t('proposed')} #${p.id}: ${t('k_loan')} ` +
         `${formatAmount(p.amount, p.currency || fund.base_currency)}, ${t('rate')} ${formatRate(pick(p, 'payload', 'annual_rate') || rate.value.trim())}` +
@@ -220,12 +252,12 @@ async function loanForm(fund) {
     }
   });
   return [ents.length ? form : el('p', { text: t('no_committee') }),
-    el('p', { id: 'lf-rate-hint', class: 'hint', text: t('rate_hint') }), out];
+    el('p', { id: 'lf-rate-hint', class: 'hint', text: t('rate_hint') }), preview, out];
 }
 
 // ---- CSV import
 
-function importView(fund, refresh) {
+function importView(fund, changed) {
   const text = el('textarea', { id: 'csv', rows: '6', spellcheck: 'false', 'aria-describedby': 'csv-hint' });
   const file = el('input', { id: 'csv-file', type: 'file', accept: '.csv,text/csv' });
   file.addEventListener('change', async () => { if (file.files[0]) text.value = await file.files[0].text(); });
@@ -236,13 +268,13 @@ function importView(fund, refresh) {
       const r = await call('POST', `/v1/funds/${fund.id}/repayments/import`, text.value,
         { idempotent: true, contentType: 'text/csv' });
       const cur = r.currency || fund.base_currency;
-      await refresh(); // arrears and PAR after the lines applied
       out.replaceChildren(
         el('p', { id: 'import-summary', text: `${t('lines')}: ${r.lines}; ${t('applied')}: ${r.applied}; ${t('refused')}: ` +
           `${r.refused}; ${t('amount_applied')}: ${formatAmount(r.amount_applied, cur)}` }),
         table('import-lines', t('per_line'), [t('line'), t('status'), t('detail')], (r.results || []).map((x) => ({
           id: `import-line-${x.line}`, cells: [[String(x.line)], [t('r_' + x.status), 'status'],
             [x.repayment_id ? `${t('repayment')} #${x.repayment_id}` : (x.error ? `${x.error.message || ''}${x.error.field ? ` (${x.error.field})` : ''}` : ''), 'detail']] }))));
+      if (r.applied > 0) changed();
     } catch (e) {
       out.replaceChildren(el('p', { class: 'error', id: 'import-error', text: errorText(e) }));
     }
@@ -272,16 +304,19 @@ async function arrearsView(fund) {
 }
 
 async function fundSection(fund) {
-  // Arrears and PAR are read again after each repayment and import, so what the page shows is
-  // what the books hold.
-  const arrearsBox = el('div', { id: `arrears-box-${fund.id}` }, await arrearsView(fund));
-  const refresh = async () => arrearsBox.replaceChildren(...(await arrearsView(fund)));
+  // Arrears and PAR, read again after the manager records a repayment here (else they would
+  // show the portfolio as it was when the screen was built).
+  const arrearsBox = el('div', { id: `arrears-par-${fund.id}` }, ...await arrearsView(fund));
+  const changed = () => {
+    arrearsView(fund).then((parts) => arrearsBox.replaceChildren(...parts)).catch((e) =>
+      arrearsBox.replaceChildren(el('p', { class: 'error', role: 'alert', text: errorText(e) })));
+  };
   return el('section', { class: 'card', 'aria-labelledby': `fund-h-${fund.id}` },
     el('h2', { id: `fund-h-${fund.id}`, text: fund.name }),
     el('h3', { text: t('pipeline') }), await pipeline(fund),
     el('h3', { text: t('loan_proposal') }), await loanForm(fund),
-    el('h3', { text: t('loans') }), await loans(fund, refresh),
-    el('h3', { text: t('csv_import') }), importView(fund, refresh),
+    el('h3', { text: t('loans') }), await loans(fund, changed),
+    el('h3', { text: t('csv_import') }), importView(fund, changed),
     el('h3', { text: t('arrears_par') }), arrearsBox);
 }
 

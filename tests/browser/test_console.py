@@ -432,6 +432,17 @@ def test_investor_statements(h):
     contrib = int(psql("SELECT coalesce(-sum(l.amount_minor), 0) FROM journal_line l JOIN account a ON a.id = "
                        "l.account_id WHERE a.code = 'T%s.CONTRIB' AND a.fund_id = %d" % (tid0, fund_id)))
     assert d.find_element(By.CSS_SELECTOR, "#tranche-%s td.paid-in" % tid0).text == fmt(minor_to_decimal(contrib))
+    # Its contributions (GET /v1/tranches/{id}/capital-calls), each as the database holds it.
+    rows = [r.split("|") for r in psql("SELECT id || '|' || amount_minor || '|' || reference FROM contribution WHERE "
+                                       "tranche_id = %s ORDER BY received_date, id" % tid0).splitlines()]
+    assert rows, "the demo tranche has no contribution"
+    shown = [e.get_attribute("id") for e in d.find_elements(By.CSS_SELECTOR, "#contribs-%s tbody tr" % tid0)]
+    assert shown == ["contrib-%s" % r[0] for r in rows], shown
+    for cid, minor, ref in rows:
+        cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#contrib-%s td" % cid)]
+        assert cells[0] == ref and cells[2] == fmt(minor_to_decimal(int(minor))), cells
+    calls_n = int(psql("SELECT count(*) FROM capital_call WHERE tranche_id = %s" % tid0))
+    assert len(d.find_elements(By.CSS_SELECTOR, "#calls-%s tbody tr" % tid0)) == calls_n
     assert axe_serious(d, "investor") == []
     # A past quarter end: the summary of the statement, as the API gives it.
     from selenium.webdriver.support.ui import Select
@@ -701,10 +712,35 @@ def test_manager_screens(h):
     loan_new = psql("SELECT id FROM loan WHERE entrepreneur_id = %d AND status = 'proposed'" % dd)
     assert done.text == "Propuesta #%s: Préstamo COP 45.000.000,00, tasa anual 22,50 %% (Préstamo #%s)" % (
         prop[0], loan_new), done.text
+    # The schedule preview of loan L (docs/loan-servicing.md): 12,000,000.00 COP at 24 % EA, 12
+    # monthly annuity instalments from 2026-02-15, approved 2026-01-15; nothing proposed.
+    proposals = psql("SELECT count(*) FROM proposal")
+    for fid, text in (("lf-principal", "12000000.00"), ("lf-rate", "0.24"), ("lf-terms", "12")):
+        box = d.find_element(By.ID, fid)
+        box.clear()
+        box.send_keys(text)
+    d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, "lf-first-due"), "2026-02-15")
+    d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, "lf-approval-date"), "2026-01-15")
+    d.find_element(By.ID, "lf-preview").send_keys(Keys.ENTER)
+    summary = wait(d, EC.presence_of_element_located((By.ID, "lf-preview-summary")))
+    assert summary.text == ("Cuota: COP 1.121.430,11; Intereses totales: COP 1.457.161,36; Tope de usura 52,00 %, "
+                            "margen bajo el tope 28,00 %"), summary.text
+    assert len(d.find_elements(By.CSS_SELECTOR, "#lf-schedule tbody tr")) == 12
+    row1 = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#lf-row-1 td")]
+    assert row1 == ["15 de febrero de 2026", "COP 904.379,12", "COP 217.050,99", "COP 1.121.430,11",
+                    "COP 11.095.620,88"], row1
+    assert d.find_element(By.CSS_SELECTOR, "#lf-row-12 td:last-child").text == "COP 0,00"
+    assert psql("SELECT count(*) FROM proposal") == proposals
+    # Bad terms: the proposal's error, shown in the preview area.
+    d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, "lf-first-due"), "2026-01-10")
+    d.find_element(By.ID, "lf-preview").send_keys(Keys.ENTER)
+    err = wait(d, EC.presence_of_element_located((By.ID, "lf-preview-error")))
+    assert err.text.endswith("(first_due_date)"), err.text
     # PAR and arrears, as the portfolio route computes them.
     status, pf = Api(h.base).call("GET", "/v1/funds/%d/portfolio" % fund_id, bearer=h.creds["tokens"]["manager"])
     assert status == 200
-    assert d.find_element(By.CSS_SELECTOR, "#par30 td.amount").text == fmt(pf["par30"]["amount"])
+    par30 = d.find_element(By.CSS_SELECTOR, "#par30 td.amount").text
+    assert par30 == fmt(pf["par30"]["amount"]), (par30, pf)
     assert d.find_element(By.CSS_SELECTOR, "#par90 td.amount").text == fmt(pf["par90"]["amount"])
     assert axe_serious(d, "manager after actions") == []
 

@@ -621,6 +621,7 @@ static bool check_other(const struct http_route *rt)
         const char *pattern, *field;
     } others[] = {
         {"/v1/tranches/{tranche_id}", "tranche_id"},
+        {"/v1/tranches/{tranche_id}/capital-calls", "tranche_id"},
         {"/v1/funds/{fund_id}/statements", "investor_id"},
         {"/v1/funds/{fund_id}/tranches", NULL},
     };
@@ -648,9 +649,10 @@ static bool check_other(const struct http_route *rt)
     return false;
 }
 
-/* Routes that change something without an Idempotency-Key (the browser session's sign-in and
- * sign-out, docs/console.md): what an allowed caller gets when probed with no body and a bearer
- * token, an error that only comes after authorization. */
+/* Routes that take a body without an Idempotency-Key (the browser session's sign-in and
+ * sign-out, docs/console.md; the loan form's schedule preview, which writes nothing): what an
+ * allowed caller gets when probed with no body and a bearer token, an error that only comes after
+ * authorization. */
 static const struct {
     const char *method, *pattern;
     long status;
@@ -658,6 +660,7 @@ static const struct {
 } past_auth[] = {
     {"POST", "/v1/session", 400, "missing_field", "name"},
     {"DELETE", "/v1/session", 400, "invalid_parameter", "Authorization"},
+    {"POST", "/v1/funds/{fund_id}/loans/schedule-preview", 400, "missing_field", "principal"},
 };
 
 static int past_auth_of(const struct http_route *rt)

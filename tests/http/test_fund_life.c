@@ -82,6 +82,7 @@ static void approve(int64_t proposal_id, enum who who, const char *expect_status
 }
 
 static int64_t fund_id;
+static char conninfo[512];
 static char fund_path[64];
 
 /* The trial balance of the fund: every currency's debits equal its credits. */
@@ -133,6 +134,7 @@ static int setup(void **state)
     const char *level = getenv("FUNDLEDGER_LOG_LEVEL");
     log_set_level_name(level ? level : "warn");
     const char *ci = testdb_create("fund_life");
+    snprintf(conninfo, sizeof conninfo, "%s", ci ? ci : "");
     /* The figures of this walk-through were worked out under the stored-schedule allocation (a
      * repayment before the due date pays the instalment's whole interest): its fund is created on
      * that servicing basis (migration 0016, docs/loan-servicing.md §11) until they are redone on
@@ -266,6 +268,84 @@ static void test_1_capital(void **state)
     assert_tranche(t_senior, "unfunded", "0.00");
     assert_tranche(t_senior, "cash_available", "1200000.00");
     assert_trial_balance_zero();
+}
+
+/* The loan form's schedule preview (docs/console.md) of loan L of docs/loan-servicing.md:
+ * 12,000,000.00 COP at 24 % EA, monthly, 12 annuity instalments from 2026-02-15: level
+ * 1,121,430.11, row 1 interest 217,050.99 and principal 904,379.12, interest total
+ * 1,457,161.36; microcrédito cap 52 % from 2026, margin 28 %. It writes nothing, and refuses bad
+ * terms as the proposal does. */
+static void test_2a_schedule_preview(void **state)
+{
+    (void)state;
+    long long proposals = testdb_int(conninfo, "SELECT count(*) FROM proposal"),
+              audit = testdb_int(conninfo, "SELECT count(*) FROM audit_log"),
+              keys = testdb_int(conninfo, "SELECT count(*) FROM idempotency_key");
+    char path[96];
+    snprintf(path, sizeof path, "%s/loans/schedule-preview", fund_path);
+    const char *terms = "{\"principal\":\"12000000.00\",\"annual_rate\":\"0.24\",\"payments_per_year\":12,"
+                        "\"term_count\":12,\"first_due_date\":\"2026-02-15\",\"amortisation\":\"annuity\","
+                        "\"approval_date\":\"2026-01-15\"}";
+    struct httpc_resp r;
+    assert_true(httpc_request(base, "POST", path, tokens[MANAGER], NULL, NULL, terms, &r)); /* no key needed */
+    assert_int_equal(r.status, 200);
+    json_t *p = r.json;
+    assert_string_equal(jstr(p, "currency"), "COP");
+    assert_string_equal(jstr(p, "principal"), "12000000.00");
+    assert_string_equal(jstr(p, "instalment"), "1121430.11");
+    json_t *rows = json_object_get(p, "rows");
+    assert_int_equal(json_array_size(rows), 12);
+    json_t *r1 = json_array_get(rows, 0), *r12 = json_array_get(rows, 11);
+    assert_int_equal(jint(r1, "no"), 1);
+    assert_string_equal(jstr(r1, "due_date"), "2026-02-15");
+    assert_string_equal(jstr(r1, "interest"), "217050.99");
+    assert_string_equal(jstr(r1, "principal"), "904379.12");
+    assert_string_equal(jstr(r1, "total"), "1121430.11");
+    assert_string_equal(jstr(r1, "capitalised"), "0.00");
+    assert_string_equal(jstr(r1, "balance_after"), "11095620.88");
+    assert_string_equal(jstr(r12, "due_date"), "2027-01-15");
+    assert_string_equal(jstr(r12, "balance_after"), "0.00");
+    json_t *tot = json_object_get(p, "totals");
+    assert_string_equal(jstr(tot, "principal"), "12000000.00");
+    assert_string_equal(jstr(tot, "interest"), "1457161.36");
+    assert_string_equal(jstr(tot, "total"), "13457161.36");
+    json_t *u = json_object_get(p, "usury");
+    assert_string_equal(jstr(u, "modality"), "microcredito");
+    assert_string_equal(jstr(u, "on"), "2026-01-15");
+    assert_string_equal(jstr(u, "cap"), "0.5200");
+    assert_string_equal(jstr(u, "margin"), "0.2800");
+    httpc_resp_free(&r);
+    /* The proposal's errors: same code, same field. */
+    static const struct {
+        const char *body, *code, *field;
+    } bad[] = {
+        {"{\"principal\":\"0.00\",\"annual_rate\":\"0.24\",\"payments_per_year\":12,\"term_count\":12,"
+         "\"first_due_date\":\"2026-02-15\",\"amortisation\":\"annuity\",\"approval_date\":\"2026-01-15\"}",
+         "invalid_field", "principal"},
+        {"{\"principal\":\"1.00\",\"annual_rate\":\"0.24\",\"payments_per_year\":5,\"term_count\":12,"
+         "\"first_due_date\":\"2026-02-15\",\"amortisation\":\"annuity\",\"approval_date\":\"2026-01-15\"}",
+         "invalid_field", "payments_per_year"},
+        {"{\"principal\":\"1.00\",\"annual_rate\":\"0.24\",\"payments_per_year\":12,\"term_count\":12,"
+         "\"first_due_date\":\"2026-01-10\",\"amortisation\":\"annuity\",\"approval_date\":\"2026-01-15\"}",
+         "invalid_field", "first_due_date"},
+        {"{\"principal\":\"1.00\",\"annual_rate\":\"0.24\",\"payments_per_year\":12,\"term_count\":12,"
+         "\"first_due_date\":\"2026-02-15\",\"amortisation\":\"annuity\",\"grace_principal\":12}",
+         "invalid_field", "grace_principal"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_true(httpc_request(base, "POST", path, tokens[MANAGER], NULL, NULL, bad[i].body, &r));
+        json_t *e = json_object_get(r.json, "error");
+        if (r.status != 400 || strcmp(jstr(e, "code"), bad[i].code) != 0 || strcmp(jstr(e, "field"), bad[i].field) != 0) {
+            print_message("bad terms %zu: %ld %s\n", i, r.status, r.body ? r.body : "");
+        }
+        assert_int_equal(r.status, 400);
+        assert_string_equal(jstr(e, "code"), bad[i].code);
+        assert_string_equal(jstr(e, "field"), bad[i].field);
+        httpc_resp_free(&r);
+    }
+    assert_int_equal(testdb_int(conninfo, "SELECT count(*) FROM proposal"), proposals);
+    assert_int_equal(testdb_int(conninfo, "SELECT count(*) FROM audit_log"), audit);
+    assert_int_equal(testdb_int(conninfo, "SELECT count(*) FROM idempotency_key"), keys);
 }
 
 static void test_2_pipeline_and_loan(void **state)
@@ -473,12 +553,54 @@ static void test_7_investor_sees_only_its_own(void **state)
     json_decref(call("GET", path, IMPACT, NULL, 403));
     snprintf(path, sizeof path, "/v1/tranches/%" PRId64, t_senior);
     json_decref(call("GET", path, IMPACT, NULL, 403));
+    /* A tranche's capital calls and contributions (the investor screen, docs/console.md): a new
+     * tranche of 100,000.00, called 40,000.00 on 2026-06-01 (due 2026-06-30), 25,000.00 received
+     * against the call on 2026-06-10 and 5,000.00 without a call on 2026-06-12. */
+    int64_t t_called = create_tranche(investor_senior, "CALLED", "senior", 4, "100000.00", "0.0500");
+    snprintf(path, sizeof path, "/v1/tranches/%" PRId64 "/capital-calls", t_called);
+    json_t *c = call("POST", path, MANAGER, "{\"amount\":\"40000.00\",\"call_date\":\"2026-06-01\","
+                     "\"due_date\":\"2026-06-30\"}", 201);
+    int64_t call_id = jint(c, "id");
+    json_decref(c);
+    char body[256], cpath[96];
+    snprintf(cpath, sizeof cpath, "/v1/tranches/%" PRId64 "/contributions", t_called);
+    snprintf(body, sizeof body, "{\"amount\":\"25000.00\",\"received_date\":\"2026-06-10\",\"reference\":\"CL-1\","
+             "\"capital_call_id\":%" PRId64 "}", call_id);
+    json_decref(call("POST", cpath, MANAGER, body, 201));
+    json_decref(call("POST", cpath, MANAGER,
+                     "{\"amount\":\"5000.00\",\"received_date\":\"2026-06-12\",\"reference\":\"CL-2\"}", 201));
+    json_t *l = call("GET", path, MANAGER, NULL, 200);
+    assert_int_equal(jint(l, "tranche_id"), t_called);
+    assert_string_equal(jstr(l, "currency"), "COP");
+    json_t *calls = json_object_get(l, "calls"), *contribs = json_object_get(l, "contributions");
+    assert_int_equal(json_array_size(calls), 1);
+    json_t *c1 = json_array_get(calls, 0);
+    assert_int_equal(jint(c1, "id"), call_id);
+    assert_int_equal(jint(c1, "call_no"), 1);
+    assert_string_equal(jstr(c1, "amount"), "40000.00");
+    assert_string_equal(jstr(c1, "call_date"), "2026-06-01");
+    assert_string_equal(jstr(c1, "due_date"), "2026-06-30");
+    assert_string_equal(jstr(c1, "contributed"), "25000.00");
+    assert_int_equal(json_array_size(contribs), 2);
+    json_t *k1 = json_array_get(contribs, 0), *k2 = json_array_get(contribs, 1);
+    assert_int_equal(jint(k1, "capital_call_id"), call_id);
+    assert_string_equal(jstr(k1, "amount"), "25000.00");
+    assert_string_equal(jstr(k1, "received_date"), "2026-06-10");
+    assert_string_equal(jstr(k1, "reference"), "CL-1");
+    assert_true(json_is_null(json_object_get(k2, "capital_call_id")));
+    assert_string_equal(jstr(k2, "amount"), "5000.00");
+    assert_string_equal(jstr(k2, "reference"), "CL-2");
+    json_decref(l);
+    /* Another investor's tranche: 403 naming tranche_id; no tranche: 404. */
+    json_decref(call("GET", path, IMPACT, NULL, 403));
+    json_decref(call("GET", "/v1/tranches/999999/capital-calls", MANAGER, NULL, 404));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_1_capital),    cmocka_unit_test(test_2_pipeline_and_loan),
+        cmocka_unit_test(test_1_capital),    cmocka_unit_test(test_2a_schedule_preview),
+        cmocka_unit_test(test_2_pipeline_and_loan),
         cmocka_unit_test(test_3_repayments), cmocka_unit_test(test_4_waterfall),
         cmocka_unit_test(test_5_statement),  cmocka_unit_test(test_6_write_off_and_recovery),
         cmocka_unit_test(test_7_investor_sees_only_its_own),
