@@ -589,6 +589,22 @@ const struct db_statement db_statements[] = {
     {"writeoff_loan_update",
      "UPDATE loan SET written_off_minor = written_off_minor + $2, "
      "status = CASE WHEN $3::boolean THEN 'written_off' ELSE status END WHERE id = $1"},
+    /* The loan's allowance held (its allowance in the fund's last provision run less what its
+     * write-offs since that run used on 1190) and the fund's 1190 account (docs/fund-operations.md,
+     * "Write-off: the allowance is used first"). */
+    {"writeoff_allowance_held",
+     "WITH run AS (SELECT id, entry_id, created_at FROM provision_run WHERE fund_id = $1 "
+     "ORDER BY as_of DESC, id DESC LIMIT 1) SELECT (coalesce((SELECT pl.allowance_minor FROM provision_loan pl "
+     "JOIN run ON pl.run_id = run.id WHERE pl.loan_id = $2), 0) - coalesce((SELECT sum(jl.amount_minor) "
+     "FROM write_off w JOIN run ON w.created_at > run.created_at OR w.entry_id > run.entry_id "
+     "JOIN journal_line jl ON jl.entry_id = w.entry_id JOIN account a ON a.id = jl.account_id "
+     "WHERE w.loan_id = $2 AND a.fund_id = $1 AND a.code = '1190'), 0))::bigint, "
+     "(SELECT id FROM account WHERE fund_id = $1 AND code = '1190')"},
+    /* The tranches' ALLOWANCE accounts in a currency, most senior first, with their balances. */
+    {"writeoff_allowance_tranches",
+     "SELECT a.id, coalesce((SELECT sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id), 0)::bigint "
+     "FROM tranche t JOIN account a ON a.fund_id = t.fund_id AND a.code = 'T' || t.id || '.ALLOWANCE' "
+     "WHERE t.fund_id = $1 AND t.currency = $2 ORDER BY t.rank, t.id"},
     {"recovery_insert",
      "INSERT INTO recovery (loan_id, amount_minor, value_date, reference, entry_id, created_by) "
      "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"},

@@ -16,6 +16,7 @@
 #include "fundledger/money.h"
 #include "fundledger/navalloc.h"
 #include "fundledger/pipeline.h"
+#include "fundledger/provision.h"
 #include "fundledger/rate.h"
 #include "fundledger/servicing.h"
 #include "fundledger/tranche.h"
@@ -2010,6 +2011,62 @@ done:
     return res;
 }
 
+/* The loan's loss allowance used by a write-off of `loss` (docs/fund-operations.md, "Write-off:
+ * the allowance is used first"): appends Dr 1190 and Cr T.ALLOWANCE top-down (most senior share
+ * first) to acc/amt at *k. Nothing when the loan holds no allowance. */
+static enum fl_err writeoff_use_allowance(struct db *db, int64_t fund_id, int64_t loan_id, const char *currency,
+                                          int64_t loss, int64_t *acc, int64_t *amt, unsigned *k,
+                                          struct fl_error *err)
+{
+    char fb[21], lb[21];
+    const char *ph[2] = {db_i64_text(fund_id, fb), db_i64_text(loan_id, lb)};
+    PGresult *r = db_exec(db, "writeoff_allowance_held", 2, ph, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    int64_t held = db_i64(r, 0, 0), b1190 = db_null(r, 0, 1) ? 0 : db_i64(r, 0, 1);
+    PQclear(r);
+    if (held <= 0 || b1190 == 0) {
+        return FLE_OK;
+    }
+    const char *pt[2] = {fb, currency};
+    if ((r = db_exec(db, "writeoff_allowance_tranches", 2, pt, err)) == NULL) {
+        return err->code;
+    }
+    int n = PQntuples(r);
+    int64_t on_books = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t b = db_i64(r, i, 1);
+        on_books += b > 0 ? b : 0;
+    }
+    int64_t used = 0, extra = 0;
+    if (provision_write_off(loss, held < on_books ? held : on_books, &used, &extra) != PROVISION_OK) {
+        PQclear(r);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "cannot use the allowance of loan %" PRId64, loan_id);
+    }
+    if (used > 0 && n > WATERFALL_TRANCHES_MAX) {
+        PQclear(r);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "too many tranches carry an allowance");
+    }
+    int64_t left = used;
+    for (int i = 0; i < n && left > 0; i++) {
+        int64_t b = db_i64(r, i, 1);
+        int64_t take = b <= 0 ? 0 : b < left ? b : left;
+        if (take > 0) {
+            acc[*k] = db_i64(r, i, 0);
+            amt[(*k)++] = -take;
+            left -= take;
+        }
+    }
+    PQclear(r);
+    assert(left == 0);
+    if (used > 0) {
+        acc[*k] = b1190;
+        amt[(*k)++] = used;
+    }
+    return FLE_OK;
+}
+
 enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const struct principal *approver,
                              int64_t *entry_id, struct fl_error *err)
 {
@@ -2048,7 +2105,10 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
         e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", loan_id);
         goto done;
     }
-    if ((e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
+    /* The fund first (as a provision run takes it): the allowance used is read from a settled run. */
+    struct fund_settings fs;
+    if ((e = fund_lock(db, l->fund_id, &fs, err)) != FLE_OK ||
+        (e = load_stack(db, l->fund_id, l->currency, true, &s, err)) != FLE_OK) {
         goto done;
     }
     int64_t absorbed[WATERFALL_TRANCHES_MAX], unabsorbed = 0;
@@ -2056,7 +2116,9 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
         e = fl_error_set(err, FLE_INTERNAL, NULL, "cannot allocate the loss");
         goto done;
     }
-    int64_t acc[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1], amt[LOAN_FUNDING_MAX + WATERFALL_TRANCHES_MAX + 1];
+    int64_t acc[LOAN_FUNDING_MAX + 2 * WATERFALL_TRANCHES_MAX + 2],
+        amt[LOAN_FUNDING_MAX + 2 * WATERFALL_TRANCHES_MAX + 2];
+    _Static_assert(LOAN_FUNDING_MAX + 2 * WATERFALL_TRANCHES_MAX + 2 <= LEDGER_LINES_MAX, "write-off lines");
     unsigned k = 0;
     for (unsigned i = 0; i < l->n_funding; i++) {
         if (parts[i] != 0) {
@@ -2073,6 +2135,10 @@ enum fl_err writeoff_execute(struct db *db, const struct proposal *p, const stru
             goto done;
         }
         amt[k++] = unabsorbed;
+    }
+    /* The loan's allowance is used first, in the same entry. */
+    if ((e = writeoff_use_allowance(db, l->fund_id, loan_id, l->currency, amount, acc, amt, &k, err)) != FLE_OK) {
+        goto done;
     }
     if ((e = post_lines(db, l->fund_id, approver->user_id, value_date, "write_off", loan_id, "loan written off", acc,
                         amt, k, l->currency, entry_id, err)) != FLE_OK) {
