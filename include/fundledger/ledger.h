@@ -10,6 +10,7 @@
 #include "fundledger/db.h"
 #include "fundledger/error.h"
 #include "fundledger/limits.h"
+#include "fundledger/rate.h"
 
 /* One line: debit when amount_minor > 0, credit when < 0, in the account's currency. */
 struct ledger_line {
@@ -40,6 +41,10 @@ enum fl_err ledger_check(const struct ledger_entry *e, struct fl_error *err);
 
 /* true when text is a real calendar date YYYY-MM-DD between 1900-01-01 and 9999-12-31. */
 bool ledger_date_valid(const char *text);
+
+/* Reads a date of ledger_date_valid's grammar into a calendar date (rate.h), the one parser every
+ * module uses; false (out untouched) when text is not such a date. */
+bool ledger_date_parse(const char *text, rate_date *out);
 
 /* Posts n entries inside the caller's open transaction (db_in_tx must be true), all or none:
  * checks each (ledger_check), checks every account exists in the entry's fund with the line's

@@ -20,15 +20,6 @@
 /* Loans read per page of the fund's arrears. */
 #define ALLOWANCE_PAGE 10000
 
-static bool to_date(const char *text, rate_date *out)
-{
-    if (text == NULL || !ledger_date_valid(text)) {
-        return false;
-    }
-    *out = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
-    return rate_date_valid(*out);
-}
-
 /* An account by code, created (with the actor's audit record) when the fund has none yet. */
 static enum fl_err account_ensure(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
                                   const char *name, const char *type, const char *cur, int64_t *id,
@@ -71,7 +62,7 @@ static enum fl_err read_buckets(struct db *db, int64_t fund_id, const char *date
     }
     for (int i = 0; i < k; i++) {
         provision_bucket *b = &(*rows)[i];
-        bool ok = to_date(db_str(r, i, 0), &b->effective);
+        bool ok = ledger_date_parse(db_str(r, i, 0), &b->effective);
         assert(ok);
         (void)ok;
         b->dpd_from = (int)db_i64(r, i, 1);
@@ -89,7 +80,7 @@ static enum fl_err read_loans(struct db *db, int64_t fund_id, const char *date, 
                               int64_t *total, struct fl_error *err)
 {
     rate_date d;
-    bool ok = to_date(date, &d);
+    bool ok = ledger_date_parse(date, &d);
     assert(ok);
     (void)ok;
     size_t cap = 0;

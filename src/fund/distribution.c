@@ -18,15 +18,6 @@
 #include "fundledger/tranche.h"
 #include "fundledger/waterfall.h"
 
-static bool to_rate_date(const char *text, rate_date *out)
-{
-    if (text == NULL || !ledger_date_valid(text)) {
-        return false;
-    }
-    *out = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
-    return rate_date_valid(*out);
-}
-
 static const char *kind_text(waterfall_step_kind k)
 {
     switch (k) {
@@ -111,7 +102,7 @@ static enum fl_err dated_coupon(struct db *db, const struct inputs *in, size_t i
         int64_t delta = db_i64(r, k, 1);
         if (strcmp(d, from) <= 0) {
             st = money_add(opening, delta, &opening) ? RATE_OK : RATE_ERR_OVERFLOW;
-        } else if (!to_rate_date(d, &ch[n].date)) {
+        } else if (!ledger_date_parse(d, &ch[n].date)) {
             st = RATE_ERR_DATE;
         } else {
             ch[n++].delta_minor = delta;
@@ -188,7 +179,7 @@ static enum fl_err read_inputs(struct db *db, int64_t this_run_id, struct inputs
     }
     in->n = (size_t)rows;
     rate_date to;
-    bool to_ok = to_rate_date(in->run_date, &to);
+    bool to_ok = ledger_date_parse(in->run_date, &to);
     assert(to_ok);
     (void)to_ok;
     enum fl_err out = FLE_OK;
@@ -211,7 +202,7 @@ static enum fl_err read_inputs(struct db *db, int64_t this_run_id, struct inputs
             const char *from = in->prev_date[0] && strcmp(in->prev_date, first) > 0 ? in->prev_date : first;
             snprintf(in->coupon_from[i], DATE_TEXT_BYTES, "%s", from);
             rate_date fd;
-            if (!to_rate_date(from, &fd)) {
+            if (!ledger_date_parse(from, &fd)) {
                 out = fl_error_set(err, FLE_INTERNAL, NULL, "bad date %s", from);
             } else if (strcmp(from, in->run_date) < 0 && in->dated_coupon) {
                 out = dated_coupon(db, in, (size_t)i, rate, from, fd, to, &in->coupon[i], err);

@@ -22,15 +22,6 @@
 static const char *const conditions[] = {"signed_agreement", "kyc", "sanctions_screening", "bank_account_verified"};
 #define CONDITIONS (sizeof conditions / sizeof conditions[0])
 
-static bool parse_date(const char *text, rate_date *out)
-{
-    if (text == NULL || !ledger_date_valid(text)) {
-        return false;
-    }
-    *out = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
-    return rate_date_valid(*out);
-}
-
 static bool one_of(const char *v, const char *const *set, size_t n)
 {
     for (size_t i = 0; i < n && v; i++) {
@@ -211,7 +202,7 @@ static enum fl_err make_schedule(const struct terms *t, const char *currency, sc
                          .grace_principal = t->grace_p,
                          .grace_interest = t->grace_i,
                          .method = method_of(t->amortisation)};
-    if (!parse_date(t->first_due, &st.first_due)) {
+    if (!ledger_date_parse(t->first_due, &st.first_due)) {
         return fl_error_set(err, FLE_BAD_FIELD, "first_due_date", "a date YYYY-MM-DD");
     }
     schedule_status s = schedule_generate(&st, rows, SCHEDULE_INSTALMENTS_MAX, n);

@@ -19,15 +19,6 @@
 #include "fundledger/tranche.h"
 #include "fundledger/waterfall.h"
 
-static bool to_date(const char *text, rate_date *out)
-{
-    if (text == NULL || !ledger_date_valid(text)) {
-        return false;
-    }
-    *out = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
-    return rate_date_valid(*out);
-}
-
 /* An account by code, created (audited) when the fund has none yet. */
 static enum fl_err account_ensure(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
                                   const char *name, const char *type, const char *cur, int64_t *id,
@@ -75,7 +66,7 @@ static enum fl_err capital_dates(struct db *db, int64_t fund_id, int64_t tranche
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
     for (int k = 0; k < rows; k++) {
-        bool ok = to_date(db_str(r, k, 0), &(*all)[k].date);
+        bool ok = ledger_date_parse(db_str(r, k, 0), &(*all)[k].date);
         assert(ok);
         (void)ok;
         (*all)[k].delta_minor = db_i64(r, k, 1);
@@ -185,19 +176,19 @@ static enum fl_err read_tranches(struct db *db, int64_t fund_id, const char *dat
         t[i].return_rate = db_i64(r, i, 1);
         t[i].fee_rate = db_i64(r, i, 2);
         rate_date signed_on;
-        bool ok = to_date(db_str(r, i, 3), &signed_on);
-        t[i].has_ip_end = !db_null(r, i, 4) && to_date(db_str(r, i, 4), &t[i].ip_end);
+        bool ok = ledger_date_parse(db_str(r, i, 3), &signed_on);
+        t[i].has_ip_end = !db_null(r, i, 4) && ledger_date_parse(db_str(r, i, 4), &t[i].ip_end);
         t[i].commitment = db_i64(r, i, 5);
         t[i].allocated = db_i64(r, i, 6);
         /* The coupon runs from the waterfall's last run before the date (or the first
          * contribution), as the next run will compute it. */
         const char *cf = !db_null(r, i, 8) ? db_str(r, i, 8) : db_null(r, i, 7) ? NULL : db_str(r, i, 7);
-        t[i].has_coupon_from = cf != NULL && to_date(cf, &t[i].coupon_from);
+        t[i].has_coupon_from = cf != NULL && ledger_date_parse(cf, &t[i].coupon_from);
         t[i].run_paid = db_i64(r, i, 9);
         t[i].run_unpaid = db_i64(r, i, 10);
         rate_date pd;
         /* From the previous allocation, or from the signing for a tranche signed after it. */
-        if (prev != NULL && to_date(prev, &pd) && rate_date_to_days(pd) > rate_date_to_days(signed_on)) {
+        if (prev != NULL && ledger_date_parse(prev, &pd) && rate_date_to_days(pd) > rate_date_to_days(signed_on)) {
             t[i].from = pd;
         } else {
             t[i].from = signed_on;
@@ -226,7 +217,7 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
         return NULL;
     }
     rate_date to;
-    if (!to_date(date, &to) || strcmp(date, today) > 0) {
+    if (!ledger_date_parse(date, &to) || strcmp(date, today) > 0) {
         fl_error_set(err, FLE_BAD_FIELD, "date", "a date YYYY-MM-DD, not in the future");
         return NULL;
     }

@@ -29,11 +29,8 @@ static int64_t min64(int64_t a, int64_t b)
 /* "YYYY-MM-DD" (a real date) to days since 1970. */
 static bool date_days(const char *text, int64_t *days)
 {
-    if (text == NULL || !ledger_date_valid(text)) {
-        return false;
-    }
-    rate_date d = {atoi(text), atoi(text + 5), atoi(text + 8)};
-    if (!rate_date_valid(d)) {
+    rate_date d;
+    if (!ledger_date_parse(text, &d)) {
         return false;
     }
     *days = rate_date_to_days(d);
@@ -701,16 +698,6 @@ static enum fl_err engine_state(struct rp_chunk *c, const struct rp_loan *l, boo
     return FLE_OK;
 }
 
-static bool text_date(const char *text, rate_date *d)
-{
-    int64_t days = 0;
-    if (!date_days(text, &days)) {
-        return false;
-    }
-    *d = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
-    return true;
-}
-
 static bool add_part(struct repayment_allocation *a, int no, bool principal, int64_t amount)
 {
     if (amount == 0) {
@@ -746,7 +733,7 @@ static enum fl_err engine_evaluate(struct rp_chunk *c, struct rp_loan *l, struct
     struct accrual_loan *acc = c->acc;
     const struct servicing_loan *sl = servicing_find(&c->sv, l->id);
     rate_date vd;
-    if (!text_date(ln->value_date, &vd)) {
+    if (!ledger_date_parse(ln->value_date, &vd)) {
         fl_error_set(le, FLE_BAD_FIELD, "value_date", "a date YYYY-MM-DD");
         return FLE_OK;
     }
@@ -2291,7 +2278,7 @@ static enum fl_err engine_payoff(struct rp_chunk *c, const struct rp_loan *l, co
                                  struct fl_error *err)
 {
     rate_date d;
-    if (!text_date(date, &d)) {
+    if (!ledger_date_parse(date, &d)) {
         return fl_error_set(err, FLE_BAD_PARAM, "date", "a date YYYY-MM-DD");
     }
     if (rate_date_to_days(d) < rate_date_to_days(c->acc->clock)) {

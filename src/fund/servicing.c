@@ -17,15 +17,6 @@
 static const char *const modalities[] = {"consumo_ordinario", "microcredito", "productivo_rural"};
 #define MODALITIES (sizeof modalities / sizeof modalities[0])
 
-static bool parse_date(const char *text, rate_date *d)
-{
-    if (text == NULL || !ledger_date_valid(text)) {
-        return false;
-    }
-    *d = (rate_date){atoi(text), atoi(text + 5), atoi(text + 8)};
-    return rate_date_valid(*d);
-}
-
 static int64_t modality_index(const char *m)
 {
     for (size_t i = 0; i < MODALITIES; i++) {
@@ -92,7 +83,7 @@ static enum fl_err load_caps(struct db *db, struct servicing_set *s, struct fl_e
         int64_t m = modality_index(db_str(r, i, 0));
         rate_date from, next = {0, 0, 0};
         bool has_next = !PQgetisnull(r, i, 3);
-        if (m < 0 || !parse_date(db_str(r, i, 1), &from) || (has_next && !parse_date(db_str(r, i, 3), &next))) {
+        if (m < 0 || !ledger_date_parse(db_str(r, i, 1), &from) || (has_next && !ledger_date_parse(db_str(r, i, 3), &next))) {
             PQclear(r);
             return bad_row(err, "usury_rate");
         }
@@ -106,7 +97,7 @@ static enum fl_err load_caps(struct db *db, struct servicing_set *s, struct fl_e
             bool followed = false;
             if (i + 1 < rows && modality_index(db_str(r, i + 1, 0)) == m) {
                 rate_date f2;
-                if (!parse_date(db_str(r, i + 1, 1), &f2)) {
+                if (!ledger_date_parse(db_str(r, i + 1, 1), &f2)) {
                     PQclear(r);
                     return bad_row(err, "usury_rate");
                 }
@@ -176,7 +167,7 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
         l->fee_minor = db_i64(r, row, 13);
         l->accrual = strcmp(db_str(r, row, 15), "accrual") == 0;
         if (!accrual_choice_parse(db_str(r, row, 14), &l->prepayment_default) ||
-            !parse_date(db_str(r, row, 8), &l->terms.first_due) || modality[i] < 0) {
+            !ledger_date_parse(db_str(r, row, 8), &l->terms.first_due) || modality[i] < 0) {
             e = bad_row(err, "loan");
         }
     }
@@ -205,7 +196,7 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
         struct servicing_event *x = &s->events[i];
         x->drawdown = db_i64(r, row, 2) == 0;
         x->amount_minor = db_i64(r, row, 3);
-        if (l == NULL || !parse_date(db_str(r, row, 1), &x->date) ||
+        if (l == NULL || !ledger_date_parse(db_str(r, row, 1), &x->date) ||
             !accrual_choice_parse(db_str(r, row, 4), &x->choice)) {
             e = bad_row(err, "event");
             break;
@@ -232,7 +223,7 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
             struct servicing_rates *x = &s->rates[s->n_rates++];
             x->owner = db_i64(r, i, 0);
             x->r.rate = db_i64(r, i, 2);
-            if (!parse_date(db_str(r, i, 1), &x->r.from)) {
+            if (!ledger_date_parse(db_str(r, i, 1), &x->r.from)) {
                 e = bad_row(err, "fund_default_rate");
             }
         }
@@ -331,7 +322,7 @@ json_t *servicing_default_rate_set(struct db *db, const struct principal *actor,
         fl_error_set(err, FLE_MISSING_FIELD, "valid_from", "required");
         return NULL;
     }
-    if (!parse_date(valid_from, &d)) {
+    if (!ledger_date_parse(valid_from, &d)) {
         fl_error_set(err, FLE_BAD_FIELD, "valid_from", "a date YYYY-MM-DD");
         return NULL;
     }

@@ -87,10 +87,10 @@ static void date_text(rate_date d, char out[DATE_TEXT_BYTES])
 /* Parses a date already checked by ledger_date_valid. */
 static rate_date parse_date(const char *s)
 {
-    assert(ledger_date_valid(s));
-    rate_date d = {(s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'),
-                   (s[5] - '0') * 10 + (s[6] - '0'), (s[8] - '0') * 10 + (s[9] - '0')};
-    assert(rate_date_valid(d));
+    rate_date d = {0, 0, 0};
+    bool ok = ledger_date_parse(s, &d);
+    assert(ok);
+    (void)ok;
     return d;
 }
 

@@ -211,16 +211,6 @@ static void put_irr(struct rctx *c, const json_t *irr)
     sb_str(c->s, "&#8239;%");
 }
 
-static bool parse_date(const char *s, rate_date *d)
-{
-    if (s == NULL || !ledger_date_valid(s)) {
-        return false;
-    }
-    *d = (rate_date){(s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'),
-                     (s[5] - '0') * 10 + (s[6] - '0'), (s[8] - '0') * 10 + (s[9] - '0')};
-    return rate_date_valid(*d);
-}
-
 static const json_t *tranches(const struct rctx *c)
 {
     return jo(c->st, "tranches");
@@ -515,7 +505,7 @@ static bool p_chart_capital(struct rctx *c)
         {
             rate_date d;
             int64_t v;
-            if (!parse_date(js(pt, "date"), &d) || !amount_minor(c, js(pt, "capital"), &v)) {
+            if (!ledger_date_parse(js(pt, "date"), &d) || !amount_minor(c, js(pt, "capital"), &v)) {
                 return malformed(c, "capital_history");
             }
             int64_t day = rate_date_to_days(d);
@@ -560,7 +550,7 @@ static bool p_chart_capital(struct rctx *c)
         {
             rate_date d;
             int64_t v;
-            bool ok = parse_date(js(pt, "date"), &d) && amount_minor(c, js(pt, "capital"), &v);
+            bool ok = ledger_date_parse(js(pt, "date"), &d) && amount_minor(c, js(pt, "capital"), &v);
             assert(ok); /* checked in the first pass */
             int64_t day = rate_date_to_days(d);
             int x = CAP_LEFT + (dmax == dmin ? plot_w / 2 : (int)((day - dmin) * plot_w / (dmax - dmin)));
@@ -572,7 +562,7 @@ static bool p_chart_capital(struct rctx *c)
         {
             rate_date d;
             int64_t v;
-            bool ok = parse_date(js(pt, "date"), &d) && amount_minor(c, js(pt, "capital"), &v);
+            bool ok = ledger_date_parse(js(pt, "date"), &d) && amount_minor(c, js(pt, "capital"), &v);
             assert(ok);
             int64_t day = rate_date_to_days(d);
             int x = CAP_LEFT + (dmax == dmin ? plot_w / 2 : (int)((day - dmin) * plot_w / (dmax - dmin)));
@@ -605,7 +595,7 @@ static bool p_chart_capital(struct rctx *c)
         json_array_foreach(jo(t, "capital_history"), k, pt)
         {
             rate_date d;
-            bool ok = parse_date(js(pt, "date"), &d);
+            bool ok = ledger_date_parse(js(pt, "date"), &d);
             assert(ok);
             int64_t day = rate_date_to_days(d);
             size_t at = 0;

@@ -29,6 +29,19 @@ bool ledger_date_valid(const char *t)
     return d <= days[m - 1] + (m == 2 && leap);
 }
 
+bool ledger_date_parse(const char *text, rate_date *out)
+{
+    if (!ledger_date_valid(text)) {
+        return false;
+    }
+    rate_date d = {atoi(text), atoi(text + 5), atoi(text + 8)};
+    if (!rate_date_valid(d)) {
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
 enum fl_err ledger_check(const struct ledger_entry *e, struct fl_error *err)
 {
     assert(e != NULL);

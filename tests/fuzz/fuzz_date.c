@@ -67,6 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool want = len == 10 && shaped && y >= 1900;
     FUZZ_CHECK(ledger == want, "ledger_date_valid('%s') = %d, reference %d", s, ledger, want);
 
+    /* ledger_date_parse (the one date parser): the same verdict, the reference's fields, and
+     * nothing written on a refusal. */
+    rate_date parsed = {-7, -7, -7};
+    bool p = ledger_date_parse(s, &parsed);
+    FUZZ_CHECK(p == want, "ledger_date_parse('%s') = %d, reference %d", s, p, want);
+    FUZZ_CHECK(p ? parsed.y == y && parsed.m == m && parsed.d == d
+                 : parsed.y == -7 && parsed.m == -7 && parsed.d == -7,
+               "ledger_date_parse('%s') = %d-%d-%d", s, parsed.y, parsed.m, parsed.d);
+
     /* iati_chk_date_days: a real date (any year 0000..9999) followed by nothing, 'T', 'Z', '+'
      * or '-' (xsd:date with a time zone, or a dateTime). */
     int64_t iati_days = 0x7777;
