@@ -40,5 +40,10 @@ json_t *fund_accounts_list(struct db *db, int64_t fund_id, const char *as_of, st
 json_t *fund_account_get(struct db *db, int64_t account_id, const char *as_of, struct fl_error *err);
 /* The id of a fund's account by code, FLE_NOT_FOUND when absent. */
 enum fl_err fund_account_by_code(struct db *db, int64_t fund_id, const char *code, int64_t *id, struct fl_error *err);
+/* The id of a fund's account by code, created (fund_account_create, audited as the actor) when
+ * the fund has none yet: the accounts a posting path opens on first use. */
+enum fl_err fund_account_ensure(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
+                                const char *name, const char *type, const char *currency, int64_t *id,
+                                struct fl_error *err);
 
 #endif

@@ -20,25 +20,6 @@
 /* Loans read per page of the fund's arrears. */
 #define ALLOWANCE_PAGE 10000
 
-/* An account by code, created (with the actor's audit record) when the fund has none yet. */
-static enum fl_err account_ensure(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
-                                  const char *name, const char *type, const char *cur, int64_t *id,
-                                  struct fl_error *err)
-{
-    enum fl_err e = fund_account_by_code(db, fund_id, code, id, err);
-    if (e != FLE_NOT_FOUND) {
-        return e;
-    }
-    fl_error_clear(err);
-    json_t *a = fund_account_create(db, actor, fund_id, code, name, type, cur, err);
-    if (a == NULL) {
-        return err->code;
-    }
-    *id = (int64_t)json_integer_value(json_object_get(a, "id"));
-    json_decref(a);
-    return *id > 0 ? FLE_OK : fl_error_set(err, FLE_INTERNAL, NULL, "account %s has no id", code);
-}
-
 struct loan_row {
     int64_t loan_id, principal, allowance, rate;
     int dpd;
@@ -239,7 +220,7 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
      * capital cannot absorb it, but it is never dropped. */
     alloc[nt - 1] += unabsorbed;
     int64_t b1190 = 0, change_total = 0;
-    if (account_ensure(db, actor, fund_id, "1190", "Loan loss allowance", "asset", cur, &b1190, err) != FLE_OK) {
+    if (fund_account_ensure(db, actor, fund_id, "1190", "Loan loss allowance", "asset", cur, &b1190, err) != FLE_OK) {
         goto done;
     }
     static _Thread_local struct ledger_entry entry;
@@ -248,7 +229,7 @@ json_t *provision_run(struct db *db, const struct principal *actor, int64_t fund
         char code[48], name[96];
         snprintf(code, sizeof code, "T%" PRId64 ".ALLOWANCE", tid[i]);
         snprintf(name, sizeof name, "Tranche %" PRId64 ": loss allowance allocated", tid[i]);
-        if (account_ensure(db, actor, fund_id, code, name, "equity", cur, &acc[i], err) != FLE_OK) {
+        if (fund_account_ensure(db, actor, fund_id, code, name, "equity", cur, &acc[i], err) != FLE_OK) {
             goto done;
         }
         int64_t ch = alloc[i] - posted[i];

@@ -291,3 +291,21 @@ enum fl_err fund_account_by_code(struct db *db, int64_t fund_id, const char *cod
     PQclear(r);
     return found ? FLE_OK : fl_error_set(err, FLE_NOT_FOUND, "code", "no account %s in fund", code);
 }
+
+enum fl_err fund_account_ensure(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
+                                const char *name, const char *type, const char *currency, int64_t *id,
+                                struct fl_error *err)
+{
+    enum fl_err e = fund_account_by_code(db, fund_id, code, id, err);
+    if (e != FLE_NOT_FOUND) {
+        return e;
+    }
+    fl_error_clear(err);
+    json_t *a = fund_account_create(db, actor, fund_id, code, name, type, currency, err);
+    if (a == NULL) {
+        return err->code;
+    }
+    *id = (int64_t)json_integer_value(json_object_get(a, "id"));
+    json_decref(a);
+    return *id > 0 ? FLE_OK : fl_error_set(err, FLE_INTERNAL, NULL, "account %s has no id", code);
+}

@@ -19,25 +19,6 @@
 #include "fundledger/tranche.h"
 #include "fundledger/waterfall.h"
 
-/* An account by code, created (audited) when the fund has none yet. */
-static enum fl_err account_ensure(struct db *db, const struct principal *actor, int64_t fund_id, const char *code,
-                                  const char *name, const char *type, const char *cur, int64_t *id,
-                                  struct fl_error *err)
-{
-    enum fl_err e = fund_account_by_code(db, fund_id, code, id, err);
-    if (e != FLE_NOT_FOUND) {
-        return e;
-    }
-    fl_error_clear(err);
-    json_t *a = fund_account_create(db, actor, fund_id, code, name, type, cur, err);
-    if (a == NULL) {
-        return err->code;
-    }
-    *id = (int64_t)json_integer_value(json_object_get(a, "id"));
-    json_decref(a);
-    return *id > 0 ? FLE_OK : fl_error_set(err, FLE_INTERNAL, NULL, "account %s has no id", code);
-}
-
 struct tr {
     int64_t id, return_rate, fee_rate, commitment;
     rate_date from, ip_end, coupon_from;
@@ -336,11 +317,11 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
         fl_error_set(err, FLE_RULE, "date", "income overflows");
         return NULL;
     }
-    if ((inc_total != 0 && account_ensure(db, actor, fund_id, "4990", "Income allocated to the tranches", "income",
+    if ((inc_total != 0 && fund_account_ensure(db, actor, fund_id, "4990", "Income allocated to the tranches", "income",
                                           cur, &a4990, err) != FLE_OK) ||
-        (b5000 != 0 && account_ensure(db, actor, fund_id, "5990", "Fund expenses allocated to the tranches",
+        (b5000 != 0 && fund_account_ensure(db, actor, fund_id, "5990", "Fund expenses allocated to the tranches",
                                       "expense", cur, &a5990, err) != FLE_OK) ||
-        (b5100 != 0 && account_ensure(db, actor, fund_id, "5991", "Credit losses allocated to the tranches",
+        (b5100 != 0 && fund_account_ensure(db, actor, fund_id, "5991", "Credit losses allocated to the tranches",
                                       "expense", cur, &a5991, err) != FLE_OK) ||
         (fees_total != 0 && fund_account_by_code(db, fund_id, "2300", &a2300, err) != FLE_OK)) {
         return NULL;
@@ -364,7 +345,7 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
             int64_t acc = 0;
             snprintf(code, sizeof code, "T%" PRId64 ".%s", t[i].id, kinds[k].suffix);
             snprintf(name, sizeof name, "Tranche %" PRId64 ": %s", t[i].id, kinds[k].name);
-            if (account_ensure(db, actor, fund_id, code, name, kinds[k].type, cur, &acc, err) != FLE_OK) {
+            if (fund_account_ensure(db, actor, fund_id, code, name, kinds[k].type, cur, &acc, err) != FLE_OK) {
                 return NULL;
             }
             line(&entry, acc, amounts[k], cur);
