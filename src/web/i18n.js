@@ -238,7 +238,7 @@ export function formatDate(ymd) {
   return new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: 'long', timeZone: 'UTC' }).format(d);
 }
 
-// A rate as a percentage, from its decimal string ("0.2450" -> "24,50 %"): digits moved, no float.
+// A rate as a percentage, from its decimal string ("0.2450" -> "24,50 %"): digits moved, never a binary fraction.
 export function formatRate(decimal) {
   const m = /^(\d+)\.(\d+)$/.exec(String(decimal));
   if (!m) return String(decimal);

@@ -114,7 +114,7 @@ function decisionText(res) {
   return t('pending_second');
 }
 
-// Whether the amount is within the approver's limit in its currency (decimal strings, no float).
+// Whether the amount is within the approver's limit in its currency (decimal strings, digit by digit).
 function limitText(p, limits) {
   const limit = limits[p.currency];
   if (limit === undefined) return `${t('no_limit')} ${p.currency}`;
