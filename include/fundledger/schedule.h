@@ -22,6 +22,10 @@ typedef enum schedule_method {
     SCHEDULE_BULLET,          /* interest each period, all principal at the last instalment */
 } schedule_method;
 
+/* The method a loan's stored `amortisation` names ("annuity", "equal_principal"; anything else,
+ * which the database's check leaves as "bullet", is SCHEDULE_BULLET). */
+schedule_method schedule_method_of(const char *amortisation);
+
 /* A loan's terms. All amounts in minor units of the loan's currency.
  *
  * Grace, counted from instalment 1:

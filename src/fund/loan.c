@@ -182,13 +182,6 @@ struct terms {
     char amortisation[16], modality[20];
 };
 
-static schedule_method method_of(const char *a)
-{
-    return strcmp(a, "annuity") == 0 ? SCHEDULE_ANNUITY
-           : strcmp(a, "equal_principal") == 0 ? SCHEDULE_EQUAL_PRINCIPAL
-                                               : SCHEDULE_BULLET;
-}
-
 /* Generates the schedule of normalised terms into rows (SCHEDULE_INSTALMENTS_MAX). */
 static enum fl_err make_schedule(const struct terms *t, const char *currency, schedule_row *rows, size_t *n,
                                  struct fl_error *err)
@@ -201,7 +194,7 @@ static enum fl_err make_schedule(const struct terms *t, const char *currency, sc
                          .instalments = t->term,
                          .grace_principal = t->grace_p,
                          .grace_interest = t->grace_i,
-                         .method = method_of(t->amortisation)};
+                         .method = schedule_method_of(t->amortisation)};
     if (!ledger_date_parse(t->first_due, &st.first_due)) {
         return fl_error_set(err, FLE_BAD_FIELD, "first_due_date", "a date YYYY-MM-DD");
     }

@@ -2,6 +2,7 @@
 #include "fundledger/schedule.h"
 
 #include <assert.h>
+#include <string.h>
 
 #include "fundledger/money.h"
 
@@ -193,4 +194,11 @@ schedule_status schedule_generate(const schedule_terms *terms, schedule_row *row
     assert(principal_total - capitalised_total == terms->principal_minor);
     *rows_len = (size_t)term;
     return SCHEDULE_OK;
+}
+
+schedule_method schedule_method_of(const char *amortisation)
+{
+    return strcmp(amortisation, "annuity") == 0           ? SCHEDULE_ANNUITY
+           : strcmp(amortisation, "equal_principal") == 0 ? SCHEDULE_EQUAL_PRINCIPAL
+                                                          : SCHEDULE_BULLET;
 }

@@ -27,13 +27,6 @@ static int64_t modality_index(const char *m)
     return -1;
 }
 
-static schedule_method method_of(const char *a)
-{
-    return strcmp(a, "annuity") == 0           ? SCHEDULE_ANNUITY
-           : strcmp(a, "equal_principal") == 0 ? SCHEDULE_EQUAL_PRINCIPAL
-                                               : SCHEDULE_BULLET;
-}
-
 void servicing_free(struct servicing_set *s)
 {
     free(s->loans);
@@ -161,7 +154,7 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
                                     .instalments = (int)db_i64(r, row, 7),
                                     .grace_principal = (int)db_i64(r, row, 9),
                                     .grace_interest = (int)db_i64(r, row, 10),
-                                    .method = method_of(db_str(r, row, 11))};
+                                    .method = schedule_method_of(db_str(r, row, 11))};
         l->dc = strcmp(db_str(r, row, 5), "30_360") == 0 ? RATE_DC_30_360 : RATE_DC_ACT_365;
         modality[i] = modality_index(db_str(r, row, 12));
         l->fee_minor = db_i64(r, row, 13);

@@ -499,9 +499,19 @@ static int free_mpfr_caches(void **state)
     return 0;
 }
 
+/* The stored amortisation names map to their methods (the one reading, for approval and replay). */
+static void test_method_of_names(void **state)
+{
+    (void)state;
+    assert_int_equal(schedule_method_of("annuity"), SCHEDULE_ANNUITY);
+    assert_int_equal(schedule_method_of("equal_principal"), SCHEDULE_EQUAL_PRINCIPAL);
+    assert_int_equal(schedule_method_of("bullet"), SCHEDULE_BULLET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_method_of_names),
         cmocka_unit_test(test_annuity_no_grace),
         cmocka_unit_test(test_annuity_principal_grace),
         cmocka_unit_test(test_annuity_interest_grace),
