@@ -264,8 +264,8 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
     income = -income;
     if (nt == 0) {
         if (income != 0 || b5000 != 0 || b5100 != 0) {
-            fl_error_set(err, FLE_RULE, "fund_id", "the fund has income or expenses in %s and no tranche to allocate them to",
-                         cur);
+            fl_error_set(err, FLE_RULE, "fund_id",
+                         "the fund has income or expenses in %s and no tranche to allocate them to", cur);
             return NULL;
         }
     }
@@ -463,12 +463,13 @@ json_t *nav_allocation_get(struct db *db, int64_t fund_id, const char *as_of, st
     }
     json_t *ts = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(
-            ts, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "tranche_id", (json_int_t)db_i64(r, i, 0),
-                          "capital", jv_amount(db_i64(r, i, 1), cur), "coupon_earned", jv_amount(db_i64(r, i, 2), cur),
-                          "allocated_before", jv_amount(db_i64(r, i, 3), cur), "income", jv_amount(db_i64(r, i, 4), cur),
-                          "coupon_unallocated", jv_amount(db_i64(r, i, 5), cur), "management_fee",
-                          jv_amount(db_i64(r, i, 6), cur), "expenses", jv_amount(db_i64(r, i, 7), cur)));
+        json_array_append_new(ts,
+                              json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "tranche_id",
+                                        (json_int_t)db_i64(r, i, 0), "capital", jv_amount(db_i64(r, i, 1), cur),
+                                        "coupon_earned", jv_amount(db_i64(r, i, 2), cur), "allocated_before",
+                                        jv_amount(db_i64(r, i, 3), cur), "income", jv_amount(db_i64(r, i, 4), cur),
+                                        "coupon_unallocated", jv_amount(db_i64(r, i, 5), cur), "management_fee",
+                                        jv_amount(db_i64(r, i, 6), cur), "expenses", jv_amount(db_i64(r, i, 7), cur)));
     }
     PQclear(r);
     json_object_set_new(o, "tranches", ts);

@@ -76,7 +76,8 @@ static enum fl_err load_caps(struct db *db, struct servicing_set *s, struct fl_e
         int64_t m = modality_index(db_str(r, i, 0));
         rate_date from, next = {0, 0, 0};
         bool has_next = !PQgetisnull(r, i, 3);
-        if (m < 0 || !ledger_date_parse(db_str(r, i, 1), &from) || (has_next && !ledger_date_parse(db_str(r, i, 3), &next))) {
+        if (m < 0 || !ledger_date_parse(db_str(r, i, 1), &from) ||
+            (has_next && !ledger_date_parse(db_str(r, i, 3), &next))) {
             PQclear(r);
             return bad_row(err, "usury_rate");
         }

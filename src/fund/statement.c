@@ -800,10 +800,10 @@ static json_t *fund_nav(struct db *db, const struct bctx *b, struct fl_error *er
     /* The books balance, so net assets = the tranches' NAVs + what is not allocated yet; said
      * on the page rather than assumed. */
     bool reconciles = net == tranches + unallocated;
-    json_t *o = json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "reconciles", reconciles, "net_assets", amt(b, (int64_t)net), "pooled_accounts",
-                          pooled, "pooled_total", amt(b, (int64_t)pooled_total), "tranches_nav",
-                          amt(b, (int64_t)tranches), "not_yet_allocated", amt(b, (int64_t)unallocated),
-                          "investor_nav", amt(b, (int64_t)investor), "investor_share",
+    json_t *o = json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "reconciles", reconciles, "net_assets",
+                          amt(b, (int64_t)net), "pooled_accounts", pooled, "pooled_total",
+                          amt(b, (int64_t)pooled_total), "tranches_nav", amt(b, (int64_t)tranches), "not_yet_allocated",
+                          amt(b, (int64_t)unallocated), "investor_nav", amt(b, (int64_t)investor), "investor_share",
                           ratio4((int64_t)investor, (int64_t)tranches));
     if (o == NULL) {
         oom(err);
