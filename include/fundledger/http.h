@@ -212,6 +212,9 @@ bool http_session_auth(struct http_req *r, struct http_reply *out);
 /* static.c: the console's files under /app/ (CSP, cache headers), served without the database. */
 bool http_static_path(const char *url);
 int http_static_serve(struct MHD_Connection *conn, const char *method, const char *url);
+/* h_charges.c: ad-hoc loan charges (four eyes) and a loan's charges. */
+void h_loan_charge_propose(struct http_req *r, struct http_reply *out);
+void h_loan_charges_list(struct http_req *r, struct http_reply *out);
 /* @handlers@ */
 
 /* The number of migrations the running code expects (set by the server at start). */

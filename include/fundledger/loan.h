@@ -71,6 +71,10 @@ json_t *loan_get(struct db *db, int64_t loan_id, struct fl_error *err);
 json_t *loan_list(struct db *db, int64_t fund_id, const char *status, int64_t after_id, unsigned limit,
                   struct fl_error *err);
 
+/* The usury cap certified for modality on date (EA, 1e-8 units) into *cap; FLE_RULE on
+ * annual_rate when there is none. */
+enum fl_err loan_usury_cap(struct db *db, const char *modality, const char *date, int64_t *cap, struct fl_error *err);
+
 /* The usury cap in force for a modality on a date: FLE_RULE (field annual_rate) when rate is
  * above it or when no cap is certified for that date. */
 enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, const char *date,

@@ -16,10 +16,12 @@
 #include "fundledger/auth.h"
 #include "fundledger/db.h"
 
-/* One event of a loan's history, in replay order (date, drawdowns before repayments, id). */
+/* One event of a loan's history, in replay order (date; drawdowns, then charges, then repayments;
+ * id). */
 struct servicing_event {
     rate_date date;
-    bool drawdown; /* false: a repayment */
+    bool drawdown; /* false: a repayment (or a charge) */
+    bool charge;   /* an approved loan_charge (docs/loan-servicing.md §8): fees due from its date */
     int64_t amount_minor;
     accrual_choice choice; /* repayments */
 };

@@ -468,7 +468,9 @@ const struct db_statement db_statements[] = {
      "(SELECT coalesce(sum(r.overdue_principal_minor + r.current_principal_minor + r.prepayment_minor), 0) "
      "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id), "
      "l.capitalised_minor, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0) FROM repayment r "
-     "WHERE r.loan_id = l.id) FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
+     "WHERE r.loan_id = l.id), (SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM loan_charge c "
+     "WHERE c.loan_id = l.id), (SELECT coalesce(max(c.value_date)::text, '') FROM loan_charge c WHERE c.loan_id = l.id) "
+     "FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
     {"repayment_load_schedule",
      "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
      "FROM loan_schedule s LEFT JOIN (SELECT loan_id, instalment_no, "
@@ -542,7 +544,9 @@ const struct db_statement db_statements[] = {
      "SELECT loan_id, value_date, k, amount_minor, choice FROM (SELECT loan_id, value_date, 0 AS k, amount_minor, "
      "'reduce_term'::text AS choice, id FROM disbursement WHERE loan_id = ANY($1::bigint[]) UNION ALL "
      "SELECT loan_id, value_date, 1, amount_minor, prepayment_choice, id FROM repayment "
-     "WHERE loan_id = ANY($1::bigint[])) e ORDER BY loan_id, value_date, k, id"},
+     "WHERE loan_id = ANY($1::bigint[]) UNION ALL SELECT loan_id, value_date, 2, amount_minor, 'reduce_term', id "
+     "FROM loan_charge WHERE loan_id = ANY($1::bigint[])) e "
+     "ORDER BY loan_id, value_date, CASE k WHEN 2 THEN 1 WHEN 1 THEN 2 ELSE 0 END, id"},
     {"servicing_load_caps",
      "SELECT modality, valid_from, rate, CASE WHEN valid_to < '9999-01-01' THEN (valid_to + 1)::text END "
      "FROM usury_rate ORDER BY modality, valid_from"},
@@ -1069,6 +1073,24 @@ const struct db_statement db_statements[] = {
     {"tranche_contributions_list",
      "SELECT id, capital_call_id, amount_minor, received_date::text, reference FROM contribution "
      "WHERE tranche_id = $1 ORDER BY received_date, id LIMIT 1000"},
+    /* Ad-hoc loan charges (charge.c, docs/loan-servicing.md §8). */
+#define LOAN_CHARGE_LOAN                                                                                              \
+    "SELECT l.fund_id, l.currency, l.status, l.modality, coalesce((SELECT min(d.value_date)::text FROM disbursement d " \
+    "WHERE d.loan_id = l.id), ''), coalesce((SELECT max(r.value_date)::text FROM repayment r WHERE r.loan_id = l.id), " \
+    "'') FROM loan l WHERE l.id = $1"
+    {"loan_charge_loan", LOAN_CHARGE_LOAN},
+    {"loan_charge_loan_for_update", LOAN_CHARGE_LOAN " FOR UPDATE OF l"},
+#undef LOAN_CHARGE_LOAN
+    {"loan_charge_list",
+     "SELECT id, amount_minor, value_date::text, reason, proposal_id, entry_id, created_by, "
+     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM loan_charge WHERE loan_id = $1 "
+     "ORDER BY value_date, id"},
+    {"loan_charge_insert",
+     "INSERT INTO loan_charge (loan_id, amount_minor, value_date, reason, proposal_id, entry_id, created_by) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"},
+    {"loan_charge_totals",
+     "SELECT l.currency, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0)::bigint FROM repayment r "
+     "WHERE r.loan_id = l.id) FROM loan l WHERE l.id = $1"},
     /* @more@ */
 };
 

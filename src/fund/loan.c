@@ -32,8 +32,7 @@ static bool one_of(const char *v, const char *const *set, size_t n)
     return false;
 }
 
-/* The usury cap certified for modality on date (FLE_RULE on annual_rate when there is none). */
-static enum fl_err usury_cap(struct db *db, const char *modality, const char *date, int64_t *cap,
+enum fl_err loan_usury_cap(struct db *db, const char *modality, const char *date, int64_t *cap,
                              struct fl_error *err)
 {
     const char *p[2] = {modality, date};
@@ -60,7 +59,7 @@ static enum fl_err cost_check(struct db *db, const char *modality, const char *d
         return FLE_OK; /* the cost is the rate, checked against the cap already */
     }
     int64_t cap = 0;
-    if (usury_cap(db, modality, date, &cap, err) != FLE_OK) {
+    if (loan_usury_cap(db, modality, date, &cap, err) != FLE_OK) {
         return err->code;
     }
     struct accrual_flow *flows = malloc((n ? n : 1) * sizeof *flows);
@@ -91,7 +90,7 @@ enum fl_err loan_usury_check(struct db *db, const char *modality, int64_t rate, 
                              struct fl_error *err)
 {
     int64_t cap = 0;
-    if (usury_cap(db, modality, date, &cap, err) != FLE_OK) {
+    if (loan_usury_cap(db, modality, date, &cap, err) != FLE_OK) {
         return err->code;
     }
     if (rate > cap) {

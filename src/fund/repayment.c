@@ -206,6 +206,8 @@ struct rp_loan {
     bool cap_set;           /* capitalised_minor is set to cap_posted (the replay's) when written */
     int64_t cap_posted;     /* capitalised interest posted to T.LOANS (loan.capitalised_minor) */
     int64_t fee, fees_paid; /* origination fee (due from the first disbursement), fees collected */
+    int64_t charges;        /* ad-hoc charges approved (loan_charge, docs/loan-servicing.md §8) */
+    char last_charge[DATE_TEXT_BYTES]; /* value date of the latest charge, "" when none */
     size_t cap_at, cap_n;   /* its capitalisation rows in the chunk */
 };
 
@@ -282,6 +284,7 @@ struct rp_line {
     struct rp_loan *loan; /* during its chunk */
     int64_t bucket[WATERFALL_BUCKETS], prepayment, principal, interest;
     int64_t default_interest; /* docs/loan-servicing.md §5 (in interest) */
+    int64_t fee_charges;      /* of the fees bucket, what collects charges (Cr 1160); the rest is the origination fee */
     const char *choice_text;  /* prepayment_choice as given, or NULL: the fund's default */
     accrual_choice choice;    /* as recorded */
     bool engine;              /* allocated by the accrual engine; cap_after = its capitalised total */
@@ -447,6 +450,8 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
         l->cap_posted = db_i64(r, row, 11);
         l->fee = db_i64(r, row, 12);
         l->fees_paid = db_i64(r, row, 13);
+        l->charges = db_i64(r, row, 14);
+        snprintf(l->last_charge, sizeof l->last_charge, "%s", db_str(r, row, 15));
     }
     PQclear(r);
     {
@@ -698,6 +703,14 @@ static enum fl_err engine_state(struct rp_chunk *c, const struct rp_loan *l, boo
     return FLE_OK;
 }
 
+/* Of a fees bucket, the part that collects ad-hoc charges (credited to 1160): the origination fee
+ * is collected first, on a cash basis to 4100 (docs/loan-servicing.md §8). Before l->fees_paid moves. */
+static int64_t charges_part(const struct rp_loan *l, int64_t fees)
+{
+    int64_t fee_left = l->fee - l->fees_paid > 0 ? l->fee - l->fees_paid : 0;
+    return fees > fee_left ? fees - fee_left : 0;
+}
+
 static bool add_part(struct repayment_allocation *a, int no, bool principal, int64_t amount)
 {
     if (amount == 0) {
@@ -855,6 +868,7 @@ static enum fl_err engine_evaluate(struct rp_chunk *c, struct rp_loan *l, struct
     l->cap_posted = acc->capitalised_minor;
     ln->engine = true;
     ln->cap_after = acc->capitalised_minor;
+    ln->fee_charges = charges_part(l, applied[ACCRUAL_BUCKET_FEES]);
     l->fees_paid += applied[ACCRUAL_BUCKET_FEES];
     l->repaid += ln->principal;
     ln->outstanding_after = accrual_loan_outstanding(acc);
@@ -928,6 +942,11 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
                      l->id);
         return FLE_OK;
     }
+    if (l->last_charge[0] != '\0' && strcmp(ln->value_date, l->last_charge) < 0) {
+        fl_error_set(le, FLE_BAD_FIELD, "value_date", "before the loan's latest charge (%s): repayments are recorded in date order",
+                     l->last_charge);
+        return FLE_OK;
+    }
     accrual_choice given;
     if (ln->choice_text != NULL && !accrual_choice_parse(ln->choice_text, &given)) {
         fl_error_set(le, FLE_BAD_FIELD, "prepayment_choice", "reduce_term or reduce_instalment");
@@ -954,7 +973,7 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
     int64_t outstanding = l->drawn - l->repaid - l->written_off + cap_due;
     int64_t owed = 0;
     /* The origination fee is due from the first disbursement (value dates are never before it). */
-    int64_t fees_due = l->fee - l->fees_paid;
+    int64_t fees_due = l->fee + l->charges - l->fees_paid; /* charges are dated before the line (checked) */
     repayment_alloc_status st =
         repayment_allocate_fees(ln->amount_minor, vdays, outstanding, fees_due > 0 ? fees_due : 0,
                                 l->inst_n ? &c->inst[l->inst_at] : NULL, l->inst_n, &a, &owed);
@@ -1000,6 +1019,7 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
         }
     }
     l->cap_posted += cap_new;
+    ln->fee_charges = charges_part(l, a.bucket_minor[WATERFALL_BUCKET_FEES]);
     l->fees_paid += a.bucket_minor[WATERFALL_BUCKET_FEES];
     l->repaid += a.principal_minor;
     ln->outstanding_after = outstanding - a.principal_minor;
@@ -1099,8 +1119,15 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
     if (ln->interest > 0) {
         e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->interest};
     }
-    if (ln->bucket[WATERFALL_BUCKET_FEES] > 0) {
-        e->lines[k++] = (struct ledger_line){f->fee_income, "", -ln->bucket[WATERFALL_BUCKET_FEES]};
+    if (ln->bucket[WATERFALL_BUCKET_FEES] > ln->fee_charges) {
+        e->lines[k++] = (struct ledger_line){f->fee_income, "", -(ln->bucket[WATERFALL_BUCKET_FEES] - ln->fee_charges)};
+    }
+    if (ln->fee_charges > 0) {
+        int64_t receivable = 0; /* opened by the first charge's entry */
+        if ((x = fund_account_by_code(db, l->fund_id, "1160", &receivable, err)) != FLE_OK) {
+            return x;
+        }
+        e->lines[k++] = (struct ledger_line){receivable, "", -ln->fee_charges};
     }
     assert(k <= LEDGER_LINES_MAX);
     for (unsigned i = 0; i < k; i++) {
@@ -2373,7 +2400,7 @@ static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
     }
     int64_t owed = 0;
     memcpy(copy, &c.inst[l->inst_at], l->inst_n * sizeof *copy);
-    int64_t fees_due = l->fee - l->fees_paid > 0 ? l->fee - l->fees_paid : 0;
+    int64_t fees_due = l->fee + l->charges - l->fees_paid > 0 ? l->fee + l->charges - l->fees_paid : 0;
     repayment_alloc_status st =
         repayment_allocate_fees(INT64_MAX, vdays, outstanding, fees_due, copy, l->inst_n, &a, &owed);
     memset(&a, 0, sizeof a);

@@ -189,6 +189,7 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
         struct servicing_loan *l = (struct servicing_loan *)servicing_find(s, db_i64(r, row, 0));
         struct servicing_event *x = &s->events[i];
         x->drawdown = db_i64(r, row, 2) == 0;
+        x->charge = db_i64(r, row, 2) == 2;
         x->amount_minor = db_i64(r, row, 3);
         if (l == NULL || !ledger_date_parse(db_str(r, row, 1), &x->date) ||
             !accrual_choice_parse(db_str(r, row, 4), &x->choice)) {
@@ -279,6 +280,8 @@ accrual_status servicing_replay(const struct servicing_set *s, const struct serv
                 st = accrual_loan_charge(l, x->date, sl->fee_minor);
             }
             drawn = true;
+        } else if (x->charge) {
+            st = accrual_loan_charge(l, x->date, x->amount_minor);
         } else {
             int64_t applied[ACCRUAL_BUCKETS], payoff = 0;
             st = accrual_loan_pay(l, x->date, x->amount_minor, x->choice, applied, &payoff);

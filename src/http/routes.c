@@ -133,6 +133,10 @@ static const struct http_route routes[] = {
     {"DELETE", "/v1/session", ANY_USER, false, h_session_logout, "sign out: ends the session"},
     {"DELETE", "/v1/users/{user_id}/sessions", R(ADMIN), false, h_sessions_revoke,
      "end every browser session of a user"},
+    {"POST", "/v1/loans/{loan_id}/charges", R(FUND_MANAGER), true, h_loan_charge_propose,
+     "propose an ad-hoc charge on a loan (four eyes)"},
+    {"GET", "/v1/loans/{loan_id}/charges", STAFF, false, h_loan_charges_list,
+     "a loan's charges with what is collected of them"},
     /* @routes@ */
 };
 

@@ -14,6 +14,7 @@
 #include "fundledger/tranche.h"
 #include "fundledger/repayment.h"
 #include "fundledger/distribution.h"
+#include "fundledger/charge.h"
 
 static const struct {
     const char *name;
@@ -28,6 +29,7 @@ static const struct {
     {"disbursement", disbursement_execute, NULL},
     {"write_off", writeoff_execute, NULL},
     {"fund_settings", fund_settings_execute, NULL},
+    {"loan_charge", loan_charge_execute, NULL},
     /* @kinds@ */
 };
 

@@ -639,15 +639,17 @@ static const char *const origins_sql[] = {
     "n.entry_id, 'nav_allocation', n.id, EXISTS (SELECT 1 FROM audit_log a WHERE a.object_type = "
     "'nav_allocation' AND a.object_id = n.id::text AND a.action = 'nav.allocate') FROM nav_allocation n "
     "WHERE n.entry_id IS NOT NULL UNION ALL SELECT DISTINCT c.entry_id, 'capitalisation', c.loan_id, true "
-    "FROM loan_capitalisation c WHERE c.entry_id IS NOT NULL), ",
+    "FROM loan_capitalisation c WHERE c.entry_id IS NOT NULL UNION ALL SELECT entry_id, 'loan_charge', loan_id, true "
+    "FROM loan_charge), ",
     "x AS (SELECT e.id, e.event_type, e.event_ref, CASE WHEN e.event_type NOT IN ('manual', "
     "'reversal', 'tranche_signed', 'commitment_cancellation', 'loan_commitment', 'disbursement', "
     "'write_off', 'contribution', 'repayment', 'recovery', 'waterfall', 'provision', 'nav_allocation', "
-    "'capitalisation') "
+    "'capitalisation', 'loan_charge') "
     "THEN 'no posting path writes this event type' WHEN e.event_type IN ('manual', 'reversal', 'tranche_signed', "
-    "'loan_commitment', 'disbursement', 'write_off') AND pr.entry_id IS NULL THEN 'no approved "
+    "'loan_commitment', 'disbursement', 'write_off', 'loan_charge') AND pr.entry_id IS NULL THEN 'no approved "
     "proposal posted it (no four-eyes record)' WHEN e.event_type IN ('contribution', 'repayment', "
-    "'recovery', 'waterfall', 'disbursement', 'write_off', 'provision', 'nav_allocation', 'capitalisation') "
+    "'recovery', 'waterfall', 'disbursement', 'write_off', 'provision', 'nav_allocation', 'capitalisation', "
+    "'loan_charge') "
     "AND bz.entry_id IS NULL THEN 'no ' || "
     "e.event_type || ' row records it' WHEN e.event_type = 'commitment_cancellation' AND pr.entry_id "
     "IS NULL AND bz.entry_id IS NULL THEN 'neither an approved proposal nor a commitment_cancellation "
@@ -667,8 +669,16 @@ static const char *const origins_sql[] = {
     "proposal names' WHEN pr.entry_id IS NOT NULL AND pr.proposed_by = e.posted_by THEN 'it was "
     "posted by its own maker' WHEN pr.entry_id IS NOT NULL AND NOT pr.audited THEN 'the approval of "
     "proposal ' || pr.id || ' is not in the audit log' WHEN bz.entry_id IS NOT NULL AND NOT "
-    "bz.audited THEN 'its ' || bz.src || ' is not in the audit log' END AS problem FROM journal_entry "
-    "e LEFT JOIN pr ON pr.entry_id = e.id LEFT JOIN bz ON bz.entry_id = e.id) SELECT id, event_type, "
+    "bz.audited THEN 'its ' || bz.src || ' is not in the audit log' ",
+    /* A charge (docs/loan-servicing.md §8): its approved proposal is the one its loan_charge row
+     * names, and its lines are exactly Dr 1160 / Cr 4100 of the row's amount. */
+    "WHEN e.event_type = 'loan_charge' AND NOT EXISTS (SELECT 1 FROM loan_charge c WHERE c.entry_id = e.id "
+    "AND c.proposal_id = pr.id AND (SELECT count(*) FROM journal_line j WHERE j.entry_id = e.id) = 2 AND EXISTS "
+    "(SELECT 1 FROM journal_line j JOIN account a ON a.id = j.account_id WHERE j.entry_id = e.id AND a.code = "
+    "'1160' AND j.amount_minor = c.amount_minor) AND EXISTS (SELECT 1 FROM journal_line j JOIN account a ON a.id "
+    "= j.account_id WHERE j.entry_id = e.id AND a.code = '4100' AND j.amount_minor = -c.amount_minor)) THEN 'its "
+    "lines are not Dr 1160 / Cr 4100 of the amount of its loan_charge row and proposal' END AS problem FROM "
+    "journal_entry e LEFT JOIN pr ON pr.entry_id = e.id LEFT JOIN bz ON bz.entry_id = e.id) SELECT id, event_type, "
     "event_ref, problem, count(*) OVER () FROM x WHERE problem IS NOT NULL ORDER BY id LIMIT "
     LIMIT_TEXT};
 

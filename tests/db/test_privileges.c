@@ -73,6 +73,8 @@ static const struct {
     {"login_attempt_id_seq", "USAGE"},
     {"loan", "INSERT,SELECT UPDATE(approved_on,capitalised_minor,drawn_minor,status,written_off_minor)"},
     {"loan_capitalisation", "DELETE,INSERT,SELECT UPDATE(entry_id)"},
+    {"loan_charge", "INSERT,SELECT"},
+    {"loan_charge_id_seq", "USAGE"},
     {"loan_condition", "INSERT,SELECT"},
     {"loan_funding", "INSERT,SELECT"},
     {"loan_id_seq", "USAGE"},
