@@ -106,6 +106,27 @@ async function loanDetails(p) {
   return { rows, extra: [] };
 }
 
+// For a loan charge: the loan and its borrower, the value date, the reason, and the usury cap on
+// that date (the amount is the card's; the service checks the cost of credit at approval).
+async function chargeDetails(p) {
+  const x = p.payload || {};
+  if (!x.loan_id) return { rows: [], extra: [] };
+  let who = `#${x.loan_id}`;
+  try {
+    const loan = await call('GET', `/v1/loans/${x.loan_id}`);
+    who = `#${x.loan_id} — ${await borrowerName(loan.entrepreneur_id)}`;
+  } catch (_) {
+    /* shown by id */
+  }
+  const rows = [
+    [t('loan'), who, 'loan'],
+    [t('value_date'), formatDate(x.value_date), 'value-date'],
+    [t('reason_short'), x.reason || '—', 'charge-reason'],
+    [t('usury'), await usuryText(x.loan_id, x.value_date), 'usury'],
+  ];
+  return { rows, extra: [] };
+}
+
 function decisionText(res) {
   if (res.status === 'approved') {
     return t('approved') + (res.result_entry_id ? ` — ${t('entry')} #${res.result_entry_id}` : '');
@@ -139,6 +160,7 @@ async function card(p, limits) {
   let details = { rows: [], extra: [] };
   if (p.kind === 'disbursement') details = await drawdownDetails(p);
   else if (p.kind === 'loan') details = await loanDetails(p);
+  else if (p.kind === 'loan_charge') details = await chargeDetails(p);
   rows.push(...details.rows);
   rows.push([t('limit_check'), limitText(p, limits), 'limit']);
   const earlier = decisionsText(p);

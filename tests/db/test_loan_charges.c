@@ -2,7 +2,7 @@
  * four eyes, nothing posted before the approval, Dr 1160 / Cr 4100, collected first by the next
  * repayment (which credits 1160), in the payoff, and refused above the usury cap with nothing
  * written. Expected figures are the worked example of §8, recomputed independently by
- * tests/accrual_reference.py (Python decimal), never by the code under test. */
+ * tests/charge_reference.py (Python decimal), never by the code under test. */
 /* cmocka.h needs these four headers first, in this order. */
 /* clang-format off */
 #include <stdarg.h>
@@ -185,7 +185,7 @@ static void assert_state(int64_t loan, const char *want)
  *  - repayment of 1,171,430.11 on 2026-03-15 (the charge and row 2): fees 50,000.00, current
  *    interest 200,692.96, current principal 920,737.15; Cr 1160 50,000.00, 1160 back to 0.
  * Under the 26.5 % cap of 2026-04-20 the contract's instalments are worth 11,875,364.93 and the
- * charge of 2026-03-10 (t = 54/365) 49,700.99: what is left, 76,344.07 at t = 0, is
+ * charge of 2026-03-10 (t = 54/365) 48,291.00: what is left, 76,344.07 at t = 0, is
  * 76,344.07 x 1.265^(95/365) = 81,160.89 on 2026-04-20. 81,160.90 is refused; 60,000.00 and
  * 21,160.90 pass alone at proposal, but the second is refused at approval once the first is
  * approved; 21,160.89 passes. */
