@@ -469,7 +469,8 @@ const struct db_statement db_statements[] = {
      "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id), "
      "l.capitalised_minor, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0) FROM repayment r "
      "WHERE r.loan_id = l.id), (SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM loan_charge c "
-     "WHERE c.loan_id = l.id), (SELECT coalesce(max(c.value_date)::text, '') FROM loan_charge c WHERE c.loan_id = l.id) "
+     "WHERE c.loan_id = l.id), (SELECT coalesce(max(c.value_date)::text, '') FROM loan_charge c "
+     "WHERE c.loan_id = l.id) "
      "FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
     {"repayment_load_schedule",
      "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
@@ -1074,10 +1075,10 @@ const struct db_statement db_statements[] = {
      "SELECT id, capital_call_id, amount_minor, received_date::text, reference FROM contribution "
      "WHERE tranche_id = $1 ORDER BY received_date, id LIMIT 1000"},
     /* Ad-hoc loan charges (charge.c, docs/loan-servicing.md §8). */
-#define LOAN_CHARGE_LOAN                                                                                              \
-    "SELECT l.fund_id, l.currency, l.status, l.modality, coalesce((SELECT min(d.value_date)::text FROM disbursement d " \
-    "WHERE d.loan_id = l.id), ''), coalesce((SELECT max(r.value_date)::text FROM repayment r WHERE r.loan_id = l.id), " \
-    "'') FROM loan l WHERE l.id = $1"
+#define LOAN_CHARGE_LOAN                                                                                   \
+    "SELECT l.fund_id, l.currency, l.status, l.modality, coalesce((SELECT min(d.value_date)::text "          \
+    "FROM disbursement d WHERE d.loan_id = l.id), ''), coalesce((SELECT max(r.value_date)::text "            \
+    "FROM repayment r WHERE r.loan_id = l.id), '') FROM loan l WHERE l.id = $1"
     {"loan_charge_loan", LOAN_CHARGE_LOAN},
     {"loan_charge_loan_for_update", LOAN_CHARGE_LOAN " FOR UPDATE OF l"},
 #undef LOAN_CHARGE_LOAN

@@ -137,8 +137,8 @@ static enum fl_err cost_check(struct db *db, const struct charge_loan *l, int64_
                                 ? charge_cost_within_cap(&sl->terms, sl->fee_minor, fl, n + 1, cap, &within)
                                 : ACCRUAL_ERR_DATE;
         if (st != ACCRUAL_OK) {
-            e = fl_error_set(err, FLE_RULE, "amount", "the cost of credit with this charge cannot be computed: %s",
-                             accrual_status_text(st));
+            e = fl_error_set(err, FLE_INTERNAL, NULL, "the cost of credit of loan %" PRId64 " cannot be computed: %s",
+                             l->id, accrual_status_text(st));
         } else if (!within) {
             char cb[32];
             rate_format(cap, cb, sizeof cb);
@@ -154,8 +154,8 @@ static enum fl_err cost_check(struct db *db, const struct charge_loan *l, int64_
 }
 
 /* Every check of a charge (docs/loan-servicing.md §8); *minor gets the amount. */
-static enum fl_err check(struct db *db, int64_t loan_id, const char *amount, const char *value_date,
-                         const char *reason, bool lock, struct charge_loan *l, int64_t *minor, struct fl_error *err)
+static enum fl_err check(struct db *db, int64_t loan_id, const char *amount, const char *value_date, const char *reason,
+                         bool lock, struct charge_loan *l, int64_t *minor, struct fl_error *err)
 {
     enum fl_err e = load_loan(db, loan_id, lock, l, err);
     if (e != FLE_OK) {
@@ -182,7 +182,8 @@ static enum fl_err check(struct db *db, int64_t loan_id, const char *amount, con
     if (!ledger_date_valid(value_date) || strcmp(value_date, today) > 0 ||
         strcmp(value_date, l->first_disbursement) < 0) {
         return fl_error_set(err, FLE_BAD_FIELD, "value_date",
-                            "a date YYYY-MM-DD from the loan's first disbursement (%s) to today", l->first_disbursement);
+                            "a date YYYY-MM-DD from the loan's first disbursement (%s) to today",
+                            l->first_disbursement);
     }
     if (l->last_repayment[0] != '\0' && strcmp(value_date, l->last_repayment) <= 0) {
         return fl_error_set(err, FLE_RULE, "value_date",
@@ -263,8 +264,13 @@ enum fl_err loan_charge_execute(struct db *db, const struct proposal *p, const s
         return e;
     }
     char lb[21], ab[21], pb[21], eb[21], ub[21];
-    const char *pi[7] = {db_i64_text(loan_id, lb), db_i64_text(minor, ab), value_date, reason,
-                         db_i64_text(p->id, pb), db_i64_text(*entry_id, eb), db_i64_text(approver->user_id, ub)};
+    const char *pi[7] = {db_i64_text(loan_id, lb),
+                         db_i64_text(minor, ab),
+                         value_date,
+                         reason,
+                         db_i64_text(p->id, pb),
+                         db_i64_text(*entry_id, eb),
+                         db_i64_text(approver->user_id, ub)};
     PGresult *r = db_exec_rows(db, "loan_charge_insert", 7, pi, 1, err);
     if (r == NULL) {
         return err->code;
@@ -316,7 +322,7 @@ json_t *loan_charge_list(struct db *db, int64_t loan_id, struct fl_error *err)
     if (collected > total) {
         collected = total;
     }
-    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "loan_id", (json_int_t)loan_id, "currency", cur, "charges",
-                     list, "total", jv_amount(total, cur), "collected", jv_amount(collected, cur), "due",
+    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "loan_id", (json_int_t)loan_id, "currency", cur, "charges", list,
+                     "total", jv_amount(total, cur), "collected", jv_amount(collected, cur), "due",
                      jv_amount(total - collected, cur));
 }

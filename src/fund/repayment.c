@@ -943,8 +943,8 @@ static enum fl_err evaluate(const struct rp_ctx *ctx, struct rp_chunk *c, struct
         return FLE_OK;
     }
     if (l->last_charge[0] != '\0' && strcmp(ln->value_date, l->last_charge) < 0) {
-        fl_error_set(le, FLE_BAD_FIELD, "value_date", "before the loan's latest charge (%s): repayments are recorded in date order",
-                     l->last_charge);
+        fl_error_set(le, FLE_BAD_FIELD, "value_date",
+                     "before the loan's latest charge (%s): repayments are recorded in date order", l->last_charge);
         return FLE_OK;
     }
     accrual_choice given;

@@ -207,8 +207,8 @@ static void test_charge_worked_example(void **state)
     refuse(loan, "12.345", "2026-03-10", "visit", FLE_BAD_FIELD, "amount");
     refuse(loan, NULL, "2026-03-10", "visit", FLE_MISSING_FIELD, "amount");
     refuse(loan, "50000.00", "2099-01-01", "visit", FLE_BAD_FIELD, "value_date");
-    refuse(loan, "50000.00", "2026-01-10", "visit", FLE_BAD_FIELD, "value_date");  /* before the drawdown */
-    refuse(loan, "50000.00", "2026-02-15", "visit", FLE_RULE, "value_date");       /* not after a repayment */
+    refuse(loan, "50000.00", "2026-01-10", "visit", FLE_BAD_FIELD, "value_date"); /* before the drawdown */
+    refuse(loan, "50000.00", "2026-02-15", "visit", FLE_RULE, "value_date");      /* not after a repayment */
     refuse(loan, "50000.00", "2026-03-10", "", FLE_MISSING_FIELD, "reason");
     refuse(loan, "50000.00", "2026-03-10", NULL, FLE_MISSING_FIELD, "reason");
     refuse(999999, "50000.00", "2026-03-10", "visit", FLE_NOT_FOUND, "loan_id");
@@ -277,7 +277,8 @@ static void test_charge_worked_example(void **state)
     snprintf(sql, sizeof sql,
              "SELECT string_agg(a.code || ':' || l.amount_minor, ',' ORDER BY a.code) FROM journal_entry e "
              "JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
-             "WHERE e.event_type = 'repayment' AND e.event_ref = 'loan:%" PRId64 "' AND e.effective_date = '2026-03-15' "
+             "WHERE e.event_type = 'repayment' AND e.event_ref = 'loan:%" PRId64
+             "' AND e.effective_date = '2026-03-15' "
              "AND a.code IN ('1050', '1160', '4000', '4100')",
              loan);
     lf_assert_scalar(sql, "1050:117143011,1160:-5000000,4000:-20069296");

@@ -495,6 +495,76 @@ static void test_waterfall_and_settings(void **state)
     httpc_resp_free(&r);
 }
 
+/* An ad-hoc charge over HTTP (docs/loan-servicing.md §8): proposed by the manager, nothing owed or
+ * posted until a different person approves it (the manager cannot: the approve route is the
+ * approver's); then listed, in the payoff, and one above the usury cap refused naming amount. */
+static void test_charge_proposal(void **state)
+{
+    (void)state;
+    char path[PATH_BYTES], key[48], ap[PATH_BYTES];
+    struct httpc_resp r;
+    snprintf(path, sizeof path, "/v1/loans/%" PRId64 "/charges", loan_id);
+    post(&r, path, tok_manager, fresh_key(key), NULL, "{\"amount\":\"10000.00\",\"value_date\":\"2024-08-01\"}");
+    expect_error(&r, 400, "missing_field", "reason");
+    httpc_resp_free(&r);
+    post(&r, path, tok_manager, fresh_key(key), NULL,
+         "{\"amount\":10000,\"value_date\":\"2024-08-01\",\"reason\":\"visit\"}");
+    expect_error(&r, 400, "invalid_field", "amount");
+    httpc_resp_free(&r);
+    post(&r, path, tok_manager, fresh_key(key), NULL,
+         "{\"amount\":\"10000.00\",\"value_date\":\"2024-07-15\",\"reason\":\"visit\"}");
+    expect_error(&r, 422, "business_rule", "value_date"); /* not after the latest repayment */
+    httpc_resp_free(&r);
+    post(&r, path, tok_manager, fresh_key(key), NULL,
+         "{\"amount\":\"900000.00\",\"value_date\":\"2024-08-01\",\"reason\":\"legal costs\"}");
+    expect_error(&r, 422, "business_rule", "amount"); /* above the usury cap */
+    assert_non_null(strstr(jstr(json_object_get(r.json, "error"), "message"), "usury cap"));
+    httpc_resp_free(&r);
+    post(&r, path, tok_approver, fresh_key(key), NULL,
+         "{\"amount\":\"10000.00\",\"value_date\":\"2024-08-01\",\"reason\":\"visit\"}");
+    expect_status(&r, 403);
+    httpc_resp_free(&r);
+    post(&r, path, tok_manager, fresh_key(key), NULL,
+         "{\"amount\":\"10000.00\",\"value_date\":\"2024-08-01\",\"reason\":\"collection visit\"}");
+    expect_status(&r, 201);
+    assert_string_equal(jstr(r.json, "kind"), "loan_charge");
+    assert_string_equal(jstr(r.json, "amount"), "10000.00");
+    assert_string_equal(jstr(r.json, "status"), "pending");
+    assert_string_equal(jstr(json_object_get(r.json, "payload"), "reason"), "collection visit");
+    int64_t pid = json_integer_value(json_object_get(r.json, "id"));
+    httpc_resp_free(&r);
+    /* Nothing owed before the approval. */
+    get(&r, path, tok_auditor);
+    expect_status(&r, 200);
+    assert_string_equal(jstr(r.json, "total"), "0.00");
+    assert_int_equal(json_array_size(json_object_get(r.json, "charges")), 0);
+    httpc_resp_free(&r);
+    snprintf(ap, sizeof ap, "/v1/approvals/%" PRId64 "/approve", pid);
+    post(&r, ap, tok_manager, fresh_key(key), NULL, "{}");
+    expect_status(&r, 403);
+    httpc_resp_free(&r);
+    post(&r, ap, tok_approver, fresh_key(key), NULL, "{}");
+    expect_status(&r, 200);
+    assert_string_equal(jstr(r.json, "status"), "approved");
+    assert_true(json_integer_value(json_object_get(r.json, "result_entry_id")) > 0);
+    httpc_resp_free(&r);
+    get(&r, path, tok_auditor);
+    expect_status(&r, 200);
+    assert_string_equal(jstr(r.json, "total"), "10000.00");
+    assert_string_equal(jstr(r.json, "collected"), "0.00");
+    assert_string_equal(jstr(r.json, "due"), "10000.00");
+    const json_t *c = json_array_get(json_object_get(r.json, "charges"), 0);
+    assert_string_equal(jstr(c, "amount"), "10000.00");
+    assert_string_equal(jstr(c, "value_date"), "2024-08-01");
+    assert_string_equal(jstr(c, "reason"), "collection visit");
+    httpc_resp_free(&r);
+    snprintf(ap, sizeof ap, "/v1/loans/%" PRId64 "/payoff?date=2024-08-02", loan_id);
+    get(&r, ap, tok_auditor);
+    expect_status(&r, 200);
+    assert_string_equal(jstr(r.json, "fees"), "10000.00");
+    httpc_resp_free(&r);
+}
+
 static void test_write_off_proposal(void **state)
 {
     (void)state;
@@ -529,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_arrears_and_portfolio),
         cmocka_unit_test(test_provisions),
         cmocka_unit_test(test_waterfall_and_settings),
+        cmocka_unit_test(test_charge_proposal),
         cmocka_unit_test(test_write_off_proposal),
     };
     return cmocka_run_group_tests_name("repayments (HTTP)", tests, setup, teardown);
