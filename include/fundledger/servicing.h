@@ -1,9 +1,9 @@
 /* servicing: a loan's history read from the database and replayed by the accrual engine
  * (docs/loan-servicing.md §11): approved terms and day count, drawdowns (disbursements with their
- * value dates), the origination fee, earlier repayments with their prepayment choice, the fund's
- * dated default rate and the dated usury caps of the loan's modality. Loading reads a whole set of
- * loans with a handful of bulk queries; the replay itself is pure (no database). The default rate
- * of a fund is set here too. */
+ * value dates), the origination fee, approved charges (loan_charge), earlier repayments with their
+ * prepayment choice, the fund's dated default rate and the dated usury caps of the loan's
+ * modality. Loading reads a whole set of loans with a handful of bulk queries; the replay itself
+ * is pure (no database). The default rate of a fund is set here too. */
 #ifndef FUNDLEDGER_SERVICING_H
 #define FUNDLEDGER_SERVICING_H
 
@@ -64,7 +64,8 @@ void servicing_free(struct servicing_set *s);
 const struct servicing_loan *servicing_find(const struct servicing_set *s, int64_t loan_id);
 
 /* Replays a loan's recorded history into *l (pure): init with its terms and rate tables, then
- * each event in order (the origination fee charged at the first drawdown). ACCRUAL_OK, or the
+ * each event in order (the origination fee charged at the first drawdown, each approved
+ * loan_charge on its value date). ACCRUAL_OK, or the
  * status of the event that does not replay (*bad_event its index, else -1). */
 accrual_status servicing_replay(const struct servicing_set *s, const struct servicing_loan *sl, struct accrual_loan *l,
                                 long *bad_event);
