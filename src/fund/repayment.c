@@ -2379,6 +2379,10 @@ static enum fl_err payoff_tx(struct db *db, void *arg, struct fl_error *err)
                          l->first_disbursement);
         goto done;
     }
+    if (strcmp(date, l->last_charge) < 0) { /* a payment that day would be refused too */
+        e = fl_error_set(err, FLE_BAD_PARAM, "date", "before the loan's latest charge (%s)", l->last_charge);
+        goto done;
+    }
     bool usable = false;
     if ((e = engine_state(&c, l, &usable, err)) != FLE_OK) {
         goto done;

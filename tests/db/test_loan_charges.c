@@ -260,7 +260,10 @@ static void test_charge_worked_example(void **state)
     assert_string_equal(lf_jstr(q, "current_interest"), "179017.66");
     assert_string_equal(lf_jstr(q, "payoff"), "11324638.54");
     json_decref(q);
-    /* A repayment dated before the charge is refused (recorded in date order). */
+    /* Neither a quote nor a repayment dated before the charge (recorded in date order). */
+    assert_null(loan_payoff(db, loan, "2026-03-09", &err));
+    assert_int_equal(err.code, FLE_BAD_PARAM);
+    assert_string_equal(err.field, "date");
     assert_null(lf_repay(loan, "1000.00", "2026-03-09", "C-early", FLE_BAD_FIELD, &err));
     assert_string_equal(err.field, "value_date");
 
