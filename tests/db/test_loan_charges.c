@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fundledger/anchor.h"
 #include "fundledger/approval.h"
 #include "fundledger/auth.h"
 #include "fundledger/charge.h"
@@ -30,15 +32,34 @@ static const char *ci;
 static struct db *db;
 static struct principal manager, approver;
 static int64_t investor;
+static int64_t fee_fund, fee_loan; /* test_origination_fee_first's, forged on by the last test */
+static char key_dir[64];
+static struct anchor_paths paths;
+static struct anchor_signer *signer;
+
+/* `fundledger verify` (ledger_verify_full) after sealing and anchoring everything: the chain, the
+ * balances, the anchors and every entry against what produced it (the loan_charge path too). */
+static void verify_full(struct ledger_verify_report *rep)
+{
+    struct fl_error err;
+    fl_error_clear(&err);
+    unsigned sealed = 1;
+    while (sealed > 0) {
+        assert_int_equal(ledger_seal_anchored(db, 1000, signer, &sealed, &err), FLE_OK);
+    }
+    struct anchor_verifier *v = NULL;
+    assert_int_equal(anchor_verifier_open(&paths, &v, &err), FLE_OK);
+    struct ledger_verify_options o = {.verifier = v, .anchor_log = paths.log};
+    assert_int_equal(ledger_verify_full(db, &o, rep, &err), FLE_OK);
+    anchor_verifier_close(v);
+}
 
 static void assert_verify(void)
 {
-    struct fl_error err;
-    unsigned sealed = 0;
-    assert_int_equal(ledger_seal(db, 1000, &sealed, &err), FLE_OK);
-    struct ledger_verify_report rep;
-    assert_int_equal(ledger_verify(db, &rep, &err), FLE_OK);
+    static struct ledger_verify_report rep;
+    verify_full(&rep);
     if (!rep.ok) {
+        ledger_verify_print(&rep, paths.log, stderr);
         fail_msg("verify: %u problems", rep.problems_total);
     }
 }
@@ -56,6 +77,14 @@ static int setup(void **state)
     db = testdb_open(ci);
     lf_setup(ci, db, &manager, &approver, 10000000000000);
     investor = lf_make_investor("UNDP", "XM-DAC-41114");
+    snprintf(key_dir, sizeof key_dir, "/tmp/fundledger-charges-XXXXXX");
+    assert_non_null(mkdtemp(key_dir));
+    snprintf(paths.key, sizeof paths.key, "%s/anchor.key", key_dir);
+    snprintf(paths.public_key, sizeof paths.public_key, "%s/anchor.key.pub", key_dir);
+    snprintf(paths.log, sizeof paths.log, "%s/anchor.log", key_dir);
+    struct fl_error err;
+    fl_error_clear(&err);
+    assert_int_equal(anchor_signer_open(&paths, &signer, &err), FLE_OK);
     /* Consumo ordinario: 28 % from 2026-01-01 (migration 0003), 26.5 % from 2026-04-01. */
     assert_true(testdb_exec(ci, "INSERT INTO usury_rate (modality, valid_from, valid_to, rate, source) VALUES "
                                 "('consumo_ordinario', '2026-04-01', '9999-12-31', 26500000, 'test: April 2026')"));
@@ -65,6 +94,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    anchor_signer_close(signer);
+    (void)remove(paths.key);
+    (void)remove(paths.public_key);
+    (void)remove(paths.log);
+    (void)rmdir(key_dir);
     db_close(db);
     return 0;
 }
@@ -331,6 +365,8 @@ static void test_origination_fee_first(void **state)
     int64_t fund = lf_make_fund("CHFEE", "Charges and fee fund");
     lf_make_tranche(fund, investor, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
     int64_t loan = loan_L(fund, "microcredito", "0.02");
+    fee_fund = fund;
+    fee_loan = loan;
     int64_t pid = propose(loan, "50000.00", "2026-02-01");
     lf_approve(pid);
     json_t *q = payoff(loan, "2026-02-10");
@@ -356,11 +392,55 @@ static void test_origination_fee_first(void **state)
     assert_books();
 }
 
+/* verify checks a loan_charge entry against its row: an entry with an approved loan_charge
+ * proposal, its audit row and a loan_charge row naming both, but crediting 4000 instead of 4100,
+ * is reported (and it is the only problem). */
+static void test_verify_checks_charge_lines(void **state)
+{
+    (void)state;
+    assert_true(fee_loan != 0);
+    int64_t e = lf_scalar_i64("SELECT nextval('journal_entry_id_seq')");
+    int64_t p = lf_scalar_i64("SELECT nextval('proposal_id_seq')");
+    char sql[1200];
+    snprintf(sql, sizeof sql,
+             "WITH e AS (INSERT INTO journal_entry (id, fund_id, effective_date, posted_by, memo, event_type, "
+             "event_ref) VALUES (%" PRId64 ", %" PRId64 ", '2026-03-01', %" PRId64 ", 'loan charge', 'loan_charge', "
+             "'loan:%" PRId64 "')) INSERT INTO journal_line (entry_id, line_no, account_id, currency, amount_minor, "
+             "effective_date) VALUES (%" PRId64 ", 1, (SELECT id FROM account WHERE fund_id = %" PRId64
+             " AND code = '1160'), 'COP', 10000, '2026-03-01'), (%" PRId64 ", 2, (SELECT id FROM account "
+             "WHERE fund_id = %" PRId64 " AND code = '4000'), 'COP', -10000, '2026-03-01')",
+             e, fee_fund, approver.user_id, fee_loan, e, fee_fund, e, fee_fund);
+    assert_true(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO proposal (id, fund_id, kind, payload, amount_minor, currency, status, proposed_by, "
+             "decided_at, result_entry_id) VALUES (%" PRId64 ", %" PRId64 ", 'loan_charge', '{}', 10000, 'COP', "
+             "'approved', %" PRId64 ", now(), %" PRId64 ")",
+             p, fee_fund, manager.user_id, e);
+    assert_true(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO audit_log (user_id, action, object_type, object_id, fund_id, detail) VALUES (%" PRId64
+             ", 'proposal.approve', 'proposal', '%" PRId64 "', %" PRId64 ", '{\"entry_id\": %" PRId64 "}')",
+             approver.user_id, p, fee_fund, e);
+    assert_true(testdb_exec(ci, sql));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO loan_charge (loan_id, amount_minor, value_date, reason, proposal_id, entry_id, created_by) "
+             "VALUES (%" PRId64 ", 10000, '2026-03-01', 'forged', %" PRId64 ", %" PRId64 ", %" PRId64 ")",
+             fee_loan, p, e, approver.user_id);
+    assert_true(testdb_exec(ci, sql));
+    static struct ledger_verify_report rep;
+    verify_full(&rep);
+    assert_false(rep.ok);
+    assert_int_equal(rep.problems_total, 1);
+    assert_int_equal(rep.problems[0].entry_id, e);
+    assert_non_null(strstr(rep.problems[0].text, "lines are not Dr 1160 / Cr 4100"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_charge_worked_example),
         cmocka_unit_test(test_origination_fee_first),
+        cmocka_unit_test(test_verify_checks_charge_lines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
