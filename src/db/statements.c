@@ -409,6 +409,36 @@ const struct db_statement db_statements[] = {
      * three accounts only. */
     /* A tranche's accounts other than CASH and LOANS and the memo pair, as of the end of $3:
      * the maintained balance less the lines dated after it (few for a recent date). */
+    /* Every account of tranche $2 as of the end of three dates ($3 the period end, $4 and $5 the
+     * days before the quarter and the year): the maintained balance less the lines dated after
+     * each date, read in one pass over the lines after the earliest of them (one query per
+     * tranche instead of a sum over every line since inception per account and date). */
+    {"statement_tranche_accounts",
+     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce(x.e, 0))::bigint, "
+     "(b.balance_minor - coalesce(x.q, 0))::bigint, (b.balance_minor - coalesce(x.y, 0))::bigint FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id LEFT JOIN LATERAL (SELECT sum(l.amount_minor) FILTER (WHERE "
+     "l.effective_date > $3::date) AS e, sum(l.amount_minor) FILTER (WHERE l.effective_date > $4::date) AS q, "
+     "sum(l.amount_minor) FILTER (WHERE l.effective_date > $5::date) AS y FROM journal_line l WHERE l.account_id = a.id "
+     "AND l.effective_date > least($3::date, $4::date, $5::date)) x ON true WHERE a.fund_id = $1 "
+     "AND a.code LIKE 'T' || $2::text || '.%'"},
+    /* What recoveries restored to tranche $2's LOSS account (its credits by `recovery` entries, and
+     * the lines of entries reversing one) up to the end of $3, $4 and $5: signed, a credit < 0. */
+    {"statement_tranche_recoveries",
+     "SELECT coalesce(sum(x.s) FILTER (WHERE x.d <= $3::date), 0)::bigint, coalesce(sum(x.s) FILTER (WHERE x.d <= "
+     "$4::date), 0)::bigint, coalesce(sum(x.s) FILTER (WHERE x.d <= $5::date), 0)::bigint FROM account a "
+     "CROSS JOIN LATERAL (SELECT l.amount_minor AS s, l.effective_date AS d, (SELECT e.event_type = 'recovery' "
+     "OR coalesce(o.event_type = 'recovery', false) FROM journal_entry e LEFT JOIN journal_entry o "
+     "ON o.id = e.reverses_entry_id WHERE e.id = l.entry_id) AS rec FROM journal_line l WHERE l.account_id = a.id) x "
+     "WHERE a.fund_id = $1 AND a.code = 'T' || $2::text || '.LOSS' AND x.rec"},
+    /* The coupon's start for tranche $2 as of $3 (coupon.c's rules, as the waterfall's next run
+     * would compute it): the fund's last waterfall run on or before $3 with the tranche's interest
+     * due and not paid by it, and the tranche's first contribution on or before $3. */
+    {"statement_coupon_start",
+     "SELECT r.run_date::text, coalesce((SELECT s.due_minor - s.amount_minor FROM waterfall_step s "
+     "WHERE s.run_id = r.id AND s.tranche_id = $2 AND s.kind = 'interest'), 0)::bigint, "
+     "(SELECT min(c.received_date)::text FROM contribution c WHERE c.tranche_id = $2 AND c.received_date <= $3::date) "
+     "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT w.id, w.run_date FROM waterfall_run w WHERE w.fund_id = $1 "
+     "AND w.run_date <= $3::date ORDER BY w.run_date DESC, w.id DESC LIMIT 1) r ON true"},
     {"statement_nav_accounts",
      "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce((SELECT "
      "sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id AND l.effective_date > $3::date), 0))::bigint "
@@ -731,10 +761,10 @@ const struct db_statement db_statements[] = {
      "'T' || t.id || '.LOSS') AND l.effective_date <= $2::date AND l.entry_id <= $3)::bigint "
      "FROM tranche t WHERE t.fund_id = $1 AND t.currency = $4 ORDER BY t.rank, t.id"},
     {"distribution_capital_dates",
-     "SELECT l.effective_date::text, (-sum(l.amount_minor))::bigint FROM account a "
-     "JOIN journal_line l ON l.account_id = a.id WHERE a.fund_id = $1 AND a.code IN ('T' || $2 || '.CONTRIB', "
-     "'T' || $2 || '.RETURNED', 'T' || $2 || '.LOSS') AND l.effective_date <= $3::date AND l.entry_id <= $4 "
-     "GROUP BY l.effective_date HAVING sum(l.amount_minor) <> 0 ORDER BY l.effective_date"},
+     "SELECT x.d::text, (-sum(x.s))::bigint FROM account a CROSS JOIN LATERAL (SELECT l.effective_date AS d, "
+     "sum(l.amount_minor) AS s FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= $3::date "
+     "AND l.entry_id <= $4 GROUP BY l.effective_date) x WHERE a.fund_id = $1 AND a.code IN ('T' || $2 || '.CONTRIB', "
+     "'T' || $2 || '.RETURNED', 'T' || $2 || '.LOSS') GROUP BY x.d HAVING sum(x.s) <> 0 ORDER BY x.d"},
     {"provision_last",
      "SELECT (SELECT as_of::text FROM provision_run WHERE fund_id = $1 AND as_of = $2::date), "
      "(SELECT max(as_of)::text FROM provision_run WHERE fund_id = $1 AND as_of > $2::date)"},

@@ -246,6 +246,13 @@ static void test_worked_example(void **state)
     assert_int_equal(amount_of(pos, "cash_available"), 150000000000);
     assert_int_equal(amount_of(pos, "share_of_pooled_accounts"), 576997220);
     assert_int_equal(amount_of(pos, "nav"), 150576997220);
+    /* Coupon earned and not yet paid, beside the NAV: no run yet, so everything since the first
+     * contribution (2024-01-01): 14,633,351.13 + 798,841.69 = 15,432,192.82. */
+    const json_t *cd = json_object_get(pos, "coupon_due");
+    assert_string_equal(json_string_value(json_object_get(cd, "since")), "2024-01-01");
+    assert_int_equal(amount_of(cd, "unpaid_at_last_run"), 0);
+    assert_int_equal(amount_of(cd, "accrued_since"), 1543219282);
+    assert_int_equal(amount_of(cd, "due"), 1543219282);
     const json_t *fn = json_object_get(st, "fund_nav");
     assert_true(json_is_true(json_object_get(fn, "reconciles")));
     assert_int_equal(amount_of(fn, "net_assets"), 193939041096);
@@ -315,6 +322,17 @@ static void test_worked_example(void **state)
     assert_int_equal(amount_of(t0, "coupon_unallocated"), 0);
     assert_int_equal(amount_of(json_array_get(json_object_get(r, "tranches"), 1), "income"), INT64_C(1064373767));
     json_decref(r);
+    /* The statement on 2024-07-31: the run of 2024-07-01 paid the senior's coupon in full, and
+     * 7,180,410.94 has been earned since (1,495,697,085.30 x (1.06^(30/365) - 1)). */
+    fl_error_clear(&err);
+    assert_int_equal(statement_build(db, f, investor_b, 0, "2024-07-31", &st, &err), FLE_OK);
+    cd = json_object_get(json_object_get(json_array_get(json_object_get(st, "tranches"), 0), "nav_position"),
+                         "coupon_due");
+    assert_string_equal(json_string_value(json_object_get(cd, "since")), "2024-07-01");
+    assert_int_equal(amount_of(cd, "unpaid_at_last_run"), 0);
+    assert_int_equal(amount_of(cd, "accrued_since"), 718041094);
+    assert_int_equal(amount_of(cd, "due"), 718041094);
+    json_decref(st);
     assert_int_equal(nav(f, s) + nav(f, fl), net_assets(f));
     lf_assert_books_balance();
     assert_origins_ok();
