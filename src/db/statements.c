@@ -814,6 +814,13 @@ const struct db_statement db_statements[] = {
      "SELECT a.code, coalesce(sum(l.amount_minor), 0)::bigint FROM account a LEFT JOIN journal_line l "
      "ON l.account_id = a.id AND l.effective_date <= $2::date WHERE a.fund_id = $1 "
      "AND a.code IN ('4000', '4100', '4990', '5000', '5100', '5990', '5991') GROUP BY a.code"},
+    /* The fund expenses (5000) dated after the previous allocation ($2, NULL: none) up to $3, per
+     * date: each is split by the tranches' capital on its own date. */
+    {"navalloc_expense_dates",
+     "SELECT x.d::text, x.s::bigint FROM account a CROSS JOIN LATERAL (SELECT l.effective_date AS d, "
+     "sum(l.amount_minor) AS s FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= $3::date "
+     "AND ($2::date IS NULL OR l.effective_date > $2::date) GROUP BY l.effective_date) x "
+     "WHERE a.fund_id = $1 AND a.code = '5000' AND x.s <> 0 ORDER BY x.d"},
     {"navalloc_next_id", "SELECT nextval('nav_allocation_id_seq')"},
     {"navalloc_insert_run",
      "INSERT INTO nav_allocation (id, fund_id, as_of, period_from, income_minor, expenses_minor, losses_minor, "

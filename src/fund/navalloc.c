@@ -182,6 +182,79 @@ static enum fl_err read_tranches(struct db *db, int64_t fund_id, const char *dat
     return FLE_OK;
 }
 
+/* The capital of tranche t at the end of `date`: its dated changes up to it. */
+static enum fl_err capital_on(struct db *db, int64_t fund_id, int64_t tranche_id, const char *date, int64_t *out,
+                              struct fl_error *err)
+{
+    coupon_change *all = NULL;
+    size_t n = 0;
+    enum fl_err e = capital_dates(db, fund_id, tranche_id, date, &all, &n, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    int64_t c = 0;
+    bool ok = true;
+    for (size_t k = 0; k < n && ok; k++) {
+        ok = money_add(c, all[k].delta_minor, &c);
+    }
+    free(all);
+    if (!ok) {
+        return fl_error_set(err, FLE_RULE, "date", "capital of tranche %" PRId64 " overflows", tranche_id);
+    }
+    *out = c > 0 ? c : 0;
+    return FLE_OK;
+}
+
+/* Splits `amount` by the capital in cap (most senior first); with no capital at all, the most
+ * junior bears it. Adds the parts to out. */
+static bool split_add(int64_t amount, const int64_t *cap, size_t nt, int64_t *out)
+{
+    int64_t parts[WATERFALL_TRANCHES_MAX];
+    if (!coupon_expense_split(amount, cap, nt, parts)) {
+        memset(parts, 0, sizeof parts);
+        parts[nt - 1] = amount;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        if (!money_add(out[i], parts[i], &out[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The fund expenses not yet allocated (total: 5000 + 5990 as of `date`), per tranche in out:
+ * each expense dated after the previous allocation (`prev`, NULL: none) by the tranches' capital
+ * on its own date (docs/fund-operations.md, "Fund expenses"); the rest by cap_on_date, the
+ * capital on the allocation date. */
+static enum fl_err expenses_by_date(struct db *db, int64_t fund_id, const struct tr *t, size_t nt, const char *prev,
+                                    const char *date, int64_t total, const int64_t *cap_on_date, int64_t *out,
+                                    struct fl_error *err)
+{
+    memset(out, 0, nt * sizeof *out);
+    char fb[21];
+    const char *p[3] = {db_i64_text(fund_id, fb), prev, date};
+    PGresult *r = db_exec(db, "navalloc_expense_dates", 3, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    int64_t rest = total;
+    enum fl_err e = FLE_OK;
+    for (int k = 0; k < PQntuples(r) && e == FLE_OK; k++) {
+        int64_t amount = db_i64(r, k, 1), cap[WATERFALL_TRANCHES_MAX];
+        for (size_t i = 0; i < nt && e == FLE_OK; i++) {
+            e = capital_on(db, fund_id, t[i].id, db_str(r, k, 0), &cap[i], err);
+        }
+        if (e == FLE_OK && (!split_add(amount, cap, nt, out) || !money_sub(rest, amount, &rest))) {
+            e = fl_error_set(err, FLE_RULE, "date", "expenses overflow");
+        }
+    }
+    PQclear(r);
+    if (e == FLE_OK && rest != 0 && !split_add(rest, cap_on_date, nt, out)) {
+        e = fl_error_set(err, FLE_RULE, "date", "expenses overflow");
+    }
+    return e;
+}
+
 json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,
                      struct fl_error *err)
 {
@@ -291,10 +364,11 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
             fl_error_set(err, FLE_RULE, "date", "income allocation failed");
             return NULL;
         }
-        /* Expenses by capital on the date; with no capital at all, the most junior bears them. */
-        if (!coupon_expense_split(b5000, cap, nt, exp5000)) {
-            memset(exp5000, 0, sizeof exp5000);
-            exp5000[nt - 1] = b5000;
+        /* Each fund expense by the tranches' capital on its own date; what is left (an expense
+         * dated on or before the previous allocation and posted after it) by the capital on the
+         * allocation date; with no capital at all, the most junior bears it. */
+        if (expenses_by_date(db, fund_id, t, nt, prev[0] ? prev : NULL, date, b5000, cap, exp5000, err) != FLE_OK) {
+            return NULL;
         }
         for (size_t i = 0; i < nt; i++) {
             t[i].income = parts[i];
