@@ -832,6 +832,16 @@ const struct db_statement db_statements[] = {
     {"navalloc_get",
      "SELECT id, as_of::text, period_from::text, income_minor, expenses_minor, losses_minor, fees_minor, entry_id "
      "FROM nav_allocation WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
+    /* The fund's allocations after id $2, in id (= date) order, $3 at most. */
+    {"navalloc_list",
+     "SELECT id, as_of::text, period_from::text, income_minor, expenses_minor, losses_minor, fees_minor, entry_id "
+     "FROM nav_allocation WHERE fund_id = $1 AND id > $2 ORDER BY id LIMIT $3"},
+    /* The tranches' rows of the allocations $1 (an array), of investor $2 only unless it is 0. */
+    {"navalloc_list_tranches",
+     "SELECT n.allocation_id, n.tranche_id, n.capital_minor, n.earned_minor, n.allocated_minor, n.income_minor, "
+     "n.short_minor, n.fee_minor, n.expense_minor FROM nav_allocation_tranche n JOIN tranche t ON t.id = n.tranche_id "
+     "WHERE n.allocation_id = ANY($1::bigint[]) AND ($2::bigint = 0 OR t.investor_id = $2::bigint) "
+     "ORDER BY n.allocation_id, t.rank, t.id"},
     {"navalloc_get_tranches",
      "SELECT n.tranche_id, n.capital_minor, n.earned_minor, n.allocated_minor, n.income_minor, n.short_minor, "
      "n.fee_minor, n.expense_minor FROM nav_allocation_tranche n JOIN tranche t ON t.id = n.tranche_id "

@@ -494,6 +494,18 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
     return out;
 }
 
+/* One nav_allocation_tranche row read from columns c.. (tranche_id, capital, earned, allocated
+ * before, income, short, fee, expense). */
+static json_t *tranche_row(const PGresult *r, int i, int c, const char *cur)
+{
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "tranche_id", (json_int_t)db_i64(r, i, c), "capital",
+                     jv_amount(db_i64(r, i, c + 1), cur), "coupon_earned", jv_amount(db_i64(r, i, c + 2), cur),
+                     "allocated_before", jv_amount(db_i64(r, i, c + 3), cur), "income",
+                     jv_amount(db_i64(r, i, c + 4), cur), "coupon_unallocated", jv_amount(db_i64(r, i, c + 5), cur),
+                     "management_fee", jv_amount(db_i64(r, i, c + 6), cur), "expenses",
+                     jv_amount(db_i64(r, i, c + 7), cur));
+}
+
 json_t *nav_allocation_get(struct db *db, int64_t fund_id, const char *as_of, struct fl_error *err)
 {
     char cur[CURRENCY_CODE_BYTES];
@@ -537,17 +549,73 @@ json_t *nav_allocation_get(struct db *db, int64_t fund_id, const char *as_of, st
     }
     json_t *ts = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(ts,
-                              json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "tranche_id",
-                                        (json_int_t)db_i64(r, i, 0), "capital", jv_amount(db_i64(r, i, 1), cur),
-                                        "coupon_earned", jv_amount(db_i64(r, i, 2), cur), "allocated_before",
-                                        jv_amount(db_i64(r, i, 3), cur), "income", jv_amount(db_i64(r, i, 4), cur),
-                                        "coupon_unallocated", jv_amount(db_i64(r, i, 5), cur), "management_fee",
-                                        jv_amount(db_i64(r, i, 6), cur), "expenses", jv_amount(db_i64(r, i, 7), cur)));
+        json_array_append_new(ts, tranche_row(r, i, 0, cur));
     }
     PQclear(r);
     json_object_set_new(o, "tranches", ts);
     return o;
+}
+
+json_t *nav_allocation_list(struct db *db, int64_t fund_id, int64_t investor_id, int64_t after_id, unsigned limit,
+                            struct fl_error *err)
+{
+    assert(limit >= 1 && limit <= PAGE_SIZE_MAX);
+    char cur[CURRENCY_CODE_BYTES];
+    if (fund_exists(db, fund_id, cur, err) != FLE_OK) {
+        return NULL;
+    }
+    char fb[21], ab[21], lb[21];
+    const char *p[3] = {db_i64_text(fund_id, fb), db_i64_text(after_id, ab), db_i64_text((int64_t)limit + 1, lb)};
+    PGresult *r = db_exec(db, "navalloc_list", 3, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    int rows = PQntuples(r);
+    bool more = rows > (int)limit;
+    if (more) {
+        rows = (int)limit;
+    }
+    json_t *runs = json_array();
+    struct db_array ids;
+    db_array_init(&ids);
+    bool ok = runs != NULL;
+    for (int i = 0; i < rows && ok; i++) {
+        json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:[]}", "allocation_id",
+                              (json_int_t)db_i64(r, i, 0), "as_of", db_str(r, i, 1), "period_from",
+                              db_null(r, i, 2) ? json_null() : json_string(db_str(r, i, 2)), "income",
+                              jv_amount(db_i64(r, i, 3), cur), "expenses", jv_amount(db_i64(r, i, 4), cur), "losses",
+                              jv_amount(db_i64(r, i, 5), cur), "fees", jv_amount(db_i64(r, i, 6), cur), "entry_id",
+                              db_null(r, i, 7) ? json_null() : json_integer(db_i64(r, i, 7)), "tranches");
+        ok = o != NULL && json_array_append_new(runs, o) == 0 && db_array_i64(&ids, db_i64(r, i, 0));
+    }
+    int64_t last = rows ? db_i64(r, rows - 1, 0) : 0;
+    PQclear(r);
+    const char *idlist = ok ? db_array_str(&ids) : NULL;
+    char ib[21];
+    const char *q[2] = {idlist, db_i64_text(investor_id, ib)};
+    r = idlist != NULL ? db_exec(db, "navalloc_list_tranches", 2, q, err) : NULL;
+    db_array_free(&ids);
+    if (r == NULL) {
+        json_decref(runs);
+        if (!ok || idlist == NULL) {
+            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        }
+        return NULL;
+    }
+    /* The rows come in allocation order, as the runs do. */
+    size_t k = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t id = db_i64(r, i, 0);
+        while (k < json_array_size(runs) &&
+               json_integer_value(json_object_get(json_array_get(runs, k), "allocation_id")) != id) {
+            k++;
+        }
+        assert(k < json_array_size(runs));
+        json_array_append_new(json_object_get(json_array_get(runs, k), "tranches"), tranche_row(r, i, 1, cur));
+    }
+    PQclear(r);
+    return json_pack("{s:I, s:s, s:o, s:o}", "fund_id", (json_int_t)fund_id, "currency", cur, "allocations", runs,
+                     "next_after", more ? json_integer(last) : json_null());
 }
 
 json_t *fund_close_steps(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,

@@ -440,6 +440,50 @@ static void test_expense_by_own_date(void **state)
     assert_int_equal(nav(f, s) + nav(f, fl), net_assets(f));
     assert_int_equal(lf_balance(f, "5000") + lf_balance(f, "5990"), 0);
     lf_assert_books_balance();
+
+    /* The runs read back (GET /v1/funds/{fund_id}/nav-allocations): in date order, paged; an
+     * investor sees only its own tranches' rows. */
+    struct fl_error err;
+    fl_error_clear(&err);
+    json_t *all = nav_allocation_list(db, f, 0, 0, 50, &err);
+    assert_non_null(all);
+    const json_t *runs = json_object_get(all, "allocations");
+    assert_int_equal(json_array_size(runs), 2);
+    assert_true(json_is_null(json_object_get(all, "next_after")));
+    const json_t *first = json_array_get(runs, 0), *second = json_array_get(runs, 1);
+    assert_string_equal(json_string_value(json_object_get(first, "as_of")), "2024-04-01");
+    assert_true(json_is_null(json_object_get(first, "period_from")));
+    assert_string_equal(json_string_value(json_object_get(second, "period_from")), "2024-04-01");
+    assert_int_equal(amount_of(first, "expenses"), 640000000);
+    assert_int_equal(json_array_size(json_object_get(first, "tranches")), 2);
+    const json_t *row = json_array_get(json_object_get(first, "tranches"), 1);
+    assert_int_equal(json_integer_value(json_object_get(row, "tranche_id")), fl);
+    assert_int_equal(amount_of(row, "capital"), 40000000000);
+    assert_int_equal(amount_of(row, "expenses"), 168571429);
+    json_decref(all);
+    json_t *mine = nav_allocation_list(db, f, investor_a, 0, 1, &err);
+    assert_non_null(mine);
+    runs = json_object_get(mine, "allocations");
+    assert_int_equal(json_array_size(runs), 1);
+    int64_t next = json_integer_value(json_object_get(mine, "next_after"));
+    assert_true(next > 0);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(runs, 0), "tranches")), 1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(json_array_get(runs, 0), "tranches"), 0), "tranche_id")),
+                     fl);
+    json_decref(mine);
+    mine = nav_allocation_list(db, f, investor_a, next, 1, &err);
+    assert_non_null(mine);
+    runs = json_object_get(mine, "allocations");
+    assert_int_equal(json_array_size(runs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "as_of")), "2024-06-30");
+    assert_int_equal(amount_of(json_array_get(json_object_get(json_array_get(runs, 0), "tranches"), 0), "expenses"),
+                     23750000);
+    assert_true(json_is_null(json_object_get(mine, "next_after")));
+    json_decref(mine);
+    fl_error_clear(&err);
+    assert_null(nav_allocation_list(db, 999999, 0, 0, 50, &err));
+    assert_int_equal(err.code, FLE_NOT_FOUND);
 }
 
 int main(void)
