@@ -404,11 +404,6 @@ const struct db_statement db_statements[] = {
      "GROUP BY l.effective_date) x WHERE a.fund_id = $1 "
      "AND a.code IN ('T' || $2::text || '.CONTRIB', 'T' || $2::text || '.RETURNED', 'T' || $2::text || '.DIST_INCOME') "
      "GROUP BY x.effective_date HAVING sum(x.s) <> 0 ORDER BY x.effective_date LIMIT $4"},
-    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
-     * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
-     * three accounts only. */
-    /* A tranche's accounts other than CASH and LOANS and the memo pair, as of the end of $3:
-     * the maintained balance less the lines dated after it (few for a recent date). */
     /* Every account of tranche $2 as of the end of three dates ($3 the period end, $4 and $5 the
      * days before the quarter and the year): the maintained balance less the lines dated after
      * each date, read in one pass over the lines after the earliest of them (one query per
@@ -439,18 +434,16 @@ const struct db_statement db_statements[] = {
      "(SELECT min(c.received_date)::text FROM contribution c WHERE c.tranche_id = $2 AND c.received_date <= $3::date) "
      "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT w.id, w.run_date FROM waterfall_run w WHERE w.fund_id = $1 "
      "AND w.run_date <= $3::date ORDER BY w.run_date DESC, w.id DESC LIMIT 1) r ON true"},
-    {"statement_nav_accounts",
-     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce((SELECT "
-     "sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id AND l.effective_date > $3::date), 0))::bigint "
-     "FROM account a JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
-     "AND a.code LIKE 'T' || $2::text || '.%' AND a.type <> 'memo' "
-     "AND a.code NOT IN ('T' || $2::text || '.CASH', 'T' || $2::text || '.LOANS')"},
-    /* The fund-level accounts (not a tranche's) as of the end of $2, the same way. */
+    /* The fund-level accounts (not a tranche's) as of the end of $2: the maintained balance less
+     * the lines dated after it (few for a recent date). */
     {"statement_fund_accounts",
      "SELECT a.code, a.type, (b.balance_minor - coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
      "WHERE l.account_id = a.id AND l.effective_date > $2::date), 0))::bigint FROM account a "
      "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 AND a.code !~ '^T[0-9]+[.]' "
      "AND a.type <> 'memo' ORDER BY a.code"},
+    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
+     * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
+     * three accounts only. */
     {"statement_capital_history",
      "SELECT d.d, coalesce((SELECT sum(x.s) FROM account a CROSS JOIN LATERAL (SELECT sum(l.amount_minor) AS s "
      "FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= d.d) x WHERE a.fund_id = $1 "
