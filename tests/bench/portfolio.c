@@ -1,13 +1,15 @@
 /* portfolio: timing of the portfolio-sized operations on a synthetic fund.
  *
  * Builds a fund of N loans (default 100,000) of 1,200,000.00 COP with a year of monthly
- * instalments (equal principal 100,000.00; interest (13 - k) x 2,000.00), funded by one tranche;
+ * instalments (equal principal 100,000.00; interest (13 - k) x 2,000.00), funded 5 : 3 : 2 by three
+ * tranches (senior, mezzanine, first loss) of three investors, as in the demo;
  * a sixth of the loans each has its first instalment due on the 15th of January ... June 2025
  * (all in January with --catch-up).
- * The tranche, its contribution and the users go through the C API; entrepreneurs, loans,
+ * The tranches, their contributions and the users go through the C API; entrepreneurs, loans,
  * schedules, funding shares and proposals are a fixture made with INSERT ... SELECT
  * generate_series; the disbursements are real balanced entries posted with ledger_post in
- * batches (Dr T.LOANS / Cr T.CASH, Dr 8590 / Cr 8500, after one commitment entry for them all).
+ * batches (Dr T.LOANS / Cr T.CASH per tranche, Dr 8590 / Cr 8500, after one commitment entry for them
+ * all).
  * Then it times:
  *   (a) importing a bank statement of N repayments through repayment_import_csv, in one
  *       transaction, commit included. Each line pays a loan's first instalment on its due date
@@ -17,10 +19,14 @@
  *   (b) PAR30/PAR90 and arrears of the whole portfolio as of 2025-07-20 (portfolio_quality), and
  *       the arrears of every loan through the paged listing (portfolio_arrears_list, 500 a page);
  *   (c) one investor statement (statement_build), when include/fundledger/statement.h exists, then
- *       the same statement again (the first build also sets the hint bits of the lines (a) wrote).
+ *       the same statement again (the first build also sets the hint bits of the lines (a) wrote);
+ *   (d) the month-end close (capitalisations, loss allowance, NAV allocation), committed;
+ *   (c') after the close, the senior investor's statement (twice), then every investor's
+ *       statement one after the other (the whole fund's statements);
+ *   (e) payoff quotes of 1,000 loans.
  * Checks that every line applied, the repayments and allocations stored, and the books balance.
  * Prints "RESULT key=value ..." for scripts. Figures, not assertions on time: targets are
- * (a) < 30 s, (b) < 5 s, (c) < 1 s.
+ * (a) < 30 s, (b) < 5 s, (c) and (c') one statement < 1 s, all statements < 5 s, (d) < 10 s, (e) < 5 ms.
  *
  * Usage: portfolio [CONNINFO] [--loans N] [--catch-up]   (CONNINFO defaults to $FUNDLEDGER_DATABASE_URL) */
 #include <inttypes.h>
