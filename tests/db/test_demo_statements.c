@@ -301,6 +301,22 @@ static void test_every_investor_every_month_end(void **state)
                 assert_int_equal(cop(fn, "not_yet_allocated"), 0);
                 closed++;
             }
+            /* The page of the last date: the new lines are there, in plain words, and no account
+             * code, formula or template text reaches the investor. */
+            if (d == 12) {
+                char *html = NULL;
+                assert_int_equal(statement_render_html(st, "reports/statement.html", &html, &err), FLE_OK);
+                assert_non_null(strstr(html, "+ Recoveries (amounts collected on loans written off)"));
+                assert_non_null(strstr(html, "Coupon earned and not yet paid"));
+                static const char *const banned[] = {"CONTRIB", "RETURNED", "DIST_INCOME", "T1.", "{{", "null",
+                                                     "&#8722;(", " / paid-in", "Subordination"};
+                for (size_t k = 0; k < sizeof banned / sizeof banned[0]; k++) {
+                    if (strstr(html, banned[k]) != NULL) {
+                        fail_msg("the page of investor %" PRId64 " shows \"%s\"", inv, banned[k]);
+                    }
+                }
+                free(html);
+            }
             /* No person is ever named in a statement. */
             char *text = json_dumps(st, 0);
             char *save = NULL, *copy = strdup(names);
