@@ -182,6 +182,7 @@ void h_portfolio(struct http_req *r, struct http_reply *out);
 void h_portfolio_arrears(struct http_req *r, struct http_reply *out);
 void h_provisions_create(struct http_req *r, struct http_reply *out);
 void h_provisions_get(struct http_req *r, struct http_reply *out);
+void h_nav_allocations_list(struct http_req *r, struct http_reply *out);
 void h_fund_settings_propose(struct http_req *r, struct http_reply *out);
 /* true for a route whose body is text/csv rather than JSON (routes.c): the dispatcher then checks
  * the Content-Type, leaves body NULL, and the handler reads raw_body. */

@@ -37,6 +37,14 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
  *  "coupon_unallocated", "management_fee", "expenses"}]}. FLE_NOT_FOUND when none. */
 json_t *nav_allocation_get(struct db *db, int64_t fund_id, const char *as_of, struct fl_error *err);
 
+/* The fund's allocation runs in date order, paged by allocation id (after_id, limit 1..PAGE_SIZE_MAX):
+ * {"fund_id", "currency", "allocations": [ {as nav_allocation_get's object without "fund_id" and
+ * "currency"} ], "next_after": the last id when there are more, else null}. investor_id != 0:
+ * each run's "tranches" holds only that investor organisation's tranches (the run's fund totals
+ * stay). FLE_NOT_FOUND fund_id. */
+json_t *nav_allocation_list(struct db *db, int64_t fund_id, int64_t investor_id, int64_t after_id, unsigned limit,
+                            struct fl_error *err);
+
 /* What the month-end close runs for fund accounting on `date`, in this order, in the caller's
  * transaction: the loss allowance (provision_run) and then the NAV allocation (nav_allocate).
  * Both are idempotent per date, so a close repeated on a date posts nothing new.

@@ -404,23 +404,46 @@ const struct db_statement db_statements[] = {
      "GROUP BY l.effective_date) x WHERE a.fund_id = $1 "
      "AND a.code IN ('T' || $2::text || '.CONTRIB', 'T' || $2::text || '.RETURNED', 'T' || $2::text || '.DIST_INCOME') "
      "GROUP BY x.effective_date HAVING sum(x.s) <> 0 ORDER BY x.effective_date LIMIT $4"},
-    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
-     * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
-     * three accounts only. */
-    /* A tranche's accounts other than CASH and LOANS and the memo pair, as of the end of $3:
-     * the maintained balance less the lines dated after it (few for a recent date). */
-    {"statement_nav_accounts",
-     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce((SELECT "
-     "sum(l.amount_minor) FROM journal_line l WHERE l.account_id = a.id AND l.effective_date > $3::date), 0))::bigint "
-     "FROM account a JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 "
-     "AND a.code LIKE 'T' || $2::text || '.%' AND a.type <> 'memo' "
-     "AND a.code NOT IN ('T' || $2::text || '.CASH', 'T' || $2::text || '.LOANS')"},
-    /* The fund-level accounts (not a tranche's) as of the end of $2, the same way. */
+    /* Every account of tranche $2 as of the end of three dates ($3 the period end, $4 and $5 the
+     * days before the quarter and the year): the maintained balance less the lines dated after
+     * each date, read in one pass over the lines after the earliest of them (one query per
+     * tranche instead of a sum over every line since inception per account and date). */
+    {"statement_tranche_accounts",
+     "SELECT substr(a.code, length('T' || $2::text || '.') + 1), a.type, (b.balance_minor - coalesce(x.e, 0))::bigint, "
+     "(b.balance_minor - coalesce(x.q, 0))::bigint, (b.balance_minor - coalesce(x.y, 0))::bigint FROM account a "
+     "JOIN account_balance b ON b.account_id = a.id LEFT JOIN LATERAL (SELECT sum(l.amount_minor) FILTER (WHERE "
+     "l.effective_date > $3::date) AS e, sum(l.amount_minor) FILTER (WHERE l.effective_date > $4::date) AS q, "
+     "sum(l.amount_minor) FILTER (WHERE l.effective_date > $5::date) AS y FROM journal_line l WHERE l.account_id = a.id "
+     "AND l.effective_date > least($3::date, $4::date, $5::date)) x ON true WHERE a.fund_id = $1 "
+     "AND a.code LIKE 'T' || $2::text || '.%'"},
+    /* What recoveries restored to tranche $2's LOSS account (its credits by `recovery` entries, and
+     * the lines of entries reversing one) up to the end of $3, $4 and $5: signed, a credit < 0. */
+    {"statement_tranche_recoveries",
+     "SELECT coalesce(sum(x.s) FILTER (WHERE x.d <= $3::date), 0)::bigint, coalesce(sum(x.s) FILTER (WHERE x.d <= "
+     "$4::date), 0)::bigint, coalesce(sum(x.s) FILTER (WHERE x.d <= $5::date), 0)::bigint FROM account a "
+     "CROSS JOIN LATERAL (SELECT l.amount_minor AS s, l.effective_date AS d, (SELECT e.event_type = 'recovery' "
+     "OR coalesce(o.event_type = 'recovery', false) FROM journal_entry e LEFT JOIN journal_entry o "
+     "ON o.id = e.reverses_entry_id WHERE e.id = l.entry_id) AS rec FROM journal_line l WHERE l.account_id = a.id) x "
+     "WHERE a.fund_id = $1 AND a.code = 'T' || $2::text || '.LOSS' AND x.rec"},
+    /* The coupon's start for tranche $2 as of $3 (coupon.c's rules, as the waterfall's next run
+     * would compute it): the fund's last waterfall run on or before $3 with the tranche's interest
+     * due and not paid by it, and the tranche's first contribution on or before $3. */
+    {"statement_coupon_start",
+     "SELECT r.run_date::text, coalesce((SELECT s.due_minor - s.amount_minor FROM waterfall_step s "
+     "WHERE s.run_id = r.id AND s.tranche_id = $2 AND s.kind = 'interest'), 0)::bigint, "
+     "(SELECT min(c.received_date)::text FROM contribution c WHERE c.tranche_id = $2 AND c.received_date <= $3::date) "
+     "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT w.id, w.run_date FROM waterfall_run w WHERE w.fund_id = $1 "
+     "AND w.run_date <= $3::date ORDER BY w.run_date DESC, w.id DESC LIMIT 1) r ON true"},
+    /* The fund-level accounts (not a tranche's) as of the end of $2: the maintained balance less
+     * the lines dated after it (few for a recent date). */
     {"statement_fund_accounts",
      "SELECT a.code, a.type, (b.balance_minor - coalesce((SELECT sum(l.amount_minor) FROM journal_line l "
      "WHERE l.account_id = a.id AND l.effective_date > $2::date), 0))::bigint FROM account a "
      "JOIN account_balance b ON b.account_id = a.id WHERE a.fund_id = $1 AND a.code !~ '^T[0-9]+[.]' "
      "AND a.type <> 'memo' ORDER BY a.code"},
+    /* The sum of the tranche's CONTRIB, RETURNED and LOSS balances (its capital negated) at the
+     * end of each date of $3, in order: the same sums of lines tranche_balances reads, for those
+     * three accounts only. */
     {"statement_capital_history",
      "SELECT d.d, coalesce((SELECT sum(x.s) FROM account a CROSS JOIN LATERAL (SELECT sum(l.amount_minor) AS s "
      "FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= d.d) x WHERE a.fund_id = $1 "
@@ -442,15 +465,17 @@ const struct db_statement db_statements[] = {
      * writes, is parsed, from the few entries of the fund whose reference starts so: an entry has
      * lines only on accounts of its own fund), summed per loan, outstanding when the sum is
      * positive. Returns borrowers, women-led borrowers, their declared members and the borrowers
-     * that are persons. Each line is joined to its loan, then summed per loan: the same sums as
-     * summing per reference first (a reference names one loan), without grouping and sorting
-     * 100,000 reference texts (~0.1 s of the benchmark's statement). */
+     * that are persons. The lines are summed per entry first (an entry of a loan funded by three
+     * tranches has three LOANS lines: a third of the rows to join), each entry joined to its loan,
+     * then summed per loan: the same sums as summing per reference first (a reference names one
+     * loan), without grouping and sorting 100,000 reference texts (~0.1 s of the benchmark's
+     * statement). */
     {"statement_loans_outstanding",
      "WITH a AS (SELECT id FROM account WHERE fund_id = $1 AND code ~ '^T[0-9]+[.]LOANS$'), "
-     "lo AS (SELECT ln.id, ln.entrepreneur_id, l.amount_minor AS s FROM journal_line l "
-     "JOIN journal_entry e ON e.id = l.entry_id JOIN loan ln ON e.event_ref = 'loan:' || ln.id "
-     "WHERE l.account_id IN (SELECT id FROM a) AND l.effective_date <= $2::date AND ln.fund_id = $1 "
-     "AND length(e.event_ref) <= 23 "
+     "lo AS (SELECT ln.id, ln.entrepreneur_id, x.s FROM (SELECT l.entry_id, sum(l.amount_minor) AS s "
+     "FROM journal_line l WHERE l.account_id IN (SELECT id FROM a) AND l.effective_date <= $2::date "
+     "GROUP BY l.entry_id) x JOIN journal_entry e ON e.id = x.entry_id JOIN loan ln ON e.event_ref = 'loan:' || ln.id "
+     "WHERE ln.fund_id = $1 AND length(e.event_ref) <= 23 "
      "UNION ALL SELECT ln.id, ln.entrepreneur_id, l.amount_minor FROM journal_entry e "
      "JOIN journal_line l ON l.entry_id = e.id JOIN loan ln ON ln.id = CASE WHEN "
      "e.event_ref ~ '^loan:[0-9]{1,18}$' THEN substr(e.event_ref, 6)::bigint END "
@@ -736,10 +761,10 @@ const struct db_statement db_statements[] = {
      "'T' || t.id || '.LOSS') AND l.effective_date <= $2::date AND l.entry_id <= $3)::bigint "
      "FROM tranche t WHERE t.fund_id = $1 AND t.currency = $4 ORDER BY t.rank, t.id"},
     {"distribution_capital_dates",
-     "SELECT l.effective_date::text, (-sum(l.amount_minor))::bigint FROM account a "
-     "JOIN journal_line l ON l.account_id = a.id WHERE a.fund_id = $1 AND a.code IN ('T' || $2 || '.CONTRIB', "
-     "'T' || $2 || '.RETURNED', 'T' || $2 || '.LOSS') AND l.effective_date <= $3::date AND l.entry_id <= $4 "
-     "GROUP BY l.effective_date HAVING sum(l.amount_minor) <> 0 ORDER BY l.effective_date"},
+     "SELECT x.d::text, (-sum(x.s))::bigint FROM account a CROSS JOIN LATERAL (SELECT l.effective_date AS d, "
+     "sum(l.amount_minor) AS s FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= $3::date "
+     "AND l.entry_id <= $4 GROUP BY l.effective_date) x WHERE a.fund_id = $1 AND a.code IN ('T' || $2 || '.CONTRIB', "
+     "'T' || $2 || '.RETURNED', 'T' || $2 || '.LOSS') GROUP BY x.d HAVING sum(x.s) <> 0 ORDER BY x.d"},
     {"provision_last",
      "SELECT (SELECT as_of::text FROM provision_run WHERE fund_id = $1 AND as_of = $2::date), "
      "(SELECT max(as_of)::text FROM provision_run WHERE fund_id = $1 AND as_of > $2::date)"},
@@ -789,6 +814,13 @@ const struct db_statement db_statements[] = {
      "SELECT a.code, coalesce(sum(l.amount_minor), 0)::bigint FROM account a LEFT JOIN journal_line l "
      "ON l.account_id = a.id AND l.effective_date <= $2::date WHERE a.fund_id = $1 "
      "AND a.code IN ('4000', '4100', '4990', '5000', '5100', '5990', '5991') GROUP BY a.code"},
+    /* The fund expenses (5000) dated after the previous allocation ($2, NULL: none) up to $3, per
+     * date: each is split by the tranches' capital on its own date. */
+    {"navalloc_expense_dates",
+     "SELECT x.d::text, x.s::bigint FROM account a CROSS JOIN LATERAL (SELECT l.effective_date AS d, "
+     "sum(l.amount_minor) AS s FROM journal_line l WHERE l.account_id = a.id AND l.effective_date <= $3::date "
+     "AND ($2::date IS NULL OR l.effective_date > $2::date) GROUP BY l.effective_date) x "
+     "WHERE a.fund_id = $1 AND a.code = '5000' AND x.s <> 0 ORDER BY x.d"},
     {"navalloc_next_id", "SELECT nextval('nav_allocation_id_seq')"},
     {"navalloc_insert_run",
      "INSERT INTO nav_allocation (id, fund_id, as_of, period_from, income_minor, expenses_minor, losses_minor, "
@@ -800,6 +832,16 @@ const struct db_statement db_statements[] = {
     {"navalloc_get",
      "SELECT id, as_of::text, period_from::text, income_minor, expenses_minor, losses_minor, fees_minor, entry_id "
      "FROM nav_allocation WHERE fund_id = $1 AND as_of <= $2::date ORDER BY as_of DESC LIMIT 1"},
+    /* The fund's allocations after id $2, in id (= date) order, $3 at most. */
+    {"navalloc_list",
+     "SELECT id, as_of::text, period_from::text, income_minor, expenses_minor, losses_minor, fees_minor, entry_id "
+     "FROM nav_allocation WHERE fund_id = $1 AND id > $2 ORDER BY id LIMIT $3"},
+    /* The tranches' rows of the allocations $1 (an array), of investor $2 only unless it is 0. */
+    {"navalloc_list_tranches",
+     "SELECT n.allocation_id, n.tranche_id, n.capital_minor, n.earned_minor, n.allocated_minor, n.income_minor, "
+     "n.short_minor, n.fee_minor, n.expense_minor FROM nav_allocation_tranche n JOIN tranche t ON t.id = n.tranche_id "
+     "WHERE n.allocation_id = ANY($1::bigint[]) AND ($2::bigint = 0 OR t.investor_id = $2::bigint) "
+     "ORDER BY n.allocation_id, t.rank, t.id"},
     {"navalloc_get_tranches",
      "SELECT n.tranche_id, n.capital_minor, n.earned_minor, n.allocated_minor, n.income_minor, n.short_minor, "
      "n.fee_minor, n.expense_minor FROM nav_allocation_tranche n JOIN tranche t ON t.id = n.tranche_id "

@@ -182,6 +182,79 @@ static enum fl_err read_tranches(struct db *db, int64_t fund_id, const char *dat
     return FLE_OK;
 }
 
+/* The capital of tranche t at the end of `date`: its dated changes up to it. */
+static enum fl_err capital_on(struct db *db, int64_t fund_id, int64_t tranche_id, const char *date, int64_t *out,
+                              struct fl_error *err)
+{
+    coupon_change *all = NULL;
+    size_t n = 0;
+    enum fl_err e = capital_dates(db, fund_id, tranche_id, date, &all, &n, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    int64_t c = 0;
+    bool ok = true;
+    for (size_t k = 0; k < n && ok; k++) {
+        ok = money_add(c, all[k].delta_minor, &c);
+    }
+    free(all);
+    if (!ok) {
+        return fl_error_set(err, FLE_RULE, "date", "capital of tranche %" PRId64 " overflows", tranche_id);
+    }
+    *out = c > 0 ? c : 0;
+    return FLE_OK;
+}
+
+/* Splits `amount` by the capital in cap (most senior first); with no capital at all, the most
+ * junior bears it. Adds the parts to out. */
+static bool split_add(int64_t amount, const int64_t *cap, size_t nt, int64_t *out)
+{
+    int64_t parts[WATERFALL_TRANCHES_MAX];
+    if (!coupon_expense_split(amount, cap, nt, parts)) {
+        memset(parts, 0, sizeof parts);
+        parts[nt - 1] = amount;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        if (!money_add(out[i], parts[i], &out[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The fund expenses not yet allocated (total: 5000 + 5990 as of `date`), per tranche in out:
+ * each expense dated after the previous allocation (`prev`, NULL: none) by the tranches' capital
+ * on its own date (docs/fund-operations.md, "Fund expenses"); the rest by cap_on_date, the
+ * capital on the allocation date. */
+static enum fl_err expenses_by_date(struct db *db, int64_t fund_id, const struct tr *t, size_t nt, const char *prev,
+                                    const char *date, int64_t total, const int64_t *cap_on_date, int64_t *out,
+                                    struct fl_error *err)
+{
+    memset(out, 0, nt * sizeof *out);
+    char fb[21];
+    const char *p[3] = {db_i64_text(fund_id, fb), prev, date};
+    PGresult *r = db_exec(db, "navalloc_expense_dates", 3, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    int64_t rest = total;
+    enum fl_err e = FLE_OK;
+    for (int k = 0; k < PQntuples(r) && e == FLE_OK; k++) {
+        int64_t amount = db_i64(r, k, 1), cap[WATERFALL_TRANCHES_MAX];
+        for (size_t i = 0; i < nt && e == FLE_OK; i++) {
+            e = capital_on(db, fund_id, t[i].id, db_str(r, k, 0), &cap[i], err);
+        }
+        if (e == FLE_OK && (!split_add(amount, cap, nt, out) || !money_sub(rest, amount, &rest))) {
+            e = fl_error_set(err, FLE_RULE, "date", "expenses overflow");
+        }
+    }
+    PQclear(r);
+    if (e == FLE_OK && rest != 0 && !split_add(rest, cap_on_date, nt, out)) {
+        e = fl_error_set(err, FLE_RULE, "date", "expenses overflow");
+    }
+    return e;
+}
+
 json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,
                      struct fl_error *err)
 {
@@ -291,10 +364,11 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
             fl_error_set(err, FLE_RULE, "date", "income allocation failed");
             return NULL;
         }
-        /* Expenses by capital on the date; with no capital at all, the most junior bears them. */
-        if (!coupon_expense_split(b5000, cap, nt, exp5000)) {
-            memset(exp5000, 0, sizeof exp5000);
-            exp5000[nt - 1] = b5000;
+        /* Each fund expense by the tranches' capital on its own date; what is left (an expense
+         * dated on or before the previous allocation and posted after it) by the capital on the
+         * allocation date; with no capital at all, the most junior bears it. */
+        if (expenses_by_date(db, fund_id, t, nt, prev[0] ? prev : NULL, date, b5000, cap, exp5000, err) != FLE_OK) {
+            return NULL;
         }
         for (size_t i = 0; i < nt; i++) {
             t[i].income = parts[i];
@@ -420,6 +494,18 @@ json_t *nav_allocate(struct db *db, const struct principal *actor, int64_t fund_
     return out;
 }
 
+/* One nav_allocation_tranche row read from columns c.. (tranche_id, capital, earned, allocated
+ * before, income, short, fee, expense). */
+static json_t *tranche_row(const PGresult *r, int i, int c, const char *cur)
+{
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "tranche_id", (json_int_t)db_i64(r, i, c), "capital",
+                     jv_amount(db_i64(r, i, c + 1), cur), "coupon_earned", jv_amount(db_i64(r, i, c + 2), cur),
+                     "allocated_before", jv_amount(db_i64(r, i, c + 3), cur), "income",
+                     jv_amount(db_i64(r, i, c + 4), cur), "coupon_unallocated", jv_amount(db_i64(r, i, c + 5), cur),
+                     "management_fee", jv_amount(db_i64(r, i, c + 6), cur), "expenses",
+                     jv_amount(db_i64(r, i, c + 7), cur));
+}
+
 json_t *nav_allocation_get(struct db *db, int64_t fund_id, const char *as_of, struct fl_error *err)
 {
     char cur[CURRENCY_CODE_BYTES];
@@ -463,17 +549,73 @@ json_t *nav_allocation_get(struct db *db, int64_t fund_id, const char *as_of, st
     }
     json_t *ts = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_array_append_new(ts,
-                              json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "tranche_id",
-                                        (json_int_t)db_i64(r, i, 0), "capital", jv_amount(db_i64(r, i, 1), cur),
-                                        "coupon_earned", jv_amount(db_i64(r, i, 2), cur), "allocated_before",
-                                        jv_amount(db_i64(r, i, 3), cur), "income", jv_amount(db_i64(r, i, 4), cur),
-                                        "coupon_unallocated", jv_amount(db_i64(r, i, 5), cur), "management_fee",
-                                        jv_amount(db_i64(r, i, 6), cur), "expenses", jv_amount(db_i64(r, i, 7), cur)));
+        json_array_append_new(ts, tranche_row(r, i, 0, cur));
     }
     PQclear(r);
     json_object_set_new(o, "tranches", ts);
     return o;
+}
+
+json_t *nav_allocation_list(struct db *db, int64_t fund_id, int64_t investor_id, int64_t after_id, unsigned limit,
+                            struct fl_error *err)
+{
+    assert(limit >= 1 && limit <= PAGE_SIZE_MAX);
+    char cur[CURRENCY_CODE_BYTES];
+    if (fund_exists(db, fund_id, cur, err) != FLE_OK) {
+        return NULL;
+    }
+    char fb[21], ab[21], lb[21];
+    const char *p[3] = {db_i64_text(fund_id, fb), db_i64_text(after_id, ab), db_i64_text((int64_t)limit + 1, lb)};
+    PGresult *r = db_exec(db, "navalloc_list", 3, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    int rows = PQntuples(r);
+    bool more = rows > (int)limit;
+    if (more) {
+        rows = (int)limit;
+    }
+    json_t *runs = json_array();
+    struct db_array ids;
+    db_array_init(&ids);
+    bool ok = runs != NULL;
+    for (int i = 0; i < rows && ok; i++) {
+        json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:[]}", "allocation_id",
+                              (json_int_t)db_i64(r, i, 0), "as_of", db_str(r, i, 1), "period_from",
+                              db_null(r, i, 2) ? json_null() : json_string(db_str(r, i, 2)), "income",
+                              jv_amount(db_i64(r, i, 3), cur), "expenses", jv_amount(db_i64(r, i, 4), cur), "losses",
+                              jv_amount(db_i64(r, i, 5), cur), "fees", jv_amount(db_i64(r, i, 6), cur), "entry_id",
+                              db_null(r, i, 7) ? json_null() : json_integer(db_i64(r, i, 7)), "tranches");
+        ok = o != NULL && json_array_append_new(runs, o) == 0 && db_array_i64(&ids, db_i64(r, i, 0));
+    }
+    int64_t last = rows ? db_i64(r, rows - 1, 0) : 0;
+    PQclear(r);
+    const char *idlist = ok ? db_array_str(&ids) : NULL;
+    char ib[21];
+    const char *q[2] = {idlist, db_i64_text(investor_id, ib)};
+    r = idlist != NULL ? db_exec(db, "navalloc_list_tranches", 2, q, err) : NULL;
+    db_array_free(&ids);
+    if (r == NULL) {
+        json_decref(runs);
+        if (!ok || idlist == NULL) {
+            fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+        }
+        return NULL;
+    }
+    /* The rows come in allocation order, as the runs do. */
+    size_t k = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t id = db_i64(r, i, 0);
+        while (k < json_array_size(runs) &&
+               json_integer_value(json_object_get(json_array_get(runs, k), "allocation_id")) != id) {
+            k++;
+        }
+        assert(k < json_array_size(runs));
+        json_array_append_new(json_object_get(json_array_get(runs, k), "tranches"), tranche_row(r, i, 1, cur));
+    }
+    PQclear(r);
+    return json_pack("{s:I, s:s, s:o, s:o}", "fund_id", (json_int_t)fund_id, "currency", cur, "allocations", runs,
+                     "next_after", more ? json_integer(last) : json_null());
 }
 
 json_t *fund_close_steps(struct db *db, const struct principal *actor, int64_t fund_id, const char *date,

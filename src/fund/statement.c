@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/coupon.h"
 #include "fundledger/fund.h"
 #include "fundledger/ledger.h"
 #include "fundledger/limits.h"
@@ -25,6 +26,18 @@
 /* Steps of one tranche in one waterfall run: interest, principal and the residual. */
 #define STEPS_PER_RUN_MAX 4
 
+/* A tranche's accounts that make its NAV beside CASH and LOANS (docs/fund-operations.md, "NAV:
+ * everything allocated to the tranches"): signed balances, debit > 0. */
+struct navb {
+    int64_t contrib, returned, dist_income, loss, allowance, income, fees, expenses;
+    int64_t other_result; /* any other equity, income or expense account of the tranche */
+    int64_t other_assets; /* any other asset or liability account (e.g. interest receivable) */
+    int64_t recovered;    /* what recoveries credited to LOSS (< 0); part of `loss`, not added again */
+};
+
+/* Dates a tranche's accounts are read at: the period end, the days before the quarter and the year. */
+enum { AT_END = 0, AT_QTD_OPEN, AT_YTD_OPEN, AT_DATES };
+
 /* One tranche of the fund as of the period end: its row and its ledger balances. */
 struct trow {
     int64_t id, investor_id, rank, return_rate, fee_rate;
@@ -32,16 +45,10 @@ struct trow {
     char kind[16];
     char signed_date[DATE_TEXT_BYTES];
     char status[16];
-    int64_t bal[TRANCHE_ACCOUNTS]; /* as of the period end */
-    int64_t nav;                   /* the accrual NAV as of the period end (navb_nav) */
-};
-
-/* A tranche's accounts that make its NAV beside CASH and LOANS (docs/fund-operations.md, "NAV:
- * everything allocated to the tranches"): signed balances, debit > 0. */
-struct navb {
-    int64_t contrib, returned, dist_income, loss, allowance, income, fees, expenses;
-    int64_t other_result; /* any other equity, income or expense account of the tranche */
-    int64_t other_assets; /* any other asset or liability account (e.g. interest receivable) */
+    int64_t bal[TRANCHE_ACCOUNTS];              /* as of the period end */
+    int64_t open[AT_DATES][TRANCHE_ACCOUNTS];   /* as of each date (AT_END: = bal) */
+    struct navb nb[AT_DATES];                   /* the NAV accounts as of each date */
+    int64_t nav;                                /* the accrual NAV as of the period end (navb_nav) */
 };
 
 /* The three periods, each ending at the period end. The inception period opens at zero. */
@@ -177,42 +184,75 @@ static json_t *periods_json(const struct bctx *b)
 
 /* ---- the accrual NAV ------------------------------------------------------------------------ */
 
-/* The NAV accounts of tranche t as of the end of `date` ("" : before inception, all zero). */
-static enum fl_err nav_balances(struct db *db, const struct bctx *b, int64_t tranche_id, const char *date,
-                                struct navb *out, struct fl_error *err)
+/* Every account of tranche t as of the period end and, for a tranche the statement reports
+ * (`all_dates`), as of the days before its quarter and year, in one query
+ * (statement_tranche_accounts): t->bal, t->open and t->nb. */
+static enum fl_err tranche_accounts(struct db *db, const struct bctx *b, struct trow *t, bool all_dates,
+                                    struct fl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    if (date[0] == '\0') {
-        return FLE_OK;
-    }
-    char fb[21], tb[21];
-    const char *p[3] = {db_i64_text(b->fund_id, fb), db_i64_text(tranche_id, tb), date};
-    PGresult *r = db_exec(db, "statement_nav_accounts", 3, p, err);
-    if (r == NULL) {
-        return err->code;
-    }
+    static const char *const suffixes[TRANCHE_ACCOUNTS] = {"CASH",        "LOANS", "CONTRIB",  "RETURNED",
+                                                           "DIST_INCOME", "LOSS",  "UNFUNDED", "COMMITMENT"};
     static const struct {
         const char *suffix;
         size_t off;
-    } known[] = {{"CONTRIB", offsetof(struct navb, contrib)},     {"RETURNED", offsetof(struct navb, returned)},
+    } known[] = {{"CONTRIB", offsetof(struct navb, contrib)},         {"RETURNED", offsetof(struct navb, returned)},
                  {"DIST_INCOME", offsetof(struct navb, dist_income)}, {"LOSS", offsetof(struct navb, loss)},
-                 {"ALLOWANCE", offsetof(struct navb, allowance)}, {"INCOME", offsetof(struct navb, income)},
-                 {"FEES", offsetof(struct navb, fees)},           {"EXPENSES", offsetof(struct navb, expenses)}};
+                 {"ALLOWANCE", offsetof(struct navb, allowance)},     {"INCOME", offsetof(struct navb, income)},
+                 {"FEES", offsetof(struct navb, fees)},               {"EXPENSES", offsetof(struct navb, expenses)}};
+    memset(t->open, 0, sizeof t->open);
+    memset(t->nb, 0, sizeof t->nb);
+    char fb[21], tb[21];
+    const char *end = b->period_end;
+    const char *p[5] = {db_i64_text(b->fund_id, fb), db_i64_text(t->id, tb), end,
+                        all_dates ? b->open_as_of[P_QTD] : end, all_dates ? b->open_as_of[P_YTD] : end};
+    PGresult *r = db_exec(db, "statement_tranche_accounts", 5, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
     bool ok = true;
     for (int i = 0; i < PQntuples(r) && ok; i++) {
         const char *suffix = db_str(r, i, 0), *type = db_str(r, i, 1);
-        int64_t v = db_i64(r, i, 2);
+        bool memo = strcmp(type, "memo") == 0;
         bool asset = strcmp(type, "asset") == 0 || strcmp(type, "liability") == 0;
-        int64_t *slot = asset ? &out->other_assets : &out->other_result;
-        for (size_t k = 0; !asset && k < sizeof known / sizeof known[0]; k++) {
-            if (strcmp(suffix, known[k].suffix) == 0) {
-                slot = (int64_t *)((char *)out + known[k].off);
+        bool own = false; /* CASH, LOANS and the memo pair: not a NAV account */
+        for (int k = 0; k < TRANCHE_ACCOUNTS; k++) {
+            if (strcmp(suffix, suffixes[k]) == 0) {
+                for (int d = 0; d < AT_DATES; d++) {
+                    t->open[d][k] = db_i64(r, i, 2 + d);
+                }
+                own = k == TRANCHE_CASH || k == TRANCHE_LOANS;
             }
         }
-        ok = money_add(*slot, v, slot);
+        if (memo || own) {
+            continue;
+        }
+        size_t off = asset ? offsetof(struct navb, other_assets) : offsetof(struct navb, other_result);
+        for (size_t k = 0; !asset && k < sizeof known / sizeof known[0]; k++) {
+            if (strcmp(suffix, known[k].suffix) == 0) {
+                off = known[k].off;
+            }
+        }
+        for (int d = 0; d < AT_DATES && ok; d++) {
+            int64_t *slot = (int64_t *)((char *)&t->nb[d] + off);
+            ok = money_add(*slot, db_i64(r, i, 2 + d), slot);
+        }
     }
     PQclear(r);
-    return ok ? FLE_OK : overflow(err);
+    memcpy(t->bal, t->open[AT_END], sizeof t->bal);
+    if (!ok) {
+        return overflow(err);
+    }
+    if (!all_dates) {
+        return FLE_OK; /* only the reported tranches' capital accounts show recoveries */
+    }
+    if ((r = db_exec(db, "statement_tranche_recoveries", 5, p, err)) == NULL) {
+        return err->code;
+    }
+    for (int d = 0; d < AT_DATES; d++) {
+        t->nb[d].recovered = db_i64(r, 0, d);
+    }
+    PQclear(r);
+    return FLE_OK;
 }
 
 /* NAV = -(every equity, income and expense account of the tranche). */
@@ -230,8 +270,8 @@ static bool navb_nav(const struct navb *n, int64_t *nav)
 /* The capital account on the accrual NAV for one period (ILPA's capital account statement):
  * every line a movement of the tranche's own accounts, signed as the investor reads it. */
 struct navroll {
-    int64_t opening, contributions, income, fees, expenses, unrealised, realised, dist_income, dist_capital, other,
-        closing;
+    int64_t opening, contributions, income, fees, expenses, unrealised, realised, recoveries, dist_income,
+        dist_capital, other, closing;
 };
 
 static bool navroll_compute(const struct navb *o, const struct navb *c, struct navroll *r)
@@ -240,14 +280,23 @@ static bool navroll_compute(const struct navb *o, const struct navb *c, struct n
     if (!navb_nav(o, &r->opening) || !navb_nav(c, &r->closing)) {
         return false;
     }
-    money_i128 v[9] = {-((money_i128)c->contrib - o->contrib),   -((money_i128)c->income - o->income),
-                       (money_i128)c->fees - o->fees,             (money_i128)c->expenses - o->expenses,
-                       (money_i128)c->allowance - o->allowance,   (money_i128)c->loss - o->loss,
-                       (money_i128)c->dist_income - o->dist_income, (money_i128)c->returned - o->returned,
-                       -((money_i128)c->other_result - o->other_result)};
-    int64_t *dst[9] = {&r->contributions, &r->income,      &r->fees,         &r->expenses, &r->unrealised,
-                       &r->realised,      &r->dist_income, &r->dist_capital, &r->other};
-    for (int k = 0; k < 9; k++) {
+    /* Realised losses are the LOSS account's movement without the recoveries' credits, which
+     * are their own line (restored to the tranche). */
+    money_i128 recovered = (money_i128)c->recovered - o->recovered;
+    money_i128 v[10] = {-((money_i128)c->contrib - o->contrib),
+                        -((money_i128)c->income - o->income),
+                        (money_i128)c->fees - o->fees,
+                        (money_i128)c->expenses - o->expenses,
+                        (money_i128)c->allowance - o->allowance,
+                        (money_i128)c->loss - o->loss - recovered,
+                        -recovered,
+                        (money_i128)c->dist_income - o->dist_income,
+                        (money_i128)c->returned - o->returned,
+                        -((money_i128)c->other_result - o->other_result)};
+    int64_t *dst[10] = {&r->contributions, &r->income,      &r->fees,         &r->expenses,
+                        &r->unrealised,    &r->realised,    &r->recoveries,   &r->dist_income,
+                        &r->dist_capital,  &r->other};
+    for (int k = 0; k < 10; k++) {
         if (v[k] > INT64_MAX || v[k] < -INT64_MAX) {
             return false;
         }
@@ -255,18 +304,19 @@ static bool navroll_compute(const struct navb *o, const struct navb *c, struct n
     }
     /* Opening + movements = closing, exactly: the same accounts at two dates. */
     money_i128 check = (money_i128)r->opening + r->contributions + r->income - r->fees - r->expenses - r->unrealised -
-                       r->realised - r->dist_income - r->dist_capital + r->other;
+                       r->realised + r->recoveries - r->dist_income - r->dist_capital + r->other;
     assert(check == (money_i128)r->closing);
     return true;
 }
 
 static json_t *navroll_json(const struct bctx *b, const struct navroll *r, int p)
 {
-    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "from",
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "from",
                      b->from[p][0] ? json_string(b->from[p]) : json_null(), "to", b->period_end, "opening",
                      amt(b, r->opening), "contributions", amt(b, r->contributions), "income_allocated",
                      amt(b, r->income), "management_fees", amt(b, r->fees), "fund_expenses", amt(b, r->expenses),
                      "unrealised_losses", amt(b, r->unrealised), "realised_losses", amt(b, r->realised),
+                     "recoveries", amt(b, r->recoveries),
                      "distributions_income", amt(b, r->dist_income), "distributions_capital",
                      amt(b, r->dist_capital), "other", amt(b, r->other), "closing", amt(b, r->closing));
 }
@@ -308,10 +358,8 @@ static enum fl_err load_stack(struct db *db, struct bctx *b, struct fl_error *er
         t->fee_rate = db_i64(r, i, 7);
         snprintf(t->signed_date, sizeof t->signed_date, "%s", db_str(r, i, 8));
         snprintf(t->status, sizeof t->status, "%s", db_str(r, i, 9));
-        e = tranche_balances(db, b->fund_id, t->id, b->period_end, t->bal, err);
-        struct navb nb;
-        if (e == FLE_OK && (e = nav_balances(db, b, t->id, b->period_end, &nb, err)) == FLE_OK &&
-            !navb_nav(&nb, &t->nav)) {
+        bool mine = t->investor_id == b->investor_id && (b->tranche_id == 0 || t->id == b->tranche_id);
+        if ((e = tranche_accounts(db, b, t, mine, err)) == FLE_OK && !navb_nav(&t->nb[AT_END], &t->nav)) {
             e = overflow(err);
         }
         b->n_stack++;
@@ -330,13 +378,10 @@ struct rollforward {
 static enum fl_err rollforward(struct db *db, const struct bctx *b, const struct trow *t, int p, struct rollforward *rf,
                                struct fl_error *err)
 {
-    int64_t open[TRANCHE_ACCOUNTS] = {0};
-    if (p != P_ITD) {
-        enum fl_err e = tranche_balances(db, b->fund_id, t->id, b->open_as_of[p], open, err);
-        if (e != FLE_OK) {
-            return e;
-        }
-    }
+    static const int64_t zero[TRANCHE_ACCOUNTS] = {0};
+    (void)db;
+    (void)b;
+    const int64_t *open = p == P_QTD ? t->open[AT_QTD_OPEN] : p == P_YTD ? t->open[AT_YTD_OPEN] : zero;
     const int64_t *close = t->bal;
     memset(rf, 0, sizeof *rf);
     int64_t contrib_delta;
@@ -633,27 +678,88 @@ static json_t *ledger_balances_json(const struct bctx *b, const struct trow *t)
     return o;
 }
 
+/* The coupon the tranche has earned and not been paid as of the period end (docs/fund-operations.md,
+ * "Coupon"): what was due and not paid at the fund's last waterfall run on or before the period
+ * end, plus the coupon accrued from that run (or the tranche's first contribution) to the period
+ * end on the capital actually outstanding each day: what a run on the period end would find due. */
+static json_t *coupon_due(struct db *db, const struct bctx *b, const struct trow *t, struct fl_error *err)
+{
+    char fb[21], tb[21];
+    const char *p[3] = {db_i64_text(b->fund_id, fb), db_i64_text(t->id, tb), b->period_end};
+    PGresult *r = db_exec(db, "statement_coupon_start", 3, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    bool has_run = !db_null(r, 0, 0), has_contrib = !db_null(r, 0, 2);
+    char since[DATE_TEXT_BYTES] = "";
+    snprintf(since, sizeof since, "%s", has_run ? db_str(r, 0, 0) : has_contrib ? db_str(r, 0, 2) : "");
+    int64_t unpaid = has_run ? db_i64(r, 0, 1) : 0, accrued = 0;
+    PQclear(r);
+    if (since[0] != '\0' && strcmp(since, b->period_end) < 0 && t->return_rate > 0) {
+        const char *q[4] = {fb, tb, b->period_end, "9223372036854775807"};
+        if ((r = db_exec(db, "distribution_capital_dates", 4, q, err)) == NULL) {
+            return NULL;
+        }
+        int n = PQntuples(r);
+        coupon_change *ch = calloc(n > 0 ? (size_t)n : 1u, sizeof *ch);
+        if (ch == NULL) {
+            PQclear(r);
+            oom(err);
+            return NULL;
+        }
+        rate_date from = parse_date(since);
+        int64_t from_days = rate_date_to_days(from), opening = 0;
+        size_t m = 0;
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++) {
+            rate_date d = parse_date(db_str(r, i, 0));
+            int64_t v = db_i64(r, i, 1);
+            if (rate_date_to_days(d) <= from_days) {
+                ok = money_add(opening, v, &opening);
+            } else {
+                ch[m++] = (coupon_change){d, v};
+            }
+        }
+        PQclear(r);
+        rate_status st = !ok ? RATE_ERR_OVERFLOW
+                         : m > COUPON_CHANGES_MAX
+                             ? RATE_ERR_RANGE
+                             : coupon_accrue(t->return_rate, from, b->end, opening, ch, m, &accrued);
+        free(ch);
+        if (st != RATE_OK) {
+            fl_error_set(err, FLE_INTERNAL, "tranche_id", "coupon of tranche %" PRId64 ": %s", t->id,
+                         rate_status_text(st));
+            return NULL;
+        }
+    }
+    int64_t due;
+    if (!money_add(unpaid, accrued, &due)) {
+        overflow(err);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o}", "as_of", json_string(b->period_end), "since",
+                          since[0] ? json_string(since) : json_null(), "unpaid_at_last_run", amt(b, unpaid),
+                          "accrued_since", amt(b, accrued), "due", amt(b, due));
+    if (o == NULL) {
+        oom(err);
+    }
+    return o;
+}
+
 /* The accrual NAV's sections of a tranche: its capital account per period ("nav_account"), the
  * position that adds up to the NAV ("nav_position": its own assets and its share of the fund's
  * pooled accounts, the difference) and the performance on the NAV ("performance_nav"). */
 static enum fl_err nav_sections(struct db *db, const struct bctx *b, const struct trow *t, json_t *o,
                                 struct fl_error *err)
 {
-    struct navb close, open;
-    enum fl_err e = nav_balances(db, b, t->id, b->period_end, &close, err);
-    if (e != FLE_OK) {
-        return e;
-    }
+    const struct navb close = t->nb[AT_END], zero = {0};
     json_t *acc = json_object();
     if (acc == NULL) {
         return oom(err);
     }
     for (int p = 0; p < PERIODS; p++) {
         struct navroll r;
-        if ((e = nav_balances(db, b, t->id, b->open_as_of[p], &open, err)) != FLE_OK) {
-            json_decref(acc);
-            return e;
-        }
+        const struct navb open = p == P_QTD ? t->nb[AT_QTD_OPEN] : p == P_YTD ? t->nb[AT_YTD_OPEN] : zero;
         if (!navroll_compute(&open, &close, &r)) {
             json_decref(acc);
             return overflow(err);
@@ -669,13 +775,15 @@ static enum fl_err nav_sections(struct db *db, const struct bctx *b, const struc
                             "loans_outstanding", amt(b, t->bal[TRANCHE_LOANS]), "other_assets",
                             amt(b, close.other_assets), "loss_allowance", amt(b, close.allowance),
                             "share_of_pooled_accounts", amt(b, (int64_t)pooled), "nav", amt(b, t->nav));
-    json_t *perf = performance(db, b, t, t->nav, err);
-    if (pos == NULL || perf == NULL) {
+    json_t *perf = pos ? performance(db, b, t, t->nav, err) : NULL;
+    json_t *coupon = perf ? coupon_due(db, b, t, err) : NULL;
+    if (pos == NULL || perf == NULL || coupon == NULL) {
         json_decref(acc);
         json_decref(pos);
         json_decref(perf);
         return err->code != FLE_OK ? err->code : oom(err);
     }
+    json_object_set_new(pos, "coupon_due", coupon);
     json_object_set_new(o, "nav_account", acc);
     json_object_set_new(o, "nav_position", pos);
     json_object_set_new(o, "performance_nav", perf);
@@ -782,12 +890,7 @@ static json_t *fund_nav(struct db *db, const struct bctx *b, struct fl_error *er
         if (t->investor_id == b->investor_id) {
             investor += t->nav;
         }
-        struct navb nb;
-        if (nav_balances(db, b, t->id, b->period_end, &nb, err) != FLE_OK) {
-            json_decref(pooled);
-            return NULL;
-        }
-        own_assets += (money_i128)t->bal[TRANCHE_CASH] + t->bal[TRANCHE_LOANS] + nb.other_assets;
+        own_assets += (money_i128)t->bal[TRANCHE_CASH] + t->bal[TRANCHE_LOANS] + t->nb[AT_END].other_assets;
     }
     money_i128 net = pooled_total + own_assets, unallocated = -result_total;
     if (net > INT64_MAX || net < -INT64_MAX || tranches > INT64_MAX || tranches < -INT64_MAX ||
@@ -1174,19 +1277,21 @@ done:
 /* ---- the statement ----------------------------------------------------------------------- */
 
 static const char *const notes[] = {
-    "Every figure is read from the ledger (sums of journal lines with effective dates up to the period end) or "
-    "from stored business rows, in the one database snapshot taken at built_at.",
-    "Capital (NAV) is what the tranche's investors have paid in, less the capital returned to them and the "
-    "losses the tranche has absorbed (net of recoveries). Closing capital = opening capital + contributions + "
-    "income allocated - distributions - losses absorbed - fees.",
-    "Income allocated equals income distributed in this fund: interest (and, for the most junior tranche, the "
-    "residual) is allocated when the waterfall pays it; interest received is that income.",
-    "Losses absorbed are net of recoveries restored to the tranche. No management fee has been charged to the "
-    "tranche.",
-    "DPI = distributions / paid-in, RVPI = NAV / paid-in, TVPI = (distributions + NAV) / paid-in, each rounded "
-    "half-even to 4 decimals; IRR by XIRR (actual/365) over the dated flows with the NAV as last inflow.",
-    "PAR30/PAR90 = whole principal outstanding of loans with an instalment more than 30/90 days late / gross "
-    "portfolio; no person is named and locations are given by municipality only.",
+    "Every figure is read from the fund's books (the journal entries dated up to the period end) or from its "
+    "recorded loans, contributions and distributions, all as they stood at the data cut-off.",
+    "Capital is what the tranche's investors have paid in, less the capital returned to them and the losses the "
+    "tranche has borne, with what recoveries later restored added back.",
+    "The net asset value is the tranche's capital plus the income earned and allocated to it, less the income "
+    "already paid out, its management fees, its share of the fund's expenses and its share of the provision for "
+    "loans that may not be repaid. The net asset values of all tranches add up to the fund's net assets.",
+    "Income is allocated to the tranches at each month-end close: each tranche receives the coupon it has earned, "
+    "the most senior first, and the most junior tranche receives what remains. Coupon earned and not yet paid is "
+    "shown beside the net asset value.",
+    "DPI is the distributions received for each unit paid in, RVPI the net asset value for each unit paid in, and "
+    "TVPI the two together; the IRR is the annual return of the dated payments in and out, counting the net asset "
+    "value as received on the period end.",
+    "Portfolio at risk counts the whole outstanding amount of every loan with a payment more than 30 (or 90) days "
+    "late, as a share of all loans outstanding. No borrower is named; places are given by municipality only.",
 };
 
 static enum fl_err build_tx(struct db *db, void *arg, struct fl_error *err)

@@ -365,8 +365,9 @@ static bool p_capital_account(struct rctx *c)
             {"income_allocated", "+ Income earned and allocated to the tranche", ""},
             {"management_fees", "&#8722; Management fees", ""},
             {"fund_expenses", "&#8722; Fund expenses", ""},
-            {"unrealised_losses", "&#8722; Unrealised losses (loss allowance)", ""},
-            {"realised_losses", "&#8722; Realised losses (write-offs, net of recoveries)", ""},
+            {"unrealised_losses", "&#8722; Unrealised losses (provision for loans that may not be repaid)", ""},
+            {"realised_losses", "&#8722; Realised losses (loans written off)", ""},
+            {"recoveries", "+ Recoveries (amounts collected on loans written off)", ""},
             {"distributions_income", "&#8722; Distributions: income", ""},
             {"distributions_capital", "&#8722; Distributions: capital returned", ""},
             {"other", "+ Other", ""},
@@ -418,7 +419,7 @@ static bool p_position(struct rctx *c)
         row_label(c, "Interest received: quarter / year / since inception");
         put_periods(c, rec, NULL);
         sb_str(c->s, "</td></tr>\n");
-        row_label(c, "Interest due and unpaid at the last waterfall run");
+        row_label(c, "Interest due and not paid at the last distribution");
         if (json_is_object(unpaid)) {
             put_amount(c, js(unpaid, "amount"));
             sb_str(c->s, " <span class=\"muted\">(");
@@ -428,12 +429,13 @@ static bool p_position(struct rctx *c)
             sb_str(c->s, "no run yet");
         }
         sb_str(c->s, "</td></tr>\n");
-        row_label(c, "Subordination below (junior capital / stack capital)");
+        row_label(c, "Capital of the tranches ranking below this one, out of the capital of all tranches");
         put_amount(c, js(sub, "junior_capital"));
-        sb_str(c->s, " / ");
+        sb_str(c->s, " of ");
         put_amount(c, js(sub, "stack_capital"));
-        sb_str(c->s, " = ");
+        sb_str(c->s, " (");
         put_percent(c, jo(sub, "ratio"));
+        sb_str(c->s, ")");
         sb_str(c->s, "</td></tr>\n</tbody></table>\n");
         const json_t *np = jo(t, "nav_position");
         if (!json_is_object(np)) {
@@ -447,8 +449,8 @@ static bool p_position(struct rctx *c)
                    {"loans_outstanding", "+ Loans funded, outstanding"},
                    {"other_assets", "+ Interest receivable and other assets of the tranche"},
                    {"share_of_pooled_accounts",
-                    "+ Share of the fund's pooled accounts (collections not yet distributed, reserve, less the "
-                    "loss allowance and fees payable)"}};
+                    "+ Share of what the fund holds for all tranches (loan collections not yet distributed and the "
+                    "reserve, less the provision for loans that may not be repaid and fees not yet paid)"}};
         for (size_t k = 0; k < sizeof pos / sizeof pos[0]; k++) {
             row_label(c, pos[k].label);
             put_amount(c, js(np, pos[k].key));
@@ -457,9 +459,27 @@ static bool p_position(struct rctx *c)
         sb_str(c->s, "<tr class=\"total\"><td>= Net asset value</td><td class=\"num\">");
         put_amount(c, js(np, "nav"));
         sb_str(c->s, "</td></tr>\n");
-        row_label(c, "of which loss allowance (unrealised losses) borne");
+        row_label(c, "of which provision for loans that may not be repaid, borne by the tranche");
         put_amount(c, js(np, "loss_allowance"));
-        sb_str(c->s, "</td></tr>\n</tbody></table>\n");
+        sb_str(c->s, "</td></tr>\n");
+        /* Beside the NAV, not part of the sum: the coupon the tranche has earned and has not
+         * been paid yet. */
+        const json_t *cd = jo(np, "coupon_due");
+        if (json_is_object(cd)) {
+            row_label(c, "Coupon earned and not yet paid");
+            put_amount(c, js(cd, "due"));
+            if (json_is_string(jo(cd, "since"))) {
+                sb_str(c->s, " <span class=\"muted\">(unpaid at the last distribution: ");
+                put_amount(c, js(cd, "unpaid_at_last_run"));
+                sb_str(c->s, "; earned since ");
+                sb_esc(c->s, js(cd, "since"));
+                sb_str(c->s, ": ");
+                put_amount(c, js(cd, "accrued_since"));
+                sb_str(c->s, ")</span>");
+            }
+            sb_str(c->s, "</td></tr>\n");
+        }
+        sb_str(c->s, "</tbody></table>\n");
     }
     return true;
 }

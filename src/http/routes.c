@@ -128,6 +128,8 @@ static const struct http_route routes[] = {
      "post the loss allowance for a date"},
     {"GET", "/v1/funds/{fund_id}/provisions", STAFF, false, h_provisions_get,
      "the loss allowance per bucket, tranche and loan"},
+    {"GET", "/v1/funds/{fund_id}/nav-allocations", STAFF | R(INVESTOR), false, h_nav_allocations_list,
+     "the NAV allocation runs, per tranche (an investor: its own tranches)"},
     {"POST", "/v1/session", 0, false, h_session_login, "sign in (name, password, totp): sets the session cookie"},
     {"GET", "/v1/session", ANY_USER, false, h_session_get, "who is signed in, and the session's CSRF token"},
     {"DELETE", "/v1/session", ANY_USER, false, h_session_logout, "sign out: ends the session"},

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark: repayments import, PAR30/PAR90 and arrears, and one investor statement on a synthetic
+# Benchmark: repayments import, PAR30/PAR90 and arrears, investor statements (one, and all three
+# investors of the fund), the month-end close and payoff quotes on a synthetic
 # fund of LOANS loans (tests/bench/portfolio.c), on a throwaway PostgreSQL cluster made here (as
 # tests/run.sh does: initdb as postgres when root, unix socket only, removed afterwards) with the
 # DURABLE defaults (fsync, synchronous_commit, full_page_writes on). Prints figures; the targets

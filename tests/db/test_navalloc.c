@@ -214,12 +214,12 @@ static void test_worked_example(void **state)
     assert_int_equal(amount_of(t0, "coupon_earned"), 1543219282); /* 14,633,351.13 + 798,841.69 */
     assert_int_equal(amount_of(t0, "income"), 1543219282);
     assert_int_equal(amount_of(t0, "management_fee"), 610958904);
-    assert_int_equal(amount_of(t0, "expenses"), 355263158);
+    assert_int_equal(amount_of(t0, "expenses"), 321428571);
     assert_int_equal(amount_of(t1, "income"), 3456780718);
-    assert_int_equal(amount_of(t1, "expenses"), 94736842);
+    assert_int_equal(amount_of(t1, "expenses"), 128571429);
     json_decref(r);
-    assert_int_equal(nav(f, s), 150576997220);
-    assert_int_equal(nav(f, fl), 43362043876);
+    assert_int_equal(nav(f, s), 150610831807);
+    assert_int_equal(nav(f, fl), 43328209289);
     assert_int_equal(nav(f, s) + nav(f, fl), net_assets(f));
     assert_int_equal(net_assets(f), 193939041096);
     /* The gross accounts keep what the fund earned and spent; their contras carry what was
@@ -240,18 +240,25 @@ static void test_worked_example(void **state)
     assert_int_equal(amount_of(na, "contributions"), 150000000000);
     assert_int_equal(amount_of(na, "income_allocated"), 1543219282);
     assert_int_equal(amount_of(na, "management_fees"), 610958904);
-    assert_int_equal(amount_of(na, "fund_expenses"), 355263158);
-    assert_int_equal(amount_of(na, "closing"), 150576997220);
+    assert_int_equal(amount_of(na, "fund_expenses"), 321428571);
+    assert_int_equal(amount_of(na, "closing"), 150610831807);
     const json_t *pos = json_object_get(sec, "nav_position");
     assert_int_equal(amount_of(pos, "cash_available"), 150000000000);
-    assert_int_equal(amount_of(pos, "share_of_pooled_accounts"), 576997220);
-    assert_int_equal(amount_of(pos, "nav"), 150576997220);
+    assert_int_equal(amount_of(pos, "share_of_pooled_accounts"), 610831807);
+    assert_int_equal(amount_of(pos, "nav"), 150610831807);
+    /* Coupon earned and not yet paid, beside the NAV: no run yet, so everything since the first
+     * contribution (2024-01-01): 14,633,351.13 + 798,841.69 = 15,432,192.82. */
+    const json_t *cd = json_object_get(pos, "coupon_due");
+    assert_string_equal(json_string_value(json_object_get(cd, "since")), "2024-01-01");
+    assert_int_equal(amount_of(cd, "unpaid_at_last_run"), 0);
+    assert_int_equal(amount_of(cd, "accrued_since"), 1543219282);
+    assert_int_equal(amount_of(cd, "due"), 1543219282);
     const json_t *fn = json_object_get(st, "fund_nav");
     assert_true(json_is_true(json_object_get(fn, "reconciles")));
     assert_int_equal(amount_of(fn, "net_assets"), 193939041096);
     assert_int_equal(amount_of(fn, "tranches_nav"), 193939041096);
     assert_int_equal(amount_of(fn, "not_yet_allocated"), 0);
-    assert_string_equal(json_string_value(json_object_get(fn, "investor_share")), "0.7764");
+    assert_string_equal(json_string_value(json_object_get(fn, "investor_share")), "0.7766");
     json_decref(st);
 
     /* The same date again posts nothing; an earlier date is refused. */
@@ -284,8 +291,8 @@ static void test_worked_example(void **state)
     /* The close also ran the loss allowance (no loans: nothing to post). */
     assert_int_equal(amount_of(json_object_get(r, "provision"), "allowance"), 0);
     json_decref(r);
-    assert_int_equal(nav(f, s), 150829052015);
-    assert_int_equal(nav(f, fl), 43362043876);
+    assert_int_equal(nav(f, s), 150862886602);
+    assert_int_equal(nav(f, fl), 43328209289);
     assert_int_equal(nav(f, s) + nav(f, fl), net_assets(f));
     lf_assert_books_balance();
 
@@ -315,6 +322,17 @@ static void test_worked_example(void **state)
     assert_int_equal(amount_of(t0, "coupon_unallocated"), 0);
     assert_int_equal(amount_of(json_array_get(json_object_get(r, "tranches"), 1), "income"), INT64_C(1064373767));
     json_decref(r);
+    /* The statement on 2024-07-31: the run of 2024-07-01 paid the senior's coupon in full, and
+     * 7,180,410.94 has been earned since (1,495,697,085.30 x (1.06^(30/365) - 1)). */
+    fl_error_clear(&err);
+    assert_int_equal(statement_build(db, f, investor_b, 0, "2024-07-31", &st, &err), FLE_OK);
+    cd = json_object_get(json_object_get(json_array_get(json_object_get(st, "tranches"), 0), "nav_position"),
+                         "coupon_due");
+    assert_string_equal(json_string_value(json_object_get(cd, "since")), "2024-07-01");
+    assert_int_equal(amount_of(cd, "unpaid_at_last_run"), 0);
+    assert_int_equal(amount_of(cd, "accrued_since"), 718041094);
+    assert_int_equal(amount_of(cd, "due"), 718041094);
+    json_decref(st);
     assert_int_equal(nav(f, s) + nav(f, fl), net_assets(f));
     lf_assert_books_balance();
     assert_origins_ok();
@@ -382,11 +400,98 @@ static void test_capitalised_interest_is_income(void **state)
     assert_origins_ok();
 }
 
+/* Worked example 7 of docs/fund-operations.md: each fund expense is split by the tranches' capital
+ * on its own date, not on the allocation date; an expense dated before the previous allocation
+ * and posted after it, by the capital on the allocation date. */
+static void test_expense_by_own_date(void **state)
+{
+    (void)state;
+    int64_t f = lf_make_fund("NAVEXP", "Expense allocation fund");
+    int64_t s = make_tranche(f, investor_b, "Senior", "senior", 1, "1500000000.00", "0", NULL, "1000000000.00");
+    int64_t fl = make_tranche(f, investor_a, "First loss", "first_loss", 2, "500000000.00", "0", NULL,
+                              "400000000.00");
+    manual(f, "2024-03-20", "5000", "2300", "4500000.00");
+    struct lf_money_args m = {s, "500000000.00", "2024-03-22", "second call"};
+    json_decref(lf_run(lf_contribute_fn, &m, FLE_OK, NULL));
+    manual(f, "2024-03-25", "5000", "2300", "1900000.00");
+    struct alloc_args a1 = {f, "2024-04-01"};
+    json_t *r = lf_run(alloc_fn, &a1, FLE_OK, NULL);
+    assert_int_equal(amount_of(r, "expenses"), 640000000);
+    const json_t *ts = json_object_get(r, "tranches");
+    /* 2024-03-20, capital 1,000,000,000.00 : 400,000,000.00: 3,214,285.71 / 1,285,714.29;
+     * 2024-03-25, capital 1,500,000,000.00 : 400,000,000.00: 1,500,000.00 / 400,000.00. */
+    assert_int_equal(amount_of(json_array_get(ts, 0), "expenses"), 471428571);
+    assert_int_equal(amount_of(json_array_get(ts, 1), "expenses"), 168571429);
+    json_decref(r);
+    assert_int_equal(lf_tbal(f, s, "EXPENSES"), 471428571);
+    assert_int_equal(lf_tbal(f, fl, "EXPENSES"), 168571429);
+    /* An expense dated 2024-03-31 (before the allocation of 2024-04-01) posted after it, and the
+     * first loss's second call on 2024-05-01: the allocation of 2024-06-30 splits it by the
+     * capital that day, 1,500,000,000.00 : 500,000,000.00: 712,500.00 / 237,500.00. */
+    manual(f, "2024-03-31", "5000", "2300", "950000.00");
+    struct lf_money_args m2 = {fl, "100000000.00", "2024-05-01", "second call"};
+    json_decref(lf_run(lf_contribute_fn, &m2, FLE_OK, NULL));
+    struct alloc_args a2 = {f, "2024-06-30"};
+    r = lf_run(alloc_fn, &a2, FLE_OK, NULL);
+    ts = json_object_get(r, "tranches");
+    assert_int_equal(amount_of(json_array_get(ts, 0), "expenses"), 71250000);
+    assert_int_equal(amount_of(json_array_get(ts, 1), "expenses"), 23750000);
+    json_decref(r);
+    assert_int_equal(nav(f, s) + nav(f, fl), net_assets(f));
+    assert_int_equal(lf_balance(f, "5000") + lf_balance(f, "5990"), 0);
+    lf_assert_books_balance();
+
+    /* The runs read back (GET /v1/funds/{fund_id}/nav-allocations): in date order, paged; an
+     * investor sees only its own tranches' rows. */
+    struct fl_error err;
+    fl_error_clear(&err);
+    json_t *all = nav_allocation_list(db, f, 0, 0, 50, &err);
+    assert_non_null(all);
+    const json_t *runs = json_object_get(all, "allocations");
+    assert_int_equal(json_array_size(runs), 2);
+    assert_true(json_is_null(json_object_get(all, "next_after")));
+    const json_t *first = json_array_get(runs, 0), *second = json_array_get(runs, 1);
+    assert_string_equal(json_string_value(json_object_get(first, "as_of")), "2024-04-01");
+    assert_true(json_is_null(json_object_get(first, "period_from")));
+    assert_string_equal(json_string_value(json_object_get(second, "period_from")), "2024-04-01");
+    assert_int_equal(amount_of(first, "expenses"), 640000000);
+    assert_int_equal(json_array_size(json_object_get(first, "tranches")), 2);
+    const json_t *row = json_array_get(json_object_get(first, "tranches"), 1);
+    assert_int_equal(json_integer_value(json_object_get(row, "tranche_id")), fl);
+    assert_int_equal(amount_of(row, "capital"), 40000000000);
+    assert_int_equal(amount_of(row, "expenses"), 168571429);
+    json_decref(all);
+    json_t *mine = nav_allocation_list(db, f, investor_a, 0, 1, &err);
+    assert_non_null(mine);
+    runs = json_object_get(mine, "allocations");
+    assert_int_equal(json_array_size(runs), 1);
+    int64_t next = json_integer_value(json_object_get(mine, "next_after"));
+    assert_true(next > 0);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(runs, 0), "tranches")), 1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(json_array_get(runs, 0), "tranches"), 0), "tranche_id")),
+                     fl);
+    json_decref(mine);
+    mine = nav_allocation_list(db, f, investor_a, next, 1, &err);
+    assert_non_null(mine);
+    runs = json_object_get(mine, "allocations");
+    assert_int_equal(json_array_size(runs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "as_of")), "2024-06-30");
+    assert_int_equal(amount_of(json_array_get(json_object_get(json_array_get(runs, 0), "tranches"), 0), "expenses"),
+                     23750000);
+    assert_true(json_is_null(json_object_get(mine, "next_after")));
+    json_decref(mine);
+    fl_error_clear(&err);
+    assert_null(nav_allocation_list(db, 999999, 0, 0, 50, &err));
+    assert_int_equal(err.code, FLE_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example),
         cmocka_unit_test(test_capitalised_interest_is_income),
+        cmocka_unit_test(test_expense_by_own_date),
     };
     return cmocka_run_group_tests_name("nav allocation (database)", tests, setup, teardown);
 }

@@ -571,6 +571,29 @@ static bool check_own_tranche_list(const struct httpc_resp *r)
     return ok && own_seen;
 }
 
+/* The NAV allocation runs as the investor (own): every run's tranche rows are its own tranches',
+ * its own among them; the other investor's tranche is never in them. */
+static bool check_own_allocation_list(const struct httpc_resp *r)
+{
+    const json_t *runs = json_object_get(r->json, "allocations");
+    bool own_seen = false, ok = r->status == 200 && json_array_size(runs) > 0;
+    size_t i, k;
+    const json_t *run, *t;
+    json_array_foreach(runs, i, run)
+    {
+        json_array_foreach(json_object_get(run, "tranches"), k, t)
+        {
+            json_int_t id = json_integer_value(json_object_get(t, "tranche_id"));
+            ok = ok && id != strtoll(other("tranche_id"), NULL, 10);
+            own_seen = own_seen || id == strtoll(own("tranche_id"), NULL, 10);
+        }
+    }
+    if (!ok || !own_seen) {
+        print_message("investor's allocation runs: %ld %s\n", r->status, or_null(r->body));
+    }
+    return ok && own_seen;
+}
+
 /* The transparency officer's tranche list: exactly the published members, figures equal to the
  * full view's (read as the auditor). */
 static bool check_public_tranches(const struct httpc_resp *r, const char *path)
@@ -624,13 +647,14 @@ static bool check_other(const struct http_route *rt)
         {"/v1/tranches/{tranche_id}/capital-calls", "tranche_id"},
         {"/v1/funds/{fund_id}/statements", "investor_id"},
         {"/v1/funds/{fund_id}/tranches", NULL},
+        {"/v1/funds/{fund_id}/nav-allocations", NULL},
     };
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         if (strcmp(others[i].pattern, rt->pattern) != 0 || strcmp(rt->method, "GET") != 0) {
             continue;
         }
         if (others[i].field == NULL) {
-            return true; /* a list: check_own_tranche_list looked for the other's tranche */
+            return true; /* a list: check_own_tranche_list (or _allocation_list) looked for the other's */
         }
         char path[PATH_BYTES];
         assert_true(probe_path(rt, true, path, sizeof path));
@@ -704,7 +728,8 @@ static bool check_cell(const struct http_route *rt, enum col c, enum cell cell)
                                 : "a probe for an own/public write (none written yet)";
     } else if (cell == CELL_OWN) {
         bool list = strcmp(rt->pattern, "/v1/funds/{fund_id}/tranches") == 0;
-        ok = list ? check_own_tranche_list(&r) : r.status == 200;
+        bool runs = strcmp(rt->pattern, "/v1/funds/{fund_id}/nav-allocations") == 0;
+        ok = list ? check_own_tranche_list(&r) : runs ? check_own_allocation_list(&r) : r.status == 200;
         ok = ok && check_other(rt);
         want = "200 on its own, 403 on another investor's";
     } else if (cell == CELL_PUBLIC) {
