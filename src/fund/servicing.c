@@ -31,8 +31,11 @@ void servicing_free(struct servicing_set *s)
 {
     free(s->loans);
     free(s->events);
-    free(s->caps);
+    if (!s->caps_borrowed) {
+        free(s->caps);
+    }
     free(s->rates);
+    free(s->seeds);
     memset(s, 0, sizeof *s);
 }
 
@@ -106,7 +109,62 @@ static enum fl_err load_caps(struct db *db, struct servicing_set *s, struct fl_e
     return FLE_OK;
 }
 
+enum fl_err servicing_load_caps(struct db *db, struct servicing_set *caps, struct fl_error *err)
+{
+    memset(caps, 0, sizeof *caps);
+    return load_caps(db, caps, err);
+}
+
+/* The loans' approval schedules (version 1 rows), grouped by loan in id order. */
+static enum fl_err load_seeds(struct db *db, const char *const *p, struct servicing_set *s, struct fl_error *err)
+{
+    PGresult *r = db_exec(db, "servicing_load_seeds", 1, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    size_t rows = (size_t)PQntuples(r);
+    s->seeds = calloc(rows ? rows : 1, sizeof *s->seeds);
+    if (s->seeds == NULL) {
+        PQclear(r);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    struct servicing_loan *l = NULL;
+    for (size_t i = 0; i < rows; i++) {
+        int row = (int)i;
+        int64_t id = db_i64(r, row, 0);
+        if (l == NULL || l->id != id) {
+            l = (struct servicing_loan *)servicing_find(s, id);
+            if (l == NULL) {
+                PQclear(r);
+                return bad_row(err, "schedule version");
+            }
+            l->seed_at = i;
+            l->seed_n = 0;
+        }
+        schedule_row *x = &s->seeds[i];
+        x->no = (int)db_i64(r, row, 1);
+        x->principal_minor = db_i64(r, row, 3);
+        x->interest_minor = db_i64(r, row, 4);
+        x->capitalised_minor = db_i64(r, row, 5);
+        x->total_minor = x->principal_minor + x->interest_minor;
+        if (!ledger_date_parse(db_str(r, row, 2), &x->due_date)) {
+            PQclear(r);
+            return bad_row(err, "schedule version");
+        }
+        l->seed_n++;
+    }
+    s->n_seeds = rows;
+    PQclear(r);
+    return FLE_OK;
+}
+
 enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct servicing_set *s, struct fl_error *err)
+{
+    return servicing_load_with(db, ids, n, NULL, s, err);
+}
+
+enum fl_err servicing_load_with(struct db *db, const int64_t *ids, size_t n, const struct servicing_set *caps_from,
+                                struct servicing_set *s, struct fl_error *err)
 {
     memset(s, 0, sizeof *s);
     struct db_array a;
@@ -201,8 +259,15 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
         l->ev_n++;
     }
     PQclear(r);
-    if (e == FLE_OK) {
+    if (e == FLE_OK && caps_from != NULL) {
+        s->caps = caps_from->caps;
+        s->n_caps = caps_from->n_caps;
+        s->caps_borrowed = true;
+    } else if (e == FLE_OK) {
         e = load_caps(db, s, err);
+    }
+    if (e == FLE_OK) {
+        e = load_seeds(db, p, s, err);
     }
     if (e == FLE_OK && (r = db_exec(db, "servicing_load_default_rates", 1, p, err)) == NULL) {
         e = err->code;
@@ -269,6 +334,9 @@ accrual_status servicing_replay(const struct servicing_set *s, const struct serv
                                           sl->n_caps ? caps : NULL, sl->n_caps);
     if (st != ACCRUAL_OK) {
         return st;
+    }
+    if (sl->seed_n > 0) {
+        (void)accrual_loan_seed(l, &s->seeds[sl->seed_at], sl->seed_n); /* rows that do not fit: generated */
     }
     bool drawn = false;
     for (size_t i = 0; i < sl->ev_n && st == ACCRUAL_OK; i++) {
