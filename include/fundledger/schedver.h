@@ -43,8 +43,8 @@ bool schedver_add(struct schedver_batch *b, int64_t loan_id, int version, schedv
                   const struct accrual_row *rows, size_t n);
 
 /* Adds the approval schedule (version 1) of loan_id, valid from the approval date. */
-bool schedver_add_approval(struct schedver_batch *b, int64_t loan_id, const char *approved_on,
-                           const schedule_row *rows, size_t n);
+bool schedver_add_approval(struct schedver_batch *b, int64_t loan_id, const char *approved_on, const schedule_row *rows,
+                           size_t n);
 
 /* Writes the batch's versions in the caller's transaction (nothing when empty) and empties it.
  * db_exec's errors (FLE_DUPLICATE: a version number taken concurrently). */
@@ -58,8 +58,8 @@ enum fl_err schedver_latest(struct db *db, const int64_t *ids, size_t n, int *ve
  * its transaction: replays the loan (servicing.h) and stores the next version (reason drawdown)
  * with the engine's rows. A loan serviced on the 'schedule' basis, or whose history the engine
  * cannot replay, keeps its versions (none is written). */
-enum fl_err schedver_after_disbursement(struct db *db, int64_t loan_id, int64_t disbursement_id,
-                                        const char *value_date, struct fl_error *err);
+enum fl_err schedver_after_disbursement(struct db *db, int64_t loan_id, int64_t disbursement_id, const char *value_date,
+                                        struct fl_error *err);
 
 /* A loan's versions, oldest first: {"loan_id", "currency", "versions": [{"version", "reason",
  * "disbursement_id", "repayment_id" (null when none), "valid_from", "created_at", "rows": [{"no",

@@ -552,6 +552,9 @@ const struct db_statement db_statements[] = {
     {"servicing_load_seeds",
      "SELECT loan_id, no, due_date, principal_minor, interest_minor, capitalised_minor "
      "FROM loan_schedule_version_row WHERE loan_id = ANY($1::bigint[]) AND version = 1 ORDER BY loan_id, no"},
+    {"servicing_load_seeds_range",
+     "SELECT loan_id, no, due_date, principal_minor, interest_minor, capitalised_minor "
+     "FROM loan_schedule_version_row WHERE loan_id BETWEEN $1 AND $2 AND version = 1 ORDER BY loan_id, no"},
     /* Stored schedule versions (schedver.c, migration 0018). */
     {"schedver_flush",
      "INSERT INTO loan_schedule_version (loan_id, version, reason, disbursement_id, repayment_id, valid_from, "

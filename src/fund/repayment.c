@@ -335,7 +335,8 @@ struct rp_chunk {
     struct accrual_loan *acc, *acc_backup;
     int64_t acc_loan; /* the loan acc holds, 0: none */
     bool acc_ok;      /* its history replays to the recorded figures */
-    struct accrual_row *vrows; /* rows of the schedule versions the lines cut */
+    /* Rows of the schedule versions the lines cut (docs/loan-servicing.md §4). */
+    struct accrual_row *vrows;
     size_t n_vrows, cap_vrows;
 };
 

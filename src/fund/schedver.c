@@ -78,8 +78,8 @@ bool schedver_add(struct schedver_batch *b, int64_t loan_id, int version, schedv
     return ok;
 }
 
-bool schedver_add_approval(struct schedver_batch *b, int64_t loan_id, const char *approved_on,
-                           const schedule_row *rows, size_t n)
+bool schedver_add_approval(struct schedver_batch *b, int64_t loan_id, const char *approved_on, const schedule_row *rows,
+                           size_t n)
 {
     assert(b != NULL && (rows != NULL || n == 0));
     bool ok = add_header(b, loan_id, 1, SCHEDVER_APPROVAL, 0, 0, approved_on, 0);
@@ -157,8 +157,8 @@ enum fl_err schedver_latest(struct db *db, const int64_t *ids, size_t n, int *ve
     return FLE_OK;
 }
 
-enum fl_err schedver_after_disbursement(struct db *db, int64_t loan_id, int64_t disbursement_id,
-                                        const char *value_date, struct fl_error *err)
+enum fl_err schedver_after_disbursement(struct db *db, int64_t loan_id, int64_t disbursement_id, const char *value_date,
+                                        struct fl_error *err)
 {
     assert(db_in_tx(db) && loan_id > 0 && disbursement_id > 0);
     struct servicing_set s;
@@ -232,11 +232,11 @@ json_t *schedver_list(struct db *db, int64_t loan_id, struct fl_error *err)
         if (version != at) {
             at = version;
             rows = json_array();
-            v = json_pack("{s:i, s:s, s:o, s:o, s:s, s:s, s:o}", "version", version, "reason", db_str(r, i, 1),
-                          "disbursement_id",
-                          PQgetisnull(r, i, 2) ? json_null() : json_integer((json_int_t)db_i64(r, i, 2)),
-                          "repayment_id", PQgetisnull(r, i, 3) ? json_null() : json_integer((json_int_t)db_i64(r, i, 3)),
-                          "valid_from", db_str(r, i, 4), "created_at", db_str(r, i, 5), "rows", rows);
+            v = json_pack(
+                "{s:i, s:s, s:o, s:o, s:s, s:s, s:o}", "version", version, "reason", db_str(r, i, 1), "disbursement_id",
+                PQgetisnull(r, i, 2) ? json_null() : json_integer((json_int_t)db_i64(r, i, 2)), "repayment_id",
+                PQgetisnull(r, i, 3) ? json_null() : json_integer((json_int_t)db_i64(r, i, 3)), "valid_from",
+                db_str(r, i, 4), "created_at", db_str(r, i, 5), "rows", rows);
             if (v == NULL || json_array_append_new(list, v) != 0) {
                 json_decref(list);
                 list = NULL;
@@ -247,12 +247,12 @@ json_t *schedver_list(struct db *db, int64_t loan_id, struct fl_error *err)
             continue; /* a version without rows */
         }
         int64_t pr = db_i64(r, i, 8), in = db_i64(r, i, 9);
-        json_array_append_new(rows, json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "no", (int)db_i64(r, i, 6),
-                                              "due_date", db_str(r, i, 7), "principal", jv_amount(pr, cur),
-                                              "interest", jv_amount(in, cur), "capitalised",
-                                              jv_amount(db_i64(r, i, 10), cur), "total", jv_amount(pr + in, cur),
-                                              "principal_paid", jv_amount(db_i64(r, i, 11), cur), "interest_paid",
-                                              jv_amount(db_i64(r, i, 12), cur)));
+        json_array_append_new(rows,
+                              json_pack("{s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "no", (int)db_i64(r, i, 6),
+                                        "due_date", db_str(r, i, 7), "principal", jv_amount(pr, cur), "interest",
+                                        jv_amount(in, cur), "capitalised", jv_amount(db_i64(r, i, 10), cur), "total",
+                                        jv_amount(pr + in, cur), "principal_paid", jv_amount(db_i64(r, i, 11), cur),
+                                        "interest_paid", jv_amount(db_i64(r, i, 12), cur)));
     }
     PQclear(r);
     if (list == NULL) {

@@ -115,10 +115,22 @@ enum fl_err servicing_load_caps(struct db *db, struct servicing_set *caps, struc
     return load_caps(db, caps, err);
 }
 
-/* The loans' approval schedules (version 1 rows), grouped by loan in id order. */
-static enum fl_err load_seeds(struct db *db, const char *const *p, struct servicing_set *s, struct fl_error *err)
+/* The loans' approval schedules (version 1 rows), grouped by loan in id order. Loans close
+ * together (an import's chunk) are read with one range scan of the primary key; rows of loans in
+ * the range but not in the set are skipped. */
+static enum fl_err load_seeds(struct db *db, const int64_t *ids, size_t n, const char *const *p,
+                              struct servicing_set *s, struct fl_error *err)
 {
-    PGresult *r = db_exec(db, "servicing_load_seeds", 1, p, err);
+    int64_t lo = INT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = ids[i] < lo ? ids[i] : lo;
+        hi = ids[i] > hi ? ids[i] : hi;
+    }
+    char lb[21], hb[21];
+    const char *pr[2] = {db_i64_text(lo, lb), db_i64_text(hi, hb)};
+    bool dense = n > 0 && (uint64_t)(hi - lo) <= 2 * (uint64_t)n + 64;
+    PGresult *r =
+        dense ? db_exec(db, "servicing_load_seeds_range", 2, pr, err) : db_exec(db, "servicing_load_seeds", 1, p, err);
     if (r == NULL) {
         return err->code;
     }
@@ -129,19 +141,23 @@ static enum fl_err load_seeds(struct db *db, const char *const *p, struct servic
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }
     struct servicing_loan *l = NULL;
+    int64_t at_id = 0;
+    size_t k = 0;
     for (size_t i = 0; i < rows; i++) {
         int row = (int)i;
         int64_t id = db_i64(r, row, 0);
-        if (l == NULL || l->id != id) {
+        if (id != at_id) {
+            at_id = id;
             l = (struct servicing_loan *)servicing_find(s, id);
-            if (l == NULL) {
-                PQclear(r);
-                return bad_row(err, "schedule version");
+            if (l != NULL) {
+                l->seed_at = k;
+                l->seed_n = 0;
             }
-            l->seed_at = i;
-            l->seed_n = 0;
         }
-        schedule_row *x = &s->seeds[i];
+        if (l == NULL) {
+            continue; /* in the range, not in the set */
+        }
+        schedule_row *x = &s->seeds[k++];
         x->no = (int)db_i64(r, row, 1);
         x->principal_minor = db_i64(r, row, 3);
         x->interest_minor = db_i64(r, row, 4);
@@ -153,7 +169,7 @@ static enum fl_err load_seeds(struct db *db, const char *const *p, struct servic
         }
         l->seed_n++;
     }
-    s->n_seeds = rows;
+    s->n_seeds = k;
     PQclear(r);
     return FLE_OK;
 }
@@ -267,7 +283,7 @@ enum fl_err servicing_load_with(struct db *db, const int64_t *ids, size_t n, con
         e = load_caps(db, s, err);
     }
     if (e == FLE_OK) {
-        e = load_seeds(db, p, s, err);
+        e = load_seeds(db, ids, n, p, s, err);
     }
     if (e == FLE_OK && (r = db_exec(db, "servicing_load_default_rates", 1, p, err)) == NULL) {
         e = err->code;

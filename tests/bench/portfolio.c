@@ -251,9 +251,10 @@ static void fixture_versions(struct db *db, const struct setup *s)
             die("the fixture's schedule versions", NULL);
         }
         for (size_t i = 0; i < len; i++) {
-            n += snprintf(q + n, sizeof q - (size_t)n, "%s('2025-%02d-15'::date, %d, '%04d-%02d-%02d', %" PRId64
-                          ", %" PRId64 ")", k == 0 && i == 0 ? "" : ", ", 1 + k, (int)i + 1, rows[i].due.y,
-                          rows[i].due.m, rows[i].due.d, rows[i].principal_minor, rows[i].interest_minor);
+            n += snprintf(q + n, sizeof q - (size_t)n,
+                          "%s('2025-%02d-15'::date, %d, '%04d-%02d-%02d', %" PRId64 ", %" PRId64 ")",
+                          k == 0 && i == 0 ? "" : ", ", 1 + k, (int)i + 1, rows[i].due.y, rows[i].due.m, rows[i].due.d,
+                          rows[i].principal_minor, rows[i].interest_minor);
         }
     }
     snprintf(q + n, sizeof q - (size_t)n,

@@ -494,8 +494,7 @@ static void test_versions_append_only(void **state)
     int64_t fund = make_fund("SVGUARD");
     int64_t loan = loan_L(fund);
     char sql[200];
-    snprintf(sql, sizeof sql,
-             "UPDATE loan_schedule_version_row SET interest_minor = 0 WHERE loan_id = %" PRId64, loan);
+    snprintf(sql, sizeof sql, "UPDATE loan_schedule_version_row SET interest_minor = 0 WHERE loan_id = %" PRId64, loan);
     struct fl_error err;
     PGresult *r = db_exec_sql(db, sql, &err);
     assert_null(r);
