@@ -1164,8 +1164,6 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
 static const char *const bucket_cols[WATERFALL_BUCKETS] = {"fees", "overdue_interest", "overdue_principal",
                                                            "current_interest", "current_principal"};
 
-/* Writes the applied lines of a chunk: entries, repayment rows, allocation rows, loans that
- * became repaid (and their entrepreneurs). Inside whatever transaction or savepoint is open. */
 /* The schedule versions the applied lines cut, numbered on from each loan's latest, valid from
  * the line's value date and including its repayment; one statement for all. */
 static enum fl_err write_versions(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n,
@@ -1186,6 +1184,9 @@ static enum fl_err write_versions(struct db *db, struct rp_chunk *c, struct rp_l
     return e;
 }
 
+/* Writes the applied lines of a chunk: entries, repayment rows, allocation rows, the schedule
+ * versions they cut, loans that became repaid (and their entrepreneurs). Inside whatever
+ * transaction or savepoint is open. */
 static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
                                size_t n, struct fl_error *err)
 {
