@@ -138,6 +138,9 @@ struct accrual_loan {
     int64_t fees_paid_minor;
     int64_t default_paid_minor;
     int versions; /* schedule versions made (drawdowns and re-cuts) */
+    /* The approval schedule (schedule_generate of terms), borrowed, or NULL: a re-cut of the
+     * whole commitment from row 1 is that schedule, copied instead of generated again. */
+    const schedule_row *seed;
     struct accrual_row rows[SCHEDULE_INSTALMENTS_MAX];
 };
 
@@ -146,6 +149,20 @@ struct accrual_loan {
 accrual_status accrual_loan_init(struct accrual_loan *l, const schedule_terms *terms, rate_daycount dc,
                                  const struct accrual_rate_from *default_rates, size_t n_default_rates,
                                  const struct accrual_rate_from *caps, size_t n_caps);
+
+/* Lends the engine the loan's approval schedule (rows[0..n), as schedule_generate made it from
+ * the same terms): a drawdown that re-cuts the whole commitment from row 1 (the first drawdown of
+ * the whole principal before instalment 1 is due) copies it instead of generating it again, with
+ * the very same result. Rows that do not match the terms (count, numbers, due dates, principal
+ * summing to the commitment plus what they capitalise) are not lent: false. Borrowed. */
+bool accrual_loan_seed(struct accrual_loan *l, const schedule_row *rows, size_t n);
+
+/* The rows of the schedule version the loan has now (docs/loan-servicing.md §4): rows already
+ * due as they ended; the current row with its interest the sum of its stretches (the closed ones
+ * and the open one run to its due date: what it owes if nothing else happens; an interest-grace
+ * row capitalises what is not paid of it); later rows as the last re-cut made them; each with
+ * what is paid on it. out has room for SCHEDULE_INSTALMENTS_MAX rows; *n = l->n_rows. */
+accrual_status accrual_loan_version(const struct accrual_loan *l, struct accrual_row *out, size_t *n);
 
 /* Moves the clock to date (not before it): closes due dates on the way (a row's interest
  * becomes final; interest-grace rows capitalise; unpaid principal becomes overdue). */

@@ -21,7 +21,8 @@
  * "principal_in_arrears", "interest_in_arrears", "write_offs": {"count", "amount"},
  * "recoveries": {"count", "amount"}, "by_value_chain": [{"value_chain", "loans", "outstanding",
  * "share", "par30"}], "by_municipality": [{"municipality_code", "municipality", "department",
- * ...}]}. One query over loan, loan_schedule, repayment_allocation, disbursement and write_off.
+ * ...}]}. One query over loan, the latest schedule version as of as_of (loan_schedule_version_row:
+ * docs/loan-servicing.md §4), repayment_allocation, disbursement and write_off.
  * Caller owns. FLE_NOT_FOUND fund_id, FLE_BAD_PARAM as_of / from. */
 json_t *portfolio_quality(struct db *db, int64_t fund_id, const char *as_of, const char *from, struct fl_error *err);
 

@@ -37,6 +37,7 @@ struct servicing_loan {
     size_t ev_at, ev_n;
     size_t caps_at, n_caps;   /* the loan's modality's caps: set->caps[caps_at ..] */
     size_t rates_at, n_rates; /* its fund's default rates: set->rates[rates_at ..] */
+    size_t seed_at, seed_n;   /* its approval schedule (version 1): set->seeds[seed_at ..] */
 };
 
 /* Dated rate rows of a set, tagged by owner (a fund id, or a modality index). */
@@ -53,6 +54,9 @@ struct servicing_set {
     size_t n_events;
     struct servicing_rates *caps, *rates;
     size_t n_caps, n_rates;
+    bool caps_borrowed;  /* caps belong to another set (servicing_load_with) */
+    schedule_row *seeds; /* the loans' approval schedules (stored version 1), by loan */
+    size_t n_seeds;
 };
 
 /* Loads ids[0..n) (any order, duplicates allowed; unknown ids are absent) with four queries.
@@ -60,12 +64,23 @@ struct servicing_set {
 enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct servicing_set *s, struct fl_error *err);
 void servicing_free(struct servicing_set *s);
 
+/* Loads the dated usury caps alone into *caps (zeroed first), for servicing_load_with: a run of
+ * many sets (the CSV import's chunks) reads the table once. servicing_free it. */
+enum fl_err servicing_load_caps(struct db *db, struct servicing_set *caps, struct fl_error *err);
+
+/* As servicing_load, with the caps borrowed from caps_from (servicing_load_caps; NULL: read them).
+ * caps_from must outlive *s. */
+enum fl_err servicing_load_with(struct db *db, const int64_t *ids, size_t n, const struct servicing_set *caps_from,
+                                struct servicing_set *s, struct fl_error *err);
+
 /* The loan of a set, or NULL. */
 const struct servicing_loan *servicing_find(const struct servicing_set *s, int64_t loan_id);
 
-/* Replays a loan's recorded history into *l (pure): init with its terms and rate tables, then
- * each event in order (the origination fee charged at the first drawdown, each approved
- * loan_charge on its value date). ACCRUAL_OK, or the
+/* Replays a loan's recorded history into *l (pure): init with its terms and rate tables, the
+ * stored approval schedule lent as the engine's seed (accrual_loan_seed: the first drawdown of
+ * the whole principal copies it, bit for bit what generating it gives), then each event in order
+ * (the origination fee charged at the first drawdown, each approved loan_charge on its value
+ * date). ACCRUAL_OK, or the
  * status of the event that does not replay (*bad_event its index, else -1). */
 accrual_status servicing_replay(const struct servicing_set *s, const struct servicing_loan *sl, struct accrual_loan *l,
                                 long *bad_event);

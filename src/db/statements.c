@@ -308,8 +308,10 @@ const struct db_statement db_statements[] = {
      "SELECT id, fund_id, entrepreneur_id, currency, principal_minor, annual_rate, day_count, payments_per_year, "
      "term_count, first_due_date, grace_principal, grace_interest, amortisation, modality, purpose, status, "
      "approved_on, drawn_minor, written_off_minor, proposal_id FROM loan WHERE id = $1"},
+    /* The loan's schedule: its latest stored version (migration 0018). */
     {"loan_get_schedule",
-     "SELECT no, due_date, principal_minor, interest_minor FROM loan_schedule WHERE loan_id = $1 ORDER BY no"},
+     "SELECT no, due_date, principal_minor, interest_minor FROM loan_schedule_version_row WHERE loan_id = $1 "
+     "AND version = (SELECT max(version) FROM loan_schedule_version WHERE loan_id = $1) ORDER BY no"},
     {"loan_get_funding",
      "SELECT f.tranche_id, t.name, f.position, f.weight_minor FROM loan_funding f JOIN tranche t ON t.id = f.tranche_id "
      "WHERE f.loan_id = $1 ORDER BY f.position"},
@@ -576,6 +578,34 @@ const struct db_statement db_statements[] = {
     {"servicing_load_caps",
      "SELECT modality, valid_from, rate, CASE WHEN valid_to < '9999-01-01' THEN (valid_to + 1)::text END "
      "FROM usury_rate ORDER BY modality, valid_from"},
+    /* The loans' approval schedules (version 1), the replay's seed (servicing.h). */
+    {"servicing_load_seeds",
+     "SELECT loan_id, no, due_date, principal_minor, interest_minor, capitalised_minor "
+     "FROM loan_schedule_version_row WHERE loan_id = ANY($1::bigint[]) AND version = 1 ORDER BY loan_id, no"},
+    {"servicing_load_seeds_range",
+     "SELECT loan_id, no, due_date, principal_minor, interest_minor, capitalised_minor "
+     "FROM loan_schedule_version_row WHERE loan_id BETWEEN $1 AND $2 AND version = 1 ORDER BY loan_id, no"},
+    /* Stored schedule versions (schedver.c, migration 0018). */
+    {"schedver_flush",
+     "INSERT INTO loan_schedule_version (loan_id, version, reason, disbursement_id, repayment_id, valid_from, "
+     "repayments_through) SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], "
+     "$6::date[], $7::bigint[])"},
+    {"schedver_flush_rows",
+     "INSERT INTO loan_schedule_version_row (loan_id, version, no, due_date, principal_minor, interest_minor, "
+     "capitalised_minor, principal_paid_minor, interest_paid_minor) SELECT * FROM unnest($1::bigint[], $2::int[], "
+     "$3::int[], $4::date[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])"},
+    {"schedver_latest",
+     "SELECT loan_id, max(version) FROM loan_schedule_version WHERE loan_id = ANY($1::bigint[]) GROUP BY loan_id "
+     "ORDER BY loan_id"},
+    {"schedver_after_disbursement",
+     "SELECT coalesce((SELECT max(version) FROM loan_schedule_version WHERE loan_id = $1), 0), "
+     "coalesce((SELECT max(id) FROM repayment WHERE loan_id = $1), 0)"},
+    {"schedver_list",
+     "SELECT v.version, v.reason, v.disbursement_id, v.repayment_id, v.valid_from, "
+     "to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), r.no, r.due_date, "
+     "r.principal_minor, r.interest_minor, r.capitalised_minor, r.principal_paid_minor, r.interest_paid_minor "
+     "FROM loan_schedule_version v LEFT JOIN loan_schedule_version_row r ON r.loan_id = v.loan_id "
+     "AND r.version = v.version WHERE v.loan_id = $1 ORDER BY v.version, r.no"},
     {"servicing_load_default_rates",
      "SELECT fund_id, valid_from, rate FROM fund_default_rate WHERE fund_id IN (SELECT fund_id FROM loan "
      "WHERE id = ANY($1::bigint[])) ORDER BY fund_id, valid_from"},
@@ -656,16 +686,22 @@ const struct db_statement db_statements[] = {
 #define ARREARS_ANY_LOAN(col) ""
 #define ARREARS_WITH(MAT, LN, FILTER)                                                                          \
     "WITH ln AS " MAT " (" LN "), "                                                                               \
+    "sv AS (SELECT DISTINCT ON (v.loan_id) v.loan_id, v.version, v.repayments_through "                   \
+    "FROM loan_schedule_version v WHERE v.valid_from <= $2::date" FILTER("v.loan_id")                      \
+    " ORDER BY v.loan_id, v.version DESC), "                                                              \
     "paid AS (SELECT a.loan_id, a.instalment_no, "                                                        \
     "coalesce(sum(a.amount_minor) FILTER (WHERE a.component = 'principal'), 0)::bigint AS pp, "            \
     "coalesce(sum(a.amount_minor) FILTER (WHERE a.component = 'interest'), 0)::bigint AS pi "              \
-    "FROM repayment_allocation a WHERE NOT EXISTS (SELECT 1 FROM repayment r WHERE r.id = a.repayment_id " \
+    "FROM repayment_allocation a JOIN sv ON sv.loan_id = a.loan_id AND a.repayment_id > sv.repayments_through " \
+    "WHERE NOT EXISTS (SELECT 1 FROM repayment r WHERE r.id = a.repayment_id "                            \
     "AND r.value_date > $2::date)" FILTER("a.loan_id") " GROUP BY a.loan_id, a.instalment_no), "         \
     "due AS (SELECT s.loan_id, min(s.due_date) FILTER (WHERE s.principal_minor + s.interest_minor > "     \
-    "coalesce(p.pp + p.pi, 0)) AS oldest, sum(s.principal_minor - coalesce(p.pp, 0))::bigint AS pr, "     \
-    "sum(s.interest_minor - coalesce(p.pi, 0))::bigint AS it FROM loan_schedule s LEFT JOIN paid p "      \
+    "s.principal_paid_minor + s.interest_paid_minor + coalesce(p.pp + p.pi, 0)) AS oldest, "              \
+    "sum(s.principal_minor - s.principal_paid_minor - coalesce(p.pp, 0))::bigint AS pr, "                 \
+    "sum(s.interest_minor - s.interest_paid_minor - coalesce(p.pi, 0))::bigint AS it FROM sv "            \
+    "JOIN loan_schedule_version_row s ON s.loan_id = sv.loan_id AND s.version = sv.version LEFT JOIN paid p " \
     "ON p.loan_id = s.loan_id AND p.instalment_no = s.no WHERE s.due_date < $2::date"                     \
-    FILTER("s.loan_id") " GROUP BY s.loan_id), "                                                         \
+    " GROUP BY s.loan_id), "                                                                              \
     "mv AS (SELECT loan_id, sum(amount)::bigint AS outstanding FROM ("                                    \
     "SELECT loan_id, amount_minor AS amount FROM disbursement WHERE value_date <= $2::date"               \
     FILTER("loan_id") " UNION ALL SELECT loan_id, -(overdue_principal_minor + current_principal_minor + " \

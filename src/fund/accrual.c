@@ -7,6 +7,7 @@
 
 #include <mpfr.h>
 
+#include "fundledger/limits.h"
 #include "fundledger/money.h"
 
 /* Precision of the cost-of-credit present value: far beyond any money figure (int64 minor
@@ -575,10 +576,17 @@ static accrual_status recut_rows(struct accrual_loan *l, size_t keep, int64_t ba
         return ACCRUAL_ERR_CAPACITY;
     }
     schedule_row *out = in + SCHEDULE_INSTALMENTS_MAX;
-    to_schedule_rows(l, in);
     size_t len = 0;
-    accrual_status st =
-        accrual_recut(&l->terms, in, l->n_rows, keep, balance, choice, out, SCHEDULE_INSTALMENTS_MAX, &len);
+    accrual_status st = ACCRUAL_OK;
+    if (l->seed != NULL && keep == 0 && balance == l->terms.principal_minor && choice == ACCRUAL_REDUCE_INSTALMENT) {
+        /* The re-cut of the whole commitment from row 1 is schedule_generate of the terms
+         * themselves (recut_instalment with keep 0): the approval schedule, lent by the caller. */
+        len = (size_t)l->terms.instalments;
+        memcpy(out, l->seed, len * sizeof *out);
+    } else {
+        to_schedule_rows(l, in);
+        st = accrual_recut(&l->terms, in, l->n_rows, keep, balance, choice, out, SCHEDULE_INSTALMENTS_MAX, &len);
+    }
     if (st == ACCRUAL_OK) {
         for (size_t i = keep; i < len; i++) {
             struct accrual_row *r = &l->rows[i];
@@ -598,6 +606,62 @@ static accrual_status recut_rows(struct accrual_loan *l, size_t keep, int64_t ba
     }
     free(in);
     return st;
+}
+
+bool accrual_loan_seed(struct accrual_loan *l, const schedule_row *rows, size_t n)
+{
+    assert(l != NULL);
+    l->seed = NULL;
+    if (rows == NULL || l->started || n != (size_t)l->terms.instalments || n != l->n_rows ||
+        n > SCHEDULE_INSTALMENTS_MAX) {
+        return false;
+    }
+    int64_t principal = 0, capitalised = 0;
+    for (size_t i = 0; i < n; i++) {
+        const schedule_row *r = &rows[i];
+        if (r->no != (int)i + 1 || day_no(r->due_date) != day_no(l->rows[i].due) || r->principal_minor < 0 ||
+            r->interest_minor < 0 || r->capitalised_minor < 0 || r->principal_minor > MONEY_AMOUNT_MAX ||
+            r->capitalised_minor > MONEY_AMOUNT_MAX || r->total_minor != r->principal_minor + r->interest_minor) {
+            return false;
+        }
+        principal += r->principal_minor;
+        capitalised += r->capitalised_minor;
+    }
+    if (principal != l->terms.principal_minor + capitalised) {
+        return false;
+    }
+    l->seed = rows;
+    return true;
+}
+
+accrual_status accrual_loan_version(const struct accrual_loan *l, struct accrual_row *out, size_t *n)
+{
+    assert(l != NULL && out != NULL && n != NULL);
+    assert(l->n_rows <= SCHEDULE_INSTALMENTS_MAX);
+    memcpy(out, l->rows, l->n_rows * sizeof *out);
+    *n = l->n_rows;
+    if (!l->started || l->cur >= l->n_rows) {
+        return ACCRUAL_OK;
+    }
+    int64_t open = 0, total = 0;
+    accrual_status st = open_interest(l, l->rows[l->cur].due, &open);
+    if (st != ACCRUAL_OK) {
+        return st;
+    }
+    if (!money_add(l->cur_closed_minor, open, &total)) {
+        return ACCRUAL_ERR_OVERFLOW;
+    }
+    struct accrual_row *r = &out[l->cur];
+    if ((int)l->cur + 1 <= l->terms.grace_interest) {
+        if (total < r->interest_paid_minor) {
+            return ACCRUAL_ERR_INTERNAL;
+        }
+        r->interest_minor = r->interest_paid_minor;
+        r->capitalised_minor = total - r->interest_paid_minor;
+    } else {
+        r->interest_minor = total;
+    }
+    return ACCRUAL_OK;
 }
 
 /* Sum of the unpaid principal of rows from..n_rows (scheduled, not yet due). */

@@ -16,6 +16,7 @@
 #include "fundledger/pipeline.h"
 #include "fundledger/rate.h"
 #include "fundledger/schedule.h"
+#include "fundledger/schedver.h"
 #include "fundledger/tranche.h"
 #include "fundledger/usury.h"
 
@@ -696,6 +697,16 @@ enum fl_err loan_execute(struct db *db, const struct proposal *p, const struct p
         (e = store_capitalisation(db, l.id, rows, n_rows, err)) != FLE_OK) {
         return e;
     }
+    /* Version 1 of the stored schedule (docs/loan-servicing.md §4). */
+    struct schedver_batch vb;
+    schedver_init(&vb);
+    e = schedver_add_approval(&vb, l.id, t.approval_date, rows, n_rows)
+            ? schedver_flush(db, &vb, err)
+            : fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    schedver_free(&vb);
+    if (e != FLE_OK) {
+        return e;
+    }
     /* Funding shares: explicit, or the principal split pro rata to eligible tranches' cash. */
     struct candidate c[LOAN_FUNDING_MAX];
     int64_t w[LOAN_FUNDING_MAX], parts[LOAN_FUNDING_MAX];
@@ -1039,11 +1050,16 @@ enum fl_err disbursement_execute(struct db *db, const struct proposal *p, const 
     char lb[21], ab[21], pb[21], eb[21];
     const char *pd[5] = {db_i64_text(loan_id, lb), db_i64_text(amount, ab), value_date, db_i64_text(p->id, pb),
                          db_i64_text(*entry_id, eb)};
-    PGresult *r = db_exec(db, "loan_disburse", 5, pd, err);
+    PGresult *r = db_exec_rows(db, "loan_disburse", 5, pd, 1, err);
     if (r == NULL) {
         return err->code;
     }
+    int64_t disbursement_id = db_i64(r, 0, 0);
     PQclear(r);
+    /* The drawdown's re-cut, stored as the loan's next schedule version (§4). */
+    if ((e = schedver_after_disbursement(db, loan_id, disbursement_id, value_date, err)) != FLE_OK) {
+        return e;
+    }
     char reason[64];
     snprintf(reason, sizeof reason, "loan %" PRId64 " disbursed", loan_id);
     return pipeline_move_system(db, approver, l.entrepreneur_id, "active", reason, err);

@@ -18,6 +18,7 @@
 #include "fundledger/pipeline.h"
 #include "fundledger/provision.h"
 #include "fundledger/rate.h"
+#include "fundledger/schedver.h"
 #include "fundledger/servicing.h"
 #include "fundledger/tranche.h"
 
@@ -209,6 +210,7 @@ struct rp_loan {
     int64_t charges;        /* ad-hoc charges approved (loan_charge, docs/loan-servicing.md §8) */
     char last_charge[DATE_TEXT_BYTES]; /* value date of the latest charge, "" when none */
     size_t cap_at, cap_n;   /* its capitalisation rows in the chunk */
+    int version;            /* its latest stored schedule version (schedver.h) */
 };
 
 /* One row of loan_capitalisation (docs/loan-servicing.md §3). */
@@ -296,6 +298,11 @@ struct rp_line {
     int64_t cap_post, lent_before, settled_before, outstanding_after;
     size_t capp_at, capp_n; /* the capitalisation rows it posts, in the chunk's caps */
     int64_t cap_entry_id;
+    /* The schedule version this line cuts (a prepayment or capitalisation re-cut): its rows in
+     * the chunk's vrows (docs/loan-servicing.md §4). */
+    bool ver;
+    schedver_reason ver_reason;
+    size_t ver_at, ver_n;
 };
 
 struct rp_alloc {
@@ -331,6 +338,9 @@ struct rp_chunk {
     struct accrual_loan *acc, *acc_backup;
     int64_t acc_loan; /* the loan acc holds, 0: none */
     bool acc_ok;      /* its history replays to the recorded figures */
+    /* Rows of the schedule versions the lines cut (docs/loan-servicing.md §4). */
+    struct accrual_row *vrows;
+    size_t n_vrows, cap_vrows;
 };
 
 static void chunk_free(struct rp_chunk *c)
@@ -347,6 +357,7 @@ static void chunk_free(struct rp_chunk *c)
     servicing_free(&c->sv);
     free(c->acc);
     free(c->acc_backup);
+    free(c->vrows);
     memset(c, 0, sizeof *c);
 }
 
@@ -379,8 +390,10 @@ static enum fl_err oom(struct fl_error *err)
 }
 
 /* Loads and locks (in id order) the loans of lines[0..n) with their schedule, paid amounts,
- * funding shares and the references already used among the lines'. */
-static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, struct fl_error *err)
+ * funding shares and the references already used among the lines'; the usury caps are borrowed
+ * from caps (NULL: read). */
+static enum fl_err chunk_load_with(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n,
+                                   const struct servicing_set *caps, struct fl_error *err)
 {
     memset(c, 0, sizeof *c);
     int64_t *ids = malloc(sizeof(int64_t) * (n ? n : 1));
@@ -463,7 +476,17 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
         for (size_t i = 0; i < c->n_loans; i++) {
             lid[i] = c->loans[i].id;
         }
-        e = servicing_load(db, lid, c->n_loans, &c->sv, err);
+        e = servicing_load_with(db, lid, c->n_loans, caps, &c->sv, err);
+        int *ver = e == FLE_OK ? malloc(sizeof(int) * (c->n_loans ? c->n_loans : 1)) : NULL;
+        if (e == FLE_OK && ver == NULL) {
+            e = oom(err);
+        }
+        if (e == FLE_OK && (e = schedver_latest(db, lid, c->n_loans, ver, err)) == FLE_OK) {
+            for (size_t i = 0; i < c->n_loans; i++) {
+                c->loans[i].version = ver[i];
+            }
+        }
+        free(ver);
         free(lid);
         if (e != FLE_OK) {
             goto done;
@@ -616,6 +639,11 @@ done:
     return e;
 }
 
+static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, struct fl_error *err)
+{
+    return chunk_load_with(db, c, lines, n, NULL, err);
+}
+
 static enum fl_err fund_accounts(struct db *db, struct rp_chunk *c, int64_t fund_id, const struct rp_fund **out,
                                  struct fl_error *err)
 {
@@ -666,6 +694,7 @@ struct rp_ctx {
     const struct principal *actor;
     int64_t fund_id;
     char today[DATE_TEXT_BYTES];
+    const struct servicing_set *caps; /* the usury caps read once for a run of chunks, or NULL */
 };
 
 /* The accrual engine's state of loan l in the chunk (replayed once, then carried from line to
@@ -863,6 +892,28 @@ static enum fl_err engine_evaluate(struct rp_chunk *c, struct rp_loan *l, struct
             }
             ln->capp_n++;
         }
+    }
+    /* A re-cut (prepayment, or a capitalisation other than the version foresaw) is the loan's
+     * next schedule version, written with the repayment (docs/loan-servicing.md §4). */
+    ln->ver = acc->versions != c->acc_backup->versions;
+    if (ln->ver) {
+        if (c->n_vrows + SCHEDULE_INSTALMENTS_MAX > c->cap_vrows) {
+            size_t cap = c->cap_vrows ? 2 * c->cap_vrows : 4 * SCHEDULE_INSTALMENTS_MAX;
+            struct accrual_row *x = realloc(c->vrows, cap * sizeof *x);
+            if (x == NULL) {
+                memcpy(acc, c->acc_backup, sizeof *acc);
+                return oom(err);
+            }
+            c->vrows = x;
+            c->cap_vrows = cap;
+        }
+        ln->ver_reason = ln->prepayment > 0 ? SCHEDVER_PREPAYMENT : SCHEDVER_CAPITALISATION;
+        ln->ver_at = c->n_vrows;
+        if (accrual_loan_version(acc, &c->vrows[c->n_vrows], &ln->ver_n) != ACCRUAL_OK) {
+            memcpy(acc, c->acc_backup, sizeof *acc);
+            return fl_error_set(err, FLE_INTERNAL, NULL, "the schedule of loan %" PRId64 " cannot be stored", l->id);
+        }
+        c->n_vrows += ln->ver_n;
     }
     l->cap_set = l->cap_set || ln->cap_post != 0;
     l->cap_posted = acc->capitalised_minor;
@@ -1140,8 +1191,29 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
 static const char *const bucket_cols[WATERFALL_BUCKETS] = {"fees", "overdue_interest", "overdue_principal",
                                                            "current_interest", "current_principal"};
 
-/* Writes the applied lines of a chunk: entries, repayment rows, allocation rows, loans that
- * became repaid (and their entrepreneurs). Inside whatever transaction or savepoint is open. */
+/* The schedule versions the applied lines cut, numbered on from each loan's latest, valid from
+ * the line's value date and including its repayment; one statement for all. */
+static enum fl_err write_versions(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n,
+                                  struct fl_error *err)
+{
+    struct schedver_batch b;
+    schedver_init(&b);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        struct rp_line *ln = &lines[i];
+        if (ln->applied && ln->ver) {
+            ok = schedver_add(&b, ln->loan->id, ++ln->loan->version, ln->ver_reason, 0, ln->repayment_id,
+                              ln->value_date, ln->repayment_id, &c->vrows[ln->ver_at], ln->ver_n);
+        }
+    }
+    enum fl_err e = ok ? schedver_flush(db, &b, err) : oom(err);
+    schedver_free(&b);
+    return e;
+}
+
+/* Writes the applied lines of a chunk: entries, repayment rows, allocation rows, the schedule
+ * versions they cut, loans that became repaid (and their entrepreneurs). Inside whatever
+ * transaction or savepoint is open. */
 static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
                                size_t n, struct fl_error *err)
 {
@@ -1320,6 +1392,9 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
         PQclear(r);
         r = NULL;
     }
+    if ((e = write_versions(db, c, lines, n, err)) != FLE_OK) {
+        goto done;
+    }
     /* Loans repaid in full: status, then their entrepreneurs. */
     struct db_array done_ids;
     db_array_init(&done_ids);
@@ -1386,7 +1461,7 @@ static enum fl_err chunk_run(struct db *db, const struct rp_ctx *ctx, struct rp_
 {
     struct rp_chunk c;
     *write_failed = false;
-    enum fl_err e = chunk_load(db, &c, lines, n, err);
+    enum fl_err e = chunk_load_with(db, &c, lines, n, ctx->caps, err);
     for (size_t i = 0; i < n && e == FLE_OK; i++) {
         if (!lines[i].done) {
             e = evaluate(ctx, &c, &lines[i], err);
@@ -1771,10 +1846,18 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
     struct rp_ctx ctx = {.actor = actor, .fund_id = fund_id};
     tranche_today(ctx.today);
     int64_t total = 0;
+    /* The usury caps are read once for all the chunks. */
+    struct servicing_set caps;
+    if ((e = servicing_load_caps(db, &caps, err)) != FLE_OK) {
+        servicing_free(&caps);
+        goto done;
+    }
+    ctx.caps = &caps;
     for (size_t at = 0; at < queued && e == FLE_OK; at += REPAYMENT_IMPORT_CHUNK) {
         size_t k = queued - at < REPAYMENT_IMPORT_CHUNK ? queued - at : REPAYMENT_IMPORT_CHUNK;
         e = import_chunk(db, &ctx, order + at, k, lines, &total, err);
     }
+    servicing_free(&caps);
     if (e != FLE_OK) {
         goto done;
     }

@@ -31,8 +31,11 @@ void servicing_free(struct servicing_set *s)
 {
     free(s->loans);
     free(s->events);
-    free(s->caps);
+    if (!s->caps_borrowed) {
+        free(s->caps);
+    }
     free(s->rates);
+    free(s->seeds);
     memset(s, 0, sizeof *s);
 }
 
@@ -106,7 +109,78 @@ static enum fl_err load_caps(struct db *db, struct servicing_set *s, struct fl_e
     return FLE_OK;
 }
 
+enum fl_err servicing_load_caps(struct db *db, struct servicing_set *caps, struct fl_error *err)
+{
+    memset(caps, 0, sizeof *caps);
+    return load_caps(db, caps, err);
+}
+
+/* The loans' approval schedules (version 1 rows), grouped by loan in id order. Loans close
+ * together (an import's chunk) are read with one range scan of the primary key; rows of loans in
+ * the range but not in the set are skipped. */
+static enum fl_err load_seeds(struct db *db, const int64_t *ids, size_t n, const char *const *p,
+                              struct servicing_set *s, struct fl_error *err)
+{
+    int64_t lo = INT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = ids[i] < lo ? ids[i] : lo;
+        hi = ids[i] > hi ? ids[i] : hi;
+    }
+    char lb[21], hb[21];
+    const char *pr[2] = {db_i64_text(lo, lb), db_i64_text(hi, hb)};
+    bool dense = n > 0 && (uint64_t)(hi - lo) <= 2 * (uint64_t)n + 64;
+    PGresult *r =
+        dense ? db_exec(db, "servicing_load_seeds_range", 2, pr, err) : db_exec(db, "servicing_load_seeds", 1, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    size_t rows = (size_t)PQntuples(r);
+    s->seeds = calloc(rows ? rows : 1, sizeof *s->seeds);
+    if (s->seeds == NULL) {
+        PQclear(r);
+        return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
+    }
+    struct servicing_loan *l = NULL;
+    int64_t at_id = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < rows; i++) {
+        int row = (int)i;
+        int64_t id = db_i64(r, row, 0);
+        if (id != at_id) {
+            at_id = id;
+            l = (struct servicing_loan *)servicing_find(s, id);
+            if (l != NULL) {
+                l->seed_at = k;
+                l->seed_n = 0;
+            }
+        }
+        if (l == NULL) {
+            continue; /* in the range, not in the set */
+        }
+        schedule_row *x = &s->seeds[k++];
+        x->no = (int)db_i64(r, row, 1);
+        x->principal_minor = db_i64(r, row, 3);
+        x->interest_minor = db_i64(r, row, 4);
+        x->capitalised_minor = db_i64(r, row, 5);
+        x->total_minor = x->principal_minor + x->interest_minor;
+        if (!ledger_date_parse(db_str(r, row, 2), &x->due_date)) {
+            PQclear(r);
+            return bad_row(err, "schedule version");
+        }
+        l->seed_n++;
+    }
+    s->n_seeds = k;
+    PQclear(r);
+    return FLE_OK;
+}
+
 enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct servicing_set *s, struct fl_error *err)
+{
+    return servicing_load_with(db, ids, n, NULL, s, err);
+}
+
+enum fl_err servicing_load_with(struct db *db, const int64_t *ids, size_t n, const struct servicing_set *caps_from,
+                                struct servicing_set *s, struct fl_error *err)
 {
     memset(s, 0, sizeof *s);
     struct db_array a;
@@ -202,8 +276,15 @@ enum fl_err servicing_load(struct db *db, const int64_t *ids, size_t n, struct s
         l->ev_n++;
     }
     PQclear(r);
-    if (e == FLE_OK) {
+    if (e == FLE_OK && caps_from != NULL) {
+        s->caps = caps_from->caps;
+        s->n_caps = caps_from->n_caps;
+        s->caps_borrowed = true;
+    } else if (e == FLE_OK) {
         e = load_caps(db, s, err);
+    }
+    if (e == FLE_OK) {
+        e = load_seeds(db, ids, n, p, s, err);
     }
     if (e == FLE_OK && (r = db_exec(db, "servicing_load_default_rates", 1, p, err)) == NULL) {
         e = err->code;
@@ -270,6 +351,9 @@ accrual_status servicing_replay(const struct servicing_set *s, const struct serv
                                           sl->n_caps ? caps : NULL, sl->n_caps);
     if (st != ACCRUAL_OK) {
         return st;
+    }
+    if (sl->seed_n > 0) {
+        (void)accrual_loan_seed(l, &s->seeds[sl->seed_at], sl->seed_n); /* rows that do not fit: generated */
     }
     bool drawn = false;
     for (size_t i = 0; i < sl->ev_n && st == ACCRUAL_OK; i++) {

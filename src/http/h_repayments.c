@@ -6,6 +6,7 @@
 #include "fundledger/jsonv.h"
 #include "fundledger/portfolio.h"
 #include "fundledger/repayment.h"
+#include "fundledger/schedver.h"
 #include "fundledger/servicing.h"
 
 /* ---- repayments ---- */
@@ -108,6 +109,11 @@ void h_loan_payoff(struct http_req *r, struct http_reply *out)
 void h_loan_repayments(struct http_req *r, struct http_reply *out)
 {
     http_read_id(r, out, repayment_list);
+}
+
+void h_loan_schedule_versions(struct http_req *r, struct http_reply *out)
+{
+    http_read_id(r, out, schedver_list);
 }
 
 /* ---- month-end close ---- */

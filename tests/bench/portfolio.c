@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fundledger/accrual.h"
 #include "fundledger/approval.h"
 #include "fundledger/auth.h"
 #include "fundledger/db.h"
@@ -229,6 +230,64 @@ static enum fl_err fixture_sql_tx(struct db *db, void *arg, struct fl_error *err
     return FLE_OK;
 }
 
+/* The stored schedule versions every loan has (docs/loan-servicing.md §4): version 1, the
+ * approval schedule (the stored schedule), and version 2, cut by its disbursement of the whole
+ * principal on 2024-12-05: the accrual engine's rows after that drawdown (row 1 carries the stub
+ * before its period), computed here once per first due date (the loans have six). */
+static void fixture_versions(struct db *db, const struct setup *s)
+{
+    static char q[16384];
+    sql(db, "SET LOCAL work_mem = '256MB'");
+    snprintf(q, sizeof q,
+             "INSERT INTO loan_schedule_version (loan_id, version, reason, valid_from) SELECT id, 1, 'approval', "
+             "approved_on FROM loan WHERE fund_id = %" PRId64,
+             s->fund);
+    sql(db, q);
+    snprintf(q, sizeof q,
+             "INSERT INTO loan_schedule_version_row (loan_id, version, no, due_date, principal_minor, interest_minor) "
+             "SELECT s.loan_id, 1, s.no, s.due_date, s.principal_minor, s.interest_minor FROM loan_schedule s "
+             "JOIN loan l ON l.id = s.loan_id WHERE l.fund_id = %" PRId64 " ORDER BY s.loan_id, s.no",
+             s->fund);
+    sql(db, q);
+    snprintf(q, sizeof q,
+             "INSERT INTO loan_schedule_version (loan_id, version, reason, disbursement_id, valid_from) "
+             "SELECT d.loan_id, 2, 'drawdown', d.id, d.value_date FROM disbursement d JOIN loan l ON l.id = d.loan_id "
+             "WHERE l.fund_id = %" PRId64,
+             s->fund);
+    sql(db, q);
+    int n = snprintf(q, sizeof q,
+                     "INSERT INTO loan_schedule_version_row (loan_id, version, no, due_date, principal_minor, "
+                     "interest_minor) SELECT l.id, 2, v.no, v.due::date, v.p, v.i FROM loan l JOIN (VALUES ");
+    static struct accrual_loan acc;
+    static struct accrual_row rows[SCHEDULE_INSTALMENTS_MAX];
+    for (int k = 0; k < 6; k++) {
+        schedule_terms t = {.principal_minor = PRINCIPAL_MINOR,
+                            .exponent = 2,
+                            .ea_rate = 26824179,
+                            .payments_per_year = 12,
+                            .period_months = 1,
+                            .instalments = 12,
+                            .first_due = {2025, 1 + k, 15},
+                            .method = SCHEDULE_EQUAL_PRINCIPAL};
+        size_t len = 0;
+        if (accrual_loan_init(&acc, &t, RATE_DC_ACT_365, NULL, 0, NULL, 0) != ACCRUAL_OK ||
+            accrual_loan_drawdown(&acc, (rate_date){2024, 12, 5}, PRINCIPAL_MINOR) != ACCRUAL_OK ||
+            accrual_loan_version(&acc, rows, &len) != ACCRUAL_OK) {
+            die("the fixture's schedule versions", NULL);
+        }
+        for (size_t i = 0; i < len; i++) {
+            n += snprintf(q + n, sizeof q - (size_t)n,
+                          "%s('2025-%02d-15'::date, %d, '%04d-%02d-%02d', %" PRId64 ", %" PRId64 ")",
+                          k == 0 && i == 0 ? "" : ", ", 1 + k, (int)i + 1, rows[i].due.y, rows[i].due.m, rows[i].due.d,
+                          rows[i].principal_minor, rows[i].interest_minor);
+        }
+    }
+    snprintf(q + n, sizeof q - (size_t)n,
+             ") v(fd, no, due, p, i) ON v.fd = l.first_due_date WHERE l.fund_id = %" PRId64 " ORDER BY l.id, v.no",
+             s->fund);
+    sql(db, q);
+}
+
 /* Disbursements: one commitment entry for all the loans, then one entry per loan in batches, and
  * the disbursement rows pointing at them. */
 static enum fl_err disburse_tx(struct db *db, void *arg, struct fl_error *err)
@@ -335,6 +394,9 @@ static enum fl_err disburse_tx(struct db *db, void *arg, struct fl_error *err)
     free(entries);
     free(ptrs);
     free(ids);
+    if (e == FLE_OK) {
+        fixture_versions(db, s);
+    }
     return e;
 }
 

@@ -79,6 +79,8 @@ static const struct {
     {"loan_funding", "INSERT,SELECT"},
     {"loan_id_seq", "USAGE"},
     {"loan_schedule", "INSERT,SELECT"},
+    {"loan_schedule_version", "INSERT,SELECT"},
+    {"loan_schedule_version_row", "INSERT,SELECT"},
     {"municipality", "SELECT"},
     {"nav_allocation", "INSERT,SELECT"},
     {"nav_allocation_id_seq", "USAGE"},
