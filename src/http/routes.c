@@ -133,6 +133,9 @@ static const struct http_route routes[] = {
     {"DELETE", "/v1/session", ANY_USER, false, h_session_logout, "sign out: ends the session"},
     {"DELETE", "/v1/users/{user_id}/sessions", R(ADMIN), false, h_sessions_revoke,
      "end every browser session of a user"},
+    {"POST", "/v1/verify-runs", R(AUDITOR) | R(ADMIN), true, h_verify_runs_create,
+     "run verify now (chain, anchors, balances, origins); the run is recorded and audited"},
+    {"GET", "/v1/verify-runs", R(AUDITOR) | R(ADMIN), false, h_verify_runs_list, "past verify runs, newest first"},
     /* @routes@ */
 };
 

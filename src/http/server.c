@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fundledger/anchor.h"
+#include "fundledger/session.h"
 #include "fundledger/hash.h"
 #include "fundledger/http.h"
 #include "fundledger/jsonv.h"
@@ -993,6 +994,9 @@ enum fl_err http_server_start(const struct config *cfg, const char *conninfo, st
         return err->code;
     }
     http_expected_migration = expected;
+    char totp_key[TOTP_KEY_PATH_BYTES];
+    totp_key_path_from_config(cfg, totp_key); /* sign-ins open TOTP secrets with this key */
+    totp_key_configure(totp_key);
     struct http_server *s = calloc(1, sizeof *s);
     if (s == NULL) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");

@@ -828,8 +828,12 @@ def test_cli_password_and_totp(h):
     assert uri.startswith(prefix) and uri.endswith("&issuer=fundledger&algorithm=SHA1&digits=6&period=30"), uri
     b32 = uri[len(prefix):uri.index("&")]
     secret = base64.b32decode(b32 + "=" * (-len(b32) % 8)).hex()
-    assert secret == psql("SELECT encode(totp_secret, 'hex') FROM user_credential c JOIN app_user u "
-                          "ON u.id = c.user_id WHERE u.name = 'approver'")
+    # Sealed at rest (AES-256-GCM, docs/console.md): neither the raw secret nor its base32 is stored.
+    stored = psql("SELECT encode(totp_secret, 'hex') || ' ' || totp_sealed FROM user_credential c JOIN app_user u "
+                  "ON u.id = c.user_id WHERE u.name = 'approver'")
+    stored_hex, sealed = stored.split(" ")
+    assert sealed == "true" and len(stored_hex) == 2 * (12 + 20 + 16), stored
+    assert secret not in stored_hex and b32.encode().hex() not in stored_hex, stored
     c = Api(h.base)
     c.login("approver", h.creds["passwords"]["approver"], totp(secret))
 
