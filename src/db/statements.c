@@ -1091,6 +1091,9 @@ const struct db_statement db_statements[] = {
     {"session_totp_seal",
      "UPDATE user_credential SET totp_secret = decode($2, 'hex'), totp_sealed = true WHERE user_id = $1 "
      "AND NOT totp_sealed RETURNING user_id"},
+    /* A write-off's effect before approval (writeoff_view.c, the inbox) */
+    {"writeoff_preview_loan", "SELECT fund_id, currency, status, entrepreneur_id FROM loan WHERE id = $1"},
+    {"writeoff_preview_tranche", "SELECT name, rank FROM tranche WHERE id = $1"},
     /* @more@ */
 };
 
