@@ -83,7 +83,8 @@ json_t *writeoff_preview(struct db *db, int64_t loan_id, const char *amount, str
     if (amount != NULL) {
         money_status ms = money_parse_amount(amount, exponent, &loss);
         if (ms != MONEY_OK || loss <= 0) {
-            fl_error_set(err, FLE_BAD_FIELD, "amount", "%s", ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
+            fl_error_set(err, FLE_BAD_FIELD, "amount", "%s",
+                         ms != MONEY_OK ? money_status_text(ms) : "must be more than zero");
             return NULL;
         }
     }
@@ -147,14 +148,13 @@ json_t *writeoff_preview(struct db *db, int64_t loan_id, const char *amount, str
                                         "capital_after", jv_amount(capital[i] - absorbed[i], currency)));
         PQclear(r);
     }
-    json_t *out = json_pack("{s:I, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "loan_id",
-                            (json_int_t)loan_id, "fund_id", (json_int_t)fund_id, "entrepreneur_id",
-                            (json_int_t)entrepreneur_id, "currency", currency, "loan_status", status,
-                            "principal_outstanding", jv_amount(outstanding, currency), "amount",
-                            jv_amount(loss, currency), "allowance_held", jv_amount(held, currency), "allowance_used",
-                            jv_amount(used, currency), "loss_beyond_allowance", jv_amount(extra, currency),
-                            "tranches", tranches ? tranches : json_array(), "unabsorbed",
-                            jv_amount(unabsorbed, currency));
+    json_t *out =
+        json_pack("{s:I, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "loan_id", (json_int_t)loan_id,
+                  "fund_id", (json_int_t)fund_id, "entrepreneur_id", (json_int_t)entrepreneur_id, "currency", currency,
+                  "loan_status", status, "principal_outstanding", jv_amount(outstanding, currency), "amount",
+                  jv_amount(loss, currency), "allowance_held", jv_amount(held, currency), "allowance_used",
+                  jv_amount(used, currency), "loss_beyond_allowance", jv_amount(extra, currency), "tranches",
+                  tranches ? tranches : json_array(), "unabsorbed", jv_amount(unabsorbed, currency));
     if (out == NULL) {
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "fundledger/anchor.h"
-#include "fundledger/session.h"
 #include "fundledger/hash.h"
 #include "fundledger/http.h"
 #include "fundledger/jsonv.h"
@@ -24,6 +23,7 @@
 #include "fundledger/log.h"
 #include "fundledger/migrate.h"
 #include "fundledger/rate.h"
+#include "fundledger/session.h"
 
 /* Worker connections are registered here so stop can close them after the workers end. */
 #define DB_REGISTRY_MAX 256

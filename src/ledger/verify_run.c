@@ -63,14 +63,13 @@ static json_t *run_json(const PGresult *r, int i)
     }
     bool ok = db_bool(r, i, 13);
     return json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:b, s:I, s:o}", "id",
-                     (json_int_t)db_i64(r, i, 0), "started_at", db_str(r, i, 1), "finished_at", db_str(r, i, 2),
-                     "via", db_str(r, i, 3), "user_id", db_null(r, i, 4) ? json_null() : json_integer(db_i64(r, i, 4)),
+                     (json_int_t)db_i64(r, i, 0), "started_at", db_str(r, i, 1), "finished_at", db_str(r, i, 2), "via",
+                     db_str(r, i, 3), "user_id", db_null(r, i, 4) ? json_null() : json_integer(db_i64(r, i, 4)),
                      "run_by", db_str(r, i, 5), "entries_checked", (json_int_t)db_i64(r, i, 6), "entries_unsealed",
                      (json_int_t)db_i64(r, i, 7), "accounts_checked", (json_int_t)db_i64(r, i, 8), "anchors_checked",
-                     (json_int_t)db_i64(r, i, 9), "anchor_log_lines", (json_int_t)db_i64(r, i, 10),
-                     "origins_checked", (json_int_t)db_i64(r, i, 11), "key_id", db_str(r, i, 12), "result",
-                     ok ? "ok" : "failed", "ok", ok, "problems_total", (json_int_t)db_i64(r, i, 14), "findings",
-                     findings);
+                     (json_int_t)db_i64(r, i, 9), "anchor_log_lines", (json_int_t)db_i64(r, i, 10), "origins_checked",
+                     (json_int_t)db_i64(r, i, 11), "key_id", db_str(r, i, 12), "result", ok ? "ok" : "failed", "ok", ok,
+                     "problems_total", (json_int_t)db_i64(r, i, 14), "findings", findings);
 }
 
 json_t *verify_run_record(struct db *db, const struct principal *actor, const char *via, const char *run_by,
@@ -190,8 +189,8 @@ json_t *verify_run_list(struct db *db, int64_t before, unsigned limit, struct fl
         latest = PQntuples(r) > 0 ? run_json(r, 0) : json_null();
         PQclear(r);
     }
-    json_t *out = json_pack("{s:o, s:o, s:o}", "latest", latest, "runs", runs, "next_before",
-                            jv_next_after(pg.more, pg.last));
+    json_t *out =
+        json_pack("{s:o, s:o, s:o}", "latest", latest, "runs", runs, "next_before", jv_next_after(pg.more, pg.last));
     if (out == NULL) {
         fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");
     }

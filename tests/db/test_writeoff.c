@@ -170,6 +170,9 @@ static void test_worked_example(void **state)
     json_t *pv = writeoff_preview(db, loan, "4000000.00", &perr);
     assert_non_null(pv);
     char *pvt = json_dumps(pv, JSON_COMPACT);
+    /* The senior tranche's capital is whatever it paid in; it absorbs nothing. */
+    const char *senior_capital =
+        json_string_value(json_object_get(json_array_get(json_object_get(pv, "tranches"), 0), "capital"));
     char wantpv[1024];
     snprintf(wantpv, sizeof wantpv,
              "{\"loan_id\":%" PRId64 ",\"fund_id\":%" PRId64 ",\"entrepreneur_id\":%" PRId64 ",\"currency\":\"COP\","
@@ -181,8 +184,7 @@ static void test_worked_example(void **state)
              "\"capital_after\":\"3500000.00\"},{\"tranche_id\":%" PRId64 ",\"name\":\"First loss\",\"rank\":3,"
              "\"capital\":\"1500000.00\",\"absorbed\":\"1500000.00\",\"capital_after\":\"0.00\"}],"
              "\"unabsorbed\":\"0.00\"}",
-             loan, f, ent, s, json_string_value(json_object_get(json_array_get(json_object_get(pv, "tranches"), 0), "capital")),
-             json_string_value(json_object_get(json_array_get(json_object_get(pv, "tranches"), 0), "capital")), m, fl);
+             loan, f, ent, s, senior_capital, senior_capital, m, fl);
     assert_string_equal(pvt, wantpv);
     free(pvt);
     json_decref(pv);

@@ -22,8 +22,8 @@
 
 #include "../support/testdb.h"
 #include "fundledger/auth.h"
-#include "fundledger/hash.h"
 #include "fundledger/config.h"
+#include "fundledger/hash.h"
 #include "fundledger/http.h"
 #include "fundledger/log.h"
 #include "fundledger/session.h"
@@ -525,8 +525,7 @@ static void test_totp_secret_sealed_at_rest(void **state)
     unsigned sealed = 0;
     assert_int_equal(session_totp_seal_clear(db, &sealed, &err), FLE_OK);
     assert_int_equal(sealed, 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM user_credential WHERE totp_secret IS NOT NULL AND NOT totp_sealed");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM user_credential WHERE totp_secret IS NOT NULL AND NOT totp_sealed");
     assert_int_equal(scalar(sql), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM user_credential WHERE user_id = %" PRId64 " AND totp_sealed AND "

@@ -2,13 +2,13 @@
  * records the run and audits it once per Idempotency-Key; GET lists the runs newest first with the
  * latest; `fundledger verify` records its run too (via cli); a forged entry is a failed run naming
  * it; the table is append-only. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +69,7 @@ static int setup(void **state)
     }
     m.user_id = manager_id;
     snprintf(m.name, sizeof m.name, "v.manager");
-    if (db_tx(db, fund_tx, &m, &err) != FLE_OK ||
-        fund_account_by_code(db, fund_id, "1000", &cash_id, &err) != FLE_OK ||
+    if (db_tx(db, fund_tx, &m, &err) != FLE_OK || fund_account_by_code(db, fund_id, "1000", &cash_id, &err) != FLE_OK ||
         fund_account_by_code(db, fund_id, "3000", &capital_id, &err) != FLE_OK) {
         fprintf(stderr, "test_verify_http: setup: %s\n", err.message);
         return -1;
