@@ -2,13 +2,16 @@
  * records the run and audits it once per Idempotency-Key; GET lists the runs newest first with the
  * latest; `fundledger verify` records its run too (via cli); a forged entry is a failed run naming
  * it; the table is append-only. */
-#include <cmocka.h>
-#include <curl/curl.h>
-#include <inttypes.h>
-#include <setjmp.h>
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <curl/curl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
