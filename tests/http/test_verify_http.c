@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "../support/httpc.h"
 #include "../support/testdb.h"
@@ -31,6 +32,9 @@ static char base[64];
 static const char *conninfo;
 static char auditor_token[TOKEN_TEXT_BYTES], manager_token[TOKEN_TEXT_BYTES];
 static int64_t auditor_id, fund_id, cash_id, capital_id, manager_id;
+/* The anchor key and log of this test's own (a log left by an earlier run of the same database
+ * name would name entries this database never had). */
+static char anchor_dir[] = "/tmp/fl_verify_http_XXXXXX";
 
 static int64_t scalar(const char *sql)
 {
@@ -81,6 +85,12 @@ static int setup(void **state)
     config_defaults(&cfg);
     snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:0");
     snprintf(cfg.migrations_dir, sizeof cfg.migrations_dir, "migrations");
+    if (mkdtemp(anchor_dir) == NULL) {
+        fprintf(stderr, "test_verify_http: mkdtemp failed\n");
+        return -1;
+    }
+    snprintf(cfg.anchor_key_file, sizeof cfg.anchor_key_file, "%s/anchor.key", anchor_dir);
+    snprintf(cfg.anchor_log_file, sizeof cfg.anchor_log_file, "%s/anchor.log", anchor_dir);
     if (http_server_start(&cfg, conninfo, &server, &err) != FLE_OK) {
         fprintf(stderr, "test_verify_http: %s\n", err.message);
         return -1;
@@ -94,6 +104,13 @@ static int teardown(void **state)
     (void)state;
     http_server_stop(server);
     curl_global_cleanup();
+    const char *const files[] = {"anchor.key", "anchor.key.pub", "anchor.log"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", anchor_dir, files[i]);
+        (void)remove(path);
+    }
+    (void)rmdir(anchor_dir);
     return 0;
 }
 
@@ -174,8 +191,11 @@ static void test_runs_recorded_listed_and_audited(void **state)
     /* `fundledger verify` finds the same, exits 1 and records its run (via cli, no user). */
     const char *bin = getenv("FUNDLEDGER_BIN");
     if (bin != NULL) {
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "FUNDLEDGER_DATABASE_URL='%s' '%s' verify >/dev/null 2>&1", conninfo, bin);
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "FUNDLEDGER_DATABASE_URL='%s' FUNDLEDGER_ANCHOR_KEY_FILE='%s' FUNDLEDGER_ANCHOR_LOG_FILE='%s' '%s' "
+                 "verify >/dev/null 2>&1",
+                 conninfo, cfg.anchor_key_file, cfg.anchor_log_file, bin);
         int status = system(cmd);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 1);
