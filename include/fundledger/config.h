@@ -46,6 +46,7 @@ struct config {
     unsigned login_fail_max_account;       /* 5, 1..1000 failures per account in the window */
     unsigned login_fail_max_address;       /* 20, 1..100000 failures per client address in the window */
     char http_trusted_proxy[64];           /* "": address of a reverse proxy whose X-Forwarded-For is believed */
+    char totp_key_file[512];               /* "": data_dir/totp.key (AES-256-GCM key sealing TOTP secrets) */
 };
 
 /* Longest line accepted in a configuration file, newline included. */

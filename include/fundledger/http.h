@@ -197,6 +197,11 @@ void h_loan_usury(struct http_req *r, struct http_reply *out);
 void h_loans_schedule_preview(struct http_req *r, struct http_reply *out);
 /* h_capital.c: a tranche's capital calls and contributions (staff; an investor its own). */
 void h_tranches_calls(struct http_req *r, struct http_reply *out);
+/* h_verify.c: run verify now (recorded, audited) and read past runs (auditor, admin). */
+void h_verify_runs_create(struct http_req *r, struct http_reply *out);
+void h_verify_runs_list(struct http_req *r, struct http_reply *out);
+/* h_writeoff_view.c: a write-off's effect before approval (the inbox). */
+void h_writeoff_preview(struct http_req *r, struct http_reply *out);
 void h_publication_activities(struct http_req *r, struct http_reply *out);
 void h_publication_organisation(struct http_req *r, struct http_reply *out);
 void h_publication_changes(struct http_req *r, struct http_reply *out);

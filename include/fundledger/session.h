@@ -60,6 +60,38 @@ bool totp_check(const uint8_t *secret, size_t secret_len, time_t now, const char
 /* otpauth://totp/ URI of a secret for a user (for authenticator apps). false if it does not fit. */
 bool totp_uri(const char *user, const uint8_t *secret, size_t secret_len, char out[TOTP_URI_BYTES]);
 
+/* TOTP secrets at rest: AES-256-GCM (OpenSSL EVP) under a 32-byte key in a file outside the
+ * database (totp_key_file; empty: data_dir/totp.key). Stored: nonce (12 random bytes per secret)
+ * || ciphertext || tag (16 bytes); the associated data is "fundledger.totp.v1:<user id>", so a
+ * sealed secret copied to another user's row does not open. */
+#define TOTP_KEY_BYTES 32
+#define TOTP_NONCE_BYTES 12
+#define TOTP_TAG_BYTES 16
+#define TOTP_SECRET_BYTES_MAX 64
+#define TOTP_SEALED_BYTES_MAX (TOTP_NONCE_BYTES + TOTP_SECRET_BYTES_MAX + TOTP_TAG_BYTES)
+#define TOTP_KEY_PATH_BYTES 1024
+/* The key's path until totp_key_configure names another: data_dir's default, "var". */
+#define TOTP_KEY_PATH_DEFAULT "var/totp.key"
+/* The key file the configuration names (totp_key_file, or data_dir/totp.key). */
+void totp_key_path_from_config(const struct config *cfg, char out[TOTP_KEY_PATH_BYTES]);
+/* Uses the key at path from now on in this process (read, or made with RAND_bytes and mode 0600
+ * when the file is missing, on first use). Naming another path forgets the key read before. */
+void totp_key_configure(const char *path);
+/* Reads (or makes) the configured key now: FLE_INTERNAL naming the file when it cannot be made,
+ * is readable by group or others, or does not hold exactly TOTP_KEY_BYTES bytes. */
+enum fl_err totp_key_load(struct fl_error *err);
+/* Seals secret (16..TOTP_SECRET_BYTES_MAX bytes) of user_id into out (TOTP_SEALED_BYTES_MAX);
+ * *out_len = n + 28. FLE_INTERNAL when the key cannot be read or OpenSSL fails. */
+enum fl_err totp_seal(int64_t user_id, const uint8_t *secret, size_t n, uint8_t *out, size_t *out_len,
+                      struct fl_error *err);
+/* Opens a sealed secret of user_id into out (TOTP_SECRET_BYTES_MAX). Fails closed: FLE_INTERNAL
+ * (field "totp") when the tag does not match (another key, another user's row, a changed byte). */
+enum fl_err totp_open(int64_t user_id, const uint8_t *sealed, size_t n, uint8_t *out, size_t *out_len,
+                      struct fl_error *err);
+/* Seals every TOTP secret still stored clear (written before migration 0021), in one transaction;
+ * *sealed gets how many. The server runs it at start (fundledger serve). */
+enum fl_err session_totp_seal_clear(struct db *db, unsigned *sealed, struct fl_error *err);
+
 /* What the session functions take from the config. */
 struct session_params {
     struct password_params password;

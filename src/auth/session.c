@@ -12,6 +12,7 @@
 
 #include "fundledger/audit.h"
 #include "fundledger/hash.h"
+#include "fundledger/log.h"
 
 /* Verified against when the user is unknown or has no password, so that a wrong name costs the
  * same time as a wrong password: the hash of a random password nobody knows, made once with the
@@ -202,7 +203,8 @@ enum fl_err session_login(struct db *db, const struct session_params *sp, const 
         return err->code;
     }
     bool known = PQntuples(r) == 1 && !db_null(r, 0, 4);
-    char hash[PASSWORD_HASH_BYTES] = "", secret_hex[2 * 64 + 1] = "";
+    char hash[PASSWORD_HASH_BYTES] = "", secret_hex[2 * TOTP_SEALED_BYTES_MAX + 1] = "";
+    bool sealed = false;
     if (PQntuples(r) == 1) {
         a.who.user_id = db_i64(r, 0, 0);
         snprintf(a.who.name, sizeof a.who.name, "%s", db_str(r, 0, 1));
@@ -213,6 +215,7 @@ enum fl_err session_login(struct db *db, const struct session_params *sp, const 
         a.who.organisation_id = db_null(r, 0, 3) ? 0 : db_i64(r, 0, 3);
         snprintf(hash, sizeof hash, "%s", db_null(r, 0, 4) ? "" : db_str(r, 0, 4));
         snprintf(secret_hex, sizeof secret_hex, "%s", db_null(r, 0, 5) ? "" : db_str(r, 0, 5));
+        sealed = db_bool(r, 0, 6);
     }
     PQclear(r);
     if (!known) {
@@ -225,16 +228,31 @@ enum fl_err session_login(struct db *db, const struct session_params *sp, const 
                       "wrong user name or password", err);
     }
     if (session_role_needs_totp(a.who.role)) {
-        uint8_t secret[64];
+        uint8_t stored[TOTP_SEALED_BYTES_MAX], secret[TOTP_SECRET_BYTES_MAX];
         size_t n = strlen(secret_hex) / 2;
-        if (n == 0 || !hash_unhex(secret_hex, secret, n)) {
+        if (n == 0 || n > sizeof stored || !hash_unhex(secret_hex, stored, n)) {
             return refuse(db, &a, "totp_not_enrolled", "totp",
                           "this role needs a second factor: ask an administrator to run `fundledger user totp`", err);
         }
+        if (!sealed) {
+            /* Written before migration 0021 and not sealed yet (the server seals them at start). */
+            if (n > sizeof secret) {
+                return fl_error_set(err, FLE_INTERNAL, "totp", "a clear TOTP secret over %d bytes",
+                                    TOTP_SECRET_BYTES_MAX);
+            }
+            memcpy(secret, stored, n);
+        } else if (totp_open(a.who.user_id, stored, n, secret, &n, err) != FLE_OK) {
+            /* Fails closed: no code is checked, no session is made. */
+            log_error("session: %s", err->message);
+            return err->code;
+        }
         if (totp == NULL || totp[0] == '\0') {
+            OPENSSL_cleanse(secret, sizeof secret);
             return refuse(db, &a, "totp_missing", "totp", "enter the 6-digit code from your authenticator app", err);
         }
-        if (!totp_check(secret, n, time(NULL), totp, &a.totp_step)) {
+        bool code_ok = totp_check(secret, n, time(NULL), totp, &a.totp_step);
+        OPENSSL_cleanse(secret, sizeof secret);
+        if (!code_ok) {
             return refuse(db, &a, "totp_wrong", "totp", "the code is wrong or too old", err);
         }
     }
@@ -398,15 +416,19 @@ enum fl_err session_password_set(struct db *db, const struct password_params *pp
 enum fl_err session_totp_enroll(struct db *db, int64_t user_id, const char *user_name, char uri[TOTP_URI_BYTES],
                                 uint8_t secret_out[TOTP_SECRET_BYTES], struct fl_error *err)
 {
-    uint8_t secret[TOTP_SECRET_BYTES];
-    char hex[2 * TOTP_SECRET_BYTES + 1], ub[21];
+    uint8_t secret[TOTP_SECRET_BYTES], sealed[TOTP_SEALED_BYTES_MAX];
+    char hex[2 * TOTP_SEALED_BYTES_MAX + 1], ub[21];
+    size_t sealed_n = 0;
     if (!hash_random(secret, sizeof secret)) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "no random bytes");
     }
     if (!totp_uri(user_name, secret, sizeof secret, uri)) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "the otpauth URI does not fit");
     }
-    hash_hex(secret, sizeof secret, hex);
+    if (totp_seal(user_id, secret, sizeof secret, sealed, &sealed_n, err) != FLE_OK) {
+        return err->code;
+    }
+    hash_hex(sealed, sealed_n, hex);
     const char *p[2] = {db_i64_text(user_id, ub), hex};
     PGresult *r = db_exec(db, "session_totp_set", 2, p, err);
     if (r == NULL) {
@@ -421,4 +443,49 @@ enum fl_err session_totp_enroll(struct db *db, int64_t user_id, const char *user
         memcpy(secret_out, secret, sizeof secret);
     }
     return FLE_OK;
+}
+
+static enum fl_err seal_clear_tx(struct db *db, void *arg, struct fl_error *err)
+{
+    unsigned *sealed = arg;
+    *sealed = 0;
+    PGresult *r = db_exec(db, "session_totp_clear_list", 0, NULL, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    enum fl_err e = FLE_OK;
+    for (int i = 0; i < PQntuples(r) && e == FLE_OK; i++) {
+        int64_t user_id = db_i64(r, i, 0);
+        const char *clear_hex = db_str(r, i, 1);
+        uint8_t clear[TOTP_SECRET_BYTES_MAX], out[TOTP_SEALED_BYTES_MAX];
+        size_t n = strlen(clear_hex) / 2, out_n = 0;
+        char hex[2 * TOTP_SEALED_BYTES_MAX + 1], ub[21];
+        if (n < 16 || n > sizeof clear || !hash_unhex(clear_hex, clear, n)) {
+            e = fl_error_set(err, FLE_INTERNAL, "totp", "the clear TOTP secret of user %" PRId64 " is malformed",
+                             user_id);
+            break;
+        }
+        e = totp_seal(user_id, clear, n, out, &out_n, err);
+        OPENSSL_cleanse(clear, sizeof clear);
+        if (e != FLE_OK) {
+            break;
+        }
+        hash_hex(out, out_n, hex);
+        const char *p[2] = {db_i64_text(user_id, ub), hex};
+        PGresult *u = db_exec_rows(db, "session_totp_seal", 2, p, 1, err);
+        if (u == NULL) {
+            e = err->code;
+            break;
+        }
+        PQclear(u);
+        (*sealed)++;
+    }
+    PQclear(r);
+    return e;
+}
+
+enum fl_err session_totp_seal_clear(struct db *db, unsigned *sealed, struct fl_error *err)
+{
+    assert(db != NULL && sealed != NULL);
+    return db_tx(db, seal_clear_tx, sealed, err);
 }

@@ -91,7 +91,9 @@ enum key_kind {
     X(login_fail_max_address, KIND_UINT, 1, 100000, NULL, "20",                                    \
       "Failed sign-ins from one client address in the window before it is refused (429).")         \
     X(http_trusted_proxy, KIND_TEXT, 0, 0, NULL, "",                                               \
-      "Address of a reverse proxy whose X-Forwarded-For names the client; empty trusts none.")
+      "Address of a reverse proxy whose X-Forwarded-For names the client; empty trusts none.") \
+    X(totp_key_file, KIND_TEXT, 0, 0, NULL, "",                                                    \
+      "32-byte AES-256-GCM key sealing TOTP secrets (made 0600 on first use); empty: data_dir/totp.key.")
 
 struct key_spec {
     const char *key;

@@ -12,6 +12,13 @@
     "id, fund_id, effective_date, (extract(epoch FROM posted_at) * 1000000)::bigint, posted_by, memo, "  \
     "event_type, event_ref, coalesce(reverses_entry_id, 0)"
 
+/* The columns of a verify run (verify_run.c's run_json reads them in this order). */
+#define VERIFY_RUN_COLS                                                                                      \
+    "id, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), to_char(finished_at AT " \
+    "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), via, user_id, run_by, entries_checked, "            \
+    "entries_unsealed, accounts_checked, anchors_checked, anchor_log_lines, origins_checked, key_id, ok, "   \
+    "problems_total, findings::text"
+
 const struct db_statement db_statements[] = {
     /* db (db.c): the open transaction's snapshot, for a sibling connection to read */
     {"db_snapshot_export", "SELECT pg_export_snapshot()"},
@@ -1114,7 +1121,7 @@ const struct db_statement db_statements[] = {
      "AND at > now() - make_interval(secs => $3::int)), (SELECT count(*) FROM login_attempt "
      "WHERE address = $2 AND NOT ok AND at > now() - make_interval(secs => $3::int))"},
     {"session_credential",
-     "SELECT u.id, u.name, u.role, u.organisation_id, c.password_hash, encode(c.totp_secret, 'hex') "
+     "SELECT u.id, u.name, u.role, u.organisation_id, c.password_hash, encode(c.totp_secret, 'hex'), c.totp_sealed "
      "FROM app_user u LEFT JOIN user_credential c ON c.user_id = u.id WHERE u.name = $1 AND u.disabled_at IS NULL"},
     {"session_attempt", "INSERT INTO login_attempt (user_name, address, ok) VALUES ($1, $2, $3)"},
     {"session_totp_used",
@@ -1136,7 +1143,8 @@ const struct db_statement db_statements[] = {
      "INSERT INTO user_credential (user_id, password_hash) SELECT id, $2 FROM app_user WHERE id = $1 "
      "ON CONFLICT (user_id) DO UPDATE SET password_hash = $2, updated_at = now() RETURNING user_id"},
     {"session_totp_set",
-     "UPDATE user_credential SET totp_secret = decode($2, 'hex'), totp_last_step = 0, updated_at = now() "
+     "UPDATE user_credential SET totp_secret = decode($2, 'hex'), totp_sealed = true, totp_last_step = 0, "
+     "updated_at = now() "
      "WHERE user_id = $1 RETURNING user_id"},
     {"session_user_exists", "SELECT id FROM app_user WHERE id = $1"},
     /* usury (web console) */
@@ -1170,6 +1178,23 @@ const struct db_statement db_statements[] = {
     {"loan_charge_totals",
      "SELECT l.currency, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0)::bigint FROM repayment r "
      "WHERE r.loan_id = l.id) FROM loan l WHERE l.id = $1"},
+    /* verify runs (verify_run.c, migration 0021): record one, list them newest first */
+    {"verify_run_insert",
+     "INSERT INTO verify_run (started_at, via, user_id, run_by, entries_checked, entries_unsealed, accounts_checked, "
+     "anchors_checked, anchor_log_lines, origins_checked, key_id, ok, problems_total, findings) VALUES ($1, $2, $3, "
+     "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb) RETURNING " VERIFY_RUN_COLS},
+    {"verify_run_list",
+     "SELECT " VERIFY_RUN_COLS " FROM verify_run WHERE ($1::bigint = 0 OR id < $1) ORDER BY id DESC LIMIT $2"},
+    /* TOTP secrets stored clear before migration 0021, sealed at the server's start */
+    {"session_totp_clear_list",
+     "SELECT user_id, encode(totp_secret, 'hex') FROM user_credential WHERE totp_secret IS NOT NULL AND NOT "
+     "totp_sealed ORDER BY user_id FOR UPDATE"},
+    {"session_totp_seal",
+     "UPDATE user_credential SET totp_secret = decode($2, 'hex'), totp_sealed = true WHERE user_id = $1 "
+     "AND NOT totp_sealed RETURNING user_id"},
+    /* A write-off's effect before approval (writeoff_view.c, the inbox) */
+    {"writeoff_preview_loan", "SELECT fund_id, currency, status, entrepreneur_id FROM loan WHERE id = $1"},
+    {"writeoff_preview_tranche", "SELECT name, rank FROM tranche WHERE id = $1"},
     /* @more@ */
 };
 

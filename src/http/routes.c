@@ -141,6 +141,11 @@ static const struct http_route routes[] = {
      "propose an ad-hoc charge on a loan (four eyes)"},
     {"GET", "/v1/loans/{loan_id}/charges", STAFF, false, h_loan_charges_list,
      "a loan's charges with what is collected of them"},
+    {"POST", "/v1/verify-runs", R(AUDITOR) | R(ADMIN), true, h_verify_runs_create,
+     "run verify now (chain, anchors, balances, origins); the run is recorded and audited"},
+    {"GET", "/v1/verify-runs", R(AUDITOR) | R(ADMIN), false, h_verify_runs_list, "past verify runs, newest first"},
+    {"GET", "/v1/loans/{loan_id}/write-off-preview", STAFF, false, h_writeoff_preview,
+     "what a write-off would do: outstanding principal, allowance used, loss per tranche bottom-up"},
     /* @routes@ */
 };
 

@@ -23,6 +23,7 @@
 #include "fundledger/log.h"
 #include "fundledger/migrate.h"
 #include "fundledger/rate.h"
+#include "fundledger/session.h"
 
 /* Worker connections are registered here so stop can close them after the workers end. */
 #define DB_REGISTRY_MAX 256
@@ -993,6 +994,9 @@ enum fl_err http_server_start(const struct config *cfg, const char *conninfo, st
         return err->code;
     }
     http_expected_migration = expected;
+    char totp_key[TOTP_KEY_PATH_BYTES];
+    totp_key_path_from_config(cfg, totp_key); /* sign-ins open TOTP secrets with this key */
+    totp_key_configure(totp_key);
     struct http_server *s = calloc(1, sizeof *s);
     if (s == NULL) {
         return fl_error_set(err, FLE_INTERNAL, NULL, "out of memory");

@@ -127,6 +127,85 @@ async function chargeDetails(p) {
   return { rows, extra: [] };
 }
 
+// For a write-off: the loan, its borrower, principal outstanding, the amount, the loan's allowance
+// held and used, and the loss per tranche bottom-up (GET /v1/loans/{id}/write-off-preview: what
+// approval would post now).
+async function writeOffDetails(p) {
+  const x = p.payload || {};
+  if (!x.loan_id) return { rows: [], extra: [] };
+  const w = await call('GET', `/v1/loans/${x.loan_id}/write-off-preview?amount=${encodeURIComponent(x.amount)}`);
+  const cur = w.currency;
+  const rows = [
+    [t('loan'), `#${w.loan_id}`, 'loan'],
+    [t('borrower'), await borrowerName(w.entrepreneur_id), 'borrower'],
+    [t('outstanding'), formatAmount(w.principal_outstanding, cur), 'outstanding'],
+    [t('wo_amount'), formatAmount(w.amount, cur), 'wo-amount'],
+    [t('allowance_held'), formatAmount(w.allowance_held, cur), 'allowance-held'],
+    [t('allowance_used'), formatAmount(w.allowance_used, cur), 'allowance-used'],
+    [t('loss_beyond'), formatAmount(w.loss_beyond_allowance, cur), 'loss-beyond'],
+    [t('value_date'), formatDate(x.value_date), 'value-date'],
+    [t('reason_short'), x.reason || '', 'wo-reason'],
+  ];
+  const trows = (w.tranches || []).slice().reverse().map((tr) => ({ id: `loss-${p.id}-${tr.tranche_id}`,
+    cells: [[tr.name, 'tranche'], [String(tr.rank), 'rank'], [formatAmount(tr.capital, cur), 'capital'],
+      [formatAmount(tr.absorbed, cur), 'absorbed'], [formatAmount(tr.capital_after, cur), 'capital-after']] }));
+  const extra = [table(`loss-${p.id}`, t('loss_by_tranche'), [t('tranche'), t('seniority'), t('capital'), t('absorbed'), t('capital_after')], trows)];
+  if (compareAmounts(w.unabsorbed, '0.' + '0'.repeat((w.unabsorbed.split('.')[1] || '').length)) > 0) {
+    extra.push(el('p', { class: 'error', id: `unabsorbed-${p.id}`, text: `${t('unabsorbed')}: ${formatAmount(w.unabsorbed, cur)}` }));
+  }
+  return { rows, extra };
+}
+
+// For a tranche proposal: the investor, seniority (rank 1 = most senior), commitment and rates.
+async function trancheDetails(p) {
+  const x = p.payload || {};
+  let investor = x.investor_id ? `#${x.investor_id}` : '—';
+  try {
+    const { organisations = [] } = await call('GET', '/v1/organisations');
+    const o = organisations.find((org) => org.id === x.investor_id);
+    if (o) investor = o.name;
+  } catch (_) {
+    /* shown by id */
+  }
+  const cur = x.currency || p.currency;
+  const rows = [
+    [t('investor'), investor, 'investor'],
+    [t('tranche'), x.name || '', 'tranche-name'],
+    [t('seniority'), `${x.rank} (${t('tk_' + x.kind)})`, 'seniority'],
+    [t('commitment'), formatAmount(x.commitment, cur), 'commitment'],
+    [t('return_rate'), formatRate(x.return_rate), 'return-rate'],
+    [t('fee_rate'), formatRate(x.fee_rate), 'fee-rate'],
+  ];
+  if (x.signed_date) rows.push([t('signed_date'), formatDate(x.signed_date), 'signed-date']);
+  return { rows, extra: [] };
+}
+
+// For a manual journal entry: its date, memo and lines with account code and name, debit, credit.
+async function journalDetails(p) {
+  const x = p.payload || {};
+  const names = new Map();
+  try {
+    const { accounts = [] } = await call('GET', `/v1/funds/${p.fund_id}/accounts`);
+    for (const a of accounts) names.set(a.id, a);
+  } catch (_) {
+    /* shown by id */
+  }
+  const lines = (x.lines || []).map((l, i) => {
+    const a = names.get(l.account_id);
+    const amount = String(l.amount || '');
+    const credit = amount.startsWith('-');
+    const abs = credit ? amount.slice(1) : amount;
+    const cur = l.currency || p.currency;
+    return { id: `line-${p.id}-${i + 1}`, cells: [[a ? a.code : `#${l.account_id}`, 'code'], [a ? a.name || '' : '', 'name'],
+      [credit ? '' : formatAmount(abs, cur), 'debit'], [credit ? formatAmount(abs, cur) : '', 'credit']] };
+  });
+  const rows = [
+    [t('effective_date'), x.effective_date ? formatDate(x.effective_date) : '—', 'effective-date'],
+    [t('memo'), x.memo || '', 'memo'],
+  ];
+  return { rows, extra: [table(`lines-${p.id}`, t('entry_lines'), [t('account_code'), t('account_name'), t('debit'), t('credit')], lines)] };
+}
+
 function decisionText(res) {
   if (res.status === 'approved') {
     return t('approved') + (res.result_entry_id ? ` — ${t('entry')} #${res.result_entry_id}` : '');
@@ -158,9 +237,14 @@ async function card(p, limits) {
     [t('proposed_at'), formatDateTime(p.proposed_at), 'proposed-at'],
   ];
   let details = { rows: [], extra: [] };
-  if (p.kind === 'disbursement') details = await drawdownDetails(p);
-  else if (p.kind === 'loan') details = await loanDetails(p);
-  else if (p.kind === 'loan_charge') details = await chargeDetails(p);
+  const detailsOf = { disbursement: drawdownDetails, loan: loanDetails, write_off: writeOffDetails,
+    tranche: trancheDetails, journal_entry: journalDetails, loan_charge: chargeDetails }[p.kind];
+  try {
+    if (detailsOf) details = await detailsOf(p);
+  } catch (e) {
+    /* The proposal is still shown and can be decided; the server checks again when it is. */
+    details = { rows: [[t('details'), `${t('error')}: ${e.message}`, 'details-error']], extra: [] };
+  }
   rows.push(...details.rows);
   rows.push([t('limit_check'), limitText(p, limits), 'limit']);
   const earlier = decisionsText(p);

@@ -490,6 +490,8 @@ def test_investor_statements(h):
     wait(d, lambda drv: "format=html" in drv.current_url)
     name = psql("SELECT name FROM organisation WHERE id = %d" % org)
     wait(d, lambda drv: name in drv.find_element(By.TAG_NAME, "body").text)
+    # The statement page itself (its own HTML and stylesheet): no serious or critical violation.
+    assert axe_serious(d, "statement page") == []
     from selenium.webdriver.common.print_page_options import PrintOptions
     po = PrintOptions()
     po.page_width, po.page_height = 21.0, 29.7  # A4, in centimetres
@@ -608,6 +610,33 @@ def test_auditor_screens(h):
         assert d.find_element(By.CSS_SELECTOR, "#entry-%s-%s td.debit" % (eid, no)).text == \
             fmt(minor_to_decimal(int(amt)))
     assert axe_serious(d, "auditor journal") == []
+    # The last verify: the command line's run (recorded in verify_run) is shown; "Run verify now"
+    # records a run as the auditor and shows it.
+    env = dict(os.environ, FUNDLEDGER_DATABASE_URL=SERVICE, FUNDLEDGER_DATABASE_OWNER_URL=CONNINFO,
+               FUNDLEDGER_DATA_DIR=h.tmp, FUNDLEDGER_LOG_LEVEL="warn")
+    out = subprocess.run([BIN, "verify"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("verify: ok"), (out.returncode, out.stdout[-500:])
+    cli = psql("SELECT id || '|' || origins_checked || '|' || run_by FROM verify_run WHERE via = 'cli' AND ok "
+               "ORDER BY id DESC LIMIT 1").split("|")
+    assert len(cli) == 3 and int(cli[1]) == int(psql("SELECT count(*) FROM journal_entry")), cli
+    d.get(h.base + "/app/")
+    wait(d, EC.presence_of_element_located((By.ID, "verify-last")))
+    assert d.find_element(By.ID, "verify-result").text == "Correcto: no se encontró ningún problema"
+    assert d.find_element(By.ID, "verify-by").text == "%s (línea de comandos)" % cli[2]
+    assert d.find_element(By.ID, "verify-entries").text == cli[1]
+    assert d.find_elements(By.ID, "verify-run-%s" % cli[0])
+    before = int(psql("SELECT count(*) FROM verify_run"))
+    d.find_element(By.ID, "verify-run").send_keys(Keys.ENTER)
+    wait(d, lambda drv: drv.find_element(By.ID, "verify-by").text == "auditor (consola)")
+    run = psql("SELECT id || '|' || origins_checked || '|' || ok || '|' || problems_total FROM verify_run "
+               "WHERE via = 'api' ORDER BY id DESC LIMIT 1").split("|")
+    assert int(psql("SELECT count(*) FROM verify_run")) == before + 1
+    assert run[2:] == ["true", "0"], run
+    assert d.find_element(By.ID, "verify-entries").text == run[1]
+    assert d.find_element(By.ID, "verify-result").text == "Correcto: no se encontró ningún problema"
+    assert int(psql("SELECT count(*) FROM audit_log WHERE action = 'verify.run' AND object_id = '%s' AND user_id = "
+                    "(SELECT id FROM app_user WHERE name = 'auditor')" % run[0])) == 1
+    assert axe_serious(d, "auditor verify") == []
 
 
 def test_manager_screens(h):
@@ -828,16 +857,152 @@ def test_cli_password_and_totp(h):
     assert uri.startswith(prefix) and uri.endswith("&issuer=fundledger&algorithm=SHA1&digits=6&period=30"), uri
     b32 = uri[len(prefix):uri.index("&")]
     secret = base64.b32decode(b32 + "=" * (-len(b32) % 8)).hex()
-    assert secret == psql("SELECT encode(totp_secret, 'hex') FROM user_credential c JOIN app_user u "
-                          "ON u.id = c.user_id WHERE u.name = 'approver'")
+    # Sealed at rest (AES-256-GCM, docs/console.md): neither the raw secret nor its base32 is stored.
+    stored = psql("SELECT encode(totp_secret, 'hex') || ' ' || totp_sealed FROM user_credential c JOIN app_user u "
+                  "ON u.id = c.user_id WHERE u.name = 'approver'")
+    stored_hex, sealed = stored.split(" ")
+    assert sealed == "true" and len(stored_hex) == 2 * (12 + 20 + 16), stored
+    assert secret not in stored_hex and b32.encode().hex() not in stored_hex, stored
     c = Api(h.base)
     c.login("approver", h.creds["passwords"]["approver"], totp(secret))
+
+
+def approver_login_fresh_step(h, name):
+    """Signs name in with a TOTP code of a step the server has not used yet (no replay)."""
+    last = int(psql("SELECT totp_last_step FROM user_credential c JOIN app_user u ON u.id = c.user_id "
+                    "WHERE u.name = '%s'" % name) or 0)
+    while int(time.time() // 30) <= last:
+        time.sleep(1)
+    fresh_login(h, name)
+
+
+def test_write_off_proposal(h):
+    """The fund manager proposes a write-off in the browser; the approver (a second person) sees it
+    in the inbox with the loan, borrower, principal outstanding, amount, allowance held and used,
+    and the loss per tranche bottom-up, exact as formatted; approves it; the database then holds
+    the posted entry with exactly those figures. The inbox also shows a tranche proposal's investor,
+    seniority, commitment and rates, and a manual entry's lines."""
+    from selenium.webdriver.support.ui import Select
+    d = h.driver
+    fund_id = int(psql("SELECT min(id) FROM fund"))
+    loan_id = int(psql("SELECT max(l.id) FROM loan l WHERE l.fund_id = %d AND l.status = 'active' AND "
+                       "l.drawn_minor > 1000000000 AND NOT EXISTS (SELECT 1 FROM proposal p WHERE p.status = 'pending' "
+                       "AND p.kind = 'write_off' AND (p.payload->>'loan_id')::bigint = l.id)" % fund_id))
+    amount = "2500000.00"
+    today = datetime.date.today().isoformat()
+    fresh_login(h, "manager")
+    wait(d, EC.presence_of_element_located((By.ID, "loan")))
+    Select(d.find_element(By.ID, "loan")).select_by_value(str(loan_id))
+    box = d.find_element(By.ID, "op-amount")
+    box.clear()
+    box.send_keys(amount)
+    d.find_element(By.ID, "op-reason").send_keys("Irrecuperable tras el desplazamiento")
+    d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, "op-date"), today)
+    d.find_element(By.ID, "do-write-off").send_keys(Keys.ENTER)
+    done = wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "#loan-result[data-kind='ok'] #op-done")))
+    pid, status, minor, maker = psql("SELECT id || '|' || status || '|' || amount_minor || '|' || proposed_by FROM "
+                                     "proposal WHERE kind = 'write_off' ORDER BY id DESC LIMIT 1").split("|")
+    assert status == "pending" and minor == "250000000", (status, minor)
+    assert maker == psql("SELECT id FROM app_user WHERE name = 'manager'")
+    assert done.text == "Propuesta #%s: Castigo de cartera COP 2.500.000,00" % pid, done.text
+    # A tranche proposal and a manual entry, by the manager through the API.
+    m = Api(h.base)
+    m.login("manager", h.creds["passwords"]["manager"])
+    investor = psql("SELECT id || '|' || name FROM organisation WHERE id = (SELECT organisation_id FROM app_user "
+                    "WHERE name = 'impact')").split("|")
+    status, tp = m.call("POST", "/v1/funds/%d/tranches" % fund_id, {
+        "investor_id": int(investor[0]), "name": "Tramo mezzanine 2027", "kind": "mezzanine", "rank": 2,
+        "currency": "COP", "commitment": "750000000.00", "return_rate": "0.065", "fee_rate": "0.0125",
+        "signed_date": today}, idempotent=True)
+    assert status == 201, tp
+    # Fund expenses (5000) against expenses payable (2300), as the README's example.
+    acc = {}
+    for r in psql("SELECT code || '|' || id || '|' || name FROM account WHERE fund_id = %d AND code IN ('5000', "
+                  "'2300')" % fund_id).splitlines():
+        code, aid, name = r.split("|", 2)
+        acc[code] = (aid, name)
+    debit_code, credit_code = "5000", "2300"
+    status, jp = m.call("POST", "/v1/funds/%d/entries" % fund_id, {
+        "effective_date": today, "memo": "Honorarios de auditoría",
+        "lines": [{"account_id": int(acc[debit_code][0]), "debit": "4500000.00"},
+                  {"account_id": int(acc[credit_code][0]), "credit": "4500000.00"}]}, idempotent=True)
+    assert status == 201, jp
+    # The approver's inbox.
+    approver_login_fresh_step(h, "approver")
+    card = wait(d, EC.presence_of_element_located((By.ID, "proposal-%s" % pid)))
+    wait(d, EC.presence_of_element_located((By.ID, "loss-%s" % pid)))
+    status, pv = Api(h.base).call("GET", "/v1/loans/%d/write-off-preview?amount=%s" % (loan_id, amount),
+                                  bearer=h.creds["tokens"]["auditor"])
+    assert status == 200, pv
+    status, ar = Api(h.base).call("GET", "/v1/loans/%d/arrears" % loan_id, bearer=h.creds["tokens"]["auditor"])
+    assert status == 200 and pv["principal_outstanding"] == ar["principal_outstanding"], (pv, ar)
+    ent = psql("SELECT e.name FROM entrepreneur e JOIN loan l ON l.entrepreneur_id = e.id WHERE l.id = %d" % loan_id)
+    shown = {c: card.find_element(By.CSS_SELECTOR, "dd.%s" % c).text for c in (
+        "kind", "amount", "loan", "borrower", "outstanding", "wo-amount", "allowance-held", "allowance-used",
+        "loss-beyond")}
+    assert shown == {"kind": "Castigo de cartera", "amount": "COP 2.500.000,00", "loan": "#%d" % loan_id,
+                     "borrower": ent, "outstanding": fmt(ar["principal_outstanding"]),
+                     "wo-amount": "COP 2.500.000,00", "allowance-held": fmt(pv["allowance_held"]),
+                     "allowance-used": fmt(pv["allowance_used"]), "loss-beyond": fmt(pv["loss_beyond_allowance"])}, shown
+    # The loss per tranche, most junior first (bottom-up), each exact.
+    rows = card.find_elements(By.CSS_SELECTOR, "#loss-%s tbody tr" % pid)
+    assert [r.get_attribute("id") for r in rows] == ["loss-%s-%d" % (pid, tr["tranche_id"])
+                                                      for tr in reversed(pv["tranches"])]
+    absorbed_total = 0
+    for tr in pv["tranches"]:
+        row = card.find_element(By.ID, "loss-%s-%d" % (pid, tr["tranche_id"]))
+        assert row.find_element(By.CSS_SELECTOR, "th").text == tr["name"]
+        assert row.find_element(By.CSS_SELECTOR, "td.capital").text == fmt(tr["capital"])
+        assert row.find_element(By.CSS_SELECTOR, "td.absorbed").text == fmt(tr["absorbed"])
+        assert row.find_element(By.CSS_SELECTOR, "td.capital-after").text == fmt(tr["capital_after"])
+        absorbed_total += int(tr["absorbed"].replace(".", ""))
+    assert absorbed_total == 250000000 and pv["unabsorbed"] == "0.00", pv
+    junior = max(pv["tranches"], key=lambda x: x["rank"])
+    assert junior["absorbed"] == amount or int(junior["capital_after"].replace(".", "")) == 0, junior
+    # The tranche proposal: investor, seniority, commitment, rates.
+    tcard = d.find_element(By.ID, "proposal-%d" % tp["id"])
+    got = {c: tcard.find_element(By.CSS_SELECTOR, "dd.%s" % c).text for c in (
+        "investor", "tranche-name", "seniority", "commitment", "return-rate", "fee-rate")}
+    assert got == {"investor": investor[1], "tranche-name": "Tramo mezzanine 2027", "seniority": "2 (mezzanine)",
+                   "commitment": "COP 750.000.000,00", "return-rate": "6,50 %", "fee-rate": "1,25 %"}, got
+    # The manual entry: its lines with account code and name, debit and credit.
+    jcard = d.find_element(By.ID, "proposal-%d" % jp["id"])
+    l1 = [c.text for c in jcard.find_elements(By.CSS_SELECTOR, "#line-%d-1 th, #line-%d-1 td" % (jp["id"], jp["id"]))]
+    l2 = [c.text for c in jcard.find_elements(By.CSS_SELECTOR, "#line-%d-2 th, #line-%d-2 td" % (jp["id"], jp["id"]))]
+    assert l1 == [debit_code, acc[debit_code][1], "COP 4.500.000,00", ""], l1
+    assert l2 == [credit_code, acc[credit_code][1], "", "COP 4.500.000,00"], l2
+    assert jcard.find_element(By.CSS_SELECTOR, "dd.memo").text == "Honorarios de auditoría"
+    assert axe_serious(d, "inbox write-off, tranche, entry") == []
+    # Approve the write-off with the keyboard: the posted entry holds exactly what was shown.
+    allowance_1190 = psql("SELECT id FROM account WHERE fund_id = %d AND code = '1190'" % fund_id)
+    d.find_element(By.ID, "approve-%s" % pid).send_keys(Keys.ENTER)
+    result = wait(d, EC.visibility_of_element_located((By.CSS_SELECTOR, "#result-%s[data-kind]" % pid)))
+    status, entry_id = psql("SELECT status || ',' || coalesce(result_entry_id::text, '') FROM proposal WHERE id = %s"
+                            % pid).split(",")
+    assert status == "approved" and entry_id, (status, entry_id, result.text)
+    assert result.text == "Aprobada — Asiento contable #%s" % entry_id, result.text
+    assert psql("SELECT amount_minor || '|' || entry_id FROM write_off WHERE proposal_id = %s" % pid) == \
+        "250000000|%s" % entry_id
+    for tr in pv["tranches"]:
+        loss = int(psql("SELECT coalesce(sum(l.amount_minor), 0) FROM journal_line l JOIN account a ON "
+                        "a.id = l.account_id WHERE l.entry_id = %s AND a.code = 'T%d.LOSS'" % (entry_id, tr["tranche_id"])))
+        assert loss == int(tr["absorbed"].replace(".", "")), (tr, loss)
+    used = int(psql("SELECT coalesce(sum(amount_minor), 0) FROM journal_line WHERE entry_id = %s AND account_id = %s"
+                    % (entry_id, allowance_1190 or "0")))
+    assert used == int(pv["allowance_used"].replace(".", "")), (used, pv["allowance_used"])
+    loans_cr = int(psql("SELECT -sum(l.amount_minor) FROM journal_line l JOIN account a ON a.id = l.account_id "
+                        "WHERE l.entry_id = %s AND a.code LIKE 'T%%.LOANS'" % entry_id))
+    assert loans_cr == 250000000, loans_cr
+    assert psql("SELECT sum(amount_minor) FROM journal_line WHERE entry_id = %s" % entry_id) == "0"
+    # The other two stay pending (nothing decided for them).
+    assert psql("SELECT string_agg(status, ',' ORDER BY id) FROM proposal WHERE id IN (%d, %d)"
+                % (tp["id"], jp["id"])) == "pending,pending"
 
 
 def main():
     tests = [test_approver_approves_drawdown, test_logout_and_csp, test_investor_statements,
              test_transparency_preview_publish, test_auditor_screens, test_manager_screens, test_console_read_routes,
-             test_expired_and_idle_sessions_in_browser, test_cli_password_and_totp]
+             test_expired_and_idle_sessions_in_browser, test_write_off_proposal, test_cli_password_and_totp]
     print("[==========] Running %d test(s)." % len(tests))
     h = Harness()
     failed = []

@@ -20,6 +20,7 @@
 #include "fundledger/ledger.h"
 #include "fundledger/loan.h"
 #include "fundledger/repayment.h"
+#include "fundledger/writeoff_view.h"
 #include "loanfix.h"
 #include "testdb.h"
 
@@ -162,6 +163,43 @@ static void test_worked_example(void **state)
 
     /* 2. Write-off 4,000,000.00 on 2024-06-20: the allowance 2,000,000.00 used top-down (M
      * 500,000.00, F 1,500,000.00); the loss bottom-up (F 1,500,000.00, M 2,500,000.00). */
+    /* What the approver's inbox shows first (writeoff_preview, GET /v1/loans/{id}/write-off-preview):
+     * the same figures, before anything is posted. */
+    struct fl_error perr;
+    fl_error_clear(&perr);
+    json_t *pv = writeoff_preview(db, loan, "4000000.00", &perr);
+    assert_non_null(pv);
+    char *pvt = json_dumps(pv, JSON_COMPACT);
+    /* The senior tranche's capital is whatever it paid in; it absorbs nothing. */
+    const char *senior_capital =
+        json_string_value(json_object_get(json_array_get(json_object_get(pv, "tranches"), 0), "capital"));
+    char wantpv[1024];
+    snprintf(wantpv, sizeof wantpv,
+             "{\"loan_id\":%" PRId64 ",\"fund_id\":%" PRId64 ",\"entrepreneur_id\":%" PRId64 ",\"currency\":\"COP\","
+             "\"loan_status\":\"active\",\"principal_outstanding\":\"10000000.00\",\"amount\":\"4000000.00\","
+             "\"allowance_held\":\"2000000.00\",\"allowance_used\":\"2000000.00\",\"loss_beyond_allowance\":"
+             "\"2000000.00\",\"tranches\":[{\"tranche_id\":%" PRId64 ",\"name\":\"Senior\",\"rank\":1,"
+             "\"capital\":\"%s\",\"absorbed\":\"0.00\",\"capital_after\":\"%s\"},{\"tranche_id\":%" PRId64
+             ",\"name\":\"Mezzanine\",\"rank\":2,\"capital\":\"6000000.00\",\"absorbed\":\"2500000.00\","
+             "\"capital_after\":\"3500000.00\"},{\"tranche_id\":%" PRId64 ",\"name\":\"First loss\",\"rank\":3,"
+             "\"capital\":\"1500000.00\",\"absorbed\":\"1500000.00\",\"capital_after\":\"0.00\"}],"
+             "\"unabsorbed\":\"0.00\"}",
+             loan, f, ent, s, senior_capital, senior_capital, m, fl);
+    assert_string_equal(pvt, wantpv);
+    free(pvt);
+    json_decref(pv);
+    /* Above the outstanding principal, not an amount, or no loan: refused, nothing read as 0. */
+    assert_null(writeoff_preview(db, loan, "10000000.01", &perr));
+    assert_int_equal(perr.code, FLE_BAD_FIELD);
+    assert_string_equal(perr.field, "amount");
+    assert_null(writeoff_preview(db, loan, "4000000.001", &perr));
+    assert_int_equal(perr.code, FLE_BAD_FIELD);
+    assert_null(writeoff_preview(db, 99999999, NULL, &perr));
+    assert_int_equal(perr.code, FLE_NOT_FOUND);
+    pv = writeoff_preview(db, loan, NULL, &perr); /* all of it */
+    assert_non_null(pv);
+    assert_string_equal(json_string_value(json_object_get(pv, "amount")), "10000000.00");
+    json_decref(pv);
     int64_t e1 = write_off(loan, "4000000.00", "2024-06-20");
     snprintf(want, sizeof want,
              "1190 200000000, %sLOANS -400000000, %sALLOWANCE -50000000, %sLOSS 250000000, %sALLOWANCE -150000000, "

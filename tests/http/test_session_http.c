@@ -16,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../support/testdb.h"
+#include "fundledger/auth.h"
 #include "fundledger/config.h"
+#include "fundledger/hash.h"
 #include "fundledger/http.h"
 #include "fundledger/log.h"
 #include "fundledger/session.h"
@@ -457,6 +461,109 @@ static void test_totp_for_approvers(void **state)
     assert_int_equal(scalar(sql), 3);
 }
 
+/* TOTP secrets at rest (docs/console.md): sealed with AES-256-GCM under totp_key_file, the user id
+ * bound in; a clear secret from before migration 0021 is sealed by session_totp_seal_clear (what
+ * `fundledger serve` runs at start); a wrong key fails closed. A user of its own, since
+ * s.approver is at its failure limit after test_totp_for_approvers. */
+static void test_totp_secret_sealed_at_rest(void **state)
+{
+    (void)state;
+    struct db *db = testdb_open(conninfo);
+    struct fl_error err;
+    fl_error_clear(&err);
+    struct password_params cheap = {.t_cost = 1, .m_cost_kib = 64, .parallelism = 1};
+    int64_t uid = 0, uid2 = 0;
+    uint8_t secret[TOTP_SECRET_BYTES], secret2[TOTP_SECRET_BYTES];
+    char uri[TOTP_URI_BYTES];
+    assert_int_equal(auth_user_add(db, "s.sealed", ROLE_APPROVER, 0, &uid, &err), FLE_OK);
+    assert_int_equal(session_password_set(db, &cheap, uid, PASSWORD, &err), FLE_OK);
+    assert_int_equal(session_totp_enroll(db, uid, "s.sealed", uri, secret, &err), FLE_OK);
+    assert_int_equal(auth_user_add(db, "s.sealed2", ROLE_APPROVER, 0, &uid2, &err), FLE_OK);
+    assert_int_equal(session_password_set(db, &cheap, uid2, PASSWORD, &err), FLE_OK);
+    assert_int_equal(session_totp_enroll(db, uid2, "s.sealed2", uri, secret2, &err), FLE_OK);
+    /* Stored: 12 + 20 + 16 bytes, marked sealed, and neither the secret nor its base32 appears. */
+    char hex[2 * TOTP_SECRET_BYTES + 1], sql[512];
+    hash_hex(secret, sizeof secret, hex);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM user_credential WHERE user_id = %" PRId64 " AND totp_sealed AND "
+             "length(totp_secret) = 48 AND position(decode('%s', 'hex') IN totp_secret) = 0",
+             uid, hex);
+    assert_int_equal(scalar(sql), 1);
+    const char *b32 = strstr(uri, "secret=") + 7;
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM user_credential WHERE user_id = %" PRId64 " AND position(convert_to('%.32s', "
+             "'UTF8') IN totp_secret) = 0 AND encode(totp_secret, 'escape') NOT LIKE '%%%.8s%%'",
+             uid2, b32, b32);
+    assert_int_equal(scalar(sql), 1);
+    /* Sign-in with the sealed secret works. */
+    char code[9], cookie[SESSION_TOKEN_BYTES], csrf[SESSION_CSRF_BYTES];
+    assert_true(totp_code(secret, TOTP_SECRET_BYTES, time(NULL), 6, 1, code));
+    login("s.sealed", code, cookie, csrf);
+    /* A sealed secret moved to another user's row does not open (the user id is bound in). */
+    snprintf(sql, sizeof sql,
+             "UPDATE user_credential SET totp_secret = (SELECT totp_secret FROM user_credential WHERE user_id = "
+             "%" PRId64 ") WHERE user_id = %" PRId64,
+             uid, uid2);
+    assert_true(testdb_exec(conninfo, sql));
+    assert_true(totp_code(secret, TOTP_SECRET_BYTES, time(NULL), 6, 1, code));
+    char body[200];
+    snprintf(body, sizeof body, "{\"name\":\"s.sealed2\",\"password\":\"%s\",\"totp\":\"%s\"}", PASSWORD, code);
+    struct resp *r = req("POST", "/v1/session", NULL, NULL, NULL, NULL, body);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->set_cookie, "");
+    resp_free(r);
+    /* A clear secret (as stored before migration 0021): sealed by session_totp_seal_clear, then
+     * its codes sign in. */
+    uint8_t clear[TOTP_SECRET_BYTES];
+    memset(clear, 0x5a, sizeof clear);
+    hash_hex(clear, sizeof clear, hex);
+    snprintf(sql, sizeof sql,
+             "UPDATE user_credential SET totp_secret = decode('%s', 'hex'), totp_sealed = false WHERE user_id = "
+             "%" PRId64,
+             hex, uid2);
+    assert_true(testdb_exec(conninfo, sql));
+    unsigned sealed = 0;
+    assert_int_equal(session_totp_seal_clear(db, &sealed, &err), FLE_OK);
+    assert_int_equal(sealed, 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM user_credential WHERE totp_secret IS NOT NULL AND NOT totp_sealed");
+    assert_int_equal(scalar(sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM user_credential WHERE user_id = %" PRId64 " AND totp_sealed AND "
+             "position(decode('%s', 'hex') IN totp_secret) = 0",
+             uid2, hex);
+    assert_int_equal(scalar(sql), 1);
+    assert_int_equal(session_totp_seal_clear(db, &sealed, &err), FLE_OK);
+    assert_int_equal(sealed, 0);
+    assert_true(totp_code(clear, TOTP_SECRET_BYTES, time(NULL), 6, 1, code));
+    login("s.sealed2", code, cookie, csrf);
+    /* Another key: fails closed (500, no cookie, no session); the right key again: in. */
+    char dir[] = "/tmp/fl_totpkey_XXXXXX", other[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(other, sizeof other, "%s/other.key", dir);
+    totp_key_configure(other);
+    assert_true(totp_code(secret, TOTP_SECRET_BYTES, time(NULL) + TOTP_STEP_S, 6, 1, code));
+    snprintf(body, sizeof body, "{\"name\":\"s.sealed\",\"password\":\"%s\",\"totp\":\"%s\"}", PASSWORD, code);
+    r = req("POST", "/v1/session", NULL, NULL, NULL, NULL, body);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->set_cookie, "");
+    resp_free(r);
+    struct stat st;
+    assert_int_equal(stat(other, &st), 0);
+    assert_int_equal((int)(st.st_mode & 0777), 0600);
+    assert_int_equal((int)st.st_size, TOTP_KEY_BYTES);
+    /* A key file of the wrong size is refused. */
+    assert_true(truncate(other, 16) == 0);
+    totp_key_configure(TOTP_KEY_PATH_DEFAULT);
+    totp_key_configure(other);
+    assert_int_equal(totp_key_load(&err), FLE_INTERNAL);
+    assert_non_null(strstr(err.message, "exactly 32 bytes"));
+    (void)remove(other);
+    (void)rmdir(dir);
+    totp_key_configure(TOTP_KEY_PATH_DEFAULT);
+    login("s.sealed", code, cookie, csrf);
+    db_close(db);
+}
+
 static void test_rate_limits(void **state)
 {
     (void)state;
@@ -554,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_session_fixation),
         cmocka_unit_test(test_logout_expiry_idle_revocation),
         cmocka_unit_test(test_totp_for_approvers),
+        cmocka_unit_test(test_totp_secret_sealed_at_rest),
         cmocka_unit_test(test_rate_limits),
         cmocka_unit_test(test_static_files),
     };
