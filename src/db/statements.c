@@ -567,8 +567,44 @@ const struct db_statement db_statements[] = {
      "SELECT coalesce(max(close_date)::text, ''), coalesce(max(entries) FILTER (WHERE close_date = $2::date), -1) "
      "FROM period_close WHERE fund_id = $1"},
     {"close_loans",
-     "SELECT DISTINCT k.loan_id FROM loan_capitalisation k JOIN loan l ON l.id = k.loan_id WHERE l.fund_id = $1 "
-     "AND l.status = 'active' AND k.entry_id IS NULL AND k.due_date <= $2::date ORDER BY 1"},
+     "SELECT l.id FROM loan l JOIN fund f ON f.id = l.fund_id WHERE l.fund_id = $1 AND l.status = 'active' AND "
+     "(f.servicing_basis = 'accrual' OR EXISTS (SELECT 1 FROM loan_capitalisation k WHERE k.loan_id = l.id "
+     "AND k.entry_id IS NULL AND k.due_date <= $2::date)) ORDER BY 1"},
+    /* repayment.c: accrual postings (docs/loan-servicing.md §9) */
+    {"accrual_load_latest",
+     "SELECT DISTINCT ON (loan_id) loan_id, accrual_date, ordinary_total_minor, default_total_minor "
+     "FROM loan_accrual WHERE loan_id = ANY($1::bigint[]) ORDER BY loan_id, id DESC"},
+    {"accrual_insert",
+     "INSERT INTO loan_accrual (loan_id, accrual_date, ordinary_minor, default_minor, ordinary_total_minor, "
+     "default_total_minor, entry_id, created_by) SELECT u.l, u.d, u.o, u.f, u.ot, u.ft, u.e, $8 FROM "
+     "unnest($1::bigint[], $2::date[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) "
+     "AS u(l, d, o, f, ot, ft, e)"},
+    {"accrual_list",
+     "SELECT id, accrual_date, ordinary_minor, default_minor, ordinary_total_minor, default_total_minor, entry_id, "
+     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM loan_accrual "
+     "WHERE loan_id = $1 ORDER BY id"},
+    {"accrual_list_tranches",
+     "SELECT k.id, substring(a.code FROM '^T([0-9]+)[.]INTEREST_RECEIVABLE$')::bigint, l.amount_minor "
+     "FROM loan_accrual k JOIN journal_line l ON l.entry_id = k.entry_id JOIN account a ON a.id = l.account_id "
+     "WHERE k.loan_id = $1 AND a.code ~ '^T[0-9]+[.]INTEREST_RECEIVABLE$' ORDER BY k.id, a.code"},
+    /* seal.c: each accrual entry against its loan_accrual row */
+    {"ledger_verify_accruals",
+     "SELECT entry_id, loan_id, problem FROM (SELECT k.entry_id, k.loan_id, CASE WHEN e.event_type <> 'accrual' "
+     "THEN 'it is posted as ' || e.event_type WHEN e.fund_id <> l.fund_id THEN 'it is posted to another fund' "
+     "WHEN e.effective_date <> k.accrual_date THEN 'its date is not the accrual''s' "
+     "WHEN k.ordinary_total_minor + k.default_total_minor <> coalesce(lag(k.ordinary_total_minor + "
+     "k.default_total_minor) OVER w + k.ordinary_minor + k.default_minor, k.ordinary_total_minor + "
+     "k.default_total_minor) THEN 'its cumulative totals do not continue the previous accrual''s' "
+     "WHEN coalesce(x.income, 0) <> -(k.ordinary_minor + k.default_minor) THEN 'it does not credit 4000 with "
+     "the accrual''s amount' WHEN coalesce(x.recv, 0) <> k.ordinary_minor + k.default_minor THEN 'it does not "
+     "debit the tranches'' interest receivable with the accrual''s amount' WHEN x.other > 0 THEN 'it posts to "
+     "other accounts' END AS problem FROM loan_accrual k JOIN loan l ON l.id = k.loan_id JOIN journal_entry e "
+     "ON e.id = k.entry_id CROSS JOIN LATERAL (SELECT sum(jl.amount_minor) FILTER (WHERE a.code = '4000') AS "
+     "income, sum(jl.amount_minor) FILTER (WHERE f.tranche_id IS NOT NULL) AS recv, count(*) FILTER (WHERE "
+     "a.code <> '4000' AND f.tranche_id IS NULL) AS other FROM journal_line jl JOIN account a ON a.id = "
+     "jl.account_id LEFT JOIN loan_funding f ON f.loan_id = k.loan_id AND a.code = 'T' || f.tranche_id || "
+     "'.INTEREST_RECEIVABLE' WHERE jl.entry_id = k.entry_id) x WINDOW w AS (PARTITION BY k.loan_id ORDER BY "
+     "k.id)) v WHERE problem IS NOT NULL ORDER BY entry_id LIMIT 100"},
     {"close_insert",
      "INSERT INTO period_close (fund_id, close_date, entries, created_by) VALUES ($1, $2, $3, $4)"},
     {"repayment_mark_repaid",

@@ -110,6 +110,11 @@ void h_loan_repayments(struct http_req *r, struct http_reply *out)
     http_read_id(r, out, repayment_list);
 }
 
+void h_loan_accruals(struct http_req *r, struct http_reply *out)
+{
+    http_read_id(r, out, loan_accruals);
+}
+
 /* ---- month-end close ---- */
 
 void h_fund_close(struct http_req *r, struct http_reply *out)

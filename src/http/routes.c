@@ -91,6 +91,8 @@ static const struct http_route routes[] = {
     {"GET", "/v1/loans/{loan_id}/payoff", STAFF, false, h_loan_payoff, "payoff quote as of a date"},
     {"GET", "/v1/loans/{loan_id}/repayments", STAFF, false, h_loan_repayments,
      "repayments with their allocation per bucket, instalment and tranche"},
+    {"GET", "/v1/loans/{loan_id}/accruals", STAFF, false, h_loan_accruals,
+     "accrual postings: interest earned, not yet received"},
     {"POST", "/v1/loans/{loan_id}/write-off", R(FUND_MANAGER), true, h_writeoff_propose, "propose a write-off"},
     {"POST", "/v1/loans/{loan_id}/recoveries", R(FUND_MANAGER), true, h_recoveries_create,
      "record a recovery on a written-off loan"},

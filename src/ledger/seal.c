@@ -639,15 +639,17 @@ static const char *const origins_sql[] = {
     "n.entry_id, 'nav_allocation', n.id, EXISTS (SELECT 1 FROM audit_log a WHERE a.object_type = "
     "'nav_allocation' AND a.object_id = n.id::text AND a.action = 'nav.allocate') FROM nav_allocation n "
     "WHERE n.entry_id IS NOT NULL UNION ALL SELECT DISTINCT c.entry_id, 'capitalisation', c.loan_id, true "
-    "FROM loan_capitalisation c WHERE c.entry_id IS NOT NULL), ",
+    "FROM loan_capitalisation c WHERE c.entry_id IS NOT NULL UNION ALL SELECT entry_id, 'accrual', loan_id, true "
+    "FROM loan_accrual), ",
     "x AS (SELECT e.id, e.event_type, e.event_ref, CASE WHEN e.event_type NOT IN ('manual', "
     "'reversal', 'tranche_signed', 'commitment_cancellation', 'loan_commitment', 'disbursement', "
     "'write_off', 'contribution', 'repayment', 'recovery', 'waterfall', 'provision', 'nav_allocation', "
-    "'capitalisation') "
+    "'capitalisation', 'accrual') "
     "THEN 'no posting path writes this event type' WHEN e.event_type IN ('manual', 'reversal', 'tranche_signed', "
     "'loan_commitment', 'disbursement', 'write_off') AND pr.entry_id IS NULL THEN 'no approved "
     "proposal posted it (no four-eyes record)' WHEN e.event_type IN ('contribution', 'repayment', "
-    "'recovery', 'waterfall', 'disbursement', 'write_off', 'provision', 'nav_allocation', 'capitalisation') "
+    "'recovery', 'waterfall', 'disbursement', 'write_off', 'provision', 'nav_allocation', 'capitalisation', "
+    "'accrual') "
     "AND bz.entry_id IS NULL THEN 'no ' || "
     "e.event_type || ' row records it' WHEN e.event_type = 'commitment_cancellation' AND pr.entry_id "
     "IS NULL AND bz.entry_id IS NULL THEN 'neither an approved proposal nor a commitment_cancellation "
@@ -700,6 +702,24 @@ static enum fl_err verify_origins(struct db *db, struct ledger_verify_report *re
     /* The ones not listed still count. */
     if (n > 0 && db_i64(r, 0, 4) > n) {
         rep->problems_total += (unsigned)(db_i64(r, 0, 4) - n);
+    }
+    PQclear(r);
+    return FLE_OK;
+}
+
+/* Every accrual entry against its loan_accrual row (docs/loan-servicing.md §9): an `accrual` entry
+ * of the loan's fund on the row's date, crediting 4000 and debiting the loan's tranches'
+ * T.INTEREST_RECEIVABLE with exactly the row's amount and nothing else, and the row's totals
+ * continuing the loan's previous row. */
+static enum fl_err verify_accruals(struct db *db, struct ledger_verify_report *rep, struct fl_error *err)
+{
+    PGresult *r = db_exec(db, "ledger_verify_accruals", 0, NULL, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        add_problem(rep, db_i64(r, i, 0), 0, "entry %" PRId64 " (accrual of loan %" PRId64 "): %s", db_i64(r, i, 0),
+                    db_i64(r, i, 1), db_str(r, i, 2));
     }
     PQclear(r);
     return FLE_OK;
@@ -783,7 +803,10 @@ static enum fl_err verify_full_tx(struct db *db, void *arg, struct fl_error *err
     if (!row) {
         return err->code;
     }
-    return verify_origins(db, rep, err);
+    if ((e = verify_origins(db, rep, err)) != FLE_OK) {
+        return e;
+    }
+    return verify_accruals(db, rep, err);
 }
 
 enum fl_err ledger_verify_full(struct db *db, const struct ledger_verify_options *o, struct ledger_verify_report *rep,
