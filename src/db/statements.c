@@ -576,35 +576,42 @@ const struct db_statement db_statements[] = {
      "FROM loan_accrual WHERE loan_id = ANY($1::bigint[]) ORDER BY loan_id, id DESC"},
     {"accrual_insert",
      "INSERT INTO loan_accrual (loan_id, accrual_date, ordinary_minor, default_minor, ordinary_total_minor, "
-     "default_total_minor, entry_id, created_by) SELECT u.l, u.d, u.o, u.f, u.ot, u.ft, u.e, $8 FROM "
-     "unnest($1::bigint[], $2::date[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) "
-     "AS u(l, d, o, f, ot, ft, e)"},
+     "default_total_minor, tranche_ids, tranche_parts, entry_id, created_by) SELECT u.l, u.d, u.o, u.f, u.ot, "
+     "u.ft, u.ti::bigint[], u.tp::bigint[], u.e, $10 FROM unnest($1::bigint[], $2::date[], $3::bigint[], "
+     "$4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bigint[]) "
+     "AS u(l, d, o, f, ot, ft, ti, tp, e) ORDER BY u.l, u.d"},
     {"accrual_list",
      "SELECT id, accrual_date, ordinary_minor, default_minor, ordinary_total_minor, default_total_minor, entry_id, "
      "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM loan_accrual "
      "WHERE loan_id = $1 ORDER BY id"},
     {"accrual_list_tranches",
-     "SELECT k.id, substring(a.code FROM '^T([0-9]+)[.]INTEREST_RECEIVABLE$')::bigint, l.amount_minor "
-     "FROM loan_accrual k JOIN journal_line l ON l.entry_id = k.entry_id JOIN account a ON a.id = l.account_id "
-     "WHERE k.loan_id = $1 AND a.code ~ '^T[0-9]+[.]INTEREST_RECEIVABLE$' ORDER BY k.id, a.code"},
-    /* seal.c: each accrual entry against its loan_accrual row */
+     "SELECT k.id, u.t, u.p FROM loan_accrual k CROSS JOIN LATERAL unnest(k.tranche_ids, k.tranche_parts) "
+     "WITH ORDINALITY AS u(t, p, o) WHERE k.loan_id = $1 ORDER BY k.id, u.o"},
+    /* seal.c: each accrual entry against its loan_accrual rows */
     {"ledger_verify_accruals",
-     "SELECT entry_id, loan_id, problem FROM (SELECT k.entry_id, k.loan_id, CASE WHEN e.event_type <> 'accrual' "
-     "THEN 'it is posted as ' || e.event_type WHEN e.fund_id <> l.fund_id THEN 'it is posted to another fund' "
-     "WHEN e.effective_date <> k.accrual_date THEN 'its date is not the accrual''s' "
-     "WHEN k.ordinary_total_minor + k.default_total_minor <> coalesce(lag(k.ordinary_total_minor + "
-     "k.default_total_minor) OVER w + k.ordinary_minor + k.default_minor, k.ordinary_total_minor + "
-     "k.default_total_minor) THEN 'its cumulative totals do not continue the previous accrual''s' "
-     "WHEN coalesce(x.income, 0) <> -(k.ordinary_minor + k.default_minor) THEN 'it does not credit 4000 with "
-     "the accrual''s amount' WHEN coalesce(x.recv, 0) <> k.ordinary_minor + k.default_minor THEN 'it does not "
-     "debit the tranches'' interest receivable with the accrual''s amount' WHEN x.other > 0 THEN 'it posts to "
-     "other accounts' END AS problem FROM loan_accrual k JOIN loan l ON l.id = k.loan_id JOIN journal_entry e "
-     "ON e.id = k.entry_id CROSS JOIN LATERAL (SELECT sum(jl.amount_minor) FILTER (WHERE a.code = '4000') AS "
-     "income, sum(jl.amount_minor) FILTER (WHERE f.tranche_id IS NOT NULL) AS recv, count(*) FILTER (WHERE "
-     "a.code <> '4000' AND f.tranche_id IS NULL) AS other FROM journal_line jl JOIN account a ON a.id = "
-     "jl.account_id LEFT JOIN loan_funding f ON f.loan_id = k.loan_id AND a.code = 'T' || f.tranche_id || "
-     "'.INTEREST_RECEIVABLE' WHERE jl.entry_id = k.entry_id) x WINDOW w AS (PARTITION BY k.loan_id ORDER BY "
-     "k.id)) v WHERE problem IS NOT NULL ORDER BY entry_id LIMIT 100"},
+     "WITH r AS (SELECT k.*, l.fund_id FROM loan_accrual k JOIN loan l ON l.id = k.loan_id), "
+     "rp AS (SELECT entry_id, CASE WHEN (SELECT coalesce(sum(p), 0) FROM unnest(tranche_parts) p) <> "
+     "ordinary_minor + default_minor THEN 'the tranche parts of loan ' || loan_id || ' do not add up to its "
+     "accrual' WHEN ordinary_total_minor + default_total_minor <> coalesce(lag(ordinary_total_minor + "
+     "default_total_minor) OVER (PARTITION BY loan_id ORDER BY id) + ordinary_minor + default_minor, "
+     "ordinary_total_minor + default_total_minor) THEN 'the cumulative totals of loan ' || loan_id || "
+     "' do not continue its previous accrual''s' WHEN EXISTS (SELECT 1 FROM unnest(tranche_ids) t WHERE NOT "
+     "EXISTS (SELECT 1 FROM loan_funding f WHERE f.loan_id = r.loan_id AND f.tranche_id = t)) THEN 'loan ' || "
+     "loan_id || ' has a part on a tranche that does not fund it' END AS problem FROM r), "
+     "w AS (SELECT entry_id, 'T' || u.t || '.INTEREST_RECEIVABLE' AS code, sum(u.p) AS amt FROM r CROSS JOIN "
+     "LATERAL unnest(r.tranche_ids, r.tranche_parts) AS u(t, p) GROUP BY 1, 2 UNION ALL SELECT entry_id, '4000', "
+     "-sum(ordinary_minor + default_minor) FROM r GROUP BY 1), "
+     "g AS (SELECT jl.entry_id, a.code, sum(jl.amount_minor) AS amt FROM journal_line jl JOIN account a ON "
+     "a.id = jl.account_id WHERE jl.entry_id IN (SELECT entry_id FROM r) GROUP BY 1, 2), "
+     "ln AS (SELECT coalesce(w.entry_id, g.entry_id) AS entry_id, 'its line on ' || coalesce(w.code, g.code) || "
+     "' is ' || coalesce(g.amt, 0) || ' where its accrual rows make ' || coalesce(w.amt, 0) AS problem FROM w "
+     "FULL JOIN g ON g.entry_id = w.entry_id AND g.code = w.code WHERE coalesce(w.amt, 0) <> coalesce(g.amt, 0)), "
+     "hd AS (SELECT DISTINCT r.entry_id, CASE WHEN e.event_type <> 'accrual' THEN 'it is posted as ' || "
+     "e.event_type WHEN e.fund_id <> r.fund_id THEN 'it is posted to another fund than loan ' || r.loan_id || "
+     "'''s' WHEN e.effective_date <> r.accrual_date THEN 'its date is not the accrual date of loan ' || "
+     "r.loan_id END AS problem FROM r JOIN journal_entry e ON e.id = r.entry_id) "
+     "SELECT entry_id, problem FROM (SELECT * FROM rp UNION ALL SELECT * FROM ln UNION ALL SELECT * FROM hd) z "
+     "WHERE problem IS NOT NULL ORDER BY 1 LIMIT 100"},
     {"close_insert",
      "INSERT INTO period_close (fund_id, close_date, entries, created_by) VALUES ($1, $2, $3, $4)"},
     {"repayment_mark_repaid",

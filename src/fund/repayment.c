@@ -306,6 +306,8 @@ struct rp_line {
     bool acr, recv;
     int64_t acr_ord, acr_def, acr_ord_total, acr_def_total, acr_before, clear_before;
     int64_t acr_entry_id;
+    unsigned acr_np; /* the non-zero tranche parts of its accrual: tranche ids, amounts */
+    int64_t acr_tr[LOAN_FUNDING_MAX], acr_part[LOAN_FUNDING_MAX];
 };
 
 struct rp_alloc {
@@ -793,7 +795,7 @@ static accrual_status accrual_to(const struct accrual_loan *a, const struct rp_l
     ln->acr_def = dft - base_def;
     ln->acr_ord_total = ord;
     ln->acr_def_total = dft;
-    ln->acr = ln->acr_ord != 0 || ln->acr_def != 0;
+    ln->acr = ln->acr_ord + ln->acr_def != 0;
     return ACCRUAL_OK;
 }
 
@@ -1278,42 +1280,114 @@ static enum fl_err recv_lines(struct db *db, struct rp_chunk *c, const struct rp
     return FLE_OK;
 }
 
-/* Builds the accrual entry of a line (ln->acr): Dr T.INTEREST_RECEIVABLE per tranche (a step of
- * the recognised total), Cr 4000 (§9). */
-static enum fl_err build_acr_entry(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx,
-                                   const struct rp_line *ln, struct ledger_entry *e, struct fl_error *err)
+/* One accrual entry being built: a fund's accruals of one date (docs/loan-servicing.md §9), Dr
+ * each tranche's receivable the sum of the loans' parts on it, Cr 4000 their total. */
+struct acr_group {
+    size_t first, n; /* its lines: order[first .. first + n) */
+    unsigned n_acc;  /* receivable accounts in it */
+    int64_t acc[LEDGER_LINES_MAX - 1], amt[LEDGER_LINES_MAX - 1];
+    int64_t total;
+};
+
+/* Adds line ln's parts (on accounts acc) to g; false (g unchanged) when they would not fit in
+ * one entry. */
+static bool acr_group_add(struct acr_group *g, const struct rp_line *ln, const int64_t *acc)
 {
-    const struct rp_loan *l = ln->loan;
-    const struct rp_fund *f = NULL;
-    enum fl_err x = fund_accounts(db, c, l->fund_id, &f, err);
-    if (x != FLE_OK) {
-        return x;
+    unsigned extra = 0;
+    for (unsigned i = 0; i < ln->acr_np; i++) {
+        bool found = false;
+        for (unsigned k = 0; k < g->n_acc && !found; k++) {
+            found = g->acc[k] == acc[i];
+        }
+        extra += found ? 0 : 1;
     }
-    int64_t amount = ln->acr_ord + ln->acr_def;
+    if (g->n_acc + extra > LEDGER_LINES_MAX - 1) {
+        return false;
+    }
+    for (unsigned i = 0; i < ln->acr_np; i++) {
+        unsigned k = 0;
+        while (k < g->n_acc && g->acc[k] != acc[i]) {
+            k++;
+        }
+        if (k == g->n_acc) {
+            g->acc[g->n_acc] = acc[i];
+            g->amt[g->n_acc++] = 0;
+        }
+        g->amt[k] += ln->acr_part[i];
+    }
+    g->total += ln->acr_ord + ln->acr_def;
+    g->n++;
+    return true;
+}
+
+/* The entry of a group (ln0: its first line); false when its lines all net to zero. */
+static bool acr_group_entry(const struct acr_group *g, const struct rp_line *ln0, const struct rp_fund *f,
+                            const struct rp_ctx *ctx, struct ledger_entry *e)
+{
+    const struct rp_loan *l = ln0->loan;
     memset(e, 0, offsetof(struct ledger_entry, lines));
     e->fund_id = l->fund_id;
     e->posted_by = ctx->actor->user_id;
-    snprintf(e->effective_date, sizeof e->effective_date, "%s", ln->value_date);
-    snprintf(e->memo, sizeof e->memo, "interest earned, not yet received");
+    snprintf(e->effective_date, sizeof e->effective_date, "%s", ln0->value_date);
+    if (g->n == 1) {
+        snprintf(e->memo, sizeof e->memo, "interest earned, not yet received: loan %" PRId64, l->id);
+    } else {
+        snprintf(e->memo, sizeof e->memo, "interest earned, not yet received: %zu loans", g->n);
+    }
     snprintf(e->event_type, sizeof e->event_type, "accrual");
-    snprintf(e->event_ref, sizeof e->event_ref, "loan:%" PRId64, l->id);
+    snprintf(e->event_ref, sizeof e->event_ref, "fund:%" PRId64, l->fund_id);
     unsigned k = 0;
-    if ((x = recv_lines(db, c, ctx, l, ln->acr_before, ln->acr_before + amount, 1, e, &k, err)) != FLE_OK) {
-        return x;
+    for (unsigned i = 0; i < g->n_acc; i++) {
+        if (g->amt[i] != 0) {
+            e->lines[k++] = (struct ledger_line){g->acc[i], "", g->amt[i]};
+        }
     }
-    if (amount != 0) {
-        e->lines[k++] = (struct ledger_line){f->interest_income, "", -amount};
+    if (g->total != 0) {
+        e->lines[k++] = (struct ledger_line){f->interest_income, "", -g->total};
     }
-    assert(k <= LEDGER_LINES_MAX);
     for (unsigned i = 0; i < k; i++) {
         memcpy(e->lines[i].currency, l->currency, CURRENCY_CODE_BYTES);
     }
     e->n_lines = k;
+    return k >= 2;
+}
+
+/* The receivable accounts of line ln's parts. */
+static enum fl_err acr_accounts(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, const struct rp_line *ln,
+                                int64_t *acc, struct fl_error *err)
+{
+    for (unsigned i = 0; i < ln->acr_np; i++) {
+        unsigned pos = 0;
+        while (pos + 1 < ln->loan->n_funding && ln->loan->tranche_id[pos] != ln->acr_tr[i]) {
+            pos++;
+        }
+        enum fl_err e = recv_account(db, c, ctx, ln->loan, pos, &acc[i], err);
+        if (e != FLE_OK) {
+            return e;
+        }
+    }
     return FLE_OK;
 }
 
-/* Posts the accrual entries of lines[0..n) (those with acr, in order: at most one per line) and
- * records each in loan_accrual; ln->acr_entry_id is set. *posted += entries. */
+/* Orders accrual lines by fund, currency and date, then as given. */
+static const struct rp_line *acr_sort_base;
+static int cmp_acr(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    const struct rp_line *p = &acr_sort_base[x], *q = &acr_sort_base[y];
+    if (p->loan->fund_id != q->loan->fund_id) {
+        return p->loan->fund_id < q->loan->fund_id ? -1 : 1;
+    }
+    int cmp = strcmp(p->loan->currency, q->loan->currency);
+    if (cmp == 0) {
+        cmp = strcmp(p->value_date, q->value_date);
+    }
+    return cmp != 0 ? cmp : (x > y) - (x < y);
+}
+
+/* Posts the accruals of lines[0..n) (those applied with acr): one entry per fund and date (more
+ * when the tranches would not fit in one entry's lines, and loan by loan when a group's lines all
+ * net to zero) and a loan_accrual row per line; ln->acr_entry_id is set. *posted += entries. */
 static enum fl_err post_accruals(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
                                  size_t n, unsigned *posted, struct fl_error *err)
 {
@@ -1325,64 +1399,145 @@ static enum fl_err post_accruals(struct db *db, struct rp_chunk *c, const struct
         return FLE_OK;
     }
     assert(m <= LEDGER_BATCH_ENTRIES_MAX);
+    size_t *order = malloc(m * sizeof *order), *slot = malloc(m * sizeof *slot);
+    struct acr_group *groups = malloc(m * sizeof *groups);
     struct ledger_entry *entries = malloc(m * sizeof *entries);
     const struct ledger_entry **ptrs = malloc(m * sizeof *ptrs);
     int64_t *ids = malloc(m * sizeof *ids);
-    struct db_array col[7];
-    for (int q = 0; q < 7; q++) {
+    struct db_array col[9];
+    for (int q = 0; q < 9; q++) {
         db_array_init(&col[q]);
     }
     PGresult *r = NULL;
     enum fl_err e = FLE_OK;
-    if (entries == NULL || ptrs == NULL || ids == NULL) {
+    if (order == NULL || slot == NULL || groups == NULL || entries == NULL || ptrs == NULL || ids == NULL) {
         e = oom(err);
         goto done;
     }
     size_t j = 0;
-    for (size_t i = 0; i < n && e == FLE_OK; i++) {
-        if (lines[i].applied && lines[i].acr) {
-            e = build_acr_entry(db, c, ctx, &lines[i], &entries[j], err);
-            ptrs[j] = &entries[j];
-            j++;
-        }
-    }
-    if (e != FLE_OK || (e = ledger_post(db, ptrs, (unsigned)m, ids, err)) != FLE_OK) {
-        goto done;
-    }
-    j = 0;
     for (size_t i = 0; i < n; i++) {
         struct rp_line *ln = &lines[i];
         if (!ln->applied || !ln->acr) {
             continue;
         }
-        ln->acr_entry_id = ids[j++];
+        order[j++] = i;
+        /* The loan's parts: a step of its recognised total (§10). */
+        const struct rp_loan *l = ln->loan;
+        int64_t parts[LOAN_FUNDING_MAX];
+        if (!step_split(l, ln->acr_before, ln->acr_before + ln->acr_ord + ln->acr_def, parts)) {
+            e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
+            goto done;
+        }
+        ln->acr_np = 0;
+        for (unsigned k = 0; k < l->n_funding; k++) {
+            if (parts[k] != 0) {
+                ln->acr_tr[ln->acr_np] = l->tranche_id[k];
+                ln->acr_part[ln->acr_np++] = parts[k];
+            }
+        }
+    }
+    acr_sort_base = lines;
+    qsort(order, m, sizeof *order, cmp_acr);
+    size_t n_groups = 0;
+    for (size_t q = 0; q < m; q++) {
+        const struct rp_line *ln = &lines[order[q]];
+        int64_t acc[LOAN_FUNDING_MAX];
+        if ((e = acr_accounts(db, c, ctx, ln, acc, err)) != FLE_OK) {
+            goto done;
+        }
+        struct acr_group *g = n_groups ? &groups[n_groups - 1] : NULL;
+        const struct rp_line *head = g ? &lines[order[g->first]] : NULL;
+        if (g == NULL || head->loan->fund_id != ln->loan->fund_id ||
+            strcmp(head->loan->currency, ln->loan->currency) != 0 || strcmp(head->value_date, ln->value_date) != 0 ||
+            !acr_group_add(g, ln, acc)) {
+            g = &groups[n_groups++];
+            memset(g, 0, sizeof *g);
+            g->first = q;
+            bool fits = acr_group_add(g, ln, acc);
+            assert(fits);
+            (void)fits;
+        }
+    }
+    /* The entries: slot[q] is the entry of order[q]. */
+    size_t n_entries = 0;
+    for (size_t gi = 0; gi < n_groups; gi++) {
+        const struct acr_group *g = &groups[gi];
+        const struct rp_fund *f = NULL;
+        if ((e = fund_accounts(db, c, lines[order[g->first]].loan->fund_id, &f, err)) != FLE_OK) {
+            goto done;
+        }
+        if (acr_group_entry(g, &lines[order[g->first]], f, ctx, &entries[n_entries])) {
+            for (size_t q = 0; q < g->n; q++) {
+                slot[g->first + q] = n_entries;
+            }
+            ptrs[n_entries] = &entries[n_entries];
+            n_entries++;
+            continue;
+        }
+        for (size_t q = g->first; q < g->first + g->n; q++) {
+            const struct rp_line *ln = &lines[order[q]];
+            struct acr_group one;
+            memset(&one, 0, sizeof one);
+            one.first = q;
+            int64_t acc[LOAN_FUNDING_MAX];
+            if ((e = acr_accounts(db, c, ctx, ln, acc, err)) != FLE_OK) {
+                goto done;
+            }
+            if (!acr_group_add(&one, ln, acc) || !acr_group_entry(&one, ln, f, ctx, &entries[n_entries])) {
+                e = fl_error_set(err, FLE_INTERNAL, NULL, "the accrual of loan %" PRId64 " posts nothing", ln->loan->id);
+                goto done;
+            }
+            slot[q] = n_entries;
+            ptrs[n_entries] = &entries[n_entries];
+            n_entries++;
+        }
+    }
+    if ((e = ledger_post(db, ptrs, (unsigned)n_entries, ids, err)) != FLE_OK) {
+        goto done;
+    }
+    for (size_t q = 0; q < m; q++) {
+        struct rp_line *ln = &lines[order[q]];
+        ln->acr_entry_id = ids[slot[q]];
         db_array_i64(&col[0], ln->loan->id);
         db_array_text(&col[1], ln->value_date);
         db_array_i64(&col[2], ln->acr_ord);
         db_array_i64(&col[3], ln->acr_def);
         db_array_i64(&col[4], ln->acr_ord_total);
         db_array_i64(&col[5], ln->acr_def_total);
-        db_array_i64(&col[6], ln->acr_entry_id);
+        char tb[LOAN_FUNDING_MAX * 21 + 3], pb[LOAN_FUNDING_MAX * 21 + 3];
+        int tl = snprintf(tb, sizeof tb, "{"), pl = snprintf(pb, sizeof pb, "{");
+        for (unsigned i = 0; i < ln->acr_np; i++) {
+            tl += snprintf(tb + tl, sizeof tb - (size_t)tl, "%s%" PRId64, i ? "," : "", ln->acr_tr[i]);
+            pl += snprintf(pb + pl, sizeof pb - (size_t)pl, "%s%" PRId64, i ? "," : "", ln->acr_part[i]);
+        }
+        snprintf(tb + tl, sizeof tb - (size_t)tl, "}");
+        snprintf(pb + pl, sizeof pb - (size_t)pl, "}");
+        db_array_text(&col[6], tb);
+        db_array_text(&col[7], pb);
+        db_array_i64(&col[8], ln->acr_entry_id);
     }
-    const char *pa[8];
-    for (int q = 0; q < 7; q++) {
+    const char *pa[10];
+    for (int q = 0; q < 9; q++) {
         if ((pa[q] = db_array_str(&col[q])) == NULL) {
             e = oom(err);
             goto done;
         }
     }
     char ub[21];
-    pa[7] = db_i64_text(ctx->actor->user_id, ub);
-    if ((r = db_exec(db, "accrual_insert", 8, pa, err)) == NULL) {
+    pa[9] = db_i64_text(ctx->actor->user_id, ub);
+    if ((r = db_exec(db, "accrual_insert", 10, pa, err)) == NULL) {
         e = err->code;
         goto done;
     }
-    *posted += (unsigned)m;
+    *posted += (unsigned)n_entries;
 done:
     PQclear(r);
-    for (int q = 0; q < 7; q++) {
+    for (int q = 0; q < 9; q++) {
         db_array_free(&col[q]);
     }
+    free(order);
+    free(slot);
+    free(groups);
     free(entries);
     free(ptrs);
     free(ids);

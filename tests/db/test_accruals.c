@@ -92,14 +92,20 @@ static int64_t loan_l(int64_t fund, int64_t e, json_t *shares)
     return loan;
 }
 
-/* Income and receivable of one loan from its entries (4000 before the NAV allocation moves it). */
+/* A loan's lines on accounts code_like: those of its own entries (reference loan:<id>: repayments,
+ * capitalisations) plus its parts of the accrual entries (its loan_accrual rows; an accrual entry
+ * holds many loans' accruals, docs/loan-servicing.md §9). */
 static int64_t loan_sum(int64_t loan, const char *code_like)
 {
-    char sql[400];
+    char sql[800];
     snprintf(sql, sizeof sql,
-             "SELECT coalesce(sum(l.amount_minor), 0) FROM journal_entry e JOIN journal_line l ON l.entry_id = e.id "
-             "JOIN account a ON a.id = l.account_id WHERE e.event_ref = 'loan:%" PRId64 "' AND a.code LIKE '%s'",
-             loan, code_like);
+             "SELECT (SELECT coalesce(sum(l.amount_minor), 0) FROM journal_entry e JOIN journal_line l ON "
+             "l.entry_id = e.id JOIN account a ON a.id = l.account_id WHERE e.event_ref = 'loan:%" PRId64
+             "' AND a.code LIKE '%s') + CASE WHEN '4000' LIKE '%s' THEN -(SELECT coalesce(sum(ordinary_minor + "
+             "default_minor), 0) FROM loan_accrual WHERE loan_id = %" PRId64 ") WHEN 'T1.INTEREST_RECEIVABLE' LIKE "
+             "'%s' THEN (SELECT coalesce(sum(p), 0) FROM loan_accrual, unnest(tranche_parts) p WHERE loan_id = "
+             "%" PRId64 ") ELSE 0 END",
+             loan, code_like, code_like, loan, code_like, loan);
     return lf_scalar_i64(sql);
 }
 
