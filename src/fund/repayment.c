@@ -398,7 +398,17 @@ static enum fl_err oom(struct fl_error *err)
 
 /* Loads and locks (in id order) the loans of lines[0..n) with their schedule, paid amounts,
  * funding shares and the references already used among the lines'. */
+static enum fl_err chunk_load_opt(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, bool schedules,
+                                  struct fl_error *err);
 static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, struct fl_error *err)
+{
+    return chunk_load_opt(db, c, lines, n, true, err);
+}
+
+/* chunk_load; without schedules, the stored schedules are not read (the month-end close, which
+ * allocates nothing). */
+static enum fl_err chunk_load_opt(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, bool schedules,
+                                  struct fl_error *err)
 {
     memset(c, 0, sizeof *c);
     int64_t *ids = malloc(sizeof(int64_t) * (n ? n : 1));
@@ -533,8 +543,12 @@ static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line 
 
     char lob[21], hib[21];
     const char *pr_range[2] = {db_i64_text(lo, lob), db_i64_text(hi, hib)};
-    r = dense ? db_exec(db, "repayment_load_schedule_range", 2, pr_range, err)
-              : db_exec(db, "repayment_load_schedule", 1, p, err);
+    if (!schedules) {
+        r = db_exec(db, "repayment_load_schedule", 1, (const char *[]){"{}"}, err);
+    } else {
+        r = dense ? db_exec(db, "repayment_load_schedule_range", 2, pr_range, err)
+                  : db_exec(db, "repayment_load_schedule", 1, p, err);
+    }
     if (r == NULL) {
         e = err->code;
         goto done;
@@ -3006,7 +3020,7 @@ static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const in
         lines[i].loan_id = loans[i];
         lines[i].value_date = date;
     }
-    if ((e = chunk_load(db, &c, lines, n, err)) != FLE_OK) {
+    if ((e = chunk_load_opt(db, &c, lines, n, false, err)) != FLE_OK) {
         goto done;
     }
     rate_date d;
