@@ -191,6 +191,11 @@ accrual_status accrual_loan_pay(struct accrual_loan *l, rate_date date, int64_t 
  * on a date is this minus what was posted before. State unchanged. */
 accrual_status accrual_loan_earned(const struct accrual_loan *l, rate_date date, int64_t *earned_minor);
 
+/* accrual_loan_earned in its two parts: *ordinary (interest, capitalised included) and
+ * *default_interest; their sum is accrual_loan_earned's. State unchanged. */
+accrual_status accrual_loan_earned_split(const struct accrual_loan *l, rate_date date, int64_t *ordinary,
+                                         int64_t *default_interest);
+
 /* Principal outstanding = drawn - repaid + capitalised. */
 int64_t accrual_loan_outstanding(const struct accrual_loan *l);
 

@@ -170,6 +170,7 @@ void h_loan_arrears(struct http_req *r, struct http_reply *out);
 void h_loan_payoff(struct http_req *r, struct http_reply *out);
 void h_loan_repayments(struct http_req *r, struct http_reply *out);
 void h_loan_schedule_versions(struct http_req *r, struct http_reply *out);
+void h_loan_accruals(struct http_req *r, struct http_reply *out);
 void h_fund_close(struct http_req *r, struct http_reply *out);
 void h_default_rates_create(struct http_req *r, struct http_reply *out);
 void h_default_rates_list(struct http_req *r, struct http_reply *out);

@@ -170,10 +170,21 @@ json_t *loan_payoff(struct db *db, int64_t loan_id, const char *date, struct fl_
  * "tranches": [{"tranche_id", "principal"}]}]}. Caller owns. FLE_NOT_FOUND loan_id. */
 json_t *repayment_list(struct db *db, int64_t loan_id, struct fl_error *err);
 
+/* A loan's accrual postings in order (docs/loan-servicing.md §9): {"loan_id", "currency",
+ * "accruals": [{"id", "accrual_date", "ordinary_interest", "default_interest", "amount",
+ * "ordinary_total", "default_total", "total", "entry_id", "created_at", "tranches":
+ * [{"tranche_id", "amount"}]}]} (amount = ordinary + default posted by the entry; totals:
+ * recognised to accrual_date; tranches: the loan's non-zero parts of the entry's
+ * T.INTEREST_RECEIVABLE debits, an entry holding a fund's accruals of one date). Caller owns.
+ * FLE_NOT_FOUND loan_id. */
+json_t *loan_accruals(struct db *db, int64_t loan_id, struct fl_error *err);
+
 /* The month-end close of a fund on date (not in the future), inside the caller's transaction
- * (docs/loan-servicing.md §9): posts, for every active loan of the fund, the capitalised interest
- * due by date and not posted yet (Dr T.LOANS / Cr 4000, as a repayment would), and records the
- * close. Idempotent per date: a second close on the same date posts nothing and says
+ * (docs/loan-servicing.md §9): posts, for every active loan of the fund, its accrual to date when
+ * the fund is on the accrual basis (Dr T.INTEREST_RECEIVABLE / Cr 4000, one entry per chunk), the
+ * capitalised interest due by date and not posted yet (Dr T.LOANS / Cr T.INTEREST_RECEIVABLE, or
+ * Cr 4000 on the schedule basis, as a repayment would), then the fund's allowance and NAV
+ * allocation, and records the close. Idempotent per date: a second close on the same date posts nothing and says
  * "already_closed": true. {"fund_id", "close_date", "entries", "already_closed"}. Caller owns.
  * FLE_NOT_FOUND fund_id; FLE_MISSING_FIELD / FLE_BAD_FIELD date; FLE_RULE date (before the fund's
  * last close). */

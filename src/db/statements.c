@@ -634,8 +634,51 @@ const struct db_statement db_statements[] = {
      "SELECT coalesce(max(close_date)::text, ''), coalesce(max(entries) FILTER (WHERE close_date = $2::date), -1) "
      "FROM period_close WHERE fund_id = $1"},
     {"close_loans",
-     "SELECT DISTINCT k.loan_id FROM loan_capitalisation k JOIN loan l ON l.id = k.loan_id WHERE l.fund_id = $1 "
-     "AND l.status = 'active' AND k.entry_id IS NULL AND k.due_date <= $2::date ORDER BY 1"},
+     "SELECT l.id FROM loan l JOIN fund f ON f.id = l.fund_id WHERE l.fund_id = $1 AND l.status = 'active' AND "
+     "(f.servicing_basis = 'accrual' OR EXISTS (SELECT 1 FROM loan_capitalisation k WHERE k.loan_id = l.id "
+     "AND k.entry_id IS NULL AND k.due_date <= $2::date)) ORDER BY 1"},
+    /* repayment.c: accrual postings (docs/loan-servicing.md §9) */
+    {"accrual_load_latest",
+     "SELECT DISTINCT ON (loan_id) loan_id, accrual_date, ordinary_total_minor, default_total_minor "
+     "FROM loan_accrual WHERE loan_id = ANY($1::bigint[]) ORDER BY loan_id, id DESC"},
+    {"accrual_insert",
+     "INSERT INTO loan_accrual (loan_id, accrual_date, ordinary_minor, default_minor, ordinary_total_minor, "
+     "default_total_minor, tranche_ids, tranche_parts, entry_id, created_by) SELECT u.l, u.d, u.o, u.f, u.ot, "
+     "u.ft, u.ti::bigint[], u.tp::bigint[], u.e, $10 FROM unnest($1::bigint[], $2::date[], $3::bigint[], "
+     "$4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bigint[]) "
+     "AS u(l, d, o, f, ot, ft, ti, tp, e) ORDER BY u.l, u.d"},
+    {"accrual_list",
+     "SELECT id, accrual_date, ordinary_minor, default_minor, ordinary_total_minor, default_total_minor, entry_id, "
+     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM loan_accrual "
+     "WHERE loan_id = $1 ORDER BY id"},
+    {"accrual_list_tranches",
+     "SELECT k.id, u.t, u.p FROM loan_accrual k CROSS JOIN LATERAL unnest(k.tranche_ids, k.tranche_parts) "
+     "WITH ORDINALITY AS u(t, p, o) WHERE k.loan_id = $1 ORDER BY k.id, u.o"},
+    /* seal.c: each accrual entry against its loan_accrual rows */
+    {"ledger_verify_accruals",
+     "WITH r AS (SELECT k.*, l.fund_id FROM loan_accrual k JOIN loan l ON l.id = k.loan_id), "
+     "rp AS (SELECT entry_id, CASE WHEN (SELECT coalesce(sum(p), 0) FROM unnest(tranche_parts) p) <> "
+     "ordinary_minor + default_minor THEN 'the tranche parts of loan ' || loan_id || ' do not add up to its "
+     "accrual' WHEN ordinary_total_minor + default_total_minor <> coalesce(lag(ordinary_total_minor + "
+     "default_total_minor) OVER (PARTITION BY loan_id ORDER BY id) + ordinary_minor + default_minor, "
+     "ordinary_total_minor + default_total_minor) THEN 'the cumulative totals of loan ' || loan_id || "
+     "' do not continue its previous accrual''s' WHEN EXISTS (SELECT 1 FROM unnest(tranche_ids) t WHERE NOT "
+     "EXISTS (SELECT 1 FROM loan_funding f WHERE f.loan_id = r.loan_id AND f.tranche_id = t)) THEN 'loan ' || "
+     "loan_id || ' has a part on a tranche that does not fund it' END AS problem FROM r), "
+     "w AS (SELECT entry_id, 'T' || u.t || '.INTEREST_RECEIVABLE' AS code, sum(u.p) AS amt FROM r CROSS JOIN "
+     "LATERAL unnest(r.tranche_ids, r.tranche_parts) AS u(t, p) GROUP BY 1, 2 UNION ALL SELECT entry_id, '4000', "
+     "-sum(ordinary_minor + default_minor) FROM r GROUP BY 1), "
+     "g AS (SELECT jl.entry_id, a.code, sum(jl.amount_minor) AS amt FROM journal_line jl JOIN account a ON "
+     "a.id = jl.account_id WHERE jl.entry_id IN (SELECT entry_id FROM r) GROUP BY 1, 2), "
+     "ln AS (SELECT coalesce(w.entry_id, g.entry_id) AS entry_id, 'its line on ' || coalesce(w.code, g.code) || "
+     "' is ' || coalesce(g.amt, 0) || ' where its accrual rows make ' || coalesce(w.amt, 0) AS problem FROM w "
+     "FULL JOIN g ON g.entry_id = w.entry_id AND g.code = w.code WHERE coalesce(w.amt, 0) <> coalesce(g.amt, 0)), "
+     "hd AS (SELECT DISTINCT r.entry_id, CASE WHEN e.event_type <> 'accrual' THEN 'it is posted as ' || "
+     "e.event_type WHEN e.fund_id <> r.fund_id THEN 'it is posted to another fund than loan ' || r.loan_id || "
+     "'''s' WHEN e.effective_date <> r.accrual_date THEN 'its date is not the accrual date of loan ' || "
+     "r.loan_id END AS problem FROM r JOIN journal_entry e ON e.id = r.entry_id) "
+     "SELECT entry_id, problem FROM (SELECT * FROM rp UNION ALL SELECT * FROM ln UNION ALL SELECT * FROM hd) z "
+     "WHERE problem IS NOT NULL ORDER BY 1 LIMIT 100"},
     {"close_insert",
      "INSERT INTO period_close (fund_id, close_date, entries, created_by) VALUES ($1, $2, $3, $4)"},
     {"repayment_mark_repaid",
@@ -1039,7 +1082,8 @@ const struct db_statement db_statements[] = {
      "SELECT x.loan_id, r.id, x.cls, true FROM journal_entry r JOIN x ON x.entry_id = r.reverses_entry_id "
      "WHERE r.reverses_entry_id = ANY(ARRAY(SELECT entry_id FROM x))), "
      "acc AS MATERIALIZED (SELECT id, CASE WHEN code = '8500' THEN 1 WHEN code ~ " IATI_LOANS_RE " THEN 2 "
-     "WHEN code ~ '^T[0-9]+[.]LOSS$' THEN 3 WHEN code = '4000' THEN 4 ELSE 0 END AS k FROM account "
+     "WHEN code ~ '^T[0-9]+[.]LOSS$' THEN 3 WHEN code = '4000' OR code ~ '^T[0-9]+[.]INTEREST_RECEIVABLE$' THEN 4 "
+     "ELSE 0 END AS k FROM account "
      "WHERE fund_id = $1), "
      "sm AS MATERIALIZED (SELECT jl.entry_id, min(jl.effective_date) AS d, min(jl.currency) AS c1, "
      "max(jl.currency) AS c2, coalesce(sum(jl.amount_minor) FILTER (WHERE acc.k = 1), 0)::bigint AS s8500, "
@@ -1081,7 +1125,8 @@ const struct db_statement db_statements[] = {
      "('2', CASE WHEN cls = 'loan_commitment' AND code = '8500' THEN amt END), "
      "('3', CASE WHEN cls = 'disbursement' AND code ~ " IATI_LOANS_RE " THEN amt END), "
      "('4', CASE WHEN code = '5000' THEN amt END), "
-     "('5', CASE WHEN cls IN ('repayment', 'recovery') AND code = '4000' THEN -amt END), "
+     "('5', CASE WHEN cls IN ('repayment', 'recovery') AND (code = '4000' OR code ~ "
+     "'^T[0-9]+[.]INTEREST_RECEIVABLE$') THEN -amt END), "
      "('6', CASE WHEN (cls = 'repayment' AND code ~ " IATI_LOANS_RE ") "
      "OR (cls = 'recovery' AND code ~ '^T[0-9]+[.]LOSS$') THEN -amt END)) AS t(type, amount) "
      "WHERE t.amount IS NOT NULL GROUP BY t.type ORDER BY t.type"},

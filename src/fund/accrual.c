@@ -988,27 +988,41 @@ accrual_status accrual_loan_pay(struct accrual_loan *l, rate_date date, int64_t 
 
 accrual_status accrual_loan_earned(const struct accrual_loan *l, rate_date date, int64_t *earned)
 {
-    assert(l != NULL && earned != NULL);
+    assert(earned != NULL);
+    int64_t ordinary = 0, dflt = 0;
+    accrual_status st = accrual_loan_earned_split(l, date, &ordinary, &dflt);
+    if (st == ACCRUAL_OK) {
+        *earned = ordinary + dflt;
+    }
+    return st;
+}
+
+accrual_status accrual_loan_earned_split(const struct accrual_loan *l, rate_date date, int64_t *ordinary,
+                                         int64_t *default_interest)
+{
+    assert(l != NULL && ordinary != NULL && default_interest != NULL);
     struct accrual_loan *c = malloc(sizeof *c);
     if (c == NULL) {
         return ACCRUAL_ERR_CAPACITY;
     }
     memcpy(c, l, sizeof *c);
     accrual_status st = accrual_loan_advance(c, date);
-    int64_t total = 0;
+    int64_t ord = 0, dft = 0;
     for (size_t i = 0; st == ACCRUAL_OK && i < c->cur; i++) {
         int64_t open = 0;
         st = open_default(c, i, c->clock, &open);
-        total += c->rows[i].interest_minor + c->rows[i].capitalised_minor + c->rows[i].default_closed_minor + open;
+        ord += c->rows[i].interest_minor + c->rows[i].capitalised_minor;
+        dft += c->rows[i].default_closed_minor + open;
     }
     if (st == ACCRUAL_OK) {
         int64_t open = 0;
         st = open_interest(c, c->clock, &open);
-        total += c->cur_closed_minor + open;
+        ord += c->cur_closed_minor + open;
     }
     free(c);
     if (st == ACCRUAL_OK) {
-        *earned = total;
+        *ordinary = ord;
+        *default_interest = dft;
     }
     return st;
 }

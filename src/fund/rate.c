@@ -369,9 +369,60 @@ static void set_q(mpfr_t out, const job *j, mpfr_rnd_t rnd)
     mpfr_div_ui(out, out, (unsigned long)RATE_SCALE, rnd);
 }
 
+/* Bounds of q^(a/c) at the start precision by (ea, a, c), per thread: a loan book has few
+ * distinct rates and exponents, and their root (of degree up to 400) is most of an interest's cost
+ * (a month-end close computes one for every loan). An entry holds the very values job_eval
+ * computes (MPFR's directed rounding is deterministic), so figures do not change. */
+#define POW_CACHE_SLOTS 64
+struct pow_cache_slot {
+    bool used;
+    int64_t ea;
+    unsigned long a, c;
+    mpfr_t lo, hi;
+};
+static _Thread_local struct pow_cache_slot pow_cache[POW_CACHE_SLOTS];
+static _Thread_local unsigned pow_cache_next;
+
+static const struct pow_cache_slot *pow_cached(const job *j)
+{
+    for (unsigned i = 0; i < POW_CACHE_SLOTS && pow_cache[i].used; i++) {
+        const struct pow_cache_slot *x = &pow_cache[i];
+        if (x->ea == j->ea && x->a == j->a && x->c == j->c) {
+            return x;
+        }
+    }
+    struct pow_cache_slot *x = &pow_cache[pow_cache_next];
+    pow_cache_next = (pow_cache_next + 1) % POW_CACHE_SLOTS;
+    if (!x->used) {
+        mpfr_inits2(RATE_PREC_START_BITS, x->lo, x->hi, (mpfr_ptr)0);
+        x->used = true;
+    }
+    x->ea = j->ea;
+    x->a = j->a;
+    x->c = j->c;
+    const mpfr_rnd_t dir[2] = {MPFR_RNDD, MPFR_RNDU};
+    for (int side = 0; side < 2; side++) {
+        mpfr_ptr y = side == 0 ? x->lo : x->hi;
+        set_q(y, j, dir[side]);
+        mpfr_pow_ui(y, y, j->a, dir[side]);
+        mpfr_rootn_ui(y, y, j->c, dir[side]);
+    }
+    return x;
+}
+
 /* Certified bounds sc->lo <= x <= sc->hi at the current precision (hi may be +inf). */
 static void job_eval(const job *j, scratch *sc)
 {
+    if (j->kind == JOB_INTEREST && mpfr_get_prec(sc->lo) == RATE_PREC_START_BITS) {
+        const struct pow_cache_slot *x = pow_cached(j);
+        mpfr_set(sc->lo, x->lo, MPFR_RNDD); /* exact: the same precision */
+        mpfr_set(sc->hi, x->hi, MPFR_RNDU);
+        mpfr_sub_ui(sc->lo, sc->lo, 1, MPFR_RNDD);
+        mpfr_sub_ui(sc->hi, sc->hi, 1, MPFR_RNDU);
+        mpfr_mul_si(sc->lo, sc->lo, (long)j->amount, MPFR_RNDD);
+        mpfr_mul_si(sc->hi, sc->hi, (long)j->amount, MPFR_RNDU);
+        return;
+    }
     const mpfr_rnd_t dir[2] = {MPFR_RNDD, MPFR_RNDU};
     for (int side = 0; side < 2; side++) {
         mpfr_rnd_t rnd = dir[side];
@@ -676,5 +727,12 @@ rate_status rate_annuity_payment(int64_t principal_minor, int64_t ea, int paymen
 
 void rate_thread_end(void)
 {
+    for (unsigned i = 0; i < POW_CACHE_SLOTS; i++) {
+        if (pow_cache[i].used) {
+            mpfr_clears(pow_cache[i].lo, pow_cache[i].hi, (mpfr_ptr)0);
+            pow_cache[i].used = false;
+        }
+    }
+    pow_cache_next = 0;
     mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
 }

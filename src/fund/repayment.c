@@ -211,6 +211,11 @@ struct rp_loan {
     char last_charge[DATE_TEXT_BYTES]; /* value date of the latest charge, "" when none */
     size_t cap_at, cap_n;   /* its capitalisation rows in the chunk */
     int version;            /* its latest stored schedule version (schedver.h) */
+    /* Accrual postings (docs/loan-servicing.md §9): the cumulative interest recognised by the
+     * loan's latest accrual row (ordinary, default) and its date; has_accrual false: none yet. */
+    bool has_accrual;
+    int64_t acr_ord, acr_def;
+    char last_accrual[DATE_TEXT_BYTES];
 };
 
 /* One row of loan_capitalisation (docs/loan-servicing.md §3). */
@@ -303,6 +308,16 @@ struct rp_line {
     bool ver;
     schedver_reason ver_reason;
     size_t ver_at, ver_n;
+    /* Accrual postings (docs/loan-servicing.md §9). acr: an accrual entry to the value date comes
+     * first, posting acr_ord + acr_def (cumulative totals after it acr_ord_total, acr_def_total;
+     * recognised before it acr_before). recv: the loan is on the accrual basis, so interest
+     * collected and capitalised credits T.INTEREST_RECEIVABLE (a step of the cleared total from
+     * clear_before) instead of 4000. */
+    bool acr, recv;
+    int64_t acr_ord, acr_def, acr_ord_total, acr_def_total, acr_before, clear_before;
+    int64_t acr_entry_id;
+    unsigned acr_np; /* the non-zero tranche parts of its accrual: tranche ids, amounts */
+    int64_t acr_tr[LOAN_FUNDING_MAX], acr_part[LOAN_FUNDING_MAX];
 };
 
 struct rp_alloc {
@@ -341,6 +356,11 @@ struct rp_chunk {
     /* Rows of the schedule versions the lines cut (docs/loan-servicing.md §4). */
     struct accrual_row *vrows;
     size_t n_vrows, cap_vrows;
+    /* T<id>.INTEREST_RECEIVABLE account ids by tranche, opened on first use. */
+    struct rp_recv {
+        int64_t tranche_id, account_id;
+    } * recv;
+    size_t n_recv, cap_recv;
 };
 
 static void chunk_free(struct rp_chunk *c)
@@ -358,6 +378,7 @@ static void chunk_free(struct rp_chunk *c)
     free(c->acc);
     free(c->acc_backup);
     free(c->vrows);
+    free(c->recv);
     memset(c, 0, sizeof *c);
 }
 
@@ -391,8 +412,24 @@ static enum fl_err oom(struct fl_error *err)
 
 /* Loads and locks (in id order) the loans of lines[0..n) with their schedule, paid amounts,
  * funding shares and the references already used among the lines'; the usury caps are borrowed
- * from caps (NULL: read). */
+ * from caps (NULL: read); without schedules, the stored schedules are not read (the month-end
+ * close, which allocates nothing). */
+static enum fl_err chunk_load_full(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, bool schedules,
+                                   const struct servicing_set *caps, struct fl_error *err);
+
 static enum fl_err chunk_load_with(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n,
+                                   const struct servicing_set *caps, struct fl_error *err)
+{
+    return chunk_load_full(db, c, lines, n, true, caps, err);
+}
+
+static enum fl_err chunk_load_opt(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, bool schedules,
+                                  struct fl_error *err)
+{
+    return chunk_load_full(db, c, lines, n, schedules, NULL, err);
+}
+
+static enum fl_err chunk_load_full(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, bool schedules,
                                    const struct servicing_set *caps, struct fl_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -467,6 +504,20 @@ static enum fl_err chunk_load_with(struct db *db, struct rp_chunk *c, struct rp_
         snprintf(l->last_charge, sizeof l->last_charge, "%s", db_str(r, row, 15));
     }
     PQclear(r);
+    if ((r = db_exec(db, "accrual_load_latest", 1, p, err)) == NULL) {
+        e = err->code;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct rp_loan *l = find_loan(c, db_i64(r, i, 0));
+        if (l != NULL) {
+            l->has_accrual = true;
+            snprintf(l->last_accrual, sizeof l->last_accrual, "%s", db_str(r, i, 1));
+            l->acr_ord = db_i64(r, i, 2);
+            l->acr_def = db_i64(r, i, 3);
+        }
+    }
+    PQclear(r);
     {
         int64_t *lid = malloc(sizeof(int64_t) * (c->n_loans ? c->n_loans : 1));
         if (lid == NULL) {
@@ -526,8 +577,12 @@ static enum fl_err chunk_load_with(struct db *db, struct rp_chunk *c, struct rp_
 
     char lob[21], hib[21];
     const char *pr_range[2] = {db_i64_text(lo, lob), db_i64_text(hi, hib)};
-    r = dense ? db_exec(db, "repayment_load_schedule_range", 2, pr_range, err)
-              : db_exec(db, "repayment_load_schedule", 1, p, err);
+    if (!schedules) {
+        r = db_exec(db, "repayment_load_schedule", 1, (const char *[]){"{}"}, err);
+    } else {
+        r = dense ? db_exec(db, "repayment_load_schedule_range", 2, pr_range, err)
+                  : db_exec(db, "repayment_load_schedule", 1, p, err);
+    }
     if (r == NULL) {
         e = err->code;
         goto done;
@@ -641,7 +696,7 @@ done:
 
 static enum fl_err chunk_load(struct db *db, struct rp_chunk *c, struct rp_line *lines, size_t n, struct fl_error *err)
 {
-    return chunk_load_with(db, c, lines, n, NULL, err);
+    return chunk_load_full(db, c, lines, n, true, NULL, err);
 }
 
 static enum fl_err fund_accounts(struct db *db, struct rp_chunk *c, int64_t fund_id, const struct rp_fund **out,
@@ -763,6 +818,96 @@ static bool add_part(struct repayment_allocation *a, int no, bool principal, int
     return true;
 }
 
+/* ---- accrual postings (docs/loan-servicing.md §9) ---- */
+
+/* What loan l had cleared from interest recognised before an event: ordinary interest collected
+ * (the replay's rows, a) and capitalised interest posted (l), and default interest collected. */
+static void cleared_totals(const struct accrual_loan *a, const struct rp_loan *l, int64_t *ord, int64_t *def)
+{
+    int64_t paid = 0;
+    for (size_t i = 0; i < a->n_rows; i++) {
+        paid += a->rows[i].interest_paid_minor;
+    }
+    *ord = paid + l->cap_posted;
+    *def = a->default_paid_minor;
+}
+
+/* The accrual of loan l to date d (a: its replayed state before any event on d): interest earned
+ * from the start to d less what is recognised already: the latest accrual row's totals or, before
+ * the loan's first row, what its repayments and capitalisations recognised (cash basis until
+ * then). Sets ln->acr and its figures; nothing when d is before the loan's latest accrual (the
+ * interest to d is in the books already) or when nothing is to post. */
+static accrual_status accrual_to(const struct accrual_loan *a, const struct rp_loan *l, rate_date d, const char *date,
+                                 struct rp_line *ln)
+{
+    ln->acr = false;
+    if (l->has_accrual && strcmp(date, l->last_accrual) < 0) {
+        return ACCRUAL_OK;
+    }
+    int64_t ord = 0, dft = 0, base_ord = l->acr_ord, base_def = l->acr_def;
+    accrual_status st = accrual_loan_earned_split(a, d, &ord, &dft);
+    if (st != ACCRUAL_OK) {
+        return st;
+    }
+    if (!l->has_accrual) {
+        cleared_totals(a, l, &base_ord, &base_def);
+    }
+    ln->acr_before = base_ord + base_def;
+    ln->acr_ord = ord - base_ord;
+    ln->acr_def = dft - base_def;
+    ln->acr_ord_total = ord;
+    ln->acr_def_total = dft;
+    ln->acr = ln->acr_ord + ln->acr_def != 0;
+    return ACCRUAL_OK;
+}
+
+/* The loan's running totals after an accrual line. */
+static void accrual_commit(struct rp_loan *l, const struct rp_line *ln)
+{
+    if (ln->acr) {
+        l->has_accrual = true;
+        l->acr_ord = ln->acr_ord_total;
+        l->acr_def = ln->acr_def_total;
+        snprintf(l->last_accrual, sizeof l->last_accrual, "%s", ln->value_date);
+    }
+}
+
+/* The id of tranche l->tranche_id[i]'s T<id>.INTEREST_RECEIVABLE, opened on first use. */
+static enum fl_err recv_account(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, const struct rp_loan *l,
+                                unsigned i, int64_t *id, struct fl_error *err)
+{
+    for (size_t k = 0; k < c->n_recv; k++) {
+        if (c->recv[k].tranche_id == l->tranche_id[i]) {
+            *id = c->recv[k].account_id;
+            return FLE_OK;
+        }
+    }
+    if (c->n_recv == c->cap_recv) {
+        size_t cap = c->cap_recv ? 2 * c->cap_recv : 16;
+        struct rp_recv *x = realloc(c->recv, cap * sizeof *x);
+        if (x == NULL) {
+            return oom(err);
+        }
+        c->recv = x;
+        c->cap_recv = cap;
+    }
+    char code[64], name[96];
+    snprintf(code, sizeof code, "T%" PRId64 ".INTEREST_RECEIVABLE", l->tranche_id[i]);
+    snprintf(name, sizeof name, "Tranche %" PRId64 ": interest earned, not yet received", l->tranche_id[i]);
+    enum fl_err e = fund_account_ensure(db, ctx->actor, l->fund_id, code, name, "asset", l->currency, id, err);
+    if (e != FLE_OK) {
+        return e;
+    }
+    c->recv[c->n_recv++] = (struct rp_recv){l->tranche_id[i], *id};
+    return FLE_OK;
+}
+
+/* Appends to e the lines sign * (split(after) - split(before)) on the loan's tranches'
+ * receivables (a step of a cumulative total, §10; a zero part posts no line). */
+static enum fl_err recv_lines(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, const struct rp_loan *l,
+                              int64_t before, int64_t after, int sign, struct ledger_entry *e, unsigned *k,
+                              struct fl_error *err);
+
 /* Allocates a line with the accrual engine (docs/loan-servicing.md §6, §7): accrual_loan_pay on
  * the loan's replayed state. Per instalment, interest and principal go where the engine put
  * them; a prepayment is recorded against the stored schedule's last instalments backwards (the
@@ -796,8 +941,13 @@ static enum fl_err engine_evaluate(struct rp_chunk *c, struct rp_loan *l, struct
         ip[i] = acc->rows[i].interest_paid_minor;
         pp[i] = acc->rows[i].principal_paid_minor;
     }
-    int64_t applied[ACCRUAL_BUCKETS], payoff = 0;
+    int64_t applied[ACCRUAL_BUCKETS], payoff = 0, clear_ord = 0, clear_def = 0;
+    cleared_totals(acc, l, &clear_ord, &clear_def);
     accrual_status st = accrual_loan_pay(acc, vd, ln->amount_minor, ln->choice, applied, &payoff);
+    if (st == ACCRUAL_OK) {
+        /* The accrual to the value date, on the state before the payment (§9). */
+        st = accrual_to(c->acc_backup, l, vd, ln->value_date, ln);
+    }
     if (st != ACCRUAL_OK) {
         memcpy(acc, c->acc_backup, sizeof *acc);
         char ob[MONEY_TEXT_MAX];
@@ -917,6 +1067,9 @@ static enum fl_err engine_evaluate(struct rp_chunk *c, struct rp_loan *l, struct
     }
     l->cap_set = l->cap_set || ln->cap_post != 0;
     l->cap_posted = acc->capitalised_minor;
+    ln->recv = true;
+    ln->clear_before = clear_ord + clear_def;
+    accrual_commit(l, ln);
     ln->engine = true;
     ln->cap_after = acc->capitalised_minor;
     ln->fee_charges = charges_part(l, applied[ACCRUAL_BUCKET_FEES]);
@@ -1128,7 +1281,15 @@ static enum fl_err build_cap_entry(struct db *db, struct rp_chunk *c, const stru
             e->lines[k++] = (struct ledger_line){l->loans_account[i], "", parts[i]};
         }
     }
-    e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->cap_post};
+    if (ln->recv) {
+        /* The interest was accrued first: it leaves the receivable (§9). */
+        x = recv_lines(db, c, ctx, l, ln->clear_before, ln->clear_before + ln->cap_post, -1, e, &k, err);
+        if (x != FLE_OK) {
+            return x;
+        }
+    } else {
+        e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->cap_post};
+    }
     assert(k <= LEDGER_LINES_MAX);
     for (unsigned i = 0; i < k; i++) {
         memcpy(e->lines[i].currency, l->currency, CURRENCY_CODE_BYTES);
@@ -1167,7 +1328,13 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
             }
         }
     }
-    if (ln->interest > 0) {
+    if (ln->interest > 0 && ln->recv) {
+        /* Interest and default interest collected clear the receivable (§9). */
+        int64_t from = ln->clear_before + ln->cap_post;
+        if ((x = recv_lines(db, c, ctx, l, from, from + ln->interest, -1, e, &k, err)) != FLE_OK) {
+            return x;
+        }
+    } else if (ln->interest > 0) {
         e->lines[k++] = (struct ledger_line){f->interest_income, "", -ln->interest};
     }
     if (ln->bucket[WATERFALL_BUCKET_FEES] > ln->fee_charges) {
@@ -1186,6 +1353,293 @@ static enum fl_err build_entry(struct db *db, struct rp_chunk *c, const struct r
     }
     e->n_lines = k;
     return FLE_OK;
+}
+
+static enum fl_err recv_lines(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, const struct rp_loan *l,
+                              int64_t before, int64_t after, int sign, struct ledger_entry *e, unsigned *k,
+                              struct fl_error *err)
+{
+    int64_t parts[LOAN_FUNDING_MAX];
+    if (!step_split(l, before, after, parts)) {
+        return fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
+    }
+    for (unsigned i = 0; i < l->n_funding; i++) {
+        if (parts[i] == 0) {
+            continue;
+        }
+        int64_t acc = 0;
+        enum fl_err x = recv_account(db, c, ctx, l, i, &acc, err);
+        if (x != FLE_OK) {
+            return x;
+        }
+        assert(*k < LEDGER_LINES_MAX);
+        e->lines[(*k)++] = (struct ledger_line){acc, "", sign * parts[i]};
+    }
+    return FLE_OK;
+}
+
+/* One accrual entry being built: a fund's accruals of one date (docs/loan-servicing.md §9), Dr
+ * each tranche's receivable the sum of the loans' parts on it, Cr 4000 their total. */
+struct acr_group {
+    size_t first, n; /* its lines: order[first .. first + n) */
+    unsigned n_acc;  /* receivable accounts in it */
+    int64_t acc[LEDGER_LINES_MAX - 1], amt[LEDGER_LINES_MAX - 1];
+    int64_t total;
+};
+
+/* Adds line ln's parts (on accounts acc) to g; false (g unchanged) when they would not fit in
+ * one entry. */
+static bool acr_group_add(struct acr_group *g, const struct rp_line *ln, const int64_t *acc)
+{
+    unsigned extra = 0;
+    for (unsigned i = 0; i < ln->acr_np; i++) {
+        bool found = false;
+        for (unsigned k = 0; k < g->n_acc && !found; k++) {
+            found = g->acc[k] == acc[i];
+        }
+        extra += found ? 0 : 1;
+    }
+    if (g->n_acc + extra > LEDGER_LINES_MAX - 1) {
+        return false;
+    }
+    for (unsigned i = 0; i < ln->acr_np; i++) {
+        unsigned k = 0;
+        while (k < g->n_acc && g->acc[k] != acc[i]) {
+            k++;
+        }
+        if (k == g->n_acc) {
+            g->acc[g->n_acc] = acc[i];
+            g->amt[g->n_acc++] = 0;
+        }
+        g->amt[k] += ln->acr_part[i];
+    }
+    g->total += ln->acr_ord + ln->acr_def;
+    g->n++;
+    return true;
+}
+
+/* The entry of a group (ln0: its first line); false when its lines all net to zero. */
+static bool acr_group_entry(const struct acr_group *g, const struct rp_line *ln0, const struct rp_fund *f,
+                            const struct rp_ctx *ctx, struct ledger_entry *e)
+{
+    const struct rp_loan *l = ln0->loan;
+    memset(e, 0, offsetof(struct ledger_entry, lines));
+    e->fund_id = l->fund_id;
+    e->posted_by = ctx->actor->user_id;
+    snprintf(e->effective_date, sizeof e->effective_date, "%s", ln0->value_date);
+    if (g->n == 1) {
+        snprintf(e->memo, sizeof e->memo, "interest earned, not yet received: loan %" PRId64, l->id);
+    } else {
+        snprintf(e->memo, sizeof e->memo, "interest earned, not yet received: %zu loans", g->n);
+    }
+    snprintf(e->event_type, sizeof e->event_type, "accrual");
+    snprintf(e->event_ref, sizeof e->event_ref, "fund:%" PRId64, l->fund_id);
+    unsigned k = 0;
+    for (unsigned i = 0; i < g->n_acc; i++) {
+        if (g->amt[i] != 0) {
+            e->lines[k++] = (struct ledger_line){g->acc[i], "", g->amt[i]};
+        }
+    }
+    if (g->total != 0) {
+        e->lines[k++] = (struct ledger_line){f->interest_income, "", -g->total};
+    }
+    for (unsigned i = 0; i < k; i++) {
+        memcpy(e->lines[i].currency, l->currency, CURRENCY_CODE_BYTES);
+    }
+    e->n_lines = k;
+    return k >= 2;
+}
+
+/* The receivable accounts of line ln's parts. */
+static enum fl_err acr_accounts(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, const struct rp_line *ln,
+                                int64_t *acc, struct fl_error *err)
+{
+    for (unsigned i = 0; i < ln->acr_np; i++) {
+        unsigned pos = 0;
+        while (pos + 1 < ln->loan->n_funding && ln->loan->tranche_id[pos] != ln->acr_tr[i]) {
+            pos++;
+        }
+        enum fl_err e = recv_account(db, c, ctx, ln->loan, pos, &acc[i], err);
+        if (e != FLE_OK) {
+            return e;
+        }
+    }
+    return FLE_OK;
+}
+
+/* Orders accrual lines by fund, currency and date, then as given. */
+static const struct rp_line *acr_sort_base;
+static int cmp_acr(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    const struct rp_line *p = &acr_sort_base[x], *q = &acr_sort_base[y];
+    if (p->loan->fund_id != q->loan->fund_id) {
+        return p->loan->fund_id < q->loan->fund_id ? -1 : 1;
+    }
+    int cmp = strcmp(p->loan->currency, q->loan->currency);
+    if (cmp == 0) {
+        cmp = strcmp(p->value_date, q->value_date);
+    }
+    return cmp != 0 ? cmp : (x > y) - (x < y);
+}
+
+/* Posts the accruals of lines[0..n) (those applied with acr): one entry per fund and date (more
+ * when the tranches would not fit in one entry's lines, and loan by loan when a group's lines all
+ * net to zero) and a loan_accrual row per line; ln->acr_entry_id is set. *posted += entries. */
+static enum fl_err post_accruals(struct db *db, struct rp_chunk *c, const struct rp_ctx *ctx, struct rp_line *lines,
+                                 size_t n, unsigned *posted, struct fl_error *err)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        m += lines[i].applied && lines[i].acr ? 1 : 0;
+    }
+    if (m == 0) {
+        return FLE_OK;
+    }
+    assert(m <= LEDGER_BATCH_ENTRIES_MAX);
+    size_t *order = malloc(m * sizeof *order), *slot = malloc(m * sizeof *slot);
+    struct acr_group *groups = malloc(m * sizeof *groups);
+    struct ledger_entry *entries = malloc(m * sizeof *entries);
+    const struct ledger_entry **ptrs = malloc(m * sizeof *ptrs);
+    int64_t *ids = malloc(m * sizeof *ids);
+    struct db_array col[9];
+    for (int q = 0; q < 9; q++) {
+        db_array_init(&col[q]);
+    }
+    PGresult *r = NULL;
+    enum fl_err e = FLE_OK;
+    if (order == NULL || slot == NULL || groups == NULL || entries == NULL || ptrs == NULL || ids == NULL) {
+        e = oom(err);
+        goto done;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rp_line *ln = &lines[i];
+        if (!ln->applied || !ln->acr) {
+            continue;
+        }
+        order[j++] = i;
+        /* The loan's parts: a step of its recognised total (§10). */
+        const struct rp_loan *l = ln->loan;
+        int64_t parts[LOAN_FUNDING_MAX];
+        if (!step_split(l, ln->acr_before, ln->acr_before + ln->acr_ord + ln->acr_def, parts)) {
+            e = fl_error_set(err, FLE_CONFLICT, "loan_id", "loan %" PRId64 " has no funding shares", l->id);
+            goto done;
+        }
+        ln->acr_np = 0;
+        for (unsigned k = 0; k < l->n_funding; k++) {
+            if (parts[k] != 0) {
+                ln->acr_tr[ln->acr_np] = l->tranche_id[k];
+                ln->acr_part[ln->acr_np++] = parts[k];
+            }
+        }
+    }
+    acr_sort_base = lines;
+    qsort(order, m, sizeof *order, cmp_acr);
+    size_t n_groups = 0;
+    for (size_t q = 0; q < m; q++) {
+        const struct rp_line *ln = &lines[order[q]];
+        int64_t acc[LOAN_FUNDING_MAX];
+        if ((e = acr_accounts(db, c, ctx, ln, acc, err)) != FLE_OK) {
+            goto done;
+        }
+        struct acr_group *g = n_groups ? &groups[n_groups - 1] : NULL;
+        const struct rp_line *head = g ? &lines[order[g->first]] : NULL;
+        if (g == NULL || head->loan->fund_id != ln->loan->fund_id ||
+            strcmp(head->loan->currency, ln->loan->currency) != 0 || strcmp(head->value_date, ln->value_date) != 0 ||
+            !acr_group_add(g, ln, acc)) {
+            g = &groups[n_groups++];
+            memset(g, 0, sizeof *g);
+            g->first = q;
+            bool fits = acr_group_add(g, ln, acc);
+            assert(fits);
+            (void)fits;
+        }
+    }
+    /* The entries: slot[q] is the entry of order[q]. */
+    size_t n_entries = 0;
+    for (size_t gi = 0; gi < n_groups; gi++) {
+        const struct acr_group *g = &groups[gi];
+        const struct rp_fund *f = NULL;
+        if ((e = fund_accounts(db, c, lines[order[g->first]].loan->fund_id, &f, err)) != FLE_OK) {
+            goto done;
+        }
+        if (acr_group_entry(g, &lines[order[g->first]], f, ctx, &entries[n_entries])) {
+            for (size_t q = 0; q < g->n; q++) {
+                slot[g->first + q] = n_entries;
+            }
+            ptrs[n_entries] = &entries[n_entries];
+            n_entries++;
+            continue;
+        }
+        for (size_t q = g->first; q < g->first + g->n; q++) {
+            const struct rp_line *ln = &lines[order[q]];
+            struct acr_group one;
+            memset(&one, 0, sizeof one);
+            one.first = q;
+            int64_t acc[LOAN_FUNDING_MAX];
+            if ((e = acr_accounts(db, c, ctx, ln, acc, err)) != FLE_OK) {
+                goto done;
+            }
+            if (!acr_group_add(&one, ln, acc) || !acr_group_entry(&one, ln, f, ctx, &entries[n_entries])) {
+                e = fl_error_set(err, FLE_INTERNAL, NULL, "the accrual of loan %" PRId64 " posts nothing", ln->loan->id);
+                goto done;
+            }
+            slot[q] = n_entries;
+            ptrs[n_entries] = &entries[n_entries];
+            n_entries++;
+        }
+    }
+    if ((e = ledger_post(db, ptrs, (unsigned)n_entries, ids, err)) != FLE_OK) {
+        goto done;
+    }
+    for (size_t q = 0; q < m; q++) {
+        struct rp_line *ln = &lines[order[q]];
+        ln->acr_entry_id = ids[slot[q]];
+        db_array_i64(&col[0], ln->loan->id);
+        db_array_text(&col[1], ln->value_date);
+        db_array_i64(&col[2], ln->acr_ord);
+        db_array_i64(&col[3], ln->acr_def);
+        db_array_i64(&col[4], ln->acr_ord_total);
+        db_array_i64(&col[5], ln->acr_def_total);
+        char tb[LOAN_FUNDING_MAX * 21 + 3], pb[LOAN_FUNDING_MAX * 21 + 3];
+        int tl = snprintf(tb, sizeof tb, "{"), pl = snprintf(pb, sizeof pb, "{");
+        for (unsigned i = 0; i < ln->acr_np; i++) {
+            tl += snprintf(tb + tl, sizeof tb - (size_t)tl, "%s%" PRId64, i ? "," : "", ln->acr_tr[i]);
+            pl += snprintf(pb + pl, sizeof pb - (size_t)pl, "%s%" PRId64, i ? "," : "", ln->acr_part[i]);
+        }
+        snprintf(tb + tl, sizeof tb - (size_t)tl, "}");
+        snprintf(pb + pl, sizeof pb - (size_t)pl, "}");
+        db_array_text(&col[6], tb);
+        db_array_text(&col[7], pb);
+        db_array_i64(&col[8], ln->acr_entry_id);
+    }
+    const char *pa[10];
+    for (int q = 0; q < 9; q++) {
+        if ((pa[q] = db_array_str(&col[q])) == NULL) {
+            e = oom(err);
+            goto done;
+        }
+    }
+    char ub[21];
+    pa[9] = db_i64_text(ctx->actor->user_id, ub);
+    if ((r = db_exec(db, "accrual_insert", 10, pa, err)) == NULL) {
+        e = err->code;
+        goto done;
+    }
+    *posted += (unsigned)n_entries;
+done:
+    PQclear(r);
+    for (int q = 0; q < 9; q++) {
+        db_array_free(&col[q]);
+    }
+    free(order);
+    free(slot);
+    free(groups);
+    free(entries);
+    free(ptrs);
+    free(ids);
+    return e;
 }
 
 static const char *const bucket_cols[WATERFALL_BUCKETS] = {"fees", "overdue_interest", "overdue_principal",
@@ -1226,6 +1680,11 @@ static enum fl_err chunk_write(struct db *db, struct rp_chunk *c, const struct r
         return FLE_OK;
     }
     assert(k <= REPAYMENT_IMPORT_CHUNK);
+    unsigned n_acr = 0;
+    enum fl_err ea = post_accruals(db, c, ctx, lines, n, &n_acr, err);
+    if (ea != FLE_OK) {
+        return ea;
+    }
     _Static_assert(2 * REPAYMENT_IMPORT_CHUNK <= LEDGER_BATCH_ENTRIES_MAX, "capitalisation and repayment entries");
     struct ledger_entry *entries = malloc(n_entries * sizeof *entries);
     const struct ledger_entry **ptrs = malloc(n_entries * sizeof *ptrs);
@@ -2594,11 +3053,66 @@ done:
     return json_pack("{s:I, s:s, s:o}", "loan_id", (json_int_t)loan_id, "currency", cur, "repayments", list);
 }
 
+json_t *loan_accruals(struct db *db, int64_t loan_id, struct fl_error *err)
+{
+    char lb[21];
+    const char *p[1] = {db_i64_text(loan_id, lb)};
+    PGresult *r = db_exec(db, "loan_get", 1, p, err);
+    if (r == NULL) {
+        return NULL;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
+        return NULL;
+    }
+    char cur[CURRENCY_CODE_BYTES];
+    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
+    PQclear(r);
+    PGresult *rt = NULL;
+    json_t *list = NULL;
+    if ((r = db_exec(db, "accrual_list", 1, p, err)) == NULL ||
+        (rt = db_exec(db, "accrual_list_tranches", 1, p, err)) == NULL) {
+        goto done;
+    }
+    list = json_array();
+    int it = 0;
+    for (int i = 0; list != NULL && i < PQntuples(r); i++) {
+        int64_t id = db_i64(r, i, 0), o = db_i64(r, i, 2), d = db_i64(r, i, 3), ot = db_i64(r, i, 4),
+                dt = db_i64(r, i, 5);
+        json_t *x = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:s}", "id", (json_int_t)id,
+                              "accrual_date", db_str(r, i, 1), "ordinary_interest", jv_amount(o, cur),
+                              "default_interest", jv_amount(d, cur), "amount", jv_amount(o + d, cur), "ordinary_total",
+                              jv_amount(ot, cur), "default_total", jv_amount(dt, cur), "total",
+                              jv_amount(ot + dt, cur), "entry_id", (json_int_t)db_i64(r, i, 6), "created_at",
+                              db_str(r, i, 7));
+        json_t *tr = json_array();
+        for (; it < PQntuples(rt) && db_i64(rt, it, 0) == id; it++) {
+            json_array_append_new(tr, json_pack("{s:I, s:o}", "tranche_id", (json_int_t)db_i64(rt, it, 1), "amount",
+                                                jv_amount(db_i64(rt, it, 2), cur)));
+        }
+        if (x == NULL || tr == NULL || json_object_set_new(x, "tranches", tr) != 0 ||
+            json_array_append_new(list, x) != 0) {
+            json_decref(list);
+            list = NULL;
+            oom(err);
+        }
+    }
+done:
+    PQclear(r);
+    PQclear(rt);
+    if (list == NULL) {
+        return NULL;
+    }
+    return json_pack("{s:I, s:s, s:o}", "loan_id", (json_int_t)loan_id, "currency", cur, "accruals", list);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Month-end close                                                                             */
 
-/* Posts the capitalisations of loans[0..n) due by date and not posted yet, one entry per loan,
- * as repayments post them (build_cap_entry); *posted += entries. */
+/* Posts, one entry each per loan, the accruals to date of loans[0..n) on the accrual basis
+ * (post_accruals), then the capitalisations due by date and not posted yet as repayments post
+ * them (build_cap_entry); *posted += entries. */
 static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const int64_t *loans, size_t n,
                                const char *date, unsigned *posted, struct fl_error *err)
 {
@@ -2626,9 +3140,12 @@ static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const in
         lines[i].loan_id = loans[i];
         lines[i].value_date = date;
     }
-    if ((e = chunk_load(db, &c, lines, n, err)) != FLE_OK) {
+    if ((e = chunk_load_opt(db, &c, lines, n, false, err)) != FLE_OK) {
         goto done;
     }
+    rate_date d;
+    ok = ledger_date_parse(date, &d);
+    assert(ok);
     size_t k = 0;
     for (size_t i = 0; i < n && e == FLE_OK; i++) {
         struct rp_line *ln = &lines[i];
@@ -2637,6 +3154,35 @@ static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const in
             continue;
         }
         ln->loan = l;
+        /* A loan on the accrual basis: its accrual to the date first (§9), unless an event
+         * after the date is recorded (that event accrued to its own, later date). */
+        bool usable = false;
+        if ((e = engine_state(&c, l, &usable, err)) != FLE_OK) {
+            break;
+        }
+        if (usable) {
+            int64_t co = 0, cd = 0;
+            cleared_totals(c.acc, l, &co, &cd);
+            ln->recv = true;
+            ln->clear_before = co + cd;
+            if (rate_date_to_days(d) >= rate_date_to_days(c.acc->clock)) {
+                accrual_status st = accrual_to(c.acc, l, d, date, ln);
+                if (st == ACCRUAL_ERR_NO_CAP) {
+                    e = fl_error_set(err, FLE_RULE, "date",
+                                     "loan %" PRId64 " earns default interest over a day with no usury cap recorded "
+                                     "for its modality: record the cap in force (usury_rate) before the close",
+                                     l->id);
+                    break;
+                }
+                if (st != ACCRUAL_OK) {
+                    e = fl_error_set(err, FLE_CONFLICT, "fund_id", "loan %" PRId64 " cannot accrue to %s: %s", l->id,
+                                     date, accrual_status_text(st));
+                    break;
+                }
+                accrual_commit(l, ln);
+                ln->applied = ln->acr;
+            }
+        }
         ln->lent_before = l->drawn + l->cap_posted;
         for (size_t q = 0; q < l->cap_n; q++) {
             struct rp_cap *x = &c.caps[l->cap_at + q];
@@ -2657,7 +3203,8 @@ static enum fl_err close_chunk(struct db *db, const struct rp_ctx *ctx, const in
         ptrs[k] = &entries[k];
         k++;
     }
-    if (e != FLE_OK || k == 0 || (e = ledger_post(db, ptrs, (unsigned)k, ids, err)) != FLE_OK) {
+    if (e != FLE_OK || (e = post_accruals(db, &c, ctx, lines, n, posted, err)) != FLE_OK || k == 0 ||
+        (e = ledger_post(db, ptrs, (unsigned)k, ids, err)) != FLE_OK) {
         goto done;
     }
     size_t j = 0;

@@ -116,6 +116,11 @@ void h_loan_schedule_versions(struct http_req *r, struct http_reply *out)
     http_read_id(r, out, schedver_list);
 }
 
+void h_loan_accruals(struct http_req *r, struct http_reply *out)
+{
+    http_read_id(r, out, loan_accruals);
+}
+
 /* ---- month-end close ---- */
 
 void h_fund_close(struct http_req *r, struct http_reply *out)

@@ -93,6 +93,8 @@ static const struct http_route routes[] = {
      "repayments with their allocation per bucket, instalment and tranche"},
     {"GET", "/v1/loans/{loan_id}/schedule-versions", STAFF, false, h_loan_schedule_versions,
      "every stored schedule version of the loan with its reason, event and rows"},
+    {"GET", "/v1/loans/{loan_id}/accruals", STAFF, false, h_loan_accruals,
+     "accrual postings: interest earned, not yet received"},
     {"POST", "/v1/loans/{loan_id}/write-off", R(FUND_MANAGER), true, h_writeoff_propose, "propose a write-off"},
     {"POST", "/v1/loans/{loan_id}/recoveries", R(FUND_MANAGER), true, h_recoveries_create,
      "record a recovery on a written-off loan"},

@@ -372,7 +372,8 @@ static void loan_event_read(const PGresult *r, int row, struct loan_event *ev)
 
 /* The IATI transactions of one loan event (docs/fund-operations.md): approval is an outgoing
  * commitment (Dr 8500), a drawdown a disbursement (Dr T.LOANS), a repayment or recovery an
- * interest payment (Cr 4000) and a loan repayment (Cr T.LOANS, or Cr T.LOSS for a recovery).
+ * interest payment (Cr 4000, or on the accrual basis Cr T.INTEREST_RECEIVABLE: s4000 sums both) and
+ * a loan repayment (Cr T.LOANS, or Cr T.LOSS for a recovery).
  * A write-off is none: it shows in loan-status. A reversal has the sign of its lines. */
 static unsigned loan_event_tx(const struct loan_event *ev, enum iati_tx types[2], int64_t amounts[2])
 {

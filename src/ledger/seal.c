@@ -640,16 +640,17 @@ static const char *const origins_sql[] = {
     "'nav_allocation' AND a.object_id = n.id::text AND a.action = 'nav.allocate') FROM nav_allocation n "
     "WHERE n.entry_id IS NOT NULL UNION ALL SELECT DISTINCT c.entry_id, 'capitalisation', c.loan_id, true "
     "FROM loan_capitalisation c WHERE c.entry_id IS NOT NULL UNION ALL SELECT entry_id, 'loan_charge', loan_id, true "
-    "FROM loan_charge), ",
+    "FROM loan_charge UNION ALL SELECT DISTINCT k.entry_id, 'accrual', "
+    "l.fund_id, true FROM loan_accrual k JOIN loan l ON l.id = k.loan_id), ",
     "x AS (SELECT e.id, e.event_type, e.event_ref, CASE WHEN e.event_type NOT IN ('manual', "
     "'reversal', 'tranche_signed', 'commitment_cancellation', 'loan_commitment', 'disbursement', "
     "'write_off', 'contribution', 'repayment', 'recovery', 'waterfall', 'provision', 'nav_allocation', "
-    "'capitalisation', 'loan_charge') "
+    "'capitalisation', 'loan_charge', 'accrual') "
     "THEN 'no posting path writes this event type' WHEN e.event_type IN ('manual', 'reversal', 'tranche_signed', "
     "'loan_commitment', 'disbursement', 'write_off', 'loan_charge') AND pr.entry_id IS NULL THEN 'no approved "
     "proposal posted it (no four-eyes record)' WHEN e.event_type IN ('contribution', 'repayment', "
     "'recovery', 'waterfall', 'disbursement', 'write_off', 'provision', 'nav_allocation', 'capitalisation', "
-    "'loan_charge') "
+    "'loan_charge', 'accrual') "
     "AND bz.entry_id IS NULL THEN 'no ' || "
     "e.event_type || ' row records it' WHEN e.event_type = 'commitment_cancellation' AND pr.entry_id "
     "IS NULL AND bz.entry_id IS NULL THEN 'neither an approved proposal nor a commitment_cancellation "
@@ -661,7 +662,8 @@ static const char *const origins_sql[] = {
     "posted by a proposal of kind ' || pr.kind WHEN e.event_ref IS DISTINCT FROM CASE WHEN "
     "bz.entry_id IS NOT NULL THEN (CASE bz.src WHEN 'contribution' THEN 'tranche:' WHEN "
     "'commitment_cancellation' THEN 'tranche:' WHEN 'waterfall' THEN 'waterfall_run:' WHEN 'provision' THEN "
-    "'provision_run:' WHEN 'nav_allocation' THEN 'nav_allocation:' ELSE 'loan:' END) || bz.ref_id WHEN pr.kind = 'journal_entry' THEN 'proposal:' || pr.id WHEN pr.kind = "
+    "'provision_run:' WHEN 'nav_allocation' THEN 'nav_allocation:' WHEN 'accrual' THEN 'fund:' ELSE 'loan:' "
+    "END) || bz.ref_id WHEN pr.kind = 'journal_entry' THEN 'proposal:' || pr.id WHEN pr.kind = "
     "'reversal' THEN 'entry:' || pr.rev_of WHEN pr.kind IN ('tranche', 'tranche_change') THEN "
     "'tranche:' || pr.tranche_of WHEN pr.kind = 'loan' THEN 'loan:' || pr.loan_of END THEN 'its "
     "reference does not name the row that produced it' WHEN e.event_type = 'reversal' AND "
@@ -710,6 +712,24 @@ static enum fl_err verify_origins(struct db *db, struct ledger_verify_report *re
     /* The ones not listed still count. */
     if (n > 0 && db_i64(r, 0, 4) > n) {
         rep->problems_total += (unsigned)(db_i64(r, 0, 4) - n);
+    }
+    PQclear(r);
+    return FLE_OK;
+}
+
+/* Every accrual entry against its loan_accrual rows (docs/loan-servicing.md §9): an `accrual`
+ * entry of the loans' fund on their date, crediting 4000 with the sum of the rows and debiting
+ * each tranche's T.INTEREST_RECEIVABLE with the sum of the rows' parts on it and nothing else;
+ * each row's parts adding up to it, on tranches that fund its loan, and its totals continuing the
+ * loan's previous row. */
+static enum fl_err verify_accruals(struct db *db, struct ledger_verify_report *rep, struct fl_error *err)
+{
+    PGresult *r = db_exec(db, "ledger_verify_accruals", 0, NULL, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        add_problem(rep, db_i64(r, i, 0), 0, "entry %" PRId64 " (accrual): %s", db_i64(r, i, 0), db_str(r, i, 1));
     }
     PQclear(r);
     return FLE_OK;
@@ -793,7 +813,10 @@ static enum fl_err verify_full_tx(struct db *db, void *arg, struct fl_error *err
     if (!row) {
         return err->code;
     }
-    return verify_origins(db, rep, err);
+    if ((e = verify_origins(db, rep, err)) != FLE_OK) {
+        return e;
+    }
+    return verify_accruals(db, rep, err);
 }
 
 enum fl_err ledger_verify_full(struct db *db, const struct ledger_verify_options *o, struct ledger_verify_report *rep,

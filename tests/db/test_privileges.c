@@ -72,6 +72,8 @@ static const struct {
     {"login_attempt", "INSERT,SELECT"},
     {"login_attempt_id_seq", "USAGE"},
     {"loan", "INSERT,SELECT UPDATE(approved_on,capitalised_minor,drawn_minor,status,written_off_minor)"},
+    {"loan_accrual", "INSERT,SELECT"},
+    {"loan_accrual_id_seq", "USAGE"},
     {"loan_capitalisation", "DELETE,INSERT,SELECT UPDATE(entry_id)"},
     {"loan_charge", "INSERT,SELECT"},
     {"loan_charge_id_seq", "USAGE"},

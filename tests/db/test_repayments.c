@@ -180,9 +180,13 @@ static void test_repayments_allocation_and_postings(void **state)
     assert_string_equal(lf_jstr(r1, "prepayment"), "0.00");
     assert_string_equal(lf_jstr(r1, "principal_outstanding"), "900000.00");
     assert_allocation(lf_jid(r1, "id"), "1:interest:3600000,1:principal:30000000");
-    /* 300,000.00 principal split 3:1 = 225,000.00 / 75,000.00. */
-    snprintf(want, sizeof want, "1050:33600000,T%" PRId64 ".LOANS:-22500000,T%" PRId64 ".LOANS:-7500000,4000:-3600000",
-             r_senior, r_fl);
+    /* 300,000.00 principal split 3:1 = 225,000.00 / 75,000.00. The fund is on the accrual basis:
+     * the accrual to the day was posted first, and the 36,000.00 of interest clears the tranches'
+     * receivables (docs/loan-servicing.md §9), split 3:1 = 27,000.00 / 9,000.00. */
+    snprintf(want, sizeof want,
+             "1050:33600000,T%" PRId64 ".LOANS:-22500000,T%" PRId64 ".LOANS:-7500000,T%" PRId64
+             ".INTEREST_RECEIVABLE:-2700000,T%" PRId64 ".INTEREST_RECEIVABLE:-900000",
+             r_senior, r_fl, r_senior, r_fl);
     assert_entry(lf_jid(r1, "entry_id"), want);
     snprintf(sql, sizeof sql, "SELECT event_type || ' ' || event_ref FROM journal_entry WHERE id = %" PRId64,
              lf_jid(r1, "entry_id"));
@@ -201,8 +205,11 @@ static void test_repayments_allocation_and_postings(void **state)
     assert_allocation(lf_jid(r2, "id"), "2:interest:2700000,2:principal:7300001");
     /* 7,300,001 x 3/4 = 5,475,000.75 and x 1/4 = 1,825,000.25: floors leave 1 centavo, which goes
      * to the larger remainder (.75, the senior tranche). */
-    snprintf(want, sizeof want, "1050:10000001,T%" PRId64 ".LOANS:-5475001,T%" PRId64 ".LOANS:-1825000,4000:-2700000",
-             r_senior, r_fl);
+    /* Interest cleared so far 63,000.00 splits 47,250.00 / 15,750.00: steps 20,250.00 / 6,750.00. */
+    snprintf(want, sizeof want,
+             "1050:10000001,T%" PRId64 ".LOANS:-5475001,T%" PRId64 ".LOANS:-1825000,T%" PRId64
+             ".INTEREST_RECEIVABLE:-2025000,T%" PRId64 ".INTEREST_RECEIVABLE:-675000",
+             r_senior, r_fl, r_senior, r_fl);
     assert_entry(lf_jid(r2, "entry_id"), want);
     snprintf(sql, sizeof sql,
              "SELECT fees_minor || ',' || overdue_interest_minor || ',' || overdue_principal_minor || ',' || "
@@ -228,8 +235,13 @@ static void test_repayments_allocation_and_postings(void **state)
     /* principal 590,675.09 split by the cumulative repaid total (§10): 963,675.10 splits 3:1 as
      * 722,756.33 / 240,918.77 (the .5 tie to position 1), 373,000.01 as 279,750.01 / 93,250.00:
      * the steps are 443,006.32 and 147,668.77. */
-    snprintf(want, sizeof want, "1050:60000000,T%" PRId64 ".LOANS:-44300632,T%" PRId64 ".LOANS:-14766877,4000:-932491",
-             r_senior, r_fl);
+    /* Interest cleared 72,324.91 = 7,232,491 centavos: x 3/4 = 5,424,368.25, x 1/4 = 1,808,122.75;
+     * the floors leave one centavo, to the larger remainder (.75, the first loss): 54,243.68 /
+     * 18,081.23, steps 6,993.68 / 2,331.23. */
+    snprintf(want, sizeof want,
+             "1050:60000000,T%" PRId64 ".LOANS:-44300632,T%" PRId64 ".LOANS:-14766877,T%" PRId64
+             ".INTEREST_RECEIVABLE:-699368,T%" PRId64 ".INTEREST_RECEIVABLE:-233123",
+             r_senior, r_fl, r_senior, r_fl);
     assert_entry(lf_jid(r3, "entry_id"), want);
     json_decref(r3);
     lf_assert_books_balance();
@@ -269,8 +281,12 @@ static void test_repayments_allocation_and_postings(void **state)
     assert_string_equal(lf_jstr(r4, "prepayment"), "236324.90");
     assert_string_equal(lf_jstr(r4, "loan_status"), "repaid");
     assert_allocation(lf_jid(r4, "id"), "3:interest:7594,4:principal:23632490");
-    snprintf(want, sizeof want, "1050:23640084,T%" PRId64 ".LOANS:-17724367,T%" PRId64 ".LOANS:-5908123,4000:-7594",
-             r_senior, r_fl);
+    /* Interest cleared 72,400.85: 7,240,085 centavos x 3/4 = 5,430,063.75, x 1/4 = 1,810,021.25:
+     * 54,300.64 / 18,100.21, steps 56.96 / 18.98; both receivables are then exactly 0. */
+    snprintf(want, sizeof want,
+             "1050:23640084,T%" PRId64 ".LOANS:-17724367,T%" PRId64 ".LOANS:-5908123,T%" PRId64
+             ".INTEREST_RECEIVABLE:-5696,T%" PRId64 ".INTEREST_RECEIVABLE:-1898",
+             r_senior, r_fl, r_senior, r_fl);
     assert_entry(lf_jid(r4, "entry_id"), want);
     json_decref(r4);
     snprintf(sql, sizeof sql,
@@ -284,6 +300,8 @@ static void test_repayments_allocation_and_postings(void **state)
     assert_int_equal(lf_tbal(r_fund, r_fl, "LOANS"), 0);
     assert_int_equal(lf_balance(r_fund, "1050"), 127240085);
     assert_int_equal(lf_balance(r_fund, "4000"), -7240085);
+    assert_int_equal(lf_tbal(r_fund, r_senior, "INTEREST_RECEIVABLE"), 0);
+    assert_int_equal(lf_tbal(r_fund, r_fl, "INTEREST_RECEIVABLE"), 0);
     /* A repaid loan takes no more repayments. */
     assert_null(lf_repay(loan_a, "1.00", "2024-09-03", "BANK-0005", FLE_CONFLICT, &err));
     assert_string_equal(err.field, "loan_id");
@@ -409,9 +427,21 @@ static void test_csv_import(void **state)
     assert_refused(rep, 11, "invalid_field", "line");
     assert_refused(rep, 13, "invalid_field", "line");
     assert_refused(rep, 15, "duplicate", "reference");
-    /* Exactly three repayments, three entries; the refused lines wrote nothing. */
-    assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry") - entries_before, 3);
+    /* Exactly three repayments, five entries: each repayment's, and before them the accruals to
+     * their value dates (docs/loan-servicing.md §9: 36,000.00, 27,000.00 and 36,000.00, each the
+     * interest of the instalment paid on its due date), one accrual entry per date (2024-04-15
+     * holds both loans'); the refused lines wrote nothing. */
+    assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry") - entries_before, 5);
     char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(loan_id || ':' || accrual_date || ':' || ordinary_minor, ',' ORDER BY loan_id, id) "
+             "FROM loan_accrual WHERE loan_id IN (%" PRId64 ", %" PRId64 ")",
+             lb, lc);
+    char want_acr[200];
+    snprintf(want_acr, sizeof want_acr,
+             "%" PRId64 ":2024-04-15:3600000,%" PRId64 ":2024-07-15:2700000,%" PRId64 ":2024-04-15:3600000", lb, lb,
+             lc);
+    lf_assert_scalar(sql, want_acr);
     snprintf(sql, sizeof sql, "SELECT count(*) || ':' || sum(amount_minor) FROM repayment WHERE loan_id = %" PRId64,
              lb);
     lf_assert_scalar(sql, "2:66300000");

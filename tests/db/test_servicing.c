@@ -179,11 +179,14 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
         lf_assert_books_balance();
     }
     snprintf(sql, sizeof sql,
-             "SELECT count(*) || ' ' || sum(-l.amount_minor) FILTER (WHERE a.code = '4000') FROM journal_entry e "
+             "SELECT count(*) || ' ' || sum(-l.amount_minor) FILTER (WHERE a.code LIKE '%%.INTEREST_RECEIVABLE') "
+             "FROM journal_entry e "
              "JOIN journal_line l ON l.entry_id = e.id JOIN account a ON a.id = l.account_id "
              "WHERE e.event_type = 'capitalisation' AND e.event_ref = 'loan:%" PRId64 "'",
              loan);
-    lf_assert_scalar(sql, "3 2067064187"); /* two T.LOANS lines and 4000 */
+    /* Two T.LOANS lines and, the fund being on the accrual basis, the two tranches' receivables the
+     * interest was accrued to (docs/loan-servicing.md §9), not 4000. */
+    lf_assert_scalar(sql, "4 2067064187");
     snprintf(sql, sizeof sql, "SELECT capitalised_minor FROM loan WHERE id = %" PRId64, loan);
     assert_int_equal(lf_scalar_i64(sql), 2067064187);
     assert_outstanding(loan, "2025-07-30", "122083654.88"); /* G.balance_after_row6 */
@@ -221,6 +224,9 @@ static void test_grace_loan_capitalised_interest_collected(void **state)
     /* Closed: every tranche's LOANS is exactly 0; income = interest paid + capitalised. */
     assert_int_equal(lf_tbal(fund, senior, "LOANS"), 0);
     assert_int_equal(lf_tbal(fund, fl, "LOANS"), 0);
+    /* And every tranche's interest receivable: all earned interest was collected or capitalised. */
+    assert_int_equal(lf_tbal(fund, senior, "INTEREST_RECEIVABLE"), 0);
+    assert_int_equal(lf_tbal(fund, fl, "INTEREST_RECEIVABLE"), 0);
     snprintf(sql, sizeof sql,
              "SELECT sum(overdue_interest_minor + current_interest_minor) FROM repayment WHERE loan_id = %" PRId64,
              loan);
@@ -328,7 +334,11 @@ static json_t *close_fn(struct db *d, void *arg, struct fl_error *err)
 /* The month-end close posts the capitalisation that fell due (1,000,000.00 at 24.75 % EA
  * quarterly, one interest-grace instalment: 56,842.18, CLOSE.capitalised) once; run again on the
  * same date it posts nothing; an earlier date is refused; the repayment after it does not post
- * the capitalisation again, and the loan closes at zero on its tranche. */
+ * the capitalisation again, and the loan closes at zero on its tranche. The fund is on the accrual
+ * basis, so each close first posts the interest earned to its date (docs/loan-servicing.md §9):
+ * on 2024-03-31, 61 of the 91 days of period 1: 1,000,000.00 x (1.2475^(61/364) - 1) = 37,754.70;
+ * on 2024-05-31 the capitalised 56,842.18 plus 31 of the 91 days of period 2 on 1,056,842.18,
+ * 1,056,842.18 x (1.2475^(31/364) - 1) = 20,092.63: 76,934.81 earned, 39,180.11 more. */
 static void test_close_twice_one_set_of_postings(void **state)
 {
     (void)state;
@@ -341,39 +351,43 @@ static void test_close_twice_one_set_of_postings(void **state)
     snprintf(sql, sizeof sql, "SELECT sum(amount_minor) FROM loan_capitalisation WHERE loan_id = %" PRId64, loan);
     assert_int_equal(lf_scalar_i64(sql), 5684218);
 
-    /* Before the due date no capitalisation is posted; the fund-level steps run (docs/fund-
-     * operations.md): the allowance of bucket A, 1 % of 1,000,000.00 = 10,000.00 (one entry),
-     * and an allocation with nothing to allocate (no entry). The close is recorded. */
+    /* Before the due date no capitalisation is posted: the accrual of 37,754.70 (one entry), then
+     * the fund-level steps (docs/fund-operations.md): the allowance of bucket A, 1 % of
+     * 1,000,000.00 = 10,000.00 (one entry), and the allocation of the accrued income to the
+     * fund's one tranche (one entry). The close is recorded. */
     struct close_args c1 = {fund, "2024-03-31"};
     json_t *r = lf_run(close_fn, &c1, FLE_OK, NULL);
-    assert_int_equal(lf_jid(r, "entries"), 1);
+    assert_int_equal(lf_jid(r, "entries"), 3);
     assert_false(json_is_true(json_object_get(r, "already_closed")));
     json_t *fa = json_object_get(r, "fund_accounting");
     assert_string_equal(lf_jstr(json_object_get(fa, "provision"), "allowance"), "10000.00");
     assert_true(json_is_integer(json_object_get(json_object_get(fa, "provision"), "entry_id")));
-    assert_string_equal(lf_jstr(json_object_get(fa, "allocation"), "income"), "0.00");
-    assert_true(json_is_null(json_object_get(json_object_get(fa, "allocation"), "entry_id")));
+    assert_string_equal(lf_jstr(json_object_get(fa, "allocation"), "income"), "37754.70");
+    assert_true(json_is_integer(json_object_get(json_object_get(fa, "allocation"), "entry_id")));
     json_decref(r);
+    assert_int_equal(lf_tbal(fund, senior, "INTEREST_RECEIVABLE"), 3775470);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM journal_entry WHERE fund_id = %" PRId64
              " AND event_type = 'capitalisation'", fund);
     assert_int_equal(lf_scalar_i64(sql), 0);
-    /* After it: the capitalisation (56,842.18), the allowance on the grown principal
-     * (1 % of 1,056,842.18 = 10,568.42: 568.42 more) and the capitalised interest allocated to
-     * the fund's one tranche (income 56,842.18): three entries. */
+    /* After it: the accrual (39,180.11), the capitalisation (56,842.18: Dr T.LOANS, Cr the
+     * receivable it was accrued to), the allowance on the grown principal (1 % of 1,056,842.18 =
+     * 10,568.42: 568.42 more) and the income accrued since the last close allocated to the fund's
+     * one tranche (39,180.11): four entries. The receivable holds the 20,092.63 of period 2. */
     struct close_args c2 = {fund, "2024-05-31"};
     r = lf_run(close_fn, &c2, FLE_OK, NULL);
-    assert_int_equal(lf_jid(r, "entries"), 3);
+    assert_int_equal(lf_jid(r, "entries"), 4);
     fa = json_object_get(r, "fund_accounting");
     assert_string_equal(lf_jstr(json_object_get(fa, "provision"), "change"), "568.42");
-    assert_string_equal(lf_jstr(json_object_get(fa, "allocation"), "income"), "56842.18");
+    assert_string_equal(lf_jstr(json_object_get(fa, "allocation"), "income"), "39180.11");
     json_decref(r);
     assert_int_equal(lf_scalar_i64(sql), 1);
     assert_int_equal(lf_tbal(fund, senior, "LOANS"), 100000000 + 5684218);
-    assert_int_equal(lf_balance(fund, "4000"), -5684218);
+    assert_int_equal(lf_balance(fund, "4000"), -7693481);
+    assert_int_equal(lf_tbal(fund, senior, "INTEREST_RECEIVABLE"), 2009263);
     int64_t entries = lf_scalar_i64("SELECT count(*) FROM journal_entry");
     /* Twice on the same date: nothing more. */
     r = lf_run(close_fn, &c2, FLE_OK, NULL);
-    assert_int_equal(lf_jid(r, "entries"), 3);
+    assert_int_equal(lf_jid(r, "entries"), 4);
     assert_true(json_is_true(json_object_get(r, "already_closed")));
     json_decref(r);
     assert_int_equal(lf_scalar_i64("SELECT count(*) FROM journal_entry"), entries);
@@ -419,6 +433,11 @@ static void test_close_twice_one_set_of_postings(void **state)
     assert_string_equal(lf_jstr(r, "loan_status"), "repaid");
     json_decref(r);
     assert_int_equal(lf_tbal(fund, senior, "LOANS"), 0);
+    /* Paid off for 1,056,842.18 + 1,056,842.18 x (1.2475^(41/364) - 1) = 26,655.27: the receivable
+     * is exactly 0 and the income is all the interest earned, 56,842.18 + 26,655.27. */
+    assert_string_equal(amount, "1083497.45");
+    assert_int_equal(lf_tbal(fund, senior, "INTEREST_RECEIVABLE"), 0);
+    assert_int_equal(lf_balance(fund, "4000"), -8349745);
     lf_assert_books_balance();
     assert_verify();
 }
@@ -716,6 +735,7 @@ static void test_default_interest_across_cap_change(void **state)
     (void)state;
     struct fl_error err;
     int64_t fund = make_fund("DEFAULT");
+    char sql_di[300];
     lf_make_tranche(fund, investor_c, "Senior", "senior", 1, "20000000.00", "0.0800", "2024-01-10");
     struct rate_args ra = {fund, "0.30", "2026-01-01"};
     json_t *x = lf_run(rate_fn, &ra, FLE_OK, NULL);
@@ -745,8 +765,15 @@ static void test_default_interest_across_cap_change(void **state)
     assert_string_equal(lf_jstr(r, "overdue_interest"), "384732.01");
     assert_string_equal(lf_jstr(r, "overdue_principal"), "590261.28");
     json_decref(r);
-    /* Default interest is income (4000) with the interest. */
-    assert_int_equal(lf_balance(fund, "4000"), -(21705099 + 2500671 + 38473201));
+    /* Default interest is income (4000) with the interest. The fund is on the accrual basis
+     * (docs/loan-servicing.md §9): 4000 holds everything earned to 2026-04-20, so also row 4's
+     * current interest of the five days run (27,639.74, the quote's), still receivable. */
+    assert_int_equal(lf_balance(fund, "4000"), -(21705099 + 2500671 + 38473201 + 2763974));
+    snprintf(sql_di, sizeof sql_di,
+             "SELECT ordinary_total_minor || ':' || default_total_minor FROM loan_accrual WHERE loan_id = %" PRId64
+             " ORDER BY id DESC LIMIT 1",
+             loan);
+    lf_assert_scalar(sql_di, "62942274:2500671");
     json_t *list = repayment_list(db, loan, &err);
     assert_non_null(list);
     assert_string_equal(lf_jstr(json_array_get(json_object_get(list, "repayments"), 1), "default_interest"),
