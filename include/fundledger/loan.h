@@ -67,6 +67,10 @@ enum fl_err disbursement_execute(struct db *db, const struct proposal *p, const 
 
 /* A loan with terms, status, funding shares, conditions, schedule and disbursements. */
 json_t *loan_get(struct db *db, int64_t loan_id, struct fl_error *err);
+
+/* The loan's currency into cur (CURRENCY_CODE_BYTES): FLE_OK, FLE_NOT_FOUND (field loan_id) when
+ * there is no such loan, or the database's error. For the reads that list a loan's rows. */
+enum fl_err loan_currency(struct db *db, int64_t loan_id, char *cur, struct fl_error *err);
 /* Loans of a fund (status NULL = any), keyset-paged. */
 json_t *loan_list(struct db *db, int64_t fund_id, const char *status, int64_t after_id, unsigned limit,
                   struct fl_error *err);

@@ -1065,6 +1065,23 @@ enum fl_err disbursement_execute(struct db *db, const struct proposal *p, const 
     return pipeline_move_system(db, approver, l.entrepreneur_id, "active", reason, err);
 }
 
+enum fl_err loan_currency(struct db *db, int64_t loan_id, char *cur, struct fl_error *err)
+{
+    char lb[21];
+    const char *p[1] = {db_i64_text(loan_id, lb)};
+    PGresult *r = db_exec(db, "loan_get", 1, p, err);
+    if (r == NULL) {
+        return err->code;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
+    }
+    snprintf(cur, CURRENCY_CODE_BYTES, "%s", db_str(r, 0, 3));
+    PQclear(r);
+    return FLE_OK;
+}
+
 json_t *loan_get(struct db *db, int64_t loan_id, struct fl_error *err)
 {
     char lb[21];

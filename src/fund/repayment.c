@@ -2993,20 +2993,13 @@ json_t *loan_payoff(struct db *db, int64_t loan_id, const char *date, struct fl_
 
 json_t *repayment_list(struct db *db, int64_t loan_id, struct fl_error *err)
 {
+    char cur[CURRENCY_CODE_BYTES];
+    if (loan_currency(db, loan_id, cur, err) != FLE_OK) {
+        return NULL;
+    }
     char lb[21];
     const char *p[1] = {db_i64_text(loan_id, lb)};
-    PGresult *r = db_exec(db, "loan_get", 1, p, err);
-    if (r == NULL) {
-        return NULL;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
-        return NULL;
-    }
-    char cur[CURRENCY_CODE_BYTES];
-    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
-    PQclear(r);
+    PGresult *r = NULL;
     PGresult *ra = NULL, *rt = NULL;
     json_t *list = NULL;
     if ((r = db_exec(db, "repayment_list", 1, p, err)) == NULL ||
@@ -3055,20 +3048,13 @@ done:
 
 json_t *loan_accruals(struct db *db, int64_t loan_id, struct fl_error *err)
 {
+    char cur[CURRENCY_CODE_BYTES];
+    if (loan_currency(db, loan_id, cur, err) != FLE_OK) {
+        return NULL;
+    }
     char lb[21];
     const char *p[1] = {db_i64_text(loan_id, lb)};
-    PGresult *r = db_exec(db, "loan_get", 1, p, err);
-    if (r == NULL) {
-        return NULL;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
-        return NULL;
-    }
-    char cur[CURRENCY_CODE_BYTES];
-    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
-    PQclear(r);
+    PGresult *r = NULL;
     PGresult *rt = NULL;
     json_t *list = NULL;
     if ((r = db_exec(db, "accrual_list", 1, p, err)) == NULL ||

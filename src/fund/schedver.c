@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fundledger/loan.h"
 #include "fundledger/jsonv.h"
 #include "fundledger/servicing.h"
 
@@ -207,20 +208,13 @@ done:
 
 json_t *schedver_list(struct db *db, int64_t loan_id, struct fl_error *err)
 {
+    char cur[CURRENCY_CODE_BYTES];
+    if (loan_currency(db, loan_id, cur, err) != FLE_OK) {
+        return NULL;
+    }
     char lb[21];
     const char *p[1] = {db_i64_text(loan_id, lb)};
-    PGresult *r = db_exec(db, "loan_get", 1, p, err);
-    if (r == NULL) {
-        return NULL;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        fl_error_set(err, FLE_NOT_FOUND, "loan_id", "no loan %" PRId64, loan_id);
-        return NULL;
-    }
-    char cur[CURRENCY_CODE_BYTES];
-    snprintf(cur, sizeof cur, "%s", db_str(r, 0, 3));
-    PQclear(r);
+    PGresult *r = NULL;
     if ((r = db_exec(db, "schedver_list", 1, p, err)) == NULL) {
         return NULL;
     }
