@@ -496,16 +496,17 @@ const struct db_statement db_statements[] = {
      "count(*) FILTER (WHERE n.kind = 'person') FROM b JOIN entrepreneur n ON n.id = b.entrepreneur_id"},
     /* repayment, write-off, recovery, arrears, portfolio, distribution (repayment.c, portfolio.c,
      * distribution.c) */
+    /* One probe of repayment and one of loan_charge for each loan (LATERAL), not one per figure. */
     {"repayment_load_loans",
      "SELECT l.id, l.fund_id, l.entrepreneur_id, l.currency, l.principal_minor, l.drawn_minor, l.written_off_minor, "
-     "l.status, (SELECT min(d.value_date) FROM disbursement d WHERE d.loan_id = l.id), "
-     "(SELECT coalesce(sum(r.overdue_principal_minor + r.current_principal_minor + r.prepayment_minor), 0) "
-     "FROM repayment r WHERE r.loan_id = l.id), (SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id), "
-     "l.capitalised_minor, l.origination_fee_minor, (SELECT coalesce(sum(r.fees_minor), 0) FROM repayment r "
-     "WHERE r.loan_id = l.id), (SELECT coalesce(sum(c.amount_minor), 0)::bigint FROM loan_charge c "
-     "WHERE c.loan_id = l.id), (SELECT coalesce(max(c.value_date)::text, '') FROM loan_charge c "
-     "WHERE c.loan_id = l.id) "
-     "FROM loan l WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
+     "l.status, (SELECT min(d.value_date) FROM disbursement d WHERE d.loan_id = l.id), r.p, "
+     "(SELECT min(w.value_date) FROM write_off w WHERE w.loan_id = l.id), "
+     "l.capitalised_minor, l.origination_fee_minor, r.f, c.a, c.m "
+     "FROM loan l CROSS JOIN LATERAL (SELECT coalesce(sum(r.overdue_principal_minor + r.current_principal_minor "
+     "+ r.prepayment_minor), 0) AS p, coalesce(sum(r.fees_minor), 0) AS f FROM repayment r WHERE r.loan_id = l.id) r "
+     "CROSS JOIN LATERAL (SELECT coalesce(sum(c.amount_minor), 0)::bigint AS a, "
+     "coalesce(max(c.value_date)::text, '') AS m FROM loan_charge c WHERE c.loan_id = l.id) c "
+     "WHERE l.id = ANY($1::bigint[]) ORDER BY l.id FOR UPDATE OF l"},
     {"repayment_load_schedule",
      "SELECT s.loan_id, s.no, s.due_date, s.principal_minor, s.interest_minor, coalesce(p.pp, 0), coalesce(p.pi, 0) "
      "FROM loan_schedule s LEFT JOIN (SELECT loan_id, instalment_no, "

@@ -2297,6 +2297,16 @@ enum fl_err repayment_import_csv(struct db *db, const struct principal *actor, i
         e = oom(err);
         goto done;
     }
+    /* A chunk's loan load (repayment_load_loans, a few index probes for each of its thousands of
+     * loans) is estimated above the cost where PostgreSQL compiles a query (JIT, on by default):
+     * compiling took about two thirds of its time (tests/bench/README.md). For the rest of this
+     * transaction, as statement_build does. */
+    PGresult *jr = db_exec_sql(db, "SET LOCAL jit = off", err);
+    if (jr == NULL) {
+        e = err->code;
+        goto done;
+    }
+    PQclear(jr);
     struct rp_src *src = f.src, **order = f.order;
     size_t n = f.n, queued = f.queued;
     /* By loan (file order within a loan): each chunk covers a narrow range of loans, whose state
