@@ -471,8 +471,9 @@ const struct db_statement db_statements[] = {
     /* Borrowers with a loan outstanding in the ledger at $2: the T<id>.LOANS lines of fund $1 dated
      * on or before $2 whose entry's reference is "loan:<id>" naming a loan of the fund (the
      * canonical text, at most 23 characters, joins directly; a zero-padded id, which no code
-     * writes, is parsed, from the few entries of the fund whose reference starts so: an entry has
-     * lines only on accounts of its own fund), summed per loan, outstanding when the sum is
+     * writes, is parsed, from the few entries of the fund whose reference starts so, read through
+     * the partial index journal_entry_loan_ref_padded of migration 0022, whose predicate is this
+     * one's: an entry has lines only on accounts of its own fund), summed per loan, outstanding when the sum is
      * positive. Returns borrowers, women-led borrowers, their declared members and the borrowers
      * that are persons. The lines are summed per entry first (an entry of a loan funded by three
      * tranches has three LOANS lines: a third of the rows to join), each entry joined to its loan,
