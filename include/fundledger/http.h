@@ -111,6 +111,14 @@ typedef json_t *(*http_fund_date_write_fn)(struct db *db, const struct principal
                                            const char *date, struct fl_error *err);
 void http_write_fund_date(struct http_req *r, struct http_reply *out, const char *field, unsigned status,
                           http_fund_date_write_fn fn);
+/* A proposal on the loan in path parameter 0 whose body is {amount (required or not), value_date,
+ * reason}: runs fn(db, who, loan_id, amount, value_date, reason) once per Idempotency-Key and
+ * replies 201 or fn's error (a write-off, a charge). */
+typedef json_t *(*http_loan_proposal_fn)(struct db *db, const struct principal *maker, int64_t loan_id,
+                                         const char *amount, const char *value_date, const char *reason,
+                                         struct fl_error *err);
+void http_write_loan_proposal(struct http_req *r, struct http_reply *out, bool amount_required,
+                              http_loan_proposal_fn fn);
 
 /* Handlers, one file per resource family (h_*.c). */
 void h_healthz(struct http_req *r, struct http_reply *out);

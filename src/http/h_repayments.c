@@ -172,40 +172,9 @@ void h_default_rates_list(struct http_req *r, struct http_reply *out)
 
 /* ---- write-off ---- */
 
-struct writeoff_args {
-    const struct principal *who;
-    int64_t loan_id;
-    const char *amount, *value_date, *reason;
-};
-
-static enum fl_err writeoff_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
-{
-    struct writeoff_args *a = arg;
-    *status = 201;
-    *reply = writeoff_propose(db, a->who, a->loan_id, a->amount, a->value_date, a->reason, err);
-    return *reply ? FLE_OK : err->code;
-}
-
 void h_writeoff_propose(struct http_req *r, struct http_reply *out)
 {
-    static const struct jv_field spec[] = {
-        {"amount", JV_AMOUNT, false, 32},
-        {"value_date", JV_DATE, true, 10},
-        {"reason", JV_STRING, true, REASON_BYTES_MAX},
-    };
-    struct writeoff_args a = {.who = &r->who};
-    struct fl_error err;
-    if (!http_param_id(r, 0, &a.loan_id, out)) {
-        return;
-    }
-    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
-        http_reply_error(out, &err);
-        return;
-    }
-    a.amount = jv_str(r->body, "amount");
-    a.value_date = jv_str(r->body, "value_date");
-    a.reason = jv_str(r->body, "reason");
-    http_write(r, out, writeoff_op, &a);
+    http_write_loan_proposal(r, out, false, writeoff_propose);
 }
 
 /* ---- waterfall ---- */

@@ -342,6 +342,44 @@ void http_write_fund_date(struct http_req *r, struct http_reply *out, const char
     http_write(r, out, fund_date_op, &a);
 }
 
+struct loan_proposal_args {
+    const struct principal *who;
+    int64_t loan_id;
+    const char *amount, *value_date, *reason;
+    http_loan_proposal_fn fn;
+};
+
+static enum fl_err loan_proposal_op(struct db *db, void *arg, unsigned *status, json_t **reply, struct fl_error *err)
+{
+    struct loan_proposal_args *a = arg;
+    *status = 201;
+    *reply = a->fn(db, a->who, a->loan_id, a->amount, a->value_date, a->reason, err);
+    return *reply ? FLE_OK : err->code;
+}
+
+void http_write_loan_proposal(struct http_req *r, struct http_reply *out, bool amount_required,
+                              http_loan_proposal_fn fn)
+{
+    const struct jv_field spec[] = {
+        {"amount", JV_AMOUNT, amount_required, 32},
+        {"value_date", JV_DATE, true, 10},
+        {"reason", JV_STRING, true, REASON_BYTES_MAX},
+    };
+    struct loan_proposal_args a = {.who = &r->who, .fn = fn};
+    struct fl_error err;
+    if (!http_param_id(r, 0, &a.loan_id, out)) {
+        return;
+    }
+    if (jv_check(r->body, spec, sizeof spec / sizeof spec[0], "", &err) != FLE_OK) {
+        http_reply_error(out, &err);
+        return;
+    }
+    a.amount = jv_str(r->body, "amount");
+    a.value_date = jv_str(r->body, "value_date");
+    a.reason = jv_str(r->body, "reason");
+    http_write(r, out, loan_proposal_op, &a);
+}
+
 /* Matches url against pattern segment by segment; {name} segments capture one non-empty
  * segment. On a match params point into buf (a copy of url with the captures cut out). */
 static bool match(const char *pattern, const char *url, char *buf, size_t cap, const char **params, unsigned *n)
